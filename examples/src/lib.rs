@@ -1,0 +1,5 @@
+//! The toolkit at work: a tour of every crate on the book's scenarios, a tokio service over an
+//! embedded database, and integration tests against a mock database.
+//!
+//! **Under construction:** the tour, the service and the tests land with the examples issue.
+#![doc(test(attr(deny(warnings))))]
