@@ -1,0 +1,82 @@
+//! The one error type of the examples crate.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything that can go wrong in the examples' database layers, service and tools.
+///
+/// The type is `Clone` (sources are shared behind an [`Arc`]) so that one failed load can be
+/// handed to every caller that was waiting for it.
+///
+/// # Examples
+///
+/// ```
+/// use examples::Error;
+///
+/// let err = Error::Injected { query: 3 };
+/// assert_eq!(err.to_string(), "mock database failure injected into query 3");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// SQLite answered with an error.
+    #[error("sqlite query failed: {0}")]
+    Sqlite(#[source] Arc<rusqlite::Error>),
+    /// The data directory (or a file inside it) could not be created, opened or read.
+    #[error("cannot use {path}: {source}", path = path.display())]
+    Io {
+        /// The file or folder that was being used.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// The blocking task that ran a SQLite query panicked or was cancelled with the runtime.
+    #[error("the database worker stopped before answering")]
+    WorkerGone,
+    /// The mock database was told to fail this query.
+    #[error("mock database failure injected into query {query}")]
+    Injected {
+        /// The number of the query that failed (1 for the first query the mock ever ran).
+        query: u64,
+    },
+    /// A command-line argument was missing, unknown or malformed.
+    #[error("bad argument {name}: {reason}")]
+    Argument {
+        /// The argument as written on the command line, such as `--port`.
+        name: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// An HTTP exchange in the load generator failed below the status-code level.
+    #[error("http request to {url} failed: {reason}")]
+    Http {
+        /// The URL that was requested.
+        url: String,
+        /// What failed: connecting, sending or reading the body.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    pub(crate) fn argument(name: &str, reason: impl Into<String>) -> Self {
+        Self::Argument {
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        Self::Sqlite(Arc::new(err))
+    }
+}

@@ -1,0 +1,336 @@
+//! A mock database with latency, failure injection and query counting.
+//!
+//! # Implementation details
+//!
+//! A read takes its snapshot of the row *when it starts* and answers after the latency, as a real
+//! database answers with the row it read: an update landing during that latency is not in the
+//! answer. That is what makes the invalidate-during-load race reproducible. Latency is a
+//! `tokio::time::sleep`, so tests with paused time control it exactly. The count of started reads
+//! is published on a `watch` channel so that a test can wait for "the load has begun" instead of
+//! sleeping.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::{ARTICLE_COUNT, Article, ArticleSource, ArticleUpdate, Error};
+
+/// An in-memory stand-in for the article database, shared by clones.
+///
+/// Holds articles `1..=1000` as [`Article::seeded`] rows. Every read waits `latency` (tokio time,
+/// so paused-time tests control it), counts itself, and can be made to fail with
+/// [`fail_next`](Self::fail_next) or [`set_failing`](Self::set_failing). It also records the most
+/// reads that were ever in flight at once, the figure a limiter promises to keep down.
+///
+/// # Examples
+///
+/// ```
+/// use examples::{ArticleSource, Error, MockDatabase};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Error> {
+/// let db = MockDatabase::new(Duration::from_millis(2));
+/// db.fail_next(1);
+/// assert!(matches!(db.article(1).await, Err(Error::Injected { query: 1 })));
+/// assert_eq!(db.article(1).await?.unwrap().version, 1);
+/// assert_eq!(db.queries(), 2);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct MockDatabase {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    latency: Mutex<Duration>,
+    updated: Mutex<HashMap<u64, Article>>,
+    failures_left: AtomicU64,
+    failing: AtomicBool,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    writes: AtomicU64,
+    started: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for MockDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockDatabase")
+            .field("latency", &self.latency())
+            .field("queries", &self.queries())
+            .field("in_flight", &self.in_flight())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockDatabase {
+    /// A mock whose every read and write takes `latency`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let db = examples::MockDatabase::new(Duration::from_millis(5));
+    /// assert_eq!(db.latency(), Duration::from_millis(5));
+    /// ```
+    #[must_use]
+    pub fn new(latency: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                latency: Mutex::new(latency),
+                updated: Mutex::new(HashMap::new()),
+                failures_left: AtomicU64::new(0),
+                failing: AtomicBool::new(false),
+                in_flight: AtomicUsize::new(0),
+                max_in_flight: AtomicUsize::new(0),
+                writes: AtomicU64::new(0),
+                started: watch::channel(0).0,
+            }),
+        }
+    }
+
+    /// How long each query takes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let db = examples::MockDatabase::new(Duration::ZERO);
+    /// db.set_latency(Duration::from_secs(1));
+    /// assert_eq!(db.latency(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn latency(&self) -> Duration {
+        *self
+            .inner
+            .latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes how long each query started from now on takes.
+    ///
+    /// # Examples
+    ///
+    /// See [`latency`](Self::latency).
+    pub fn set_latency(&self, latency: Duration) {
+        *self
+            .inner
+            .latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = latency;
+    }
+
+    /// Makes the next `count` reads fail with [`Error::Injected`] (after their latency).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleSource, MockDatabase};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let db = MockDatabase::new(Duration::ZERO);
+    /// db.fail_next(2);
+    /// assert!(db.article(1).await.is_err());
+    /// assert!(db.article(1).await.is_err());
+    /// assert!(db.article(1).await.is_ok());
+    /// # }
+    /// ```
+    pub fn fail_next(&self, count: u64) {
+        self.inner.failures_left.store(count, Ordering::SeqCst);
+    }
+
+    /// Makes every read fail (`true`) or succeed (`false`) until changed again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleSource, MockDatabase};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let db = MockDatabase::new(Duration::ZERO);
+    /// db.set_failing(true);
+    /// assert!(db.article(1).await.is_err());
+    /// db.set_failing(false);
+    /// assert!(db.article(1).await.is_ok());
+    /// # }
+    /// ```
+    pub fn set_failing(&self, failing: bool) {
+        self.inner.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Reads running right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let db = examples::MockDatabase::new(std::time::Duration::ZERO);
+    /// assert_eq!(db.in_flight(), 0);
+    /// ```
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most reads that were ever running at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleSource, MockDatabase};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let db = MockDatabase::new(std::time::Duration::from_millis(1));
+    /// let (a, b) = tokio::join!(db.article(1), db.article(2));
+    /// assert!(a.is_ok() && b.is_ok());
+    /// assert_eq!(db.max_in_flight(), 2);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Writes that were made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleSource, ArticleUpdate, MockDatabase};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let db = MockDatabase::new(std::time::Duration::ZERO);
+    /// let update = ArticleUpdate { title: "T".into(), body: "B".into() };
+    /// assert_eq!(db.update_article(3, update).await?.unwrap().version, 2);
+    /// assert_eq!(db.writes(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn writes(&self) -> u64 {
+        self.inner.writes.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `count` reads have started since the mock was made.
+    ///
+    /// This is how a test learns that a load is in flight without sleeping.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleSource, MockDatabase};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let db = MockDatabase::new(Duration::from_millis(10));
+    /// let reader = tokio::spawn({
+    ///     let db = db.clone();
+    ///     async move { db.article(1).await }
+    /// });
+    /// db.queries_started(1).await;
+    /// assert_eq!(db.in_flight(), 1);
+    /// assert!(reader.await.unwrap().is_ok());
+    /// # }
+    /// ```
+    pub async fn queries_started(&self, count: u64) {
+        let mut seen = self.inner.started.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = seen.wait_for(|started| *started >= count).await;
+    }
+
+    fn row(&self, id: u64) -> Option<Article> {
+        let updated = self
+            .inner
+            .updated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match updated.get(&id) {
+            Some(row) => Some(row.clone()),
+            None => (1..=ARTICLE_COUNT)
+                .contains(&id)
+                .then(|| Article::seeded(id)),
+        }
+    }
+}
+
+/// Keeps the in-flight count right even when a read is cancelled mid-way.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl ArticleSource for MockDatabase {
+    async fn article(&self, id: u64) -> Result<Option<Article>, Error> {
+        let inner = &self.inner;
+        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let _in_flight = InFlight(&inner.in_flight);
+        inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let mut query = 0;
+        inner.started.send_modify(|started| {
+            *started += 1;
+            query = *started;
+        });
+        let fail = inner.failing.load(Ordering::SeqCst)
+            || inner
+                .failures_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok();
+        let snapshot = self.row(id);
+        tokio::time::sleep(self.latency()).await;
+        if fail {
+            Err(Error::Injected { query })
+        } else {
+            Ok(snapshot)
+        }
+    }
+
+    async fn update_article(
+        &self,
+        id: u64,
+        update: ArticleUpdate,
+    ) -> Result<Option<Article>, Error> {
+        tokio::time::sleep(self.latency()).await;
+        let Some(old) = self.row(id) else {
+            return Ok(None);
+        };
+        let row = Article {
+            id,
+            title: update.title,
+            body: update.body,
+            version: old.version + 1,
+        };
+        self.inner
+            .updated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, row.clone());
+        self.inner.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(row))
+    }
+
+    fn queries(&self) -> u64 {
+        *self.inner.started.borrow()
+    }
+}
