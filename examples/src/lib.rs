@@ -5,13 +5,23 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod article;
+mod cli;
+mod client;
 mod error;
+mod files;
+mod load;
 mod mock;
+mod shutdown;
 mod source;
 mod sqlite;
 
 pub use article::{ARTICLE_COUNT, Article, ArticleUpdate};
+pub use cli::Flags;
+pub use client::{HttpAnswer, HttpClient};
 pub use error::Error;
+pub use files::{BadFileName, POEM, check_file_name, files_dir, seed_files};
+pub use load::{LoadPlan, LoadReport};
 pub use mock::MockDatabase;
+pub use shutdown::shutdown_signal;
 pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase};

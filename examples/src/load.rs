@@ -1,0 +1,317 @@
+//! The load generator behind the `load` binary: N requests, C at a time, then the figures.
+//!
+//! # Implementation details
+//!
+//! `concurrency` worker tasks take request numbers from one atomic counter until `requests` are
+//! taken, so exactly `requests` are sent and never more than `concurrency` are in flight. Each
+//! worker keeps its own latencies; they are merged and sorted once at the end (nearest-rank
+//! percentiles). The SQLite query count is read from `GET /stats` before and after the run.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::HttpClient;
+
+/// What to fire at a running service.
+///
+/// # Examples
+///
+/// ```
+/// let plan = examples::LoadPlan::new("http://127.0.0.1:3000")
+///     .paths(vec!["/articles/7".to_owned()])
+///     .requests(100)
+///     .concurrency(10);
+/// assert_eq!(plan.path_for(3), "/articles/7");
+/// ```
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    base_url: String,
+    paths: Vec<String>,
+    requests: usize,
+    concurrency: usize,
+}
+
+impl LoadPlan {
+    /// 1000 requests for `/articles/1`, all at once, against `base_url` (such as
+    /// `http://127.0.0.1:3000`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let plan = examples::LoadPlan::new("http://127.0.0.1:3000/");
+    /// assert_eq!(plan.path_for(0), "/articles/1");
+    /// ```
+    #[must_use]
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            paths: vec!["/articles/1".to_owned()],
+            requests: 1000,
+            concurrency: 1000,
+        }
+    }
+
+    /// The paths to request, used in turn (request `i` gets `paths[i % len]`); an empty list keeps
+    /// the current one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let plan = examples::LoadPlan::new("http://h").paths(vec!["/a".into(), "/b".into()]);
+    /// assert_eq!(plan.path_for(1), "/b");
+    /// assert_eq!(plan.path_for(2), "/a");
+    /// ```
+    #[must_use]
+    pub fn paths(mut self, paths: Vec<String>) -> Self {
+        if !paths.is_empty() {
+            self.paths = paths;
+        }
+        self
+    }
+
+    /// How many requests to send in all (at least one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _plan = examples::LoadPlan::new("http://h").requests(10_000);
+    /// ```
+    #[must_use]
+    pub fn requests(mut self, requests: usize) -> Self {
+        self.requests = requests.max(1);
+        self
+    }
+
+    /// How many requests may be in flight at once (at least one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _plan = examples::LoadPlan::new("http://h").concurrency(64);
+    /// ```
+    #[must_use]
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// The path that request number `index` asks for.
+    ///
+    /// # Examples
+    ///
+    /// See [`paths`](Self::paths).
+    #[must_use]
+    pub fn path_for(&self, index: usize) -> &str {
+        &self.paths[index % self.paths.len()]
+    }
+
+    /// Sends the requests and measures them.
+    ///
+    /// # Errors
+    ///
+    /// None for the requests themselves: a request that fails below HTTP is counted in
+    /// [`LoadReport::failures`]. The `GET /stats` reads around the run are best effort too.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the workers; requests in flight are abandoned.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let report = examples::LoadPlan::new("http://127.0.0.1:3000").requests(500).run().await;
+    /// println!("{report}");
+    /// # }
+    /// ```
+    pub async fn run(self) -> LoadReport {
+        let client = HttpClient::new();
+        let queries_before = sqlite_queries(&client, &self.base_url).await;
+        let plan = Arc::new(self);
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..plan.concurrency.min(plan.requests) {
+            let (plan, next, client) = (Arc::clone(&plan), Arc::clone(&next), client.clone());
+            workers.spawn(async move {
+                let mut tally = Tally::default();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= plan.requests {
+                        break tally;
+                    }
+                    let url = format!("{}{}", plan.base_url, plan.path_for(index));
+                    let sent = Instant::now();
+                    let answer = client.get(&url).await;
+                    tally.latencies.push(sent.elapsed());
+                    match answer {
+                        Ok(answer) => {
+                            *tally.statuses.entry(answer.status.as_u16()).or_default() += 1
+                        }
+                        Err(err) => {
+                            tally.failures += 1;
+                            tally.first_failure.get_or_insert_with(|| err.to_string());
+                        }
+                    }
+                }
+            });
+        }
+        let mut all = Tally::default();
+        while let Some(joined) = workers.join_next().await {
+            if let Ok(tally) = joined {
+                all.merge(tally);
+            }
+        }
+        let elapsed = started.elapsed();
+        let queries_after = sqlite_queries(&client, &plan.base_url).await;
+        all.latencies.sort_unstable();
+        LoadReport {
+            requests: all.latencies.len(),
+            elapsed,
+            statuses: all.statuses,
+            failures: all.failures,
+            first_failure: all.first_failure,
+            p50: percentile(&all.latencies, 50),
+            p99: percentile(&all.latencies, 99),
+            max: all.latencies.last().copied().unwrap_or_default(),
+            sqlite_queries: queries_before
+                .zip(queries_after)
+                .map(|(a, b)| b.saturating_sub(a)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, usize>,
+    failures: usize,
+    first_failure: Option<String>,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Self) {
+        self.latencies.extend(other.latencies);
+        for (status, count) in other.statuses {
+            *self.statuses.entry(status).or_default() += count;
+        }
+        self.failures += other.failures;
+        if self.first_failure.is_none() {
+            self.first_failure = other.first_failure;
+        }
+    }
+}
+
+/// The figures of one load run.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let report = examples::LoadReport {
+///     requests: 2,
+///     elapsed: Duration::from_millis(10),
+///     statuses: [(200, 2)].into(),
+///     failures: 0,
+///     first_failure: None,
+///     p50: Duration::from_millis(4),
+///     p99: Duration::from_millis(9),
+///     max: Duration::from_millis(9),
+///     sqlite_queries: Some(1),
+/// };
+/// assert_eq!(report.requests_per_second(), 200.0);
+/// assert!(report.to_string().contains("200: 2"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    /// Requests sent (answered or failed).
+    pub requests: usize,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+    /// How many answers came back with each status code.
+    pub statuses: BTreeMap<u16, usize>,
+    /// Requests that got no HTTP answer at all.
+    pub failures: usize,
+    /// The first such failure, for the reader.
+    pub first_failure: Option<String>,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// Slowest request.
+    pub max: Duration,
+    /// SQLite queries the service ran during the run (from `GET /stats`), when it could be read.
+    pub sqlite_queries: Option<u64>,
+}
+
+impl LoadReport {
+    /// Requests per second over the whole run.
+    ///
+    /// # Examples
+    ///
+    /// See [`LoadReport`].
+    #[must_use]
+    pub fn requests_per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds == 0.0 {
+            0.0
+        } else {
+            self.requests as f64 / seconds
+        }
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "requests      {} in {:.2?} ({:.0} requests/s)",
+            self.requests,
+            self.elapsed,
+            self.requests_per_second()
+        )?;
+        writeln!(
+            f,
+            "latency       p50 {:.2?}   p99 {:.2?}   max {:.2?}",
+            self.p50, self.p99, self.max
+        )?;
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(status, count)| format!("{status}: {count}"))
+            .collect();
+        writeln!(f, "statuses      {}", statuses.join("   "))?;
+        if self.failures > 0 {
+            let first = self.first_failure.as_deref().unwrap_or("");
+            writeln!(f, "no answer     {} (first: {first})", self.failures)?;
+        }
+        match self.sqlite_queries {
+            Some(queries) => write!(f, "sqlite        {queries} queries ran for these requests"),
+            None => write!(
+                f,
+                "sqlite        query count unavailable (GET /stats failed)"
+            ),
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], percent: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (sorted.len() * percent).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+async fn sqlite_queries(client: &HttpClient, base_url: &str) -> Option<u64> {
+    let answer = client.get(&format!("{base_url}/stats")).await.ok()?;
+    let stats: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+    stats.pointer("/database/queries")?.as_u64()
+}
