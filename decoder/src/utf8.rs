@@ -1,0 +1,167 @@
+//! # Implementation details
+//!
+//! A transcription of the UTF-8 branch of Node's `StringDecoder::DecodeData`
+//! (`src/string_decoder.cc`), so that every single `write` returns what Node's returns, not
+//! only the total.
+//!
+//! State: up to four bytes of an unfinished character (`pending[..buffered]`) and how many more
+//! bytes its lead byte asks for (`missing`). Invariants:
+//!
+//! - `missing > 0` implies `buffered > 0`, and `buffered + missing <= 4`.
+//! - `missing == 0` implies `buffered == 0` between calls: a finished or broken pending
+//!   character is decoded at once.
+//!
+//! A write first feeds the pending character with continuation bytes; a byte that is not a
+//! continuation ends it early (Node: "assume that the new, unexpected byte starts a new one").
+//! Then, if the chunk ends in a non-ASCII byte, it looks back at most four bytes for a lead byte
+//! whose character is not complete yet and holds those bytes back. Lead bytes are classified by
+//! their bit pattern only (`F5..F7` are held like `F0`); the range checks happen in the
+//! one-shot decoder, which uses the same maximal-subpart rule as V8. Each piece handed to that
+//! decoder ends on a boundary where the whole-stream decoder would also restart, which is why
+//! the concatenated output equals the one-shot decode of the whole stream.
+
+use std::borrow::Cow;
+
+/// Streaming UTF-8 state, Node's way.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Utf8 {
+    pending: [u8; 4],
+    buffered: u8,
+    missing: u8,
+    /// Stream offset of `pending[0]`, for strict errors.
+    pending_start: u64,
+}
+
+impl Utf8 {
+    /// Decodes `input`, whose first byte sits at stream offset `base`.
+    pub(crate) fn write(
+        &mut self,
+        mut input: &[u8],
+        out: &mut String,
+        base: u64,
+        strict: bool,
+    ) -> Result<(), u64> {
+        let mut base = base;
+        if self.missing > 0 {
+            let wanted = usize::from(self.missing).min(input.len());
+            let take = input[..wanted].iter().position(|&b| !is_continuation(b));
+            let take = match take {
+                Some(stop) => {
+                    self.missing = 0;
+                    stop
+                }
+                None => wanted,
+            };
+            self.push_pending(&input[..take]);
+            input = &input[take..];
+            base += take as u64;
+            if self.missing == 0 {
+                let start = self.pending_start;
+                let buffered = usize::from(self.buffered);
+                self.buffered = 0;
+                decode_piece(&self.pending[..buffered], start, out, strict)?;
+            }
+        }
+        if input.is_empty() {
+            return Ok(());
+        }
+        let tail = self.tail_len(input);
+        let (body, rest) = input.split_at(input.len() - tail);
+        decode_piece(body, base, out, strict)?;
+        self.pending[..tail].copy_from_slice(rest);
+        self.buffered = tail as u8;
+        self.pending_start = base + body.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes a pending character (always malformed: it is incomplete) and resets.
+    pub(crate) fn end(&mut self, out: &mut String, strict: bool) -> Result<(), u64> {
+        let buffered = usize::from(self.buffered);
+        let start = self.pending_start;
+        self.reset();
+        decode_piece(&self.pending[..buffered], start, out, strict)
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.buffered = 0;
+        self.missing = 0;
+    }
+
+    fn push_pending(&mut self, bytes: &[u8]) {
+        let at = usize::from(self.buffered);
+        self.pending[at..at + bytes.len()].copy_from_slice(bytes);
+        self.buffered += bytes.len() as u8;
+        self.missing -= (bytes.len() as u8).min(self.missing);
+    }
+
+    /// How many bytes at the end of `input` start a character that is not complete yet; sets
+    /// `missing` accordingly. `input` is not empty and nothing is pending.
+    fn tail_len(&mut self, input: &[u8]) -> usize {
+        let n = input.len();
+        if input[n - 1] & 0x80 == 0 {
+            return 0;
+        }
+        let mut seen = 0usize;
+        for i in (0..n).rev() {
+            seen += 1;
+            let byte = input[i];
+            if is_continuation(byte) {
+                if seen >= 4 || i == 0 {
+                    return 0;
+                }
+                continue;
+            }
+            let needed = match byte {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => return 0,
+            };
+            if seen >= needed {
+                return 0;
+            }
+            self.missing = (needed - seen) as u8;
+            return seen;
+        }
+        0
+    }
+}
+
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
+}
+
+/// One-shot decode of a piece that starts at stream offset `start`.
+pub(crate) fn decode_piece(
+    piece: &[u8],
+    start: u64,
+    out: &mut String,
+    strict: bool,
+) -> Result<(), u64> {
+    if piece.is_empty() {
+        return Ok(());
+    }
+    if strict {
+        let valid = encoding_rs::Encoding::utf8_valid_up_to(piece);
+        push_valid(&piece[..valid], out);
+        return if valid == piece.len() {
+            Ok(())
+        } else {
+            Err(start + valid as u64)
+        };
+    }
+    match encoding_rs::UTF_8.decode_without_bom_handling(piece).0 {
+        Cow::Borrowed(text) => out.push_str(text),
+        Cow::Owned(text) => out.push_str(&text),
+    }
+    Ok(())
+}
+
+/// Appends bytes already known to be valid UTF-8.
+fn push_valid(valid: &[u8], out: &mut String) {
+    if let Some(text) =
+        encoding_rs::UTF_8.decode_without_bom_handling_and_without_replacement(valid)
+    {
+        out.push_str(&text);
+    }
+}
