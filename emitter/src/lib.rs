@@ -1,9 +1,114 @@
 //! Node's `EventEmitter` for Rust and tokio.
 //!
-//! Ports the `events` module that the book's async patterns are built on (section 4.2.1): named
-//! events, listeners called synchronously in registration order, `once` and `prepend` variants,
-//! the max-listener leak warning and the special `error` event, plus async subscribers for tokio
-//! tasks.
+//! The book's async patterns (section 4.2.1) are built on Node's `events` module: an object
+//! emits named events, listeners registered for a name run synchronously in registration order,
+//! and a few rules (`once`, `prepend`, the `error` event, the leak warning) make it dependable.
+//! This crate ports those rules case by case, checked against a port of Node's own
+//! `test-event-emitter-*.js` suite, and adds what a tokio service needs: the next event as a
+//! future, and a bounded stream of events for a task.
 //!
-//! **Under construction:** the API lands with the emitter issue.
+//! # Five minutes for a Node developer
+//!
+//! The book's avalanche guard: many callers ask for the same slow query; the first runs it, the
+//! others wait for its `"selected"` event.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::sync::{Arc, Mutex};
+//! use emitter::Emitter;
+//!
+//! let proxy: Emitter<Arc<str>> = Emitter::new();
+//! let answers = Arc::new(Mutex::new(Vec::new()));
+//!
+//! // proxy.once("selected", callback), three times: three waiting callers.
+//! for caller in 0..3 {
+//!     let answers = Arc::clone(&answers);
+//!     proxy.once("selected", move |rows: &Arc<str>| {
+//!         answers.lock().unwrap().push(format!("caller {caller}: {rows}"));
+//!     });
+//! }
+//! // The same wait from async code: `await once(proxy, "selected")`.
+//! let waiting = proxy.once_event("selected");
+//!
+//! // The query returns once; every waiter gets the rows.
+//! assert_eq!(proxy.emit("selected", Arc::from("3 rows")), Ok(true));
+//! assert_eq!(waiting.await.unwrap().as_ref(), "3 rows");
+//! assert_eq!(answers.lock().unwrap().len(), 3);
+//! assert_eq!(proxy.listener_count("selected"), 0); // `once` listeners are gone
+//! # }
+//! ```
+//!
+//! What differs from JavaScript, and why:
+//!
+//! - **One payload type.** `Emitter<T>` passes `&T` to listeners; use an enum for several kinds
+//!   of payload, or `()` for none. Node's variadic `...args` become a tuple or struct.
+//! - **Listener ids.** Closures have no identity, so every add returns a [`ListenerId`] and
+//!   [`Emitter::off`] takes it. Node's removal by function (`removeListener(name, fn)`, most
+//!   recent instance first) is there too, through [`Listener`] and [`Emitter::remove_listener`].
+//!   [`Emitter::guard`] removes a listener when the guard drops.
+//! - **The `error` event returns an error.** `emit("error", e)` with no `"error"` listener
+//!   returns `Err(Error::Unhandled(e))` where Node throws: the payload is never lost, and nothing
+//!   panics. Every `emit` therefore returns `Result<bool, Error<T>>`; for other events it is
+//!   always `Ok`.
+//! - **Meta events and the error monitor** take typed listeners: [`Emitter::on_new_listener`],
+//!   [`Emitter::on_remove_listener`] and [`Emitter::on_error_monitor`].
+//! - **The leak warning names the line.** [`MaxListenersExceeded`] carries the call site of the
+//!   `on` that crossed the limit, as well as the event, count and limit.
+//! - **Panics propagate** out of `emit`, as a throw does in Node (later listeners of that emit
+//!   are skipped); the emitter stays usable: no lock is held while listeners run.
+//! - **Threads.** An emitter is `Send + Sync` and cheap to clone (clones share listeners);
+//!   listeners must be `Fn + Send + Sync`. Two threads emitting at once each run their own
+//!   snapshot; a `once` listener still runs exactly once.
+//!
+//! # Node name → Rust name
+//!
+//! | Node (`events`)                             | Rust (`emitter`)                                        |
+//! |---------------------------------------------|---------------------------------------------------------|
+//! | `new EventEmitter()`                        | [`Emitter::new`]                                        |
+//! | `on` / `addListener`                        | [`Emitter::on`], [`Emitter::register`] with [`Mode::On`] |
+//! | `once`                                      | [`Emitter::once`]                                       |
+//! | `prependListener` / `prependOnceListener`   | [`Emitter::prepend_listener`] / [`Emitter::prepend_once_listener`] |
+//! | `off` / `removeListener`                    | [`Emitter::off`] (by id), [`Emitter::remove_listener`] (by [`Listener`]) |
+//! | `removeAllListeners([name])`                | [`Emitter::remove_all_listeners`]                       |
+//! | `emit(name, ...args)`                       | [`Emitter::emit`]                                       |
+//! | `listenerCount(name[, fn])`                 | [`Emitter::listener_count`], [`Emitter::listener_count_of`] |
+//! | `listeners(name)`                           | [`Emitter::listeners`] (ids)                            |
+//! | `eventNames()`                              | [`Emitter::event_names`]                                |
+//! | `setMaxListeners` / `getMaxListeners`       | [`Emitter::set_max_listeners`] / [`Emitter::max_listeners`] |
+//! | `EventEmitter.defaultMaxListeners`          | [`default_max_listeners`], [`set_default_max_listeners`] |
+//! | `MaxListenersExceededWarning`               | [`MaxListenersExceeded`], [`Emitter::set_warning_hook`] |
+//! | `'newListener'` / `'removeListener'`        | [`Emitter::on_new_listener`] / [`Emitter::on_remove_listener`] |
+//! | `events.errorMonitor`                       | [`Emitter::on_error_monitor`]                           |
+//! | `ERR_UNHANDLED_ERROR` (thrown)              | [`Error::Unhandled`] (returned)                         |
+//! | `events.once(emitter, name)`                | [`Emitter::once_event`]                                 |
+//! | `events.on(emitter, name)`                  | [`Emitter::subscribe`] (bounded; [`Error::Lagged`] when full) |
+//!
+//! Not ported: `rawListeners` and once-wrappers (a JavaScript artifact), `captureRejections`
+//! (listeners are synchronous functions, not promises), symbols and numbers as event names
+//! (names are text), `AbortSignal` options (drop the future or stream instead).
+//!
+//! # Feature flags
+//!
+//! - `tracing` (off by default): max-listener warnings are also logged with `tracing::warn!`.
+//!   Without it, and without a hook, they go to standard error as Node's do.
 #![doc(test(attr(deny(warnings))))]
+
+mod emitter;
+mod error;
+mod guard;
+mod listener;
+mod name;
+mod once;
+mod registry;
+mod subscribe;
+mod warning;
+
+pub use crate::emitter::Emitter;
+pub use crate::error::Error;
+pub use crate::guard::ListenerGuard;
+pub use crate::listener::{Listener, ListenerChange, ListenerId, Mode};
+pub use crate::name::EventName;
+pub use crate::once::OnceEvent;
+pub use crate::subscribe::Subscription;
+pub use crate::warning::{MaxListenersExceeded, default_max_listeners, set_default_max_listeners};

@@ -1,0 +1,529 @@
+//! # Implementation details
+//!
+//! The listener table behind every [`Emitter`](crate::Emitter) handle.
+//!
+//! Invariants:
+//!
+//! - One `std::sync::Mutex` guards the table. It is held only for table operations: never while
+//!   a listener, a meta-event listener or the warning hook runs, and never while a removed
+//!   registration is dropped (a listener's captured state may run code on drop, such as waking a
+//!   subscription, and that code may call back into the emitter). So listeners may emit, add and
+//!   remove on the same emitter without deadlock, and a panicking listener cannot poison the lock.
+//!   Poison is ignored anyway: no code that can panic runs while the guard is held.
+//! - Each event's listeners live in an `Arc<Vec<Registration>>`. An emit clones the `Arc` (the
+//!   snapshot) and calls the listeners after unlocking; add and remove go through
+//!   `Arc::make_mut`, which copies the list only when a snapshot is alive. This gives Node's
+//!   snapshot rule (listeners added during an emit are not called by it, removed ones still are)
+//!   and makes an emit cost one lock, one hash lookup and one reference-count increment.
+//! - An entry's list is never empty: the entry is removed with its last listener, so
+//!   `event_names` and the meta-event checks read presence only.
+//! - A `once` registration carries a shared `fired` flag. The emit that wins the flag's swap
+//!   removes the registration and then calls it; any other snapshot (a nested emit, another
+//!   thread) skips it. This is Node's `fired` guard, made atomic.
+//! - The `warned` flag lives on the entry and is cleared when the list falls to one listener, as
+//!   Node's flag lives on the listener array that collapses back to a bare function.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::listener::same_function;
+use crate::warning::{MaxListenersExceeded, WarningHook, default_max_listeners, report};
+use crate::{Error, EventName, ListenerChange, ListenerId};
+
+pub(crate) const NEW_LISTENER: &str = "newListener";
+pub(crate) const REMOVE_LISTENER: &str = "removeListener";
+pub(crate) const ERROR: &str = "error";
+const ERROR_MONITOR: EventName = EventName::from_static("errorMonitor");
+
+pub(crate) type PayloadFn<T> = Arc<dyn Fn(&T) + Send + Sync>;
+pub(crate) type MetaFn = Arc<dyn Fn(&ListenerChange) + Send + Sync>;
+
+/// What a registration calls: a payload listener, or a meta-event listener (stored under
+/// `"newListener"` / `"removeListener"` and called only by the announcements).
+pub(crate) enum Callback<T> {
+    Payload(PayloadFn<T>),
+    Meta(MetaFn),
+}
+
+impl<T> Clone for Callback<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Payload(f) => Self::Payload(Arc::clone(f)),
+            Self::Meta(f) => Self::Meta(Arc::clone(f)),
+        }
+    }
+}
+
+struct Registration<T> {
+    id: ListenerId,
+    fired: Option<Arc<AtomicBool>>,
+    callback: Callback<T>,
+}
+
+impl<T> Clone for Registration<T> {
+    fn clone(&self) -> Self {
+        Self {
+            id: self.id,
+            fired: self.fired.clone(),
+            callback: self.callback.clone(),
+        }
+    }
+}
+
+type List<T> = Arc<Vec<Registration<T>>>;
+
+struct Entry<T> {
+    /// Insertion order of the name, for `event_names`.
+    seq: u64,
+    list: List<T>,
+    warned: bool,
+}
+
+/// Which list an operation addresses.
+#[derive(Clone, Copy)]
+pub(crate) enum Key<'a> {
+    Name(&'a str),
+    ErrorMonitor,
+}
+
+/// FNV-1a: event names are short, and SipHash would cost more than the rest of an emit.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+struct State<T> {
+    events: HashMap<EventName, Entry<T>, BuildHasherDefault<Fnv>>,
+    error_monitor: Option<Entry<T>>,
+    next_id: u64,
+    next_seq: u64,
+    max_listeners: Option<usize>,
+    warning_hook: Option<WarningHook>,
+}
+
+impl<T> State<T> {
+    fn entry(&self, key: Key<'_>) -> Option<&Entry<T>> {
+        match key {
+            Key::Name(name) => self.events.get(name),
+            Key::ErrorMonitor => self.error_monitor.as_ref(),
+        }
+    }
+
+    fn entry_mut(&mut self, key: Key<'_>) -> Option<&mut Entry<T>> {
+        match key {
+            Key::Name(name) => self.events.get_mut(name),
+            Key::ErrorMonitor => self.error_monitor.as_mut(),
+        }
+    }
+
+    fn take_entry(&mut self, key: Key<'_>) -> Option<Entry<T>> {
+        match key {
+            Key::Name(name) => self.events.remove(name),
+            Key::ErrorMonitor => self.error_monitor.take(),
+        }
+    }
+
+    fn snapshot(&self, key: Key<'_>) -> Option<List<T>> {
+        self.entry(key).map(|entry| Arc::clone(&entry.list))
+    }
+}
+
+/// Where `add` puts a registration.
+pub(crate) enum Target {
+    Name(EventName),
+    ErrorMonitor,
+}
+
+pub(crate) struct Inner<T> {
+    state: Mutex<State<T>>,
+}
+
+impl<T> Inner<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                events: HashMap::default(),
+                error_monitor: None,
+                next_id: 0,
+                next_seq: 0,
+                max_listeners: None,
+                warning_hook: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a registration: announces it to `"newListener"` first, inserts it, then warns if the
+    /// insert crossed the limit (Node's order in `_addListener`).
+    pub(crate) fn add(
+        &self,
+        target: Target,
+        callback: Callback<T>,
+        once: bool,
+        prepend: bool,
+        location: &'static Location<'static>,
+    ) -> ListenerId {
+        let (id, announcement) = {
+            let mut state = self.lock();
+            let id = ListenerId(state.next_id);
+            state.next_id += 1;
+            let announcement = match &target {
+                Target::Name(name) => state.snapshot(Key::Name(NEW_LISTENER)).map(|list| {
+                    (
+                        list,
+                        ListenerChange {
+                            event: name.clone(),
+                            id,
+                            once,
+                        },
+                    )
+                }),
+                Target::ErrorMonitor => None,
+            };
+            (id, announcement)
+        };
+        if let Some((list, change)) = announcement {
+            self.announce(NEW_LISTENER, &list, &change);
+        }
+        let registration = Registration {
+            id,
+            fired: once.then(|| Arc::new(AtomicBool::new(false))),
+            callback,
+        };
+        let warning = {
+            let mut state = self.lock();
+            let limit = state.max_listeners.unwrap_or_else(default_max_listeners);
+            let seq = state.next_seq;
+            let hook = state.warning_hook.clone();
+            let (entry, event) = match target {
+                Target::Name(name) => {
+                    let event = name.clone();
+                    let entry = state.events.entry(name).or_insert_with(|| Entry {
+                        seq,
+                        list: Arc::new(Vec::new()),
+                        warned: false,
+                    });
+                    (entry, event)
+                }
+                Target::ErrorMonitor => {
+                    let entry = state.error_monitor.get_or_insert_with(|| Entry {
+                        seq,
+                        list: Arc::new(Vec::new()),
+                        warned: false,
+                    });
+                    (entry, ERROR_MONITOR)
+                }
+            };
+            let fresh = entry.list.is_empty();
+            let list = Arc::make_mut(&mut entry.list);
+            if prepend {
+                list.insert(0, registration);
+            } else {
+                list.push(registration);
+            }
+            let count = list.len();
+            let warning = if limit > 0 && count > limit && !entry.warned {
+                entry.warned = true;
+                Some((
+                    MaxListenersExceeded {
+                        event,
+                        count,
+                        limit,
+                        location,
+                    },
+                    hook,
+                ))
+            } else {
+                None
+            };
+            if fresh {
+                state.next_seq += 1;
+            }
+            warning
+        };
+        if let Some((warning, hook)) = warning {
+            report(&warning, hook);
+        }
+        id
+    }
+
+    /// Removes one registration by id and announces it to `"removeListener"` afterwards.
+    pub(crate) fn remove(&self, key: Key<'_>, id: ListenerId) -> bool {
+        let (removed, announcement) = {
+            let mut state = self.lock();
+            let Some(entry) = state.entry_mut(key) else {
+                return false;
+            };
+            let Some(position) = entry.list.iter().position(|r| r.id == id) else {
+                return false;
+            };
+            let list = Arc::make_mut(&mut entry.list);
+            let registration = list.remove(position);
+            let remaining = list.len();
+            if remaining <= 1 {
+                entry.warned = false;
+            }
+            let emptied = if remaining == 0 {
+                state.take_entry(key)
+            } else {
+                None
+            };
+            let announcement = match key {
+                Key::Name(name) => state.snapshot(Key::Name(REMOVE_LISTENER)).map(|list| {
+                    let change = ListenerChange {
+                        event: EventName::from(name),
+                        id,
+                        once: registration.fired.is_some(),
+                    };
+                    (list, change)
+                }),
+                Key::ErrorMonitor => None,
+            };
+            ((registration, emptied), announcement)
+        };
+        drop(removed);
+        if let Some((list, change)) = announcement {
+            self.announce(REMOVE_LISTENER, &list, &change);
+        }
+        true
+    }
+
+    /// Removes the most recently added registration of `listener` (Node's `removeListener(fn)`).
+    pub(crate) fn remove_function(&self, name: &str, listener: &PayloadFn<T>) -> bool {
+        let id = {
+            let state = self.lock();
+            state.events.get(name).and_then(|entry| {
+                entry.list.iter().rev().find_map(|r| match &r.callback {
+                    Callback::Payload(f) if same_function(f, listener) => Some(r.id),
+                    _ => None,
+                })
+            })
+        };
+        id.is_some_and(|id| self.remove(Key::Name(name), id))
+    }
+
+    /// Node's `removeAllListeners([name])`: a plain clear when nobody listens for
+    /// `"removeListener"`, otherwise one removal at a time, newest first, each announced.
+    pub(crate) fn remove_all(&self, name: Option<&str>) {
+        let announced = {
+            let mut state = self.lock();
+            if state.events.contains_key(REMOVE_LISTENER) {
+                true
+            } else {
+                let removed = match name {
+                    Some(name) => state.events.remove(name).into_iter().collect(),
+                    None => state
+                        .events
+                        .drain()
+                        .map(|(_, entry)| entry)
+                        .collect::<Vec<_>>(),
+                };
+                drop(state);
+                drop(removed);
+                false
+            }
+        };
+        if !announced {
+            return;
+        }
+        match name {
+            Some(name) => self.remove_each(name),
+            None => {
+                for name in self.event_names() {
+                    if name != REMOVE_LISTENER {
+                        self.remove_each(&name);
+                    }
+                }
+                self.remove_each(REMOVE_LISTENER);
+                let removed = std::mem::take(&mut self.lock().events);
+                drop(removed);
+            }
+        }
+    }
+
+    fn remove_each(&self, name: &str) {
+        let ids: Vec<ListenerId> = match self.lock().events.get(name) {
+            Some(entry) => entry.list.iter().map(|r| r.id).collect(),
+            None => return,
+        };
+        for id in ids.into_iter().rev() {
+            self.remove(Key::Name(name), id);
+        }
+    }
+
+    /// Calls the meta-event listeners of a snapshot (payload listeners under the meta names are
+    /// only for explicit emits and are skipped).
+    fn announce(&self, name: &str, list: &[Registration<T>], change: &ListenerChange) {
+        for registration in list {
+            let Callback::Meta(f) = &registration.callback else {
+                continue;
+            };
+            if self.claim(Key::Name(name), registration) {
+                f(change);
+            }
+        }
+    }
+
+    /// Whether this snapshot may call the registration; a `once` one is removed first.
+    fn claim(&self, key: Key<'_>, registration: &Registration<T>) -> bool {
+        match &registration.fired {
+            None => true,
+            Some(fired) => {
+                if fired.swap(true, Ordering::AcqRel) {
+                    return false;
+                }
+                self.remove(key, registration.id);
+                true
+            }
+        }
+    }
+
+    fn run(&self, key: Key<'_>, list: &[Registration<T>], payload: &T) {
+        for registration in list {
+            let Callback::Payload(f) = &registration.callback else {
+                continue;
+            };
+            if self.claim(key, registration) {
+                f(payload);
+            }
+        }
+    }
+
+    pub(crate) fn emit(&self, name: &str, payload: T) -> Result<bool, Error<T>> {
+        if name == ERROR {
+            return self.emit_error(payload);
+        }
+        let Some(list) = self.lock().snapshot(Key::Name(name)) else {
+            return Ok(false);
+        };
+        self.run(Key::Name(name), &list, &payload);
+        Ok(true)
+    }
+
+    /// Node's `'error'` rule: monitors first, then the handlers; nobody to handle it is an error
+    /// that hands the payload back.
+    fn emit_error(&self, payload: T) -> Result<bool, Error<T>> {
+        let monitors = self.lock().snapshot(Key::ErrorMonitor);
+        if let Some(list) = monitors {
+            self.run(Key::ErrorMonitor, &list, &payload);
+        }
+        let handlers = self.lock().snapshot(Key::Name(ERROR));
+        match handlers {
+            Some(list) => {
+                self.run(Key::Name(ERROR), &list, &payload);
+                Ok(true)
+            }
+            None => Err(Error::Unhandled(payload)),
+        }
+    }
+
+    pub(crate) fn listener_count(&self, key: Key<'_>) -> usize {
+        self.lock().entry(key).map_or(0, |entry| entry.list.len())
+    }
+
+    pub(crate) fn count_function(&self, name: &str, listener: &PayloadFn<T>) -> usize {
+        self.lock().events.get(name).map_or(0, |entry| {
+            entry
+                .list
+                .iter()
+                .filter(
+                    |r| matches!(&r.callback, Callback::Payload(f) if same_function(f, listener)),
+                )
+                .count()
+        })
+    }
+
+    pub(crate) fn listeners(&self, name: &str) -> Vec<ListenerId> {
+        self.lock()
+            .events
+            .get(name)
+            .map_or_else(Vec::new, |entry| entry.list.iter().map(|r| r.id).collect())
+    }
+
+    /// Node's order (`Reflect.ownKeys`): array-index names ascending, then the others in the
+    /// order they were first added.
+    pub(crate) fn event_names(&self) -> Vec<EventName> {
+        let mut names: Vec<(Option<u32>, u64, EventName)> = self
+            .lock()
+            .events
+            .iter()
+            .map(|(name, entry)| (array_index(name), entry.seq, name.clone()))
+            .collect();
+        names.sort_by_key(|(index, seq, _)| (index.is_none(), *index, *seq));
+        names.into_iter().map(|(_, _, name)| name).collect()
+    }
+
+    pub(crate) fn contains(&self, name: &str, id: ListenerId) -> bool {
+        self.lock()
+            .events
+            .get(name)
+            .is_some_and(|entry| entry.list.iter().any(|r| r.id == id))
+    }
+
+    pub(crate) fn set_max_listeners(&self, limit: usize) {
+        self.lock().max_listeners = Some(limit);
+    }
+
+    pub(crate) fn max_listeners(&self) -> usize {
+        self.lock()
+            .max_listeners
+            .unwrap_or_else(default_max_listeners)
+    }
+
+    pub(crate) fn set_warning_hook(&self, hook: Option<WarningHook>) {
+        let previous = std::mem::replace(&mut self.lock().warning_hook, hook);
+        drop(previous);
+    }
+}
+
+/// A JavaScript array index: the canonical decimal form of an integer below 2^32 - 1.
+fn array_index(name: &str) -> Option<u32> {
+    if name.is_empty() || (name.len() > 1 && name.starts_with('0')) {
+        return None;
+    }
+    if !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    name.parse::<u32>().ok().filter(|&index| index != u32::MAX)
+}
+
+impl<T> fmt::Debug for Inner<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counts: Vec<(EventName, usize)> = self
+            .event_names()
+            .into_iter()
+            .map(|name| {
+                let count = self.listener_count(Key::Name(&name));
+                (name, count)
+            })
+            .collect();
+        f.debug_struct("Emitter")
+            .field("listeners", &counts)
+            .field("max_listeners", &self.max_listeners())
+            .finish_non_exhaustive()
+    }
+}
