@@ -1,8 +1,18 @@
 //! Read streams with a high-water mark, pooled chunks, decoded text, concat and pipe.
 //!
-//! Ports the book's stream sections (5.4 and 6.4): `fs.createReadStream` with `highWaterMark`,
-//! chunks carved from a preallocated pool, `setEncoding` for text that never garbles a character,
-//! a `Buffer.concat` that cannot exhaust memory, and `pipe` with backpressure.
-//!
 //! **Under construction:** the API lands with the streams issue.
 #![doc(test(attr(deny(warnings))))]
+
+mod blocking;
+mod concat;
+mod error;
+mod options;
+mod pipe;
+mod pool;
+mod read_stream;
+
+pub use concat::{buffer_concat, concat};
+pub use error::Error;
+pub use options::{DEFAULT_HIGH_WATER_MARK, MAX_HIGH_WATER_MARK, MIN_POOL_SPACE, ReadOptions};
+pub use pipe::{pipe, pipe_with_progress};
+pub use read_stream::ReadStream;

@@ -1,0 +1,350 @@
+//! `ReadStream`: Node's `fs.ReadStream` as a `Stream` of `Bytes` chunks.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures_core::{FusedStream, Stream};
+use tokio::io::AsyncRead;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::blocking::Job;
+use crate::pool::Pool;
+use crate::{Error, ReadOptions};
+
+/// A stream of byte chunks from a file or a reader, Node's `fs.createReadStream`.
+///
+/// Each item is a chunk of at most `high_water_mark` bytes
+/// ([`ReadOptions::high_water_mark`]), carved without copying from a pooled buffer the way the
+/// book's `allocNewPool` does: a new pool is started when less than
+/// [`MIN_POOL_SPACE`](crate::MIN_POOL_SPACE) bytes are left, so there are no tiny tail chunks
+/// between full ones. Chunks are shorter than `high_water_mark` only at the end of the range or
+/// when the source itself returns a short read.
+///
+/// Three sources:
+///
+/// - [`open`](Self::open): a file. One blocking task reads straight into the pool and keeps one
+///   chunk ready while the consumer is busy: the read-ahead is at most `high_water_mark` bytes,
+///   however long the consumer stays away. `start` seeks.
+/// - [`from_blocking_reader`](Self::from_blocking_reader): any `std::io::Read` (a pipe, a sync
+///   decompressor), on the same blocking engine.
+/// - [`from_reader`](Self::from_reader): any tokio `AsyncRead`, read only while the stream is
+///   polled (no read-ahead at all).
+///
+/// The first `Err` ends the stream: the next poll returns `None`. Dropping the stream stops any
+/// read-ahead and closes the file (after the read in progress, if any).
+///
+/// # Examples
+///
+/// The book's scenario: a file read in chunks of 11 bytes.
+///
+/// ```
+/// use futures::StreamExt;
+/// use streams::{ReadOptions, ReadStream};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), streams::Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("test.md");
+/// std::fs::write(&path, "hello, streams of bytes").unwrap();
+/// let mut chunks = ReadStream::open(&path, ReadOptions::new().high_water_mark(11)).await?;
+/// let mut lengths = Vec::new();
+/// while let Some(chunk) = chunks.next().await {
+///     lengths.push(chunk?.len());
+/// }
+/// assert_eq!(lengths, [11, 11, 1]);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct ReadStream {
+    inner: Inner,
+}
+
+enum Inner {
+    /// Chunks read ahead by a blocking task.
+    Ahead(mpsc::Receiver<Result<Bytes, Error>>),
+    /// An async reader read on demand.
+    Reader(Box<ReaderState>),
+    /// Ended: all data delivered, or an error was.
+    Done,
+}
+
+struct ReaderState {
+    reader: Pin<Box<dyn AsyncRead + Send>>,
+    pool: Pool,
+    high_water_mark: usize,
+    skip: u64,
+    remaining: Option<u64>,
+}
+
+impl fmt::Debug for ReadStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.inner {
+            Inner::Ahead(_) => "read-ahead task",
+            Inner::Reader(_) => "async reader",
+            Inner::Done => "ended",
+        };
+        f.debug_struct("ReadStream").field("source", &source).finish_non_exhaustive()
+    }
+}
+
+impl ReadStream {
+    /// Opens `path` and streams its bytes from `start` to `end` (Node's
+    /// `fs.createReadStream(path, options)`).
+    ///
+    /// The file is opened (and sought to `start`) on tokio's blocking pool before this returns;
+    /// the same blocking task then reads ahead at most `high_water_mark` bytes. A `start` past
+    /// the end of the file gives an empty stream, as does an empty file; an `end` past the end
+    /// reads to the end.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidHighWaterMark`], [`Error::InvalidRange`]: bad options, nothing opened.
+    /// - [`Error::Open`]: missing file, no permission, or a directory
+    ///   ([`io::ErrorKind::IsADirectory`]).
+    /// - [`Error::Seek`]: seeking to `start` failed.
+    ///
+    /// Read errors come later, as the stream's last item ([`Error::ReadFile`]).
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime (it needs the blocking pool).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes closes the file as soon as the open finishes;
+    /// nothing is read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams::{Error, ReadOptions, ReadStream};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let err = ReadStream::open("/no/such/file", ReadOptions::new()).await.unwrap_err();
+    /// assert!(matches!(err, Error::Open { .. }));
+    /// assert!(err.to_string().starts_with("cannot open /no/such/file: "));
+    /// # }
+    /// ```
+    pub async fn open(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self, Error> {
+        options.validate()?;
+        let path = path.as_ref().to_path_buf();
+        let (tx, rx) = mpsc::channel(1);
+        let (opened_tx, opened_rx) = oneshot::channel();
+        let failed_path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            let (file, past_end) = match open_at(&path, options.start) {
+                Ok(opened) => opened,
+                Err(err) => {
+                    let _ = opened_tx.send(Err(err));
+                    return;
+                }
+            };
+            if opened_tx.send(Ok(())).is_err() {
+                return;
+            }
+            let job = Job {
+                tx,
+                high_water_mark: options.high_water_mark,
+                skip: 0,
+                remaining: if past_end { Some(0) } else { options.range_len() },
+                map_err: move |source| Error::ReadFile { path: path.clone(), source },
+            };
+            job.run(file);
+        });
+        match opened_rx.await {
+            Ok(Ok(())) => Ok(Self { inner: Inner::Ahead(rx) }),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(Error::Open {
+                path: failed_path,
+                source: io::Error::other("the blocking task ended before the file was opened"),
+            }),
+        }
+    }
+
+    /// Streams the bytes of a blocking `std::io::Read` (a pipe, a sync decoder, a file you
+    /// opened yourself), read on tokio's blocking pool with the same read-ahead bound as
+    /// [`open`](Self::open).
+    ///
+    /// The reader cannot seek, so `start` bytes are read and dropped first; `end` stops the
+    /// stream after byte `end`. Read errors are [`Error::Read`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHighWaterMark`] or [`Error::InvalidRange`] for bad options.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime (it needs the blocking pool).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use streams::{ReadOptions, ReadStream};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), streams::Error> {
+    /// let reader = std::io::Cursor::new(b"0123456789".to_vec());
+    /// let stream = ReadStream::from_blocking_reader(reader, ReadOptions::new().start(2).end(5))?;
+    /// let chunks: Vec<_> = stream.try_collect().await?;
+    /// assert_eq!(chunks.concat(), b"2345");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_blocking_reader<R>(reader: R, options: ReadOptions) -> Result<Self, Error>
+    where
+        R: Read + Send + 'static,
+    {
+        options.validate()?;
+        let (tx, rx) = mpsc::channel(1);
+        let job = Job {
+            tx,
+            high_water_mark: options.high_water_mark,
+            skip: options.start,
+            remaining: options.range_len(),
+            map_err: |source| Error::Read { source },
+        };
+        tokio::task::spawn_blocking(move || job.run(reader));
+        Ok(Self { inner: Inner::Ahead(rx) })
+    }
+
+    /// Streams the bytes of a tokio `AsyncRead` (a socket, a decompressor, a `tokio::fs::File`).
+    ///
+    /// Reads happen only while the stream is polled, straight into the pool's spare capacity:
+    /// nothing is read ahead. `start` bytes are read and dropped first; `end` stops the stream
+    /// after byte `end`. Read errors are [`Error::Read`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidHighWaterMark`] or [`Error::InvalidRange`] for bad options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use streams::{ReadOptions, ReadStream};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), streams::Error> {
+    /// let stream = ReadStream::from_reader(&b"abcdefgh"[..], ReadOptions::new().high_water_mark(3))?;
+    /// let chunks: Vec<_> = stream.try_collect().await?;
+    /// assert_eq!(chunks, [&b"abc"[..], b"def", b"gh"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_reader<R>(reader: R, options: ReadOptions) -> Result<Self, Error>
+    where
+        R: AsyncRead + Send + 'static,
+    {
+        options.validate()?;
+        Ok(Self {
+            inner: Inner::Reader(Box::new(ReaderState {
+                reader: Box::pin(reader),
+                pool: Pool::new(options.high_water_mark),
+                high_water_mark: options.high_water_mark,
+                skip: options.start,
+                remaining: options.range_len(),
+            })),
+        })
+    }
+}
+
+/// Opens `path` for reading, refuses directories, and seeks to `start`. Returns the file and
+/// whether `start` is already past the end of a regular file (nothing to read, and no seek,
+/// which the OS refuses beyond `i64::MAX`).
+fn open_at(path: &Path, start: u64) -> Result<(File, bool), Error> {
+    let open_error = |source| Error::Open { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(open_error)?;
+    let metadata = file.metadata().map_err(open_error)?;
+    if metadata.is_dir() {
+        return Err(open_error(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+    }
+    if metadata.is_file() && start >= metadata.len() {
+        return Ok((file, true));
+    }
+    if start > 0 {
+        file.seek(SeekFrom::Start(start)).map_err(|source| Error::Seek {
+            path: PathBuf::from(path),
+            offset: start,
+            source,
+        })?;
+    }
+    Ok((file, false))
+}
+
+impl ReaderState {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        while self.skip > 0 {
+            let want = clamp(self.skip).min(self.high_water_mark);
+            let read = ready!(self.poll_read(cx, want));
+            match read {
+                Ok(0) => return Poll::Ready(None),
+                Ok(n) => self.skip -= n as u64,
+                Err(err) => return Poll::Ready(Some(Err(err))),
+            }
+            self.pool.discard();
+        }
+        let want = match self.remaining {
+            Some(0) => return Poll::Ready(None),
+            Some(left) => clamp(left).min(self.high_water_mark),
+            None => self.high_water_mark,
+        };
+        match ready!(self.poll_read(cx, want)) {
+            Ok(0) => Poll::Ready(None),
+            Ok(n) => {
+                if let Some(left) = &mut self.remaining {
+                    *left -= n as u64;
+                }
+                Poll::Ready(Some(Ok(self.pool.take(n))))
+            }
+            Err(err) => Poll::Ready(Some(Err(err))),
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<Result<usize, Error>> {
+        let mut spare = self.pool.spare(want);
+        loop {
+            match ready!(tokio_util::io::poll_read_buf(self.reader.as_mut(), cx, &mut spare)) {
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                other => return Poll::Ready(other.map_err(|source| Error::Read { source })),
+            }
+        }
+    }
+}
+
+/// `n` as a `usize`, saturating.
+fn clamp(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+impl Stream for ReadStream {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = match &mut self.inner {
+            Inner::Ahead(rx) => rx.poll_recv(cx),
+            Inner::Reader(state) => state.poll_chunk(cx),
+            Inner::Done => return Poll::Ready(None),
+        };
+        match ready!(polled) {
+            Some(Ok(chunk)) => Poll::Ready(Some(Ok(chunk))),
+            end => {
+                self.inner = Inner::Done;
+                Poll::Ready(end)
+            }
+        }
+    }
+}
+
+impl FusedStream for ReadStream {
+    fn is_terminated(&self) -> bool {
+        matches!(self.inner, Inner::Done)
+    }
+}
