@@ -101,7 +101,10 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub fn buffer_concat<B: AsRef<[u8]>>(list: &[B], total_length: Option<usize>) -> Result<Bytes, Error> {
+pub fn buffer_concat<B: AsRef<[u8]>>(
+    list: &[B],
+    total_length: Option<usize>,
+) -> Result<Bytes, Error> {
     let max = isize::MAX.unsigned_abs();
     let total = match total_length {
         Some(total) => total,
@@ -111,7 +114,10 @@ pub fn buffer_concat<B: AsRef<[u8]>>(list: &[B], total_length: Option<usize>) ->
             .unwrap_or(usize::MAX),
     };
     if total > max {
-        return Err(Error::LimitExceeded { limit: max, at_least: total as u64 });
+        return Err(Error::LimitExceeded {
+            limit: max,
+            at_least: total as u64,
+        });
     }
     let mut joined = BytesMut::with_capacity(total);
     for buf in list {

@@ -87,8 +87,21 @@ pub enum Error {
         /// The writer's error.
         source: io::Error,
     },
+    /// The encoding label is unknown (Node's `ERR_UNKNOWN_ENCODING`), or strict decoding failed.
+    #[error(transparent)]
+    Decode(#[from] decoder::Error),
+    /// A line of a [`Lines`](crate::Lines) stream is longer than its maximum.
+    #[error("line {line} is longer than the maximum of {max_line_length} bytes")]
+    LineTooLong {
+        /// 1-based number of the line.
+        line: u64,
+        /// The maximum given to [`Lines`](crate::Lines).
+        max_line_length: usize,
+    },
     /// [`concat`](crate::concat) would need more than `limit` bytes.
-    #[error("concat limit exceeded: the stream holds at least {at_least} bytes, the limit is {limit}")]
+    #[error(
+        "concat limit exceeded: the stream holds at least {at_least} bytes, the limit is {limit}"
+    )]
     LimitExceeded {
         /// The limit given to `concat`.
         limit: usize,

@@ -52,7 +52,11 @@ impl ReadOptions {
     /// ```
     #[must_use]
     pub const fn new() -> Self {
-        Self { high_water_mark: DEFAULT_HIGH_WATER_MARK, start: 0, end: None }
+        Self {
+            high_water_mark: DEFAULT_HIGH_WATER_MARK,
+            start: 0,
+            end: None,
+        }
     }
 
     /// Node's `highWaterMark`: the largest chunk, and the most a file stream reads ahead of its
@@ -122,12 +126,17 @@ impl ReadOptions {
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
         if self.high_water_mark == 0 || self.high_water_mark > MAX_HIGH_WATER_MARK {
-            return Err(Error::InvalidHighWaterMark { high_water_mark: self.high_water_mark });
+            return Err(Error::InvalidHighWaterMark {
+                high_water_mark: self.high_water_mark,
+            });
         }
         if let Some(end) = self.end
             && self.start > end
         {
-            return Err(Error::InvalidRange { start: self.start, end });
+            return Err(Error::InvalidRange {
+                start: self.start,
+                end,
+            });
         }
         Ok(())
     }

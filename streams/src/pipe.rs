@@ -83,7 +83,11 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub async fn pipe_with_progress<S, W, F>(stream: S, writer: W, mut progress: F) -> Result<u64, Error>
+pub async fn pipe_with_progress<S, W, F>(
+    stream: S,
+    writer: W,
+    mut progress: F,
+) -> Result<u64, Error>
 where
     S: Stream<Item = Result<Bytes, Error>>,
     W: AsyncWrite,
@@ -100,7 +104,8 @@ where
         while chunk.has_remaining() {
             match poll_fn(|cx| writer.as_mut().poll_write(cx, &chunk)).await {
                 Ok(0) => {
-                    let source = io::Error::new(io::ErrorKind::WriteZero, "the writer accepted 0 bytes");
+                    let source =
+                        io::Error::new(io::ErrorKind::WriteZero, "the writer accepted 0 bytes");
                     return Err(Error::Write { written, source });
                 }
                 Ok(n) => {

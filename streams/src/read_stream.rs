@@ -89,7 +89,9 @@ impl fmt::Debug for ReadStream {
             Inner::Reader(_) => "async reader",
             Inner::Done => "ended",
         };
-        f.debug_struct("ReadStream").field("source", &source).finish_non_exhaustive()
+        f.debug_struct("ReadStream")
+            .field("source", &source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,13 +155,22 @@ impl ReadStream {
                 tx,
                 high_water_mark: options.high_water_mark,
                 skip: 0,
-                remaining: if past_end { Some(0) } else { options.range_len() },
-                map_err: move |source| Error::ReadFile { path: path.clone(), source },
+                remaining: if past_end {
+                    Some(0)
+                } else {
+                    options.range_len()
+                },
+                map_err: move |source| Error::ReadFile {
+                    path: path.clone(),
+                    source,
+                },
             };
             job.run(file);
         });
         match opened_rx.await {
-            Ok(Ok(())) => Ok(Self { inner: Inner::Ahead(rx) }),
+            Ok(Ok(())) => Ok(Self {
+                inner: Inner::Ahead(rx),
+            }),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(Error::Open {
                 path: failed_path,
@@ -212,7 +223,9 @@ impl ReadStream {
             map_err: |source| Error::Read { source },
         };
         tokio::task::spawn_blocking(move || job.run(reader));
-        Ok(Self { inner: Inner::Ahead(rx) })
+        Ok(Self {
+            inner: Inner::Ahead(rx),
+        })
     }
 
     /// Streams the bytes of a tokio `AsyncRead` (a socket, a decompressor, a `tokio::fs::File`).
@@ -260,21 +273,28 @@ impl ReadStream {
 /// whether `start` is already past the end of a regular file (nothing to read, and no seek,
 /// which the OS refuses beyond `i64::MAX`).
 fn open_at(path: &Path, start: u64) -> Result<(File, bool), Error> {
-    let open_error = |source| Error::Open { path: path.to_path_buf(), source };
+    let open_error = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = File::open(path).map_err(open_error)?;
     let metadata = file.metadata().map_err(open_error)?;
     if metadata.is_dir() {
-        return Err(open_error(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+        return Err(open_error(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        )));
     }
     if metadata.is_file() && start >= metadata.len() {
         return Ok((file, true));
     }
     if start > 0 {
-        file.seek(SeekFrom::Start(start)).map_err(|source| Error::Seek {
-            path: PathBuf::from(path),
-            offset: start,
-            source,
-        })?;
+        file.seek(SeekFrom::Start(start))
+            .map_err(|source| Error::Seek {
+                path: PathBuf::from(path),
+                offset: start,
+                source,
+            })?;
     }
     Ok((file, false))
 }
@@ -311,7 +331,11 @@ impl ReaderState {
     fn poll_read(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<Result<usize, Error>> {
         let mut spare = self.pool.spare(want);
         loop {
-            match ready!(tokio_util::io::poll_read_buf(self.reader.as_mut(), cx, &mut spare)) {
+            match ready!(tokio_util::io::poll_read_buf(
+                self.reader.as_mut(),
+                cx,
+                &mut spare
+            )) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 other => return Poll::Ready(other.map_err(|source| Error::Read { source })),
             }

@@ -11,7 +11,9 @@ use streams::{Error, MIN_POOL_SPACE, ReadOptions, ReadStream};
 use tokio::io::{AsyncRead, ReadBuf};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn expected_lengths(name: &str) -> Vec<usize> {
@@ -37,11 +39,20 @@ fn numbered_file(len: usize) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
 
 #[tokio::test]
 async fn poem_at_high_water_mark_11_comes_in_nodes_chunks() {
-    for (file, lengths) in [("poem.utf8.txt", "poem.utf8.chunks.txt"), ("poem.gbk.txt", "poem.gbk.chunks.txt")] {
-        let chunks = chunks_of(&fixture(file), ReadOptions::new().high_water_mark(11)).await.unwrap();
+    for (file, lengths) in [
+        ("poem.utf8.txt", "poem.utf8.chunks.txt"),
+        ("poem.gbk.txt", "poem.gbk.chunks.txt"),
+    ] {
+        let chunks = chunks_of(&fixture(file), ReadOptions::new().high_water_mark(11))
+            .await
+            .unwrap();
         let got: Vec<usize> = chunks.iter().map(Bytes::len).collect();
         assert_eq!(got, expected_lengths(lengths), "{file}");
-        assert_eq!(chunks.concat(), std::fs::read(fixture(file)).unwrap(), "{file}");
+        assert_eq!(
+            chunks.concat(),
+            std::fs::read(fixture(file)).unwrap(),
+            "{file}"
+        );
     }
 }
 
@@ -49,7 +60,11 @@ async fn poem_at_high_water_mark_11_comes_in_nodes_chunks() {
 async fn whole_file_arrives_in_full_chunks_on_a_multi_thread_runtime() {
     let (_dir, path, data) = numbered_file(1_000_003);
     let chunks = chunks_of(&path, ReadOptions::new()).await.unwrap();
-    assert!(chunks[..chunks.len() - 1].iter().all(|c| c.len() == 64 * 1024));
+    assert!(
+        chunks[..chunks.len() - 1]
+            .iter()
+            .all(|c| c.len() == 64 * 1024)
+    );
     assert_eq!(chunks.last().unwrap().len(), 1_000_003 % (64 * 1024));
     assert_eq!(chunks.concat(), data);
 }
@@ -81,24 +96,43 @@ async fn start_and_end_are_inclusive_like_node() {
 async fn start_past_the_end_gives_an_empty_stream() {
     let (_dir, path, _) = numbered_file(1000);
     for start in [1000, 1001, u64::MAX / 2] {
-        let chunks = chunks_of(&path, ReadOptions::new().start(start)).await.unwrap();
+        let chunks = chunks_of(&path, ReadOptions::new().start(start))
+            .await
+            .unwrap();
         assert!(chunks.is_empty(), "start {start}");
     }
 }
 
 #[tokio::test]
 async fn start_after_end_is_a_clear_error_before_anything_is_opened() {
-    let err = chunks_of(Path::new("/no/such/file"), ReadOptions::new().start(5).end(4)).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRange { start: 5, end: 4 }), "{err:?}");
-    assert_eq!(err.to_string(), "invalid range: start 5 is after end 4 (both are inclusive)");
+    let err = chunks_of(
+        Path::new("/no/such/file"),
+        ReadOptions::new().start(5).end(4),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidRange { start: 5, end: 4 }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid range: start 5 is after end 4 (both are inclusive)"
+    );
 }
 
 #[tokio::test]
 async fn high_water_mark_must_be_positive_and_bounded() {
     for hwm in [0, streams::MAX_HIGH_WATER_MARK + 1] {
-        let err = ReadStream::from_reader(&b""[..], ReadOptions::new().high_water_mark(hwm)).unwrap_err();
-        assert!(matches!(err, Error::InvalidHighWaterMark { high_water_mark } if high_water_mark == hwm));
-        assert!(err.to_string().starts_with(&format!("invalid high_water_mark {hwm}: ")));
+        let err =
+            ReadStream::from_reader(&b""[..], ReadOptions::new().high_water_mark(hwm)).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidHighWaterMark { high_water_mark } if high_water_mark == hwm)
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("invalid high_water_mark {hwm}: "))
+        );
     }
 }
 
@@ -107,8 +141,18 @@ async fn empty_file_gives_an_empty_stream() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty");
     std::fs::write(&path, b"").unwrap();
-    assert!(chunks_of(&path, ReadOptions::new()).await.unwrap().is_empty());
-    assert!(chunks_of(&path, ReadOptions::new().start(0).end(10)).await.unwrap().is_empty());
+    assert!(
+        chunks_of(&path, ReadOptions::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        chunks_of(&path, ReadOptions::new().start(0).end(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -117,16 +161,18 @@ async fn the_three_sources_agree_on_ranges() {
     let options = ReadOptions::new().high_water_mark(300).start(123).end(4321);
     let want = &data[123..=4321];
     let from_file: Vec<Bytes> = chunks_of(&path, options).await.unwrap();
-    let from_blocking: Vec<Bytes> = ReadStream::from_blocking_reader(std::fs::File::open(&path).unwrap(), options)
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let from_async: Vec<Bytes> = ReadStream::from_reader(tokio::fs::File::open(&path).await.unwrap(), options)
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let from_blocking: Vec<Bytes> =
+        ReadStream::from_blocking_reader(std::fs::File::open(&path).unwrap(), options)
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+    let from_async: Vec<Bytes> =
+        ReadStream::from_reader(tokio::fs::File::open(&path).await.unwrap(), options)
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
     for chunks in [from_file, from_blocking, from_async] {
         assert_eq!(chunks.concat(), want);
         assert!(chunks.iter().all(|c| c.len() <= 300));
@@ -141,8 +187,15 @@ struct ShortReads {
 }
 
 impl AsyncRead for ShortReads {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let n = self.step.min(buf.remaining()).min(self.data.len() - self.pos);
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = self
+            .step
+            .min(buf.remaining())
+            .min(self.data.len() - self.pos);
         let pos = self.pos;
         buf.put_slice(&self.data[pos..pos + n]);
         self.pos += n;
@@ -155,14 +208,23 @@ async fn short_reads_never_leave_tiny_tail_chunks() {
     // tokio-util's ReaderStream with capacity 4096 over 4000-byte reads yields 4000, 96, 4000, 96…;
     // the book's pool starts a new pool when fewer than kMinPoolSpace (128) bytes are left.
     let data: Vec<u8> = (0..40_000).map(|i| (i % 253) as u8).collect();
-    let reader = ShortReads { data: data.clone(), pos: 0, step: 4000 };
-    let chunks: Vec<Bytes> = ReadStream::from_reader(reader, ReadOptions::new().high_water_mark(4096))
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let reader = ShortReads {
+        data: data.clone(),
+        pos: 0,
+        step: 4000,
+    };
+    let chunks: Vec<Bytes> =
+        ReadStream::from_reader(reader, ReadOptions::new().high_water_mark(4096))
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
     assert_eq!(chunks.concat(), data);
-    assert!(chunks.iter().all(|c| c.len() == 4000), "{:?}", chunks.iter().map(Bytes::len).collect::<Vec<_>>());
+    assert!(
+        chunks.iter().all(|c| c.len() == 4000),
+        "{:?}",
+        chunks.iter().map(Bytes::len).collect::<Vec<_>>()
+    );
     assert!(4096 - 4000 < MIN_POOL_SPACE);
 }
 
@@ -170,12 +232,17 @@ async fn short_reads_never_leave_tiny_tail_chunks() {
 async fn leftover_pool_space_above_the_minimum_is_used_for_the_next_chunk() {
     // 4096-byte pools, 3000-byte reads: 3000 fits, 1096 are left (>= 128) and carry the next read.
     let data: Vec<u8> = (0..8192).map(|i| (i % 249) as u8).collect();
-    let reader = ShortReads { data: data.clone(), pos: 0, step: 3000 };
-    let chunks: Vec<Bytes> = ReadStream::from_reader(reader, ReadOptions::new().high_water_mark(4096))
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let reader = ShortReads {
+        data: data.clone(),
+        pos: 0,
+        step: 3000,
+    };
+    let chunks: Vec<Bytes> =
+        ReadStream::from_reader(reader, ReadOptions::new().high_water_mark(4096))
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
     let lengths: Vec<usize> = chunks.iter().map(Bytes::len).collect();
     assert_eq!(lengths, [3000, 1096, 3000, 1096]);
     assert_eq!(chunks.concat(), data);
