@@ -1,0 +1,101 @@
+//! The crate's one error type.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Everything that can go wrong in this crate.
+///
+/// `E` is the loader's own error type; it defaults to [`Infallible`] for the calls that run no
+/// loader (building a map). A loader error is shared by every caller that waited on that load, so
+/// it travels as an [`Arc<E>`].
+///
+/// `Error<E>` is [`Clone`] whatever `E` is, because one error goes to many waiters.
+///
+/// # Examples
+///
+/// ```
+/// use cache::{Error, LimitableMap};
+///
+/// let err = LimitableMap::<u32, u32>::new(0).unwrap_err();
+/// assert!(matches!(err, Error::ZeroLimit));
+/// assert_eq!(err.to_string(), "limit must be at least 1, got 0");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error<E = Infallible> {
+    /// A map was built with `limit` 0: it could never hold a key. Pick a limit of at least 1.
+    #[error("limit must be at least 1, got 0")]
+    ZeroLimit,
+    /// A map was built with a time-to-live of zero: every entry would expire as it was inserted.
+    /// Leave the time-to-live unset for entries that never expire.
+    #[error("time-to-live must be greater than zero")]
+    ZeroTimeToLive,
+    /// A load had to start but the call was not made inside a tokio runtime, where loads run.
+    #[error("no tokio runtime to run the load on: call from within a tokio runtime")]
+    NoRuntime,
+    /// The loader returned an error. Every caller that waited on that load gets this same error;
+    /// it is not remembered, so the next call starts a fresh load.
+    #[error("the loader failed: {0}")]
+    Load(Arc<E>),
+    /// The loader panicked. Every caller that waited on that load gets this error; the next call
+    /// starts a fresh load.
+    #[error("the loader panicked: {message}")]
+    LoaderPanicked {
+        /// The panic message, when the payload was a string; otherwise a placeholder.
+        message: Arc<str>,
+    },
+    /// The load was stopped before it finished: its task was aborted or the runtime shut down.
+    /// Retry the call to start a fresh load.
+    #[error("the load was cancelled before it finished")]
+    LoadCancelled,
+}
+
+impl<E> Clone for Error<E> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::ZeroLimit => Self::ZeroLimit,
+            Self::ZeroTimeToLive => Self::ZeroTimeToLive,
+            Self::NoRuntime => Self::NoRuntime,
+            Self::Load(e) => Self::Load(Arc::clone(e)),
+            Self::LoaderPanicked { message } => Self::LoaderPanicked {
+                message: Arc::clone(message),
+            },
+            Self::LoadCancelled => Self::LoadCancelled,
+        }
+    }
+}
+
+impl Error<Infallible> {
+    /// Turns a configuration error into one of any loader error type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::Error;
+    ///
+    /// let err: Error<std::io::Error> = Error::ZeroLimit.widen();
+    /// assert!(matches!(err, Error::ZeroLimit));
+    /// ```
+    #[must_use]
+    pub fn widen<E>(self) -> Error<E> {
+        match self {
+            Self::ZeroLimit => Error::ZeroLimit,
+            Self::ZeroTimeToLive => Error::ZeroTimeToLive,
+            Self::NoRuntime => Error::NoRuntime,
+            Self::Load(never) => match *never {},
+            Self::LoaderPanicked { message } => Error::LoaderPanicked { message },
+            Self::LoadCancelled => Error::LoadCancelled,
+        }
+    }
+}
+
+/// Renders a panic payload as the message the waiters see.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Arc<str> {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        Arc::from(*s)
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        Arc::from(s.as_str())
+    } else {
+        Arc::from("a non-string panic payload")
+    }
+}

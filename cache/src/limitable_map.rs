@@ -1,0 +1,503 @@
+//! [`LimitableMap`]: the book's bounded FIFO cache, concurrent.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::builder::Builder;
+use crate::error::Error;
+use crate::flight::Flights;
+use crate::once_queue::AbandonPolicy;
+use crate::stats::CacheStats;
+use crate::store::{Listener, Store};
+
+/// A bounded map that evicts in FIFO order of first insertion once `limit` keys are held
+/// (the book's `LimitableMap`, section 5.3.1), safe to share between tasks and threads.
+///
+/// - [`insert`](Self::insert) of a new key when the map is full evicts the oldest-inserted key;
+///   overwriting a key keeps its place in the order and returns the old value.
+/// - [`get`](Self::get) returns a clone of the value. For large values store `Arc<V>`, so the
+///   clone is a reference count.
+/// - Every operation is O(1) amortized (the book's `keys.shift()` and a delete by
+///   `splice` are O(n)).
+/// - Reads take no global lock: a `get` touches one shard of a sharded map and nothing else, and
+///   never reorders anything. Inserting a new key, evicting and removing take one short lock
+///   over the insertion order. [`len`](Self::len) never exceeds [`limit`](Self::limit), even
+///   while many threads insert.
+/// - Optional, from the [`builder`](Self::builder): a time-to-live (counted from the last
+///   write; expired entries are never returned and are reclaimed), an eviction listener told
+///   the key, the value and the [`RemovalCause`](crate::RemovalCause), and the
+///   [`AbandonPolicy`] of [`get_or_load`](Self::get_or_load). Counters are always on
+///   ([`stats`](Self::stats)).
+/// - [`get_or_load`](Self::get_or_load) puts the once-queue in front of the map: a hit returns
+///   at once, a crowd of misses on one key runs one load, and the result is stored, unless an
+///   [`insert`](Self::insert), [`remove`](Self::remove) or [`invalidate`](Self::invalidate) of
+///   that key came after the load started (the newer state wins).
+///
+/// `LimitableMap` is a handle: clones share one map. It is `Send + Sync` when `K` and `V` are.
+///
+/// | Node (the book) | Rust |
+/// |---|---|
+/// | `new LimitableMap(limit)` | [`LimitableMap::new`]`(limit)?` |
+/// | `map.set(key, value)` | [`insert`](Self::insert)`(key, value)` |
+/// | `map.get(key)` | [`get`](Self::get)`(&key)` |
+///
+/// # Examples
+///
+/// ```
+/// use cache::LimitableMap;
+///
+/// let map = LimitableMap::new(2)?;
+/// map.insert("a", 1);
+/// map.insert("b", 2);
+/// assert_eq!(map.insert("a", 10), Some(1)); // an overwrite keeps "a" first in line
+/// map.insert("c", 3); // full: "a", the oldest-inserted key, goes
+/// assert_eq!(map.get(&"a"), None);
+/// assert_eq!(map.get(&"b"), Some(2));
+/// assert_eq!(map.len(), 2);
+/// # Ok::<(), cache::Error>(())
+/// ```
+pub struct LimitableMap<K, V> {
+    store: Arc<Store<K, V>>,
+    flights: Arc<Flights<K>>,
+}
+
+impl<K, V> LimitableMap<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A map that holds at most `limit` keys, with no time-to-live and no listener.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroLimit`] if `limit` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u64, String> = LimitableMap::new(10_000)?;
+    /// assert_eq!(map.limit(), 10_000);
+    /// assert!(LimitableMap::<u64, String>::new(0).is_err());
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    pub fn new(limit: usize) -> Result<Self, Error> {
+        Self::builder(limit).build()
+    }
+
+    /// A [`Builder`] for a map of at most `limit` keys, to set a time-to-live, an eviction
+    /// listener or the abandon policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    /// use std::time::Duration;
+    ///
+    /// let map: LimitableMap<u64, String> = LimitableMap::builder(100)
+    ///     .time_to_live(Duration::from_secs(60))
+    ///     .build()?;
+    /// assert_eq!(map.time_to_live(), Some(Duration::from_secs(60)));
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    pub fn builder(limit: usize) -> Builder<K, V> {
+        Builder::new(limit)
+    }
+
+    pub(crate) fn from_parts(
+        limit: usize,
+        ttl: Option<Duration>,
+        listener: Option<Listener<K, V>>,
+        policy: AbandonPolicy,
+    ) -> Self {
+        Self {
+            store: Arc::new(Store::new(limit, ttl, listener)),
+            flights: Arc::new(Flights::new(policy)),
+        }
+    }
+
+    /// Stores `value` under `key` and returns the value it replaced, if the key was present.
+    ///
+    /// A new key goes to the back of the eviction order; when the map is full the
+    /// oldest-inserted key is evicted first. An overwrite keeps the key's place (and restarts its
+    /// time-to-live). A load for `key` in flight from [`get_or_load`](Self::get_or_load) will
+    /// not overwrite this value when it finishes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(1)?;
+    /// assert_eq!(map.insert(1, "one"), None);
+    /// assert_eq!(map.insert(1, "uno"), Some("one"));
+    /// assert_eq!(map.insert(2, "two"), None); // evicts 1
+    /// assert!(!map.contains_key(&1));
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    pub fn insert(&self, key: K, value: V) -> Option<V> {
+        self.flights.forget(&key);
+        self.store.insert(key, value)
+    }
+
+    /// A clone of the value stored under `key`, if present and not expired.
+    ///
+    /// Reads never reorder anything (FIFO eviction does not care about reads) and take no
+    /// global lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    /// use std::sync::Arc;
+    ///
+    /// let map = LimitableMap::new(8)?;
+    /// map.insert("page", Arc::<str>::from("<html>…</html>")); // large values: share, don't copy
+    /// assert_eq!(map.get("page").as_deref(), Some("<html>…</html>"));
+    /// assert_eq!(map.get("other"), None);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[inline]
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.store.get(key)
+    }
+
+    /// Whether `key` is present and not expired. Not counted as a hit or miss.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(8)?;
+    /// map.insert(1, ());
+    /// assert!(map.contains_key(&1));
+    /// assert!(!map.contains_key(&2));
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.store.contains_key(key)
+    }
+
+    /// Removes `key` and returns its value if it was present and not expired.
+    ///
+    /// A load for `key` in flight will not store its value when it finishes (see
+    /// [`invalidate`](Self::invalidate)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(8)?;
+    /// map.insert(1, "one");
+    /// assert_eq!(map.remove(&1), Some("one"));
+    /// assert_eq!(map.remove(&1), None);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.flights.forget(key);
+        self.store.remove(key)
+    }
+
+    /// Drops whatever the map knows about `key`: its value, and the right of a load in flight
+    /// to store its result.
+    ///
+    /// A [`get_or_load`](Self::get_or_load) that started before this call may still answer its
+    /// own callers with the value it loads, but that value is not stored, and calls made after
+    /// this one start a fresh load: nobody reads the stale value afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(8)?;
+    /// map.insert("user:1", "Ada");
+    /// map.invalidate("user:1");
+    /// assert_eq!(map.get("user:1"), None);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    pub fn invalidate<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.flights.forget(key);
+        self.store.remove(key);
+    }
+
+    /// Removes every entry and detaches every load in flight (as [`invalidate`](Self::invalidate)
+    /// does for one key).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(8)?;
+    /// map.insert(1, 1);
+    /// map.insert(2, 2);
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    pub fn clear(&self) {
+        self.flights.forget_all();
+        self.store.clear();
+    }
+
+    /// How many entries the map holds, never more than [`limit`](Self::limit). Entries that
+    /// expired but were not yet reclaimed count until they are (see
+    /// [`purge_expired`](Self::purge_expired)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(2)?;
+    /// for k in 0..5 {
+    ///     map.insert(k, k);
+    /// }
+    /// assert_eq!(map.len(), 2);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether the map holds no entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(2)?;
+    /// assert!(map.is_empty());
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most keys the map holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.limit(), 3);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn limit(&self) -> usize {
+        self.store.limit()
+    }
+
+    /// The time-to-live of entries, if the map has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.time_to_live(), None);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn time_to_live(&self) -> Option<std::time::Duration> {
+        self.store.time_to_live()
+    }
+
+    /// What [`get_or_load`](Self::get_or_load) does with a load whose callers have all left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::{AbandonPolicy, LimitableMap};
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.abandon_policy(), AbandonPolicy::KeepLoading);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn abandon_policy(&self) -> AbandonPolicy {
+        self.flights.policy()
+    }
+
+    /// Reclaims every expired entry now (telling the listener) and returns how many. Without a
+    /// time-to-live this does nothing. O(n): expired entries are otherwise reclaimed as reads
+    /// and inserts find them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), cache::Error> {
+    /// let map = LimitableMap::builder(8).time_to_live(Duration::from_secs(1)).build()?;
+    /// map.insert(1, "one");
+    /// tokio::time::advance(Duration::from_secs(2)).await;
+    /// assert_eq!(map.purge_expired(), 1);
+    /// assert!(map.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[allow(
+        clippy::must_use_candidate,
+        reason = "called for its effect; the count is extra information"
+    )]
+    pub fn purge_expired(&self) -> usize {
+        self.store.purge_expired()
+    }
+
+    /// The live keys, oldest-inserted first: the order in which they would be evicted. O(n),
+    /// and it holds the order lock meanwhile; meant for inspection and tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(3)?;
+    /// map.insert('b', ());
+    /// map.insert('a', ());
+    /// map.insert('b', ()); // an overwrite keeps the place
+    /// assert_eq!(map.keys(), ['b', 'a']);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn keys(&self) -> Vec<K> {
+        self.store.keys()
+    }
+
+    /// The map's counters, with those of its once-queue in [`CacheStats::loads`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// let map = LimitableMap::new(1)?;
+    /// map.insert(1, ());
+    /// map.insert(2, ());
+    /// assert_eq!(map.stats().evicted_capacity, 1);
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> CacheStats {
+        let mut stats = self.store.stats();
+        stats.loads = self.flights.stats();
+        stats
+    }
+
+    /// The value for `key`: from the map if present, otherwise from `loader` through the map's
+    /// once-queue, stored before it is returned.
+    ///
+    /// Concurrent misses on one key share one load (see [`OnceQueue`](crate::OnceQueue) for
+    /// the guarantees: the load runs detached on the runtime, survives its callers' timeouts,
+    /// shares errors without remembering them, turns a panic into an error). The value is
+    /// stored only if no [`insert`](Self::insert), [`remove`](Self::remove),
+    /// [`invalidate`](Self::invalidate) or [`clear`](Self::clear) touched `key` after the
+    /// load started; callers of the load get its value either way.
+    ///
+    /// `loader` is called only if this call starts the load, on the runtime's task; keep it
+    /// lazy (`|| async move { .. }`). A loader that calls `get_or_load` for its own key waits
+    /// for itself; don't.
+    ///
+    /// # Errors
+    ///
+    /// As [`OnceQueue::run`](crate::OnceQueue::run): [`Error::Load`] (shared, not cached),
+    /// [`Error::LoaderPanicked`], [`Error::LoadCancelled`], [`Error::NoRuntime`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Dropping the future leaves the load running for the other callers and for
+    /// the map, unless the map was built with [`AbandonPolicy::CancelLoad`] and this was the
+    /// last caller, in which case the load is aborted and nothing is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let users = LimitableMap::new(1_000)?;
+    /// let load = |id: u32| move || async move { Ok::<_, std::io::Error>(format!("user {id}")) };
+    /// assert_eq!(users.get_or_load(1, load(1)).await?, "user 1"); // loads
+    /// assert_eq!(users.get_or_load(1, load(1)).await?, "user 1"); // hits
+    /// assert_eq!(users.stats().loads.started, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn get_or_load<F, Fut, E>(&self, key: K, loader: F) -> Result<V, Error<E>>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        if let Some(value) = self.store.get(&key) {
+            return Ok(value);
+        }
+        let store = &self.store;
+        let committer = Arc::clone(&self.store);
+        self.flights
+            .run(
+                key,
+                loader,
+                |key: &K| store.peek(key),
+                move |key: &K, value: &V| {
+                    let (_, departed) = committer.insert_quiet(key.clone(), value.clone());
+                    move || committer.notify(departed)
+                },
+            )
+            .await
+    }
+}
+
+impl<K, V> Clone for LimitableMap<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            flights: Arc::clone(&self.flights),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for LimitableMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LimitableMap")
+            .field("len", &self.store.len())
+            .field("limit", &self.store.limit())
+            .field("in_flight", &self.flights.in_flight())
+            .finish_non_exhaustive()
+    }
+}

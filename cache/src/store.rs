@@ -1,0 +1,459 @@
+//! # Implementation details
+//!
+//! The storage behind [`LimitableMap`](crate::LimitableMap): a [`DashMap`] of slots for lookups
+//! and a FIFO queue of `(key, seq)` records, behind one mutex, for the insertion order.
+//!
+//! Invariants:
+//!
+//! - Every change of *which keys are present* (a new key, an eviction, a removal, an expiry
+//!   reclaim, `clear`) happens while holding the `order` mutex. Reads (`get`) and overwrites of a
+//!   present key do not take it: they touch one dashmap shard only.
+//! - `len` equals the number of slots in `map` whenever the mutex is free, and a new key is
+//!   added only after eviction has brought `len` below `limit`; so `len <= limit` always, and
+//!   `len()` reads it without a lock.
+//! - Each present key has exactly one queue record whose `seq` equals its slot's `seq` (assigned
+//!   when the key was inserted; an overwrite keeps it, which keeps the key's place). Records
+//!   whose key was removed, or removed and inserted again under a fresh `seq`, are stale: the
+//!   evictor skips them, and the queue is compacted when stale records outnumber live ones, so a
+//!   removal is O(1) amortized instead of the book's O(n) `splice`.
+//! - Expiry is stored as nanoseconds since the map's `epoch` (`NEVER` when there is no
+//!   time-to-live), measured on [`tokio::time::Instant`] so paused test time applies. The clock
+//!   is read only when the map has a time-to-live. An expired slot is never returned; it is
+//!   reclaimed by the read that finds it, by an insert that finds it at the queue's front, or
+//!   by `purge_expired`.
+//! - The eviction listener is called after every lock is released, so it may use the map.
+//!
+//! Lock order: `order` mutex, then a dashmap shard. (The once-queue's table comes before both:
+//! a finished load stores its value while holding its flight entry.)
+
+use std::borrow::Borrow;
+use std::collections::VecDeque;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::time::Instant;
+
+use crate::counters::Counters;
+use crate::stats::{CacheStats, RemovalCause};
+
+/// The eviction listener's shape.
+pub(crate) type Listener<K, V> = Box<dyn Fn(&K, &V, RemovalCause) + Send + Sync>;
+
+/// Expiry stamp of a slot that never expires.
+const NEVER: u64 = u64::MAX;
+
+const HITS: usize = 0;
+const MISSES: usize = 1;
+const INSERTS: usize = 2;
+const CAPACITY: usize = 3;
+const EXPIRED: usize = 4;
+const REMOVED: usize = 5;
+const REPLACED: usize = 6;
+const COUNTERS: usize = 7;
+
+struct Slot<V> {
+    value: V,
+    /// Insertion sequence number, matched against the queue record.
+    seq: u64,
+    /// Nanoseconds since `epoch` at which the slot expires, or `NEVER`.
+    expires: u64,
+}
+
+struct Order<K> {
+    queue: VecDeque<(K, u64)>,
+    next_seq: u64,
+}
+
+/// Entries taken out under the lock, to hand to the listener once it is released.
+pub(crate) struct Departed<K, V> {
+    /// Whether anyone listens; without a listener nothing is kept (and nothing allocated).
+    keep: bool,
+    list: Vec<(K, V, RemovalCause)>,
+}
+
+impl<K, V> Departed<K, V> {
+    fn push(&mut self, entry: (K, V, RemovalCause)) {
+        if self.keep {
+            self.list.push(entry);
+        }
+    }
+}
+
+pub(crate) struct Store<K, V> {
+    map: DashMap<K, Slot<V>>,
+    order: Mutex<Order<K>>,
+    len: AtomicUsize,
+    limit: usize,
+    ttl_nanos: Option<u64>,
+    epoch: Instant,
+    listener: Option<Listener<K, V>>,
+    counters: Counters<COUNTERS>,
+}
+
+impl<K, V> Store<K, V> {
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn time_to_live(&self) -> Option<Duration> {
+        self.ttl_nanos.map(Duration::from_nanos)
+    }
+}
+
+impl<K, V> Store<K, V>
+where
+    K: Hash + Eq + Clone,
+    V: Clone,
+{
+    pub(crate) fn new(
+        limit: usize,
+        ttl: Option<Duration>,
+        listener: Option<Listener<K, V>>,
+    ) -> Self {
+        Self {
+            map: DashMap::new(),
+            order: Mutex::new(Order {
+                queue: VecDeque::new(),
+                next_seq: 0,
+            }),
+            len: AtomicUsize::new(0),
+            limit,
+            ttl_nanos: ttl.map(|d| u64::try_from(d.as_nanos()).unwrap_or(NEVER)),
+            epoch: Instant::now(),
+            listener,
+            counters: Counters::new(),
+        }
+    }
+
+    /// The current time in map nanoseconds, or 0 (before every expiry) without a time-to-live.
+    #[inline]
+    fn now(&self) -> u64 {
+        if self.ttl_nanos.is_some() {
+            let since = Instant::now().saturating_duration_since(self.epoch);
+            u64::try_from(since.as_nanos()).unwrap_or(NEVER)
+        } else {
+            0
+        }
+    }
+
+    fn expiry_from(&self, now: u64) -> u64 {
+        self.ttl_nanos.map_or(NEVER, |ttl| now.saturating_add(ttl))
+    }
+
+    fn departed(&self) -> Departed<K, V> {
+        Departed {
+            keep: self.listener.is_some(),
+            list: Vec::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Order<K>> {
+        self.order.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A live value for `key`, counted as a hit or a miss.
+    #[inline]
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let found = self.peek(key);
+        self.counters
+            .add(if found.is_some() { HITS } else { MISSES }, 1);
+        found
+    }
+
+    /// A live value for `key`, not counted. An expired slot found here is reclaimed.
+    #[inline]
+    pub(crate) fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = self.now();
+        let expired = {
+            let slot = self.map.get(key)?;
+            if slot.expires > now {
+                return Some(slot.value.clone());
+            }
+            slot.seq
+        };
+        self.reclaim(key, expired);
+        None
+    }
+
+    pub(crate) fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = self.now();
+        self.map.get(key).is_some_and(|slot| slot.expires > now)
+    }
+
+    /// Removes the expired slot `seq` of `key`, if it is still there.
+    fn reclaim<Q>(&self, key: &Q, seq: u64)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut departed = self.departed();
+        {
+            let _order = self.lock();
+            if let Some((k, slot)) = self.map.remove_if(key, |_, s| s.seq == seq) {
+                self.len.fetch_sub(1, Ordering::AcqRel);
+                self.counters.add(EXPIRED, 1);
+                departed.push((k, slot.value, RemovalCause::Expired));
+            }
+        }
+        self.notify(departed);
+    }
+
+    /// Stores `value` under `key`; returns the live value it replaced.
+    pub(crate) fn insert(&self, key: K, value: V) -> Option<V> {
+        let (old, departed) = self.insert_quiet(key, value);
+        self.notify(departed);
+        old
+    }
+
+    /// [`insert`](Self::insert) without calling the listener: the caller hands the returned
+    /// departures to [`notify`](Self::notify) once it holds no lock.
+    pub(crate) fn insert_quiet(&self, key: K, value: V) -> (Option<V>, Departed<K, V>) {
+        self.counters.add(INSERTS, 1);
+        let now = self.now();
+        let expires = self.expiry_from(now);
+        let mut departed = self.departed();
+        let value = match self.overwrite(&key, value, now, expires) {
+            Ok(old) => {
+                self.replaced(key, &old, &mut departed);
+                return (Some(old), departed);
+            }
+            Err(value) => value,
+        };
+
+        let replaced = {
+            let mut order = self.lock();
+            // No other thread adds a key while we hold the lock, so if the key is absent now it
+            // stays absent until we add it.
+            match self.overwrite(&key, value, now, expires) {
+                Ok(old) => Some((key, old)),
+                Err(value) => {
+                    if let Some((k, slot)) = self.map.remove(&key) {
+                        // Present but expired: it leaves, and the key is inserted anew at the back.
+                        self.len.fetch_sub(1, Ordering::AcqRel);
+                        self.counters.add(EXPIRED, 1);
+                        departed.push((k, slot.value, RemovalCause::Expired));
+                    }
+                    self.make_room(&mut order, now, &mut departed);
+                    let seq = order.next_seq;
+                    order.next_seq += 1;
+                    self.len.fetch_add(1, Ordering::AcqRel);
+                    order.queue.push_back((key.clone(), seq));
+                    self.map.insert(
+                        key,
+                        Slot {
+                            value,
+                            seq,
+                            expires,
+                        },
+                    );
+                    None
+                }
+            }
+        };
+        let old = replaced.map(|(key, old)| {
+            self.replaced(key, &old, &mut departed);
+            old
+        });
+        (old, departed)
+    }
+
+    /// Overwrites a live value in place (the key keeps its place); hands `value` back when the
+    /// key is absent or expired.
+    #[inline]
+    fn overwrite(&self, key: &K, value: V, now: u64, expires: u64) -> Result<V, V> {
+        match self.map.get_mut(key) {
+            Some(mut slot) if slot.expires > now => {
+                slot.expires = expires;
+                Ok(std::mem::replace(&mut slot.value, value))
+            }
+            _ => Err(value),
+        }
+    }
+
+    fn replaced(&self, key: K, old: &V, departed: &mut Departed<K, V>) {
+        self.counters.add(REPLACED, 1);
+        if departed.keep {
+            departed.push((key, old.clone(), RemovalCause::Replaced));
+        }
+    }
+
+    /// Evicts from the front until a new key fits, and reclaims expired entries found there.
+    fn make_room(&self, order: &mut Order<K>, now: u64, departed: &mut Departed<K, V>) {
+        while let Some((key, seq)) = order.queue.front() {
+            let full = self.len.load(Ordering::Acquire) >= self.limit;
+            if !full && self.ttl_nanos.is_none() {
+                break;
+            }
+            let removed = self.map.remove_if(key, |_, s| {
+                s.seq == *seq && (full || (self.ttl_nanos.is_some() && s.expires <= now))
+            });
+            match removed {
+                Some((k, slot)) => {
+                    order.queue.pop_front();
+                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    let cause = if slot.expires <= now {
+                        self.counters.add(EXPIRED, 1);
+                        RemovalCause::Expired
+                    } else {
+                        self.counters.add(CAPACITY, 1);
+                        RemovalCause::Capacity
+                    };
+                    departed.push((k, slot.value, cause));
+                }
+                None => {
+                    let stale = self.map.get(key).is_none_or(|s| s.seq != *seq);
+                    if !stale {
+                        break;
+                    }
+                    order.queue.pop_front();
+                }
+            }
+        }
+        let live = self.len.load(Ordering::Acquire);
+        if order.queue.len() > 2 * live + 32 {
+            order
+                .queue
+                .retain(|(k, seq)| self.map.get(k).is_some_and(|s| s.seq == *seq));
+        }
+    }
+
+    /// Removes `key`; returns its value if it was live.
+    pub(crate) fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = self.now();
+        let mut departed = self.departed();
+        let live = {
+            let _order = self.lock();
+            let (k, slot) = self.map.remove(key)?;
+            self.len.fetch_sub(1, Ordering::AcqRel);
+            if slot.expires > now {
+                self.counters.add(REMOVED, 1);
+                if departed.keep {
+                    departed.push((k, slot.value.clone(), RemovalCause::Removed));
+                }
+                Some(slot.value)
+            } else {
+                self.counters.add(EXPIRED, 1);
+                departed.push((k, slot.value, RemovalCause::Expired));
+                None
+            }
+        };
+        self.notify(departed);
+        live
+    }
+
+    /// Removes every entry.
+    pub(crate) fn clear(&self) {
+        let now = self.now();
+        let mut departed = self.departed();
+        {
+            let mut order = self.lock();
+            for (key, seq) in std::mem::take(&mut order.queue) {
+                if let Some((k, slot)) = self.map.remove_if(&key, |_, s| s.seq == seq) {
+                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    let cause = if slot.expires > now {
+                        self.counters.add(REMOVED, 1);
+                        RemovalCause::Removed
+                    } else {
+                        self.counters.add(EXPIRED, 1);
+                        RemovalCause::Expired
+                    };
+                    departed.push((k, slot.value, cause));
+                }
+            }
+        }
+        self.notify(departed);
+    }
+
+    /// Reclaims every expired entry; returns how many.
+    pub(crate) fn purge_expired(&self) -> usize {
+        if self.ttl_nanos.is_none() {
+            return 0;
+        }
+        let now = self.now();
+        let mut departed = self.departed();
+        let mut count = 0;
+        {
+            let mut order = self.lock();
+            let queue = std::mem::take(&mut order.queue);
+            let mut kept = VecDeque::with_capacity(queue.len());
+            for (key, seq) in queue {
+                if let Some((k, slot)) = self
+                    .map
+                    .remove_if(&key, |_, s| s.seq == seq && s.expires <= now)
+                {
+                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    self.counters.add(EXPIRED, 1);
+                    count += 1;
+                    departed.push((k, slot.value, RemovalCause::Expired));
+                } else if self.map.get(&key).is_some_and(|s| s.seq == seq) {
+                    kept.push_back((key, seq));
+                }
+            }
+            order.queue = kept;
+        }
+        self.notify(departed);
+        count
+    }
+
+    /// Every live key in insertion order (oldest first).
+    pub(crate) fn keys(&self) -> Vec<K> {
+        let now = self.now();
+        let order = self.lock();
+        order
+            .queue
+            .iter()
+            .filter(|(k, seq)| {
+                self.map
+                    .get(k)
+                    .is_some_and(|s| s.seq == *seq && s.expires > now)
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Tells the listener about `departed`; call with no lock held.
+    pub(crate) fn notify(&self, departed: Departed<K, V>) {
+        if let Some(listener) = &self.listener {
+            for (k, v, cause) in &departed.list {
+                listener(k, v, *cause);
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        let c = self.counters.snapshot();
+        CacheStats {
+            hits: c[HITS],
+            misses: c[MISSES],
+            inserts: c[INSERTS],
+            evicted_capacity: c[CAPACITY],
+            expired: c[EXPIRED],
+            removed: c[REMOVED],
+            replaced: c[REPLACED],
+            loads: Default::default(),
+        }
+    }
+}
