@@ -1,8 +1,114 @@
 //! A concurrency limiter for async calls, after npm's `bagpipe`.
 //!
-//! Ports the book's bagpipe (sections 4.3.1 and 5.3.2): at most `limit` calls run at once, the
-//! rest wait in a bounded FIFO queue, `refuse` mode rejects when the queue is full, timeouts free
-//! the slot of a call that takes too long, and `full` / `outdated` events tell the application.
+//! The book (sections 4.3.1 and 5.3.2) protects an overloaded backend with bagpipe: at most
+//! `limit` async calls run at once, the rest wait in a FIFO queue, `refuse` mode turns calls away
+//! when the queue is full, a `timeout` frees the slot of a call that takes too long, and `full` /
+//! `outdated` events tell the application. This crate is that, for tokio, with what the original
+//! and today's Rust limiters lack: a queue deadline as well as an execution deadline, a choice
+//! between cancelling and detaching late calls, live resizing, `close`, counters, and slots that
+//! no panic, timeout or dropped caller can leak.
 //!
-//! **Under construction:** the API lands with the bagpipe issue.
+//! # The book's scenario: a database behind a limit
+//!
+//! A burst of requests must not open a burst of queries. Ten run at once, ten more may wait,
+//! anything beyond is refused at once, and a query that runs for more than three seconds is
+//! answered with a timeout so the next one can run.
+//!
+//! ```
+//! use bagpipe::{Bagpipe, Error, Event};
+//! use std::time::Duration;
+//!
+//! async fn query(sql: String) -> Result<Vec<String>, String> {
+//!     tokio::time::sleep(Duration::from_millis(5)).await;
+//!     Ok(vec![sql])
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let pipe = Bagpipe::builder(10)
+//!     .queue_length(10)
+//!     .refuse(true)
+//!     .timeout(Duration::from_secs(3))
+//!     .queue_timeout(Duration::from_secs(1))
+//!     .build();
+//! pipe.events().on(Event::FULL, |event: &Event| {
+//!     if let Event::Full { queued } = event {
+//!         eprintln!("the database is busy: {queued} queries wait");
+//!     }
+//! });
+//!
+//! let calls: Vec<_> = (0..25)
+//!     .map(|n| pipe.push(query(format!("SELECT {n}"))))
+//!     .collect();
+//! let mut answered = 0;
+//! let mut refused = 0;
+//! for call in calls {
+//!     match call.await {
+//!         Ok(rows) => answered += rows.unwrap().len(),
+//!         Err(Error::TooMuchAsyncCall { .. }) => refused += 1,
+//!         Err(other) => panic!("unexpected: {other}"),
+//!     }
+//! }
+//! assert_eq!((answered, refused), (20, 5));
+//! # }
+//! ```
+//!
+//! # Two ways in
+//!
+//! - [`Bagpipe::push`] decides before it returns (admitted, queued or refused, like the book's
+//!   `push`) and returns a [`Push`] handle that resolves to the output. The call runs on its
+//!   own tokio task, so it needs `Send + 'static`. Dropping the handle cancels the call.
+//! - [`Bagpipe::run`] waits for a slot in the caller's task and polls the future there, so it
+//!   may borrow.
+//!
+//! # From npm bagpipe
+//!
+//! | npm bagpipe                                   | here                                          |
+//! |-----------------------------------------------|-----------------------------------------------|
+//! | `new Bagpipe(limit)`                          | [`Bagpipe::new`]                              |
+//! | `new Bagpipe(limit, {refuse, timeout, ratio})`| [`Bagpipe::builder`] → [`Builder`]            |
+//! | `ratio` (queue length = limit × ratio)        | [`Builder::queue_length`]                     |
+//! | `refuse: true`                                | [`Builder::refuse`]                           |
+//! | `timeout: ms` (from dispatch)                 | [`Builder::timeout`]                          |
+//! | (queue wait is unbounded)                     | [`Builder::queue_timeout`]                    |
+//! | (late call keeps running)                     | [`Builder::on_timeout`] with [`OnTimeout`]    |
+//! | `disabled: true`, or `limit < 1`              | [`Builder::disabled`]                         |
+//! | `bagpipe.push(fn, args..., callback)`         | [`Bagpipe::push`] → [`Push`], [`Bagpipe::run`]|
+//! | `bagpipe.on('full', fn(length))`              | `events().on("full", ..)`, [`Event::Full`]    |
+//! | `bagpipe.on('outdated', fn(err))`             | `events().on("outdated", ..)`, [`Event::Outdated`] |
+//! | (none)                                        | `events().on("drain", ..)`, [`Event::Drain`]  |
+//! | `TooMuchAsyncCallError`                       | [`Error::TooMuchAsyncCall`]                   |
+//! | `BagpipeTimeoutError`                         | [`Error::Timeout`]                            |
+//! | `bagpipe.active`, `bagpipe.queue.length`      | [`Bagpipe::active`], [`Bagpipe::queued`]      |
+//! | `bagpipe.limit = n`                           | [`Bagpipe::set_limit`]                        |
+//! | (none)                                        | [`Bagpipe::close`], [`Bagpipe::stats`]        |
+//!
+//! Differences from the original, each on purpose: a call that throws (panics) frees its slot;
+//! a late success is reported as `outdated`, not only a late error; `limit(0)` pauses admission
+//! instead of disabling the limiter.
+//!
+//! # Feature flags
+//!
+//! - `tower` (off by default): [`BagpipeLayer`], a tower `Layer` that takes its slot in `call`,
+//!   not in `poll_ready`, so idle connections hold no slot.
 #![doc(test(attr(deny(warnings))))]
+
+mod bagpipe;
+mod builder;
+mod error;
+mod event;
+#[cfg(feature = "tower")]
+mod layer;
+mod push;
+mod shared;
+mod slots;
+mod stats;
+
+pub use crate::bagpipe::Bagpipe;
+pub use crate::builder::{Builder, OnTimeout};
+pub use crate::error::Error;
+pub use crate::event::{Event, Outdated};
+#[cfg(feature = "tower")]
+pub use crate::layer::{BagpipeLayer, BagpipeService, ResponseFuture};
+pub use crate::push::Push;
+pub use crate::stats::Stats;

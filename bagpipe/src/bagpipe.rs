@@ -1,0 +1,474 @@
+//! The limiter itself.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use emitter::Emitter;
+use futures_util::FutureExt;
+use tokio::time::Instant;
+
+use crate::builder::{Builder, OnTimeout, Options};
+use crate::error::{Error, panic_message};
+use crate::event::{Event, Outdated};
+use crate::push::Push;
+use crate::shared::{QueuedCall, Shared, Ticket};
+use crate::stats::{Counters, Stats};
+
+/// A concurrency limiter: at most `limit` calls run at once, the rest wait in a FIFO queue.
+///
+/// The book's `Bagpipe` (sections 4.3.1 and 5.3.2) for tokio. `Bagpipe` is a cheap handle:
+/// clones share one limit, one queue, one set of counters and one emitter.
+///
+/// Promises:
+///
+/// - **Limit.** No more than [`limit`](Bagpipe::limit) calls hold a slot at once. Lowering the
+///   limit never preempts running calls; new admissions wait until fewer than the new limit run.
+/// - **Fairness.** Calls are admitted in the order they arrived: once one waits, later calls
+///   queue behind it, and a freed slot goes to the head of the queue.
+/// - **Cancellation.** A caller that drops its [`Push`] handle or its [`run`](Bagpipe::run)
+///   future while queued leaves the queue and its work never runs; while running, its future is
+///   dropped and its slot freed.
+/// - **Panics.** A panicking call frees its slot. Through `push` the handle resolves to
+///   [`Error::Panicked`]; through `run` the panic unwinds into the caller, as any panic in its
+///   own code would.
+/// - **Timeouts.** The execution timeout and the queue timeout each free or give up exactly what
+///   the call held. No sequence of drops, panics and timeouts leaks a slot.
+///
+/// # Examples
+///
+/// ```
+/// use bagpipe::Bagpipe;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let pipe = Bagpipe::new(10);
+/// let answer = pipe.run(async { 42 }).await.unwrap();
+/// assert_eq!(answer, 42);
+/// assert_eq!(pipe.active(), 0);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Bagpipe {
+    shared: Arc<Shared>,
+}
+
+impl Bagpipe {
+    /// A bagpipe that runs at most `limit` calls at once, with the default options: the queue
+    /// grows without refusing, no timeouts.
+    ///
+    /// A limit of 0 admits nothing until [`set_limit`](Bagpipe::set_limit) raises it (calls
+    /// queue meanwhile). For the book's "limit below 1 disables the bagpipe", use
+    /// [`Builder::disabled`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pipe = bagpipe::Bagpipe::new(10);
+    /// assert_eq!(pipe.limit(), 10);
+    /// ```
+    #[must_use]
+    pub fn new(limit: usize) -> Self {
+        Self::builder(limit).build()
+    }
+
+    /// A builder for a bagpipe with options (queue length, refusal, timeouts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pipe = bagpipe::Bagpipe::builder(10).refuse(true).build();
+    /// assert_eq!(pipe.queue_length(), 10);
+    /// ```
+    pub fn builder(limit: usize) -> Builder {
+        Builder::new(limit)
+    }
+
+    #[cfg(feature = "tower")]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn from_options(limit: usize, options: Options) -> Self {
+        Self {
+            shared: Arc::new(Shared::new(limit, options)),
+        }
+    }
+
+    /// Pushes a call: decides before it returns whether the call is admitted, queued or
+    /// refused, and hands back a [`Push`] handle that resolves to its output.
+    ///
+    /// The call runs on a new tokio task once it holds a slot, so it needs `Send + 'static`.
+    /// A refusal ([`Error::TooMuchAsyncCall`]), a closed bagpipe ([`Error::Closed`]) or a
+    /// missing runtime ([`Error::NoRuntime`]) resolve the handle at once. A push that leaves
+    /// two or more calls waiting emits [`Event::Full`].
+    ///
+    /// # Errors
+    ///
+    /// The handle resolves to [`Error::TooMuchAsyncCall`], [`Error::Closed`],
+    /// [`Error::QueueTimeout`], [`Error::Timeout`], [`Error::Panicked`], [`Error::Cancelled`]
+    /// (the runtime shut down) or [`Error::NoRuntime`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::{Bagpipe, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// // The book's test: limit 2, queue 2 (the default), refuse mode.
+    /// let pipe = Bagpipe::builder(2).refuse(true).build();
+    /// let (tx, rx) = tokio::sync::watch::channel(false);
+    /// let calls: Vec<_> = (0..5)
+    ///     .map(|_| {
+    ///         let mut open = rx.clone();
+    ///         pipe.push(async move { open.wait_for(|open| *open).await.is_ok() })
+    ///     })
+    ///     .collect();
+    /// assert_eq!((pipe.active(), pipe.queued()), (2, 2));
+    /// tx.send(true).unwrap();
+    /// let mut results = Vec::new();
+    /// for call in calls {
+    ///     results.push(call.await);
+    /// }
+    /// assert!(results[..4].iter().all(|result| matches!(result, Ok(true))));
+    /// assert!(matches!(results[4], Err(Error::TooMuchAsyncCall { .. })));
+    /// # }
+    /// ```
+    pub fn push<F>(&self, future: F) -> Push<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Push::failed(Error::NoRuntime);
+        };
+        if self.shared.options.disabled {
+            return Push::running(
+                runtime.spawn(async move {
+                    AssertUnwindSafe(future)
+                        .catch_unwind()
+                        .await
+                        .map_err(|payload| Error::Panicked {
+                            message: panic_message(&*payload),
+                        })
+                }),
+                None,
+            );
+        }
+        match Shared::admit(Arc::clone(&self.shared)) {
+            Ok(ticket) => {
+                let queued = QueuedCall::of(&ticket);
+                Push::running(runtime.spawn(run_pushed(ticket, future)), queued)
+            }
+            Err(error) => Push::failed(error),
+        }
+    }
+
+    /// Runs a call in the caller's task once it gets a slot, and returns its output.
+    ///
+    /// Waits in the queue like [`push`](Bagpipe::push), but the future is polled right here,
+    /// so it may borrow (no `'static`, no `Send`). An execution timeout cancels the future even
+    /// under [`OnTimeout::Detach`], since a borrowed future cannot outlive this call. A panic
+    /// in the future frees the slot and unwinds into the caller.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooMuchAsyncCall`] when refused, [`Error::Closed`] when closed before the call
+    /// got a slot, [`Error::QueueTimeout`] and [`Error::Timeout`] when a deadline passed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the returned future while it waits removes the call from the queue (or, if a
+    /// slot was granted a moment before, hands the slot on) and the call never runs. Dropping it
+    /// while the call runs drops the call's future and frees its slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::Bagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(1);
+    /// let rows = vec![1, 2, 3];
+    /// let total = pipe.run(async { rows.iter().sum::<i32>() }).await.unwrap();
+    /// assert_eq!(total, 6);
+    /// # }
+    /// ```
+    pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
+        let shared: &Shared = &self.shared;
+        if shared.options.disabled {
+            return Ok(future.await);
+        }
+        let permit = Shared::admit(shared)?.ready().await?;
+        let output = match shared.options.timeout {
+            None => future.await,
+            Some(timeout) => match tokio::time::timeout(timeout, future).await {
+                Ok(output) => output,
+                Err(_elapsed) => {
+                    Counters::bump(&shared.counters.timeouts);
+                    return Err(Error::Timeout { timeout });
+                }
+            },
+        };
+        Counters::bump(&shared.counters.completed);
+        drop(permit);
+        Ok(output)
+    }
+
+    /// How many calls hold a slot now (Node's `active`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::Bagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(2);
+    /// let inside = pipe.run(async { pipe.active() }).await.unwrap();
+    /// assert_eq!((inside, pipe.active()), (1, 0));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn active(&self) -> usize {
+        if self.shared.options.disabled {
+            return 0;
+        }
+        self.shared.slots.active()
+    }
+
+    /// How many calls wait in the queue now (Node's `queue.length`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::Bagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(0);
+    /// let waiting = pipe.push(async {});
+    /// assert_eq!(pipe.queued(), 1);
+    /// drop(waiting);
+    /// assert_eq!(pipe.queued(), 0);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.shared.slots.queued()
+    }
+
+    /// The current limit on running calls.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(bagpipe::Bagpipe::new(5).limit(), 5);
+    /// ```
+    #[must_use]
+    pub fn limit(&self) -> usize {
+        self.shared.slots.limit()
+    }
+
+    /// The queue length at which `refuse` mode turns calls away (Node's `queueLength`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(bagpipe::Bagpipe::new(5).queue_length(), 5);
+    /// ```
+    #[must_use]
+    pub fn queue_length(&self) -> usize {
+        self.shared.options.queue_length
+    }
+
+    /// Changes the limit at runtime, for every clone.
+    ///
+    /// Raising it admits waiting calls at once, head first. Lowering it never preempts running
+    /// calls: new admissions wait until fewer than `limit` run. A limit of 0 pauses admission.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::Bagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(0);
+    /// let call = pipe.push(async { "ran" });
+    /// assert_eq!(pipe.queued(), 1);
+    /// pipe.set_limit(1);
+    /// assert_eq!((pipe.active(), pipe.queued()), (1, 0));
+    /// assert_eq!(call.await.unwrap(), "ran");
+    /// # }
+    /// ```
+    pub fn set_limit(&self, limit: usize) {
+        self.shared.set_limit(limit);
+    }
+
+    /// Closes the bagpipe for every clone: waiting calls fail with [`Error::Closed`] and never
+    /// run, new calls fail the same way, running calls finish normally.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::{Bagpipe, Error};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(0);
+    /// let waiting = pipe.push(async {});
+    /// pipe.close();
+    /// assert!(matches!(waiting.await, Err(Error::Closed)));
+    /// assert!(pipe.is_closed());
+    /// # }
+    /// ```
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Whether [`close`](Bagpipe::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!bagpipe::Bagpipe::new(1).is_closed());
+    /// ```
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.shared.slots.is_closed()
+    }
+
+    /// Whether the bagpipe was built [`disabled`](Builder::disabled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!bagpipe::Bagpipe::new(1).is_disabled());
+    /// ```
+    #[must_use]
+    pub fn is_disabled(&self) -> bool {
+        self.shared.options.disabled
+    }
+
+    /// A snapshot of the counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::Bagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::builder(0).refuse(true).queue_length(0).build();
+    /// assert!(pipe.run(async {}).await.is_err());
+    /// assert_eq!(pipe.stats().refused, 1);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The emitter that reports [`Event::Full`], [`Event::Outdated`] and [`Event::Drain`]
+    /// under the names `"full"`, `"outdated"` and `"drain"` (the book's `bagpipe.on(..)`).
+    ///
+    /// Listeners run synchronously in the task that caused the event, after the bagpipe's
+    /// locks are released, so they may call back into the bagpipe; keep them short.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bagpipe::{Bagpipe, Event};
+    ///
+    /// let pipe = Bagpipe::new(10);
+    /// pipe.events().on(Event::FULL, |event: &Event| eprintln!("busy: {event:?}"));
+    /// assert_eq!(pipe.events().listener_count(Event::FULL), 1);
+    /// ```
+    #[must_use]
+    pub fn events(&self) -> &Emitter<Event> {
+        &self.shared.events
+    }
+}
+
+impl fmt::Debug for Bagpipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bagpipe")
+            .field("limit", &self.limit())
+            .field("active", &self.active())
+            .field("queued", &self.queued())
+            .field("closed", &self.is_closed())
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body of a pushed call's task.
+async fn run_pushed<F>(ticket: Ticket<Arc<Shared>>, future: F) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let permit = ticket.ready().await?;
+    let shared = Arc::clone(permit.shared_arc());
+    let Some(timeout) = shared.options.timeout else {
+        let result = AssertUnwindSafe(future).catch_unwind().await;
+        drop(permit);
+        return finish(&shared, result);
+    };
+    if shared.options.on_timeout == OnTimeout::Cancel {
+        let result = tokio::time::timeout(timeout, AssertUnwindSafe(future).catch_unwind()).await;
+        drop(permit);
+        return match result {
+            Ok(result) => finish(&shared, result),
+            Err(_elapsed) => {
+                Counters::bump(&shared.counters.timeouts);
+                Err(Error::Timeout { timeout })
+            }
+        };
+    }
+    let started = Instant::now();
+    let mut late = Box::pin(AssertUnwindSafe(future).catch_unwind());
+    match tokio::time::timeout(timeout, late.as_mut()).await {
+        Ok(result) => {
+            drop(permit);
+            finish(&shared, result)
+        }
+        Err(_elapsed) => {
+            drop(permit);
+            Counters::bump(&shared.counters.timeouts);
+            tokio::spawn(async move {
+                let result = late.await;
+                let elapsed = started.elapsed();
+                Counters::bump(&shared.counters.outdated);
+                let outdated = match result {
+                    Ok(output) => Outdated::finished(timeout, elapsed, output),
+                    Err(payload) => {
+                        Outdated::panicked::<F::Output>(timeout, elapsed, panic_message(&*payload))
+                    }
+                };
+                shared.emit(Event::Outdated(outdated));
+            });
+            Err(Error::Timeout { timeout })
+        }
+    }
+}
+
+fn finish<T>(shared: &Shared, result: Result<T, Box<dyn Any + Send>>) -> Result<T, Error> {
+    match result {
+        Ok(output) => {
+            Counters::bump(&shared.counters.completed);
+            Ok(output)
+        }
+        Err(payload) => {
+            Counters::bump(&shared.counters.panicked);
+            Err(Error::Panicked {
+                message: panic_message(&*payload),
+            })
+        }
+    }
+}

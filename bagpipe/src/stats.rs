@@ -1,0 +1,70 @@
+//! Counters of what a bagpipe did since it was built.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of a bagpipe's counters, from [`Bagpipe::stats`](crate::Bagpipe::stats).
+///
+/// Every count starts at zero when the bagpipe is built and only grows. A disabled bagpipe
+/// counts nothing.
+///
+/// # Examples
+///
+/// ```
+/// use bagpipe::Bagpipe;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let pipe = Bagpipe::new(2);
+/// pipe.run(async {}).await.unwrap();
+/// let stats = pipe.stats();
+/// assert_eq!((stats.admitted, stats.completed), (1, 1));
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Calls that got a slot and started running.
+    pub admitted: u64,
+    /// Calls refused because the queue was full ([`Error::TooMuchAsyncCall`](crate::Error)).
+    pub refused: u64,
+    /// Calls that gave up waiting in the queue ([`Error::QueueTimeout`](crate::Error)).
+    pub queue_timeouts: u64,
+    /// Calls that ran past the execution timeout ([`Error::Timeout`](crate::Error)).
+    pub timeouts: u64,
+    /// Detached calls that finished after their timeout (`outdated` events).
+    pub outdated: u64,
+    /// Calls that ran to the end within their timeout and delivered their output.
+    pub completed: u64,
+    /// Pushed calls that panicked ([`Error::Panicked`](crate::Error)).
+    pub panicked: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) admitted: AtomicU64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) queue_timeouts: AtomicU64,
+    pub(crate) timeouts: AtomicU64,
+    pub(crate) outdated: AtomicU64,
+    pub(crate) completed: AtomicU64,
+    pub(crate) panicked: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Stats {
+            admitted: read(&self.admitted),
+            refused: read(&self.refused),
+            queue_timeouts: read(&self.queue_timeouts),
+            timeouts: read(&self.timeouts),
+            outdated: read(&self.outdated),
+            completed: read(&self.completed),
+            panicked: read(&self.panicked),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Cancellation: a `run` future or a push handle polled k times and then dropped, for every k
+//! up to completion, leaves no slot held and no waiter stranded (after tokio's
+//! `cancel_acquire_releases_permits`). Plus the known bug classes of semaphores: a lost wakeup
+//! when the head waiter is cancelled, a slot granted to a waiter that is then dropped, and a
+//! waiter that is never polled again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bagpipe::Bagpipe;
+use tokio::sync::Semaphore;
+use tokio_test::task;
+use tokio_test::{assert_pending, assert_ready, assert_ready_ok};
+
+async fn pass(gate: Arc<Semaphore>) {
+    gate.acquire().await.expect("gate closed").forget();
+}
+
+/// Settles the current-thread runtime: spawned tasks and aborts run.
+async fn settle() {
+    for _ in 0..8 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[test]
+fn run_polled_k_times_then_dropped_leaks_nothing() {
+    for k in 0..6 {
+        for release_after in 0..3 {
+            let pipe = Bagpipe::new(1);
+            let holder_gate = Arc::new(Semaphore::new(0));
+            let victim_gate = Arc::new(Semaphore::new(0));
+            let mut holder = task::spawn(pipe.run(pass(Arc::clone(&holder_gate))));
+            assert_pending!(holder.poll());
+            let mut victim = task::spawn(pipe.run(pass(Arc::clone(&victim_gate))));
+            let mut behind = task::spawn(pipe.run(async { "behind ran" }));
+            let mut holder_done = false;
+            for poll in 0..k {
+                if poll == release_after {
+                    holder_gate.add_permits(1);
+                    assert_ready_ok!(holder.poll());
+                    holder_done = true;
+                }
+                // The victim's own work waits on a gate that never opens, so it stays pending.
+                assert_pending!(victim.poll());
+                if poll == 0 {
+                    assert_pending!(behind.poll());
+                }
+            }
+            drop(victim);
+            if !holder_done {
+                holder_gate.add_permits(1);
+                assert_ready_ok!(holder.poll());
+            }
+            assert_eq!(
+                assert_ready!(behind.poll()).unwrap(),
+                "behind ran",
+                "k = {k}, release after {release_after}"
+            );
+            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "k = {k}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn push_handle_polled_k_times_then_dropped_leaks_nothing() {
+    for k in 0..6 {
+        for release_after in 0..3 {
+            let pipe = Bagpipe::new(1);
+            let holder_gate = Arc::new(Semaphore::new(0));
+            let ran = Arc::new(AtomicBool::new(false));
+            let holder = pipe.push(pass(Arc::clone(&holder_gate)));
+            let victim_gate = Arc::new(Semaphore::new(0));
+            let mut victim = task::spawn(pipe.push({
+                let ran = Arc::clone(&ran);
+                let gate = Arc::clone(&victim_gate);
+                async move {
+                    ran.store(true, Ordering::SeqCst);
+                    pass(gate).await;
+                }
+            }));
+            let behind = pipe.push(async { "behind ran" });
+            for poll in 0..k {
+                if poll == release_after {
+                    holder_gate.add_permits(1);
+                }
+                let _ = victim.poll();
+                settle().await;
+            }
+            drop(victim);
+            holder_gate.add_permits(1);
+            settle().await;
+            assert_eq!(behind.await.unwrap(), "behind ran", "k = {k}");
+            let _ = holder.await;
+            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "k = {k}");
+            if k <= release_after {
+                assert!(
+                    !ran.load(Ordering::SeqCst),
+                    "a call dropped while queued never runs (k = {k})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn cancelling_the_head_waiter_wakes_the_next() {
+    let pipe = Bagpipe::new(1);
+    let gate = Arc::new(Semaphore::new(0));
+    let mut holder = task::spawn(pipe.run(pass(Arc::clone(&gate))));
+    assert_pending!(holder.poll());
+    let mut head = task::spawn(pipe.run(async {}));
+    let mut next = task::spawn(pipe.run(async { 2 }));
+    assert_pending!(head.poll());
+    assert_pending!(next.poll());
+    drop(head);
+    gate.add_permits(1);
+    assert_ready_ok!(holder.poll());
+    assert!(
+        next.is_woken(),
+        "the slot went past the dropped head to the next waiter"
+    );
+    assert_eq!(assert_ready_ok!(next.poll()), 2);
+}
+
+#[test]
+fn a_slot_granted_to_a_waiter_that_is_then_dropped_passes_on() {
+    let pipe = Bagpipe::new(1);
+    let gate = Arc::new(Semaphore::new(0));
+    let mut holder = task::spawn(pipe.run(pass(Arc::clone(&gate))));
+    assert_pending!(holder.poll());
+    let mut head = task::spawn(pipe.run(async {}));
+    let mut next = task::spawn(pipe.run(async { 2 }));
+    assert_pending!(head.poll());
+    assert_pending!(next.poll());
+    gate.add_permits(1);
+    assert_ready_ok!(holder.poll());
+    assert!(head.is_woken());
+    assert_eq!(
+        (pipe.active(), pipe.queued()),
+        (1, 1),
+        "granted to the head"
+    );
+    drop(head);
+    assert!(next.is_woken());
+    assert_eq!(assert_ready_ok!(next.poll()), 2);
+    assert_eq!(pipe.active(), 0);
+}
+
+#[test]
+fn a_waiter_never_polled_again_does_not_stall_the_others() {
+    let pipe = Bagpipe::new(2);
+    let first_gate = Arc::new(Semaphore::new(0));
+    let second_gate = Arc::new(Semaphore::new(0));
+    let mut first = task::spawn(pipe.run(pass(Arc::clone(&first_gate))));
+    let mut second = task::spawn(pipe.run(pass(Arc::clone(&second_gate))));
+    assert_pending!(first.poll());
+    assert_pending!(second.poll());
+    let mut idle = task::spawn(pipe.run(async {}));
+    let mut busy = task::spawn(pipe.run(async { "busy ran" }));
+    assert_pending!(idle.poll());
+    assert_pending!(busy.poll());
+    first_gate.add_permits(1);
+    assert_ready_ok!(first.poll());
+    second_gate.add_permits(1);
+    assert_ready_ok!(second.poll());
+    // `idle` holds the slot it was granted without being polled; `busy` got the other one.
+    assert_eq!(assert_ready_ok!(busy.poll()), "busy ran");
+    drop(idle);
+    assert_eq!(pipe.active(), 0);
+}
+
+#[test]
+fn many_cancelled_waiters_do_not_grow_the_queue_without_bound() {
+    let pipe = Bagpipe::new(1);
+    let gate = Arc::new(Semaphore::new(0));
+    let mut holder = task::spawn(pipe.run(pass(Arc::clone(&gate))));
+    assert_pending!(holder.poll());
+    let mut keeper = task::spawn(pipe.run(async { "kept" }));
+    assert_pending!(keeper.poll());
+    for _ in 0..10_000 {
+        let mut gone = task::spawn(pipe.run(async {}));
+        assert_pending!(gone.poll());
+    }
+    assert_eq!(pipe.queued(), 1);
+    gate.add_permits(1);
+    assert_ready_ok!(holder.poll());
+    assert_eq!(assert_ready_ok!(keeper.poll()), "kept");
+}
