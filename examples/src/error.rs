@@ -35,6 +35,43 @@ pub enum Error {
     /// The blocking task that ran a SQLite query panicked or was cancelled with the runtime.
     #[error("the database worker stopped before answering")]
     WorkerGone,
+    /// No article has this id.
+    #[error("article {id} not found")]
+    NotFound {
+        /// The id that was asked for.
+        id: u64,
+    },
+    /// The limiter in front of the database refused the query: every connection is busy and the
+    /// wait queue is full. Retry later.
+    #[error("database busy: {queued} queries waiting (limit {limit}, queue length {queue_length})")]
+    Overloaded {
+        /// Queries allowed to run at once (the connection count).
+        limit: usize,
+        /// Queries allowed to wait.
+        queue_length: usize,
+        /// Queries waiting when the request was refused.
+        queued: usize,
+    },
+    /// The query ran (or waited for a connection) longer than the database deadline.
+    #[error("database query timed out after {}ms", timeout.as_millis())]
+    DatabaseTimeout {
+        /// The deadline that passed.
+        timeout: std::time::Duration,
+    },
+    /// The limiter or the cache failed in a way the caller cannot fix (closed, panicked, cancelled).
+    #[error("{what} failed: {reason}")]
+    Internal {
+        /// Which part failed.
+        what: &'static str,
+        /// Its own error message.
+        reason: String,
+    },
+    /// An event subscriber fell behind and the oldest updates were dropped from its buffer.
+    #[error("event subscriber fell behind and missed {missed} updates")]
+    Lagged {
+        /// How many updates it missed.
+        missed: u64,
+    },
     /// The mock database was told to fail this query.
     #[error("mock database failure injected into query {query}")]
     Injected {

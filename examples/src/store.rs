@@ -1,0 +1,574 @@
+//! The article store: the book's cache, avalanche guard and limiter in front of one database.
+//!
+//! # Implementation details
+//!
+//! A read goes `LimitableMap` (time-to-live) → its once-queue (`get_or_load`: one load per key
+//! in flight, run on its own task so that callers may give up without restarting it) →
+//! `Bagpipe` (at most `connections` queries at once, a bounded queue, refusal beyond it, a
+//! queue deadline and an execution deadline) → the database. Errors are never cached; a missing
+//! row is an error ([`Error::NotFound`]) and so is not cached either.
+//!
+//! A write goes through the same `Bagpipe`, then invalidates the key, then emits
+//! `article.updated`. The order matters: a read whose load started before the write read the
+//! old row; `invalidate` bumps the key's generation in the map, so that load answers its own
+//! callers (they asked before the write) but does not store the old row, and later reads start
+//! a fresh load that sees the new row.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bagpipe::Bagpipe;
+use cache::LimitableMap;
+use emitter::Emitter;
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+
+use crate::{Article, ArticleSource, ArticleUpdate, Error};
+
+/// The event name under which [`ArticleStore::update`] announces a new row.
+pub const ARTICLE_UPDATED: &str = "article.updated";
+
+/// How an [`ArticleStore`] is put together.
+///
+/// # Examples
+///
+/// ```
+/// use examples::StoreConfig;
+/// use std::time::Duration;
+///
+/// let config = StoreConfig { connections: 8, ..StoreConfig::default() };
+/// assert_eq!(config.queue_length, 64);
+/// assert_eq!(config.time_to_live, Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Queries that may run at once: the connection count (bagpipe's `limit`).
+    pub connections: usize,
+    /// Queries that may wait for a connection before new ones are refused (bagpipe's
+    /// `queue_length`, Node's `limit × ratio`).
+    pub queue_length: usize,
+    /// The longest a query may run once it has a connection (bagpipe's `timeout`); a late query
+    /// answers [`Error::DatabaseTimeout`].
+    pub query_timeout: Duration,
+    /// The longest a query may wait for a connection (bagpipe's `queue_timeout`), also answered
+    /// with [`Error::DatabaseTimeout`].
+    pub queue_timeout: Duration,
+    /// Articles the cache holds before it evicts the oldest (`LimitableMap`'s limit).
+    pub cache_limit: usize,
+    /// How long a cached article stays fresh.
+    pub time_to_live: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            connections: 4,
+            queue_length: 64,
+            query_timeout: Duration::from_secs(2),
+            queue_timeout: Duration::from_secs(2),
+            cache_limit: 500,
+            time_to_live: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Articles from a database: cached, coalesced and limited, with change events.
+///
+/// - [`get`](Self::get): from the cache; on a miss, one query per key however many callers ask
+///   at once (the avalanche guard), through a limiter that caps concurrent queries.
+/// - [`update`](Self::update): writes through the limiter, invalidates the key so that no read
+///   in flight can put the old row back, and emits [`ARTICLE_UPDATED`].
+/// - [`subscribe`](Self::subscribe): a stream of updated rows.
+///
+/// Cheap to clone; clones share everything.
+///
+/// # Examples
+///
+/// ```
+/// use examples::{ArticleSource, ArticleStore, MockDatabase, StoreConfig};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), examples::Error> {
+/// let db = MockDatabase::new(Duration::from_millis(5));
+/// let store = ArticleStore::new(db.clone(), StoreConfig::default())?;
+/// let readers: Vec<_> = (0..100).map(|_| store.get(42)).collect();
+/// for row in futures::future::join_all(readers).await {
+///     assert_eq!(row?.id, 42);
+/// }
+/// assert_eq!(db.queries(), 1);
+/// # Ok(())
+/// # }
+/// ```
+pub struct ArticleStore<S> {
+    db: S,
+    cache: LimitableMap<u64, Article>,
+    pipe: Bagpipe,
+    events: Emitter<Article>,
+    updates: Arc<AtomicU64>,
+    config: StoreConfig,
+}
+
+impl<S: Clone> Clone for ArticleStore<S> {
+    fn clone(&self) -> Self {
+        Self {
+            db: self.db.clone(),
+            cache: self.cache.clone(),
+            pipe: self.pipe.clone(),
+            events: self.events.clone(),
+            updates: Arc::clone(&self.updates),
+            config: self.config,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for ArticleStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArticleStore")
+            .field("config", &self.config)
+            .field("pipe", &self.pipe)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ArticleSource> ArticleStore<S> {
+    /// Puts the cache, the once-queue and the limiter in front of `db`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when the cache refuses the configuration (a zero limit or
+    /// time-to-live).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let db = MockDatabase::new(std::time::Duration::ZERO);
+    /// let bad = StoreConfig { cache_limit: 0, ..StoreConfig::default() };
+    /// let err = ArticleStore::new(db, bad).unwrap_err();
+    /// assert_eq!(err.to_string(), "the cache failed: limit must be at least 1, got 0");
+    /// ```
+    pub fn new(db: S, config: StoreConfig) -> Result<Self, Error> {
+        let cache = LimitableMap::builder(config.cache_limit)
+            .time_to_live(config.time_to_live)
+            .build()
+            .map_err(|err| Error::Internal {
+                what: "the cache",
+                reason: err.to_string(),
+            })?;
+        let pipe = Bagpipe::builder(config.connections)
+            .queue_length(config.queue_length)
+            .refuse(true)
+            .timeout(config.query_timeout)
+            .queue_timeout(config.queue_timeout)
+            .build();
+        Ok(Self {
+            db,
+            cache,
+            pipe,
+            events: Emitter::new(),
+            updates: Arc::new(AtomicU64::new(0)),
+            config,
+        })
+    }
+
+    /// The article `id`: from the cache, or loaded once for every concurrent caller.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when no row has that id; [`Error::Overloaded`] when the limiter
+    /// refused the query; [`Error::DatabaseTimeout`] when it waited or ran too long; the
+    /// database's own errors. Each is shared by every caller of that load and never cached.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the load keeps running for the other callers and for the cache.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, Error, MockDatabase, StoreConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.get(1).await?.title, "Article 1");
+    /// assert!(matches!(store.get(5000).await, Err(Error::NotFound { id: 5000 })));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn get(&self, id: u64) -> Result<Article, Error> {
+        let db = self.db.clone();
+        let pipe = self.pipe.clone();
+        let loaded = self
+            .cache
+            .get_or_load(id, move || async move {
+                match pipe.run(db.article(id)).await {
+                    Ok(Ok(Some(article))) => Ok(article),
+                    Ok(Ok(None)) => Err(Error::NotFound { id }),
+                    Ok(Err(err)) => Err(err),
+                    Err(refused) => Err(limiter_error(refused)),
+                }
+            })
+            .await;
+        loaded.map_err(|err| match err {
+            cache::Error::Load(shared) => Error::clone(&shared),
+            other => Error::Internal {
+                what: "the cache",
+                reason: other.to_string(),
+            },
+        })
+    }
+
+    /// Writes `update` to article `id`, invalidates its cache entry and emits
+    /// [`ARTICLE_UPDATED`] with the new row, which it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::Overloaded`], [`Error::DatabaseTimeout`] or the database's
+    /// errors; nothing is invalidated or emitted then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropped after the write reached the database, the cache entry stays until
+    /// its time-to-live ends and no event is emitted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, ArticleUpdate, MockDatabase, StoreConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.get(2).await?.version, 1);
+    /// let update = ArticleUpdate { title: "Moonlight".into(), body: "…".into() };
+    /// assert_eq!(store.update(2, update).await?.version, 2);
+    /// assert_eq!(store.get(2).await?.title, "Moonlight");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn update(&self, id: u64, update: ArticleUpdate) -> Result<Article, Error> {
+        let article = self
+            .run_limited(self.db.update_article(id, update))
+            .await?
+            .ok_or(Error::NotFound { id })?;
+        self.cache.invalidate(&id);
+        self.updates.fetch_add(1, Ordering::Relaxed);
+        // A payload is never an error event here, so `emit` cannot fail.
+        let _ = self.events.emit(ARTICLE_UPDATED, article.clone());
+        Ok(article)
+    }
+
+    /// Runs other database work (`work` returns the database's own result) under the same
+    /// limiter as the article queries.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Overloaded`] or [`Error::DatabaseTimeout`] from the limiter, or `work`'s error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops `work` (and frees its slot).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.run_limited(async { Ok(7) }).await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_limited<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        self.pipe.run(work).await.map_err(limiter_error)?
+    }
+
+    /// A stream of every row that [`update`](Self::update) writes from now on, holding at most
+    /// `capacity` rows for a slow reader (beyond that the oldest are dropped and the stream
+    /// yields [`Error::Lagged`] once with the count).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when `capacity` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, ArticleUpdate, MockDatabase, StoreConfig};
+    /// use futures::StreamExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// let mut updates = Box::pin(store.subscribe(8)?);
+    /// store.update(9, ArticleUpdate { title: "T".into(), body: "B".into() }).await?;
+    /// assert_eq!(updates.next().await.unwrap()?.id, 9);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn subscribe(
+        &self,
+        capacity: usize,
+    ) -> Result<impl Stream<Item = Result<Article, Error>> + Send + 'static, Error> {
+        let updates = self
+            .events
+            .subscribe(ARTICLE_UPDATED, capacity)
+            .map_err(|err| Error::Internal {
+                what: "the event subscription",
+                reason: err.to_string(),
+            })?;
+        Ok(updates.map(|update| {
+            update.map_err(|err| match err {
+                emitter::Error::Lagged { missed } => Error::Lagged { missed },
+                other => Error::Internal {
+                    what: "the event subscription",
+                    reason: other.to_string(),
+                },
+            })
+        }))
+    }
+
+    /// The emitter behind [`ARTICLE_UPDATED`], for synchronous listeners.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ARTICLE_UPDATED, ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// store.events().on(ARTICLE_UPDATED, |row| println!("article {} changed", row.id));
+    /// assert_eq!(store.events().listener_count(ARTICLE_UPDATED), 1);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn events(&self) -> &Emitter<Article> {
+        &self.events
+    }
+
+    /// The limiter in front of the database.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.limiter().limit(), StoreConfig::default().connections);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn limiter(&self) -> &Bagpipe {
+        &self.pipe
+    }
+
+    /// The cache of articles.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert!(store.cache().is_empty());
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn cache(&self) -> &LimitableMap<u64, Article> {
+        &self.cache
+    }
+
+    /// The database.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleSource, ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.database().queries(), 0);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn database(&self) -> &S {
+        &self.db
+    }
+
+    /// The counters of the limiter, the cache and the emitter, ready for JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// store.get(1).await?;
+    /// store.get(1).await?;
+    /// let stats = store.stats();
+    /// assert_eq!((stats.cache.hits, stats.cache.loads_started), (1, 1));
+    /// assert_eq!(stats.limiter.admitted, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn stats(&self) -> StoreStats {
+        let pipe = self.pipe.stats();
+        let cache = self.cache.stats();
+        StoreStats {
+            limiter: LimiterStats {
+                limit: self.pipe.limit(),
+                queue_length: self.pipe.queue_length(),
+                active: self.pipe.active(),
+                queued: self.pipe.queued(),
+                admitted: pipe.admitted,
+                refused: pipe.refused,
+                queue_timeouts: pipe.queue_timeouts,
+                timeouts: pipe.timeouts,
+                outdated: pipe.outdated,
+                completed: pipe.completed,
+            },
+            cache: CacheCounters {
+                len: self.cache.len(),
+                limit: self.cache.limit(),
+                hits: cache.hits,
+                misses: cache.misses,
+                inserts: cache.inserts,
+                evicted: cache.evicted_capacity,
+                expired: cache.expired,
+                removed: cache.removed,
+                loads_started: cache.loads.started,
+                loads_coalesced: cache.loads.coalesced,
+                loads_failed: cache.loads.failed,
+                loads_discarded: cache.loads.discarded,
+            },
+            events: EventCounters {
+                emitted: self.updates.load(Ordering::Relaxed),
+                listeners: self.events.listener_count(ARTICLE_UPDATED),
+            },
+        }
+    }
+}
+
+fn limiter_error(err: bagpipe::Error) -> Error {
+    match err {
+        bagpipe::Error::TooMuchAsyncCall {
+            limit,
+            queue_length,
+            queued,
+        } => Error::Overloaded {
+            limit,
+            queue_length,
+            queued,
+        },
+        bagpipe::Error::Timeout { timeout } => Error::DatabaseTimeout { timeout },
+        bagpipe::Error::QueueTimeout { queue_timeout } => Error::DatabaseTimeout {
+            timeout: queue_timeout,
+        },
+        other => Error::Internal {
+            what: "the limiter",
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The counters of an [`ArticleStore`], as `GET /stats` shows them.
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// The limiter in front of the database.
+    pub limiter: LimiterStats,
+    /// The article cache and its once-queue.
+    pub cache: CacheCounters,
+    /// The `article.updated` emitter.
+    pub events: EventCounters,
+}
+
+/// The limiter's live state and counters (bagpipe's `limit`, `active`, `queue.length`, and
+/// the counters the original lacks).
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LimiterStats {
+    /// Queries allowed at once.
+    pub limit: usize,
+    /// Queries allowed to wait.
+    pub queue_length: usize,
+    /// Queries running now.
+    pub active: usize,
+    /// Queries waiting now.
+    pub queued: usize,
+    /// Queries that got a slot.
+    pub admitted: u64,
+    /// Queries refused because the queue was full (answered 503).
+    pub refused: u64,
+    /// Queries that waited too long for a slot (answered 504).
+    pub queue_timeouts: u64,
+    /// Queries that ran too long (answered 504).
+    pub timeouts: u64,
+    /// Timed-out queries that finished later anyway.
+    pub outdated: u64,
+    /// Queries that finished in time.
+    pub completed: u64,
+}
+
+/// The cache's counters.
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CacheCounters {
+    /// Articles cached now.
+    pub len: usize,
+    /// Articles the cache holds at most.
+    pub limit: usize,
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that missed.
+    pub misses: u64,
+    /// Rows stored.
+    pub inserts: u64,
+    /// Rows evicted because the cache was full (FIFO).
+    pub evicted: u64,
+    /// Rows dropped because their time-to-live ended.
+    pub expired: u64,
+    /// Rows removed by an update.
+    pub removed: u64,
+    /// Database loads started.
+    pub loads_started: u64,
+    /// Reads that joined a load already in flight instead of starting one.
+    pub loads_coalesced: u64,
+    /// Loads that failed (never cached).
+    pub loads_failed: u64,
+    /// Loads whose row was not stored because an update came while they ran.
+    pub loads_discarded: u64,
+}
+
+/// The emitter's counters.
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventCounters {
+    /// `article.updated` events emitted.
+    pub emitted: u64,
+    /// Listeners and subscribers of `article.updated` now.
+    pub listeners: usize,
+}
