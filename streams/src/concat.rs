@@ -81,7 +81,8 @@ where
 ///
 /// With `total_length` `None` the result is exactly the buffers joined. With
 /// `Some(n)`, the result is exactly `n` bytes: the joined buffers are truncated when longer and
-/// the tail is zero-filled when shorter, as Node does. One allocation, one copy.
+/// the tail is zero-filled when shorter, as Node does. One allocation, one copy. As in Node,
+/// an empty `list` gives an empty result whatever `total_length` says.
 ///
 /// # Errors
 ///
@@ -98,6 +99,7 @@ where
 /// assert_eq!(buffer_concat(&list, None)?, &b"abcdefg"[..]);
 /// assert_eq!(buffer_concat(&list, Some(5))?, &b"abcde"[..]);
 /// assert_eq!(buffer_concat(&list, Some(9))?, &b"abcdefg\0\0"[..]);
+/// assert_eq!(buffer_concat::<&[u8]>(&[], Some(4))?, &b""[..]);
 /// # Ok(())
 /// # }
 /// ```
@@ -105,6 +107,9 @@ pub fn buffer_concat<B: AsRef<[u8]>>(
     list: &[B],
     total_length: Option<usize>,
 ) -> Result<Bytes, Error> {
+    if list.is_empty() {
+        return Ok(Bytes::new());
+    }
     let max = isize::MAX.unsigned_abs();
     let total = match total_length {
         Some(total) => total,

@@ -1,0 +1,226 @@
+//! Bounded memory: read-ahead never exceeds `high_water_mark`, a consumer that stops polling
+//! stops the reads, a dropped stream stops the reader, and `pipe` into a writer that takes one
+//! byte per poll keeps the data in flight bounded.
+//!
+//! File streams and `from_blocking_reader` share one read-ahead engine, so a counting reader
+//! standing in for a 1 GiB file shows exactly what a file stream would have read.
+
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use futures::StreamExt;
+use streams::{ReadOptions, ReadStream, pipe};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
+
+const GIB: u64 = 1 << 30;
+
+/// A source of `len` zero bytes that counts what it handed out, reports each read, and
+/// reports when it is dropped (the stream's reader is gone).
+struct Counting {
+    left: u64,
+    read: Arc<AtomicU64>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+#[derive(Debug, PartialEq)]
+enum Event {
+    Read(u64),
+    Dropped,
+}
+
+impl Counting {
+    fn new(len: u64) -> (Self, Arc<AtomicU64>, mpsc::UnboundedReceiver<Event>) {
+        let read = Arc::new(AtomicU64::new(0));
+        let (events, rx) = mpsc::unbounded_channel();
+        (
+            Self {
+                left: len,
+                read: read.clone(),
+                events,
+            },
+            read,
+            rx,
+        )
+    }
+
+    fn hand_out(&mut self, max: usize) -> usize {
+        let n = (max as u64).min(self.left) as usize;
+        self.left -= n as u64;
+        let total = self.read.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        let _ = self.events.send(Event::Read(total));
+        n
+    }
+}
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        let _ = self.events.send(Event::Dropped);
+    }
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.hand_out(buf.len());
+        buf[..n].fill(0);
+        Ok(n)
+    }
+}
+
+impl AsyncRead for Counting {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.hand_out(buf.remaining());
+        buf.put_slice(&vec![0; n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_that_never_polls_gets_one_chunk_of_read_ahead_and_no_more() {
+    let hwm = 64 * 1024;
+    let (source, read, mut events) = Counting::new(GIB);
+    let stream =
+        ReadStream::from_blocking_reader(source, ReadOptions::new().high_water_mark(hwm)).unwrap();
+    // The engine reads one chunk ahead without being asked…
+    assert_eq!(events.recv().await, Some(Event::Read(hwm as u64)));
+    // …and then waits. Give the reader thread time on the blocking pool before stopping.
+    for _ in 0..100 {
+        tokio::task::spawn_blocking(std::thread::yield_now)
+            .await
+            .unwrap();
+    }
+    drop(stream);
+    // Dropping the stream ends the reader (for a file: closes it) without another read.
+    assert_eq!(events.recv().await, Some(Event::Dropped));
+    assert_eq!(read.load(Ordering::SeqCst), hwm as u64);
+}
+
+#[tokio::test]
+async fn an_async_reader_is_read_only_while_polled() {
+    let (source, read, mut events) = Counting::new(GIB);
+    let mut stream =
+        ReadStream::from_reader(source, ReadOptions::new().high_water_mark(1000)).unwrap();
+    tokio::task::yield_now().await;
+    assert_eq!(read.load(Ordering::SeqCst), 0);
+    assert_eq!(stream.next().await.unwrap().unwrap().len(), 1000);
+    assert_eq!(read.load(Ordering::SeqCst), 1000);
+    drop(stream);
+    assert_eq!(events.recv().await, Some(Event::Read(1000)));
+    assert_eq!(events.recv().await, Some(Event::Dropped));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_ahead_stays_within_one_chunk_of_what_was_consumed() {
+    let hwm = 4096;
+    let (source, read, _events) = Counting::new(GIB);
+    let mut stream =
+        ReadStream::from_blocking_reader(source, ReadOptions::new().high_water_mark(hwm)).unwrap();
+    let mut consumed = 0u64;
+    for _ in 0..2000 {
+        consumed += stream.next().await.unwrap().unwrap().len() as u64;
+        // Read so far: what was consumed, at most one chunk waiting, at most one being read.
+        let ahead = read.load(Ordering::SeqCst) - consumed;
+        assert!(
+            ahead <= 2 * hwm as u64,
+            "read {ahead} bytes ahead with high_water_mark {hwm}"
+        );
+        if consumed % (64 * 4096) == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    drop(stream);
+    assert!(read.load(Ordering::SeqCst) <= consumed + 2 * hwm as u64);
+}
+
+/// Accepts one byte per write, and every other poll is `Pending`; records the largest gap
+/// between bytes read from the source and bytes accepted.
+struct OneByteWriter {
+    read: Arc<AtomicU64>,
+    accepted: u64,
+    max_in_flight: u64,
+    ready: bool,
+}
+
+impl AsyncWrite for OneByteWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if !self.ready {
+            self.ready = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.ready = false;
+        let in_flight = self.read.load(Ordering::SeqCst) - self.accepted;
+        self.max_in_flight = self.max_in_flight.max(in_flight);
+        self.accepted += 1;
+        Poll::Ready(Ok(buf.len().min(1)))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn pipe_into_a_one_byte_writer_keeps_reads_in_step_with_writes() {
+    let hwm = 512;
+    let len = 20_000;
+    for blocking in [true, false] {
+        let (source, read, _events) = Counting::new(len);
+        let options = ReadOptions::new().high_water_mark(hwm);
+        let stream = if blocking {
+            ReadStream::from_blocking_reader(source, options).unwrap()
+        } else {
+            ReadStream::from_reader(source, options).unwrap()
+        };
+        let mut writer = OneByteWriter {
+            read,
+            accepted: 0,
+            max_in_flight: 0,
+            ready: false,
+        };
+        assert_eq!(pipe(stream, &mut writer).await.unwrap(), len);
+        assert_eq!(writer.accepted, len);
+        // The chunk being written, plus the read-ahead (one chunk for the blocking engine,
+        // none for an async reader).
+        let bound = if blocking { 2 * hwm as u64 } else { hwm as u64 };
+        assert!(
+            writer.max_in_flight <= bound,
+            "{} bytes in flight, bound {bound}",
+            writer.max_in_flight
+        );
+        assert!(
+            writer.max_in_flight >= hwm as u64 / 2,
+            "the test must exercise the buffering"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sparse_1_gib_file_streams_full_chunks_and_drops_mid_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.bin");
+    std::fs::File::create(&path).unwrap().set_len(GIB).unwrap();
+    let mut stream = ReadStream::open(&path, ReadOptions::new()).await.unwrap();
+    for _ in 0..3 {
+        let chunk = stream.next().await.unwrap().unwrap();
+        assert_eq!(chunk.len(), 64 * 1024);
+        assert!(chunk.iter().all(|&b| b == 0));
+    }
+    // Dropping after 3 chunks of 16384 returns at once: the reader task stops by itself.
+    drop(stream);
+}
