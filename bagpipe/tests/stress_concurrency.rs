@@ -1,0 +1,65 @@
+//! Stress on a multi-thread runtime: 10^5 calls at limit 64, half pushed and half run from
+//! their own tasks; the measured maximum concurrency is exactly 64 and every call resolves.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bagpipe::Bagpipe;
+use tokio::sync::Barrier;
+
+const CALLS: usize = 100_000;
+const LIMIT: usize = 64;
+
+#[derive(Default)]
+struct HighWater {
+    current: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl HighWater {
+    async fn call(&self, barrier: Option<Arc<Barrier>>) -> usize {
+        let now = self.current.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        if let Some(barrier) = barrier {
+            // The first LIMIT calls meet here, so the limit is really reached.
+            barrier.wait().await;
+        }
+        tokio::task::yield_now().await;
+        self.current.fetch_sub(1, Ordering::SeqCst);
+        1
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_thousand_calls_at_limit_64_never_exceed_it() {
+    let pipe = Bagpipe::new(LIMIT);
+    let high = Arc::new(HighWater::default());
+    let barrier = Arc::new(Barrier::new(LIMIT));
+    let mut pushed = Vec::with_capacity(CALLS / 2);
+    let mut ran = Vec::with_capacity(CALLS / 2);
+    for n in 0..CALLS {
+        let high = Arc::clone(&high);
+        let meet = (n < LIMIT).then(|| Arc::clone(&barrier));
+        if n % 2 == 0 {
+            pushed.push(pipe.push(async move { high.call(meet).await }));
+        } else {
+            let pipe = pipe.clone();
+            ran.push(tokio::spawn(async move { pipe.run(high.call(meet)).await }));
+        }
+    }
+    let mut resolved = 0;
+    for call in pushed {
+        resolved += call.await.unwrap();
+    }
+    for task in ran {
+        resolved += task.await.unwrap().unwrap();
+    }
+    assert_eq!(resolved, CALLS);
+    assert_eq!(high.max.load(Ordering::SeqCst), LIMIT);
+    assert_eq!((pipe.active(), pipe.queued()), (0, 0));
+    let stats = pipe.stats();
+    assert_eq!(
+        (stats.admitted, stats.completed),
+        (CALLS as u64, CALLS as u64)
+    );
+}
