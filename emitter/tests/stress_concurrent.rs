@@ -67,10 +67,10 @@ async fn concurrent_emit_add_remove_loses_and_duplicates_nothing() {
                             assert_eq!(had, !own_ids.is_empty());
                         }
                         3 => {
-                            if i % 2 == 0 {
-                                if let Some(id) = own_ids.pop() {
-                                    assert!(emitter.off(&own_event, id));
-                                }
+                            if i % 2 == 0
+                                && let Some(id) = own_ids.pop()
+                            {
+                                assert!(emitter.off(&own_event, id));
                             }
                         }
                         _ => {
