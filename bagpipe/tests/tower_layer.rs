@@ -1,0 +1,116 @@
+//! The tower layer: slots are taken in `call`, not `poll_ready`; the bagpipe's rules and
+//! errors apply to requests.
+#![cfg(feature = "tower")]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bagpipe::{Bagpipe, BagpipeLayer, Error};
+use tokio::sync::Semaphore;
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+fn gated(
+    gate: Arc<Semaphore>,
+) -> impl Service<u32, Response = u32, Error = std::io::Error, Future: Send> + Clone {
+    service_fn(move |n: u32| {
+        let gate = Arc::clone(&gate);
+        async move {
+            gate.acquire().await.expect("gate closed").forget();
+            if n == 0 {
+                return Err(std::io::Error::other("zero is not a row"));
+            }
+            Ok(n * 10)
+        }
+    })
+}
+
+#[tokio::test]
+async fn ready_services_hold_no_slot_until_called() {
+    let pipe = Bagpipe::new(1);
+    let layer = BagpipeLayer::new(pipe.clone());
+    let gate = Arc::new(Semaphore::new(0));
+    let mut services: Vec<_> = (0..5)
+        .map(|_| layer.layer(gated(Arc::clone(&gate))))
+        .collect();
+    for service in &mut services {
+        service.ready().await.unwrap();
+    }
+    assert_eq!(pipe.active(), 0, "poll_ready takes no slot");
+    let first = services[0].call(1);
+    let second = services[1].call(2);
+    assert_eq!(
+        (pipe.active(), pipe.queued()),
+        (1, 1),
+        "call decides at once"
+    );
+    gate.add_permits(2);
+    assert_eq!(first.await.unwrap(), 10);
+    assert_eq!(second.await.unwrap(), 20);
+    assert_eq!(pipe.active(), 0);
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_requests() {
+    let pipe = Bagpipe::builder(1).queue_length(1).refuse(true).build();
+    let gate = Arc::new(Semaphore::new(0));
+    let mut service = BagpipeLayer::new(pipe.clone()).layer(gated(Arc::clone(&gate)));
+    let running = service.ready().await.unwrap().call(1);
+    let waiting = service.ready().await.unwrap().call(2);
+    let refused = service.ready().await.unwrap().call(3);
+    assert!(matches!(refused.await, Err(Error::TooMuchAsyncCall { .. })));
+    gate.add_permits(2);
+    assert_eq!(running.await.unwrap(), 10);
+    assert_eq!(waiting.await.unwrap(), 20);
+}
+
+#[tokio::test]
+async fn inner_errors_arrive_as_service_errors() {
+    let pipe = Bagpipe::new(1);
+    let gate = Arc::new(Semaphore::new(1));
+    let mut service = BagpipeLayer::new(pipe.clone()).layer(gated(gate));
+    match service.ready().await.unwrap().call(0).await {
+        Err(Error::Service(error)) => assert_eq!(error.to_string(), "zero is not a row"),
+        other => panic!("expected a service error, got {other:?}"),
+    }
+    assert_eq!(pipe.active(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_execution_timeout_applies_to_requests() {
+    let pipe = Bagpipe::builder(1)
+        .timeout(Duration::from_millis(10))
+        .build();
+    let gate = Arc::new(Semaphore::new(0));
+    let mut service = BagpipeLayer::new(pipe.clone()).layer(gated(gate));
+    let result = service.ready().await.unwrap().call(1).await;
+    assert!(matches!(result, Err(Error::Timeout { .. })));
+    assert_eq!(pipe.active(), 0);
+}
+
+#[tokio::test]
+async fn dropping_a_queued_response_future_never_sends_the_request() {
+    let pipe = Bagpipe::new(1);
+    let gate = Arc::new(Semaphore::new(0));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let inner = {
+        let sent = Arc::clone(&sent);
+        gated(Arc::clone(&gate)).map_request(move |n: u32| {
+            sent.fetch_add(1, Ordering::SeqCst);
+            n
+        })
+    };
+    let mut service = BagpipeLayer::new(pipe.clone()).layer(inner);
+    let running = service.ready().await.unwrap().call(1);
+    let dropped = service.ready().await.unwrap().call(2);
+    assert_eq!(pipe.queued(), 1);
+    drop(dropped);
+    assert_eq!(pipe.queued(), 0);
+    gate.add_permits(1);
+    assert_eq!(running.await.unwrap(), 10);
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        1,
+        "only one request reached the inner service"
+    );
+}
