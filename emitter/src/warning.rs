@@ -81,7 +81,21 @@ impl MaxListenersExceeded {
     ///
     /// # Examples
     ///
-    /// See [`MaxListenersExceeded`].
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use emitter::Emitter;
+    ///
+    /// let emitter: Emitter<()> = Emitter::new();
+    /// let seen = Arc::new(Mutex::new(None));
+    /// let sink = Arc::clone(&seen);
+    /// emitter.set_warning_hook(move |w| *sink.lock().unwrap() = Some(w.clone()));
+    /// emitter.set_max_listeners(2);
+    /// for _ in 0..3 {
+    ///     emitter.on("job", |_| {});
+    /// }
+    /// let warning = seen.lock().unwrap().clone().unwrap();
+    /// assert_eq!(warning.event(), "job");
+    /// ```
     #[must_use]
     pub fn event(&self) -> &EventName {
         &self.event
@@ -91,7 +105,21 @@ impl MaxListenersExceeded {
     ///
     /// # Examples
     ///
-    /// See [`MaxListenersExceeded`].
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use emitter::Emitter;
+    ///
+    /// let emitter: Emitter<()> = Emitter::new();
+    /// let seen = Arc::new(Mutex::new(None));
+    /// let sink = Arc::clone(&seen);
+    /// emitter.set_warning_hook(move |w| *sink.lock().unwrap() = Some(w.clone()));
+    /// emitter.set_max_listeners(2);
+    /// for _ in 0..3 {
+    ///     emitter.on("job", |_| {});
+    /// }
+    /// let warning = seen.lock().unwrap().clone().unwrap();
+    /// assert_eq!(warning.count(), 3);
+    /// ```
     #[must_use]
     pub fn count(&self) -> usize {
         self.count
@@ -101,7 +129,21 @@ impl MaxListenersExceeded {
     ///
     /// # Examples
     ///
-    /// See [`MaxListenersExceeded`].
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use emitter::Emitter;
+    ///
+    /// let emitter: Emitter<()> = Emitter::new();
+    /// let seen = Arc::new(Mutex::new(None));
+    /// let sink = Arc::clone(&seen);
+    /// emitter.set_warning_hook(move |w| *sink.lock().unwrap() = Some(w.clone()));
+    /// emitter.set_max_listeners(2);
+    /// for _ in 0..3 {
+    ///     emitter.on("job", |_| {});
+    /// }
+    /// let warning = seen.lock().unwrap().clone().unwrap();
+    /// assert_eq!(warning.limit(), 2);
+    /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
         self.limit
