@@ -322,6 +322,7 @@ where
                 if entry.waiters == 0 && self.flights.policy == AbandonPolicy::CancelLoad {
                     let entry = occupied.remove();
                     self.flights.active.fetch_sub(1, Ordering::SeqCst);
+                    self.flights.counters.add(CANCELLED, 1);
                     entry.abort
                 } else {
                     None
@@ -411,7 +412,8 @@ where
         if self.finished {
             return;
         }
-        self.flights.counters.add(CANCELLED, 1);
+        // A flight cancelled by its last waiter was removed and counted by that waiter; one
+        // still registered is being cancelled from outside (runtime shutdown, abort).
         if self
             .flights
             .table
@@ -419,6 +421,7 @@ where
             .is_some()
         {
             self.flights.active.fetch_sub(1, Ordering::SeqCst);
+            self.flights.counters.add(CANCELLED, 1);
         }
         self.cell.send_replace(Some(Err(Error::LoadCancelled)));
     }

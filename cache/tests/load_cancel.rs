@@ -1,0 +1,153 @@
+//! Cancellation at every await point: poll a call k times, drop it, and check that nobody is
+//! stranded and nothing is left in flight, for k = 0, 1, 2, … until the call completes
+//! (the method of tokio's `cancel_acquire_releases_permits`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use cache::{AbandonPolicy, LimitableMap, OnceQueue};
+use tokio::time::{advance, sleep};
+use tokio_test::task;
+
+const LOAD: Duration = Duration::from_millis(5);
+const STEP: Duration = Duration::from_millis(1);
+
+fn counted(
+    calls: &Arc<AtomicUsize>,
+    value: u64,
+) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<u64, std::io::Error>> + Send>>
++ Send
++ 'static {
+    let calls = Arc::clone(calls);
+    move || {
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            sleep(LOAD).await;
+            Ok(value)
+        })
+    }
+}
+
+/// Polls `fut` up to `k` times, a millisecond apart, starting `companion` after the first
+/// poll; returns whether it completed.
+async fn poll_k_times<F: Future>(fut: F, k: usize, mut companion: impl FnMut()) -> bool {
+    let mut fut = task::spawn(fut);
+    for i in 0..k {
+        if fut.poll().is_ready() {
+            return true;
+        }
+        if i == 0 {
+            companion();
+        }
+        advance(STEP).await;
+    }
+    false
+}
+
+#[tokio::test(start_paused = true)]
+async fn get_or_load_dropped_after_k_polls_strands_nobody_and_leaves_nothing() {
+    for policy in [AbandonPolicy::KeepLoading, AbandonPolicy::CancelLoad] {
+        let mut k = 0;
+        loop {
+            let map: LimitableMap<u32, u64> = LimitableMap::builder(8)
+                .abandon_policy(policy)
+                .build()
+                .unwrap();
+            let calls = Arc::new(AtomicUsize::new(0));
+            let mut companion = None;
+            let completed = poll_k_times(map.get_or_load(1, counted(&calls, 10)), k, || {
+                // A second caller that joins the load the first one led.
+                let map = map.clone();
+                let calls = Arc::clone(&calls);
+                companion = Some(tokio::spawn(async move {
+                    map.get_or_load(1, counted(&calls, 20)).await
+                }));
+            })
+            .await;
+            // Whoever is still waiting gets the value of the one load.
+            if let Some(companion) = companion {
+                assert_eq!(companion.await.unwrap().unwrap(), 10, "{policy:?} k={k}");
+            }
+            sleep(LOAD * 2).await;
+            let loads = map.stats().loads;
+            assert_eq!(map.len(), usize::from(k > 0), "{policy:?} k={k}");
+            assert_eq!(
+                calls.load(Ordering::SeqCst),
+                usize::from(k > 0),
+                "{policy:?} k={k}"
+            );
+            assert_eq!(loads.cancelled, 0, "a companion kept the load alive");
+            // Nothing left in flight: the next call after a remove loads afresh.
+            map.remove(&1);
+            let again = map.get_or_load(1, counted(&calls, 30)).await.unwrap();
+            assert_eq!(again, 30, "{policy:?} k={k}");
+            if completed {
+                break;
+            }
+            k += 1;
+        }
+        assert!(k >= 5, "the call completed only after the load's {LOAD:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_caller_dropped_after_k_polls_under_each_policy() {
+    for policy in [AbandonPolicy::KeepLoading, AbandonPolicy::CancelLoad] {
+        let mut k = 0;
+        loop {
+            let queue: OnceQueue<u32, u64, std::io::Error> = OnceQueue::with_policy(policy);
+            let calls = Arc::new(AtomicUsize::new(0));
+            let completed = poll_k_times(queue.run(1, counted(&calls, 10)), k, || {}).await;
+            let stats = queue.stats();
+            assert_eq!(stats.started, u64::from(k > 0), "k={k}");
+            match policy {
+                AbandonPolicy::CancelLoad => {
+                    // The load went with its only waiter, at once, unless it had finished.
+                    assert_eq!(queue.in_flight(), 0, "{policy:?} k={k}");
+                    assert_eq!(stats.cancelled + stats.succeeded, stats.started, "k={k}");
+                    if k > 0 && k <= 5 {
+                        assert_eq!(stats.cancelled, 1, "left before the 5 ms load ended, k={k}");
+                    }
+                }
+                _ => {
+                    // The load goes on without waiters and then leaves nothing behind.
+                    sleep(LOAD * 2).await;
+                    assert_eq!(queue.in_flight(), 0, "{policy:?} k={k}");
+                    assert_eq!(queue.stats().succeeded, u64::from(k > 0), "k={k}");
+                }
+            }
+            // The key is free for a fresh load.
+            assert_eq!(queue.run(1, counted(&calls, 30)).await.unwrap(), 30);
+            if completed {
+                break;
+            }
+            k += 1;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_cancelled_mid_load_does_not_restart_the_load_for_joiners() {
+    let queue: OnceQueue<u32, u64, std::io::Error> = OnceQueue::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut leader = task::spawn(queue.run(1, counted(&calls, 1)));
+    assert!(leader.poll().is_pending());
+    let mut joiners: Vec<_> = (0..10)
+        .map(|_| task::spawn(queue.run(1, counted(&calls, 2))))
+        .collect();
+    for j in &mut joiners {
+        assert!(j.poll().is_pending());
+    }
+    drop(leader);
+    sleep(LOAD + STEP).await;
+    for mut j in joiners {
+        assert!(j.is_woken());
+        match j.poll() {
+            Poll::Ready(r) => assert_eq!(r.unwrap(), 1),
+            Poll::Pending => panic!("a joiner was stranded"),
+        }
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
