@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
@@ -173,23 +173,43 @@ impl<T: Clone + Send + 'static> Emitter<T> {
             false,
             location,
         );
+        let weak = Arc::downgrade(&self.inner);
         let error_id = (event != ERROR).then(|| {
-            let shared = Arc::clone(&shared);
-            let on_error = move |error: &T| {
-                shared.update(|queue| {
-                    if !queue.failed && !queue.finished {
-                        queue.failed = true;
-                        queue.error = Some(error.clone());
+            let own_id = Arc::new(OnceLock::new());
+            let on_error = {
+                let (shared, weak, event, own_id) = (
+                    Arc::clone(&shared),
+                    weak.clone(),
+                    event.clone(),
+                    Arc::clone(&own_id),
+                );
+                move |error: &T| {
+                    let mut first = false;
+                    shared.update(|queue| {
+                        if !queue.failed && !queue.finished {
+                            queue.failed = true;
+                            queue.error = Some(error.clone());
+                            first = true;
+                        }
+                    });
+                    // Node's iterator removes its listeners as soon as the error arrives.
+                    if let (true, Some(inner)) = (first, weak.upgrade()) {
+                        inner.remove(Key::Name(&event), event_id);
+                        if let Some(&id) = own_id.get() {
+                            inner.remove(Key::Name(ERROR), id);
+                        }
                     }
-                });
+                }
             };
-            self.inner.add(
+            let id = self.inner.add(
                 Target::Name(EventName::from_static(ERROR)),
                 Callback::Payload(Arc::new(on_error)),
                 false,
                 false,
                 location,
-            )
+            );
+            own_id.get_or_init(|| id);
+            id
         });
         Ok(Subscription {
             inner: Arc::downgrade(&self.inner),
