@@ -1,8 +1,100 @@
-//! A bounded FIFO cache and a single-flight guard against cache avalanches.
+//! A bounded FIFO cache and a single-flight guard against cache avalanches, for tokio services.
 //!
-//! Ports two patterns from the book: `LimitableMap` (section 5.3.1), a cache that evicts its
-//! oldest-inserted key once `limit` keys are held, and the once-queue (section 4.2.1), which lets
-//! one database query serve every identical request that arrives while it runs.
+//! # The avalanche
+//!
+//! The book (section 4.2.1) tells of a site whose cache is cold, at start-up or just after a
+//! flush, when a crowd of visitors arrives. Each request misses the cache and sends the same SQL
+//! to the database, which drowns under identical queries: a *cache avalanche*. Its fix is a
+//! once-queue: the first request runs the query, every identical request that arrives meanwhile
+//! waits in an `EventEmitter.once("selected", …)` queue, and one result answers them all:
+//!
+//! ```js
+//! var proxy = new events.EventEmitter();
+//! var status = "ready";
+//! var select = function (callback) {
+//!   proxy.once("selected", callback);
+//!   if (status === "ready") {
+//!     status = "pending";
+//!     db.select("SQL", function (results) {
+//!       proxy.emit("selected", results);
+//!       status = "ready";
+//!     });
+//!   }
+//! };
+//! ```
+//!
+//! Here is the same service with this crate: a [`LimitableMap`] (the book's bounded cache of
+//! section 5.3.1) whose [`get_or_load`](LimitableMap::get_or_load) puts the once-queue in front
+//! of the database. Ten thousand requests on a cold key run one query:
+//!
+//! ```
+//! use cache::LimitableMap;
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::Duration;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let queries = Arc::new(AtomicUsize::new(0));
+//! let cache: LimitableMap<String, Arc<str>> = LimitableMap::new(10_000)?;
+//!
+//! // The database: 5 ms per query.
+//! let select = |sql: String, queries: Arc<AtomicUsize>| async move {
+//!     queries.fetch_add(1, Ordering::SeqCst);
+//!     tokio::time::sleep(Duration::from_millis(5)).await;
+//!     Ok::<_, std::io::Error>(Arc::<str>::from(format!("rows of {sql}")))
+//! };
+//!
+//! let sql = "SELECT * FROM table".to_string();
+//! let crowd = (0..10_000).map(|_| {
+//!     let (sql, queries) = (sql.clone(), Arc::clone(&queries));
+//!     cache.get_or_load(sql.clone(), move || select(sql, queries))
+//! });
+//! let pages = futures_util::future::join_all(crowd).await;
+//!
+//! assert!(pages.iter().all(|p| p.as_deref().ok() == Some("rows of SELECT * FROM table")));
+//! assert_eq!(queries.load(Ordering::SeqCst), 1); // one query for the whole crowd
+//! assert!(cache.contains_key(&sql)); // and the next visitors hit the cache
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it promises beyond the book
+//!
+//! - **Detached loads.** The load runs on its own tokio task, not inside any caller. A caller
+//!   that is cancelled or times out leaves; the load goes on for the others and fills the map.
+//!   moka's `get_with` and quick_cache restart the load in the next caller instead, so callers
+//!   whose timeout is shorter than the load never fill the cache (moka#240). [`AbandonPolicy`]
+//!   chooses between finishing and aborting a load nobody waits for any more.
+//! - **Errors shared, not remembered.** One failed load gives every waiter the same
+//!   [`Error::Load`]`(Arc<E>)`; the next call loads again. quick_cache runs N failing loads one
+//!   after another instead; Go's singleflight lets a cancelled leader fail everyone.
+//! - **Panics contained.** A panicking loader gives its waiters [`Error::LoaderPanicked`];
+//!   nobody hangs and no entry is left behind.
+//! - **Newer state wins.** A load that started before an [`insert`](LimitableMap::insert),
+//!   [`remove`](LimitableMap::remove) or [`invalidate`](LimitableMap::invalidate) of its key
+//!   does not store its (stale) result.
+//! - **A concurrent map.** Reads take no global lock (a sharded map; FIFO order is kept
+//!   apart and touched only when keys come and go), every operation is O(1) amortized where the
+//!   book's `shift`/`splice` are O(n), and [`len`](LimitableMap::len) never exceeds the limit.
+//!   Optional time-to-live, eviction listener with a [`RemovalCause`], and counters
+//!   ([`CacheStats`], [`LoadStats`]).
+//!
+//! [`OnceQueue`] is the once-queue alone, for work whose results are not kept.
+//!
+//! # Node name → Rust name
+//!
+//! | The book (Node) | This crate |
+//! |---|---|
+//! | `new LimitableMap(limit)` | [`LimitableMap::new`]`(limit)` (0 is an error, not the book's default of 10) |
+//! | `map.set(key, value)` | [`LimitableMap::insert`] (returns the old value) |
+//! | `map.get(key)` | [`LimitableMap::get`] (a clone; store `Arc<V>` for large values) |
+//! | `proxy.once("selected", cb)` + `status` | [`OnceQueue::run`]`(key, loader)` |
+//! | cache lookup, then `select` on a miss | [`LimitableMap::get_or_load`]`(key, loader)` |
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional features. It needs tokio's `rt`, `sync` and `time`.
 #![doc(test(attr(deny(warnings))))]
 
 mod builder;
