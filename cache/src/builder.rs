@@ -1,7 +1,8 @@
 //! [`Builder`]: the options of a [`LimitableMap`].
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -32,11 +33,12 @@ use crate::store::Listener;
 /// # Ok::<(), cache::Error>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct Builder<K, V> {
+pub struct Builder<K, V, S = RandomState> {
     limit: usize,
     ttl: Option<Duration>,
     listener: Option<Listener<K, V>>,
     policy: AbandonPolicy,
+    hasher: S,
 }
 
 impl<K, V> Builder<K, V>
@@ -50,6 +52,46 @@ where
             ttl: None,
             listener: None,
             policy: AbandonPolicy::default(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl<K, V, S> Builder<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
+{
+    /// Hashes keys with `hasher` instead of the standard library's SipHash-based
+    /// [`RandomState`], which resists hash-flooding attacks but costs more per lookup. A faster
+    /// hasher (for example `foldhash` or `ahash`) pays off for small keys that no attacker
+    /// chooses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache::LimitableMap;
+    /// use std::hash::BuildHasherDefault;
+    /// use std::collections::hash_map::DefaultHasher;
+    ///
+    /// let map: LimitableMap<u64, u64, BuildHasherDefault<DefaultHasher>> = LimitableMap::builder(8)
+    ///     .hasher(BuildHasherDefault::default())
+    ///     .build()?;
+    /// map.insert(1, 1);
+    /// assert_eq!(map.get(&1), Some(1));
+    /// # Ok::<(), cache::Error>(())
+    /// ```
+    pub fn hasher<T>(self, hasher: T) -> Builder<K, V, T>
+    where
+        T: BuildHasher + Clone + Send + Sync + 'static,
+    {
+        Builder {
+            limit: self.limit,
+            ttl: self.ttl,
+            listener: self.listener,
+            policy: self.policy,
+            hasher,
         }
     }
 
@@ -151,7 +193,7 @@ where
     /// let err = LimitableMap::<u8, u8>::builder(4).time_to_live(Duration::ZERO).build();
     /// assert!(matches!(err, Err(Error::ZeroTimeToLive)));
     /// ```
-    pub fn build(self) -> Result<LimitableMap<K, V>, Error> {
+    pub fn build(self) -> Result<LimitableMap<K, V, S>, Error> {
         if self.limit == 0 {
             return Err(Error::ZeroLimit);
         }
@@ -163,11 +205,12 @@ where
             self.ttl,
             self.listener,
             self.policy,
+            self.hasher,
         ))
     }
 }
 
-impl<K, V> fmt::Debug for Builder<K, V> {
+impl<K, V, S> fmt::Debug for Builder<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("limit", &self.limit)

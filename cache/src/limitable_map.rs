@@ -1,9 +1,10 @@
 //! [`LimitableMap`]: the book's bounded FIFO cache, concurrent.
 
 use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,8 +61,8 @@ use crate::store::{Listener, Store};
 /// assert_eq!(map.len(), 2);
 /// # Ok::<(), cache::Error>(())
 /// ```
-pub struct LimitableMap<K, V> {
-    store: Arc<Store<K, V>>,
+pub struct LimitableMap<K, V, S = RandomState> {
+    store: Arc<Store<K, V, S>>,
     flights: Arc<Flights<K>>,
 }
 
@@ -108,15 +109,23 @@ where
     pub fn builder(limit: usize) -> Builder<K, V> {
         Builder::new(limit)
     }
+}
 
+impl<K, V, S> LimitableMap<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
+{
     pub(crate) fn from_parts(
         limit: usize,
         ttl: Option<Duration>,
         listener: Option<Listener<K, V>>,
         policy: AbandonPolicy,
+        hasher: S,
     ) -> Self {
         Self {
-            store: Arc::new(Store::new(limit, ttl, listener)),
+            store: Arc::new(Store::new(limit, ttl, listener, hasher)),
             flights: Arc::new(Flights::new(policy)),
         }
     }
@@ -483,7 +492,7 @@ where
     }
 }
 
-impl<K, V> Clone for LimitableMap<K, V> {
+impl<K, V, S> Clone for LimitableMap<K, V, S> {
     fn clone(&self) -> Self {
         Self {
             store: Arc::clone(&self.store),
@@ -492,7 +501,7 @@ impl<K, V> Clone for LimitableMap<K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for LimitableMap<K, V> {
+impl<K, V, S> fmt::Debug for LimitableMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitableMap")
             .field("len", &self.store.len())

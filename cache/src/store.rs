@@ -14,8 +14,9 @@
 //! - Each present key has exactly one queue record whose `seq` equals its slot's `seq` (assigned
 //!   when the key was inserted; an overwrite keeps it, which keeps the key's place). Records
 //!   whose key was removed, or removed and inserted again under a fresh `seq`, are stale: the
-//!   evictor skips them, and the queue is compacted when stale records outnumber live ones, so a
-//!   removal is O(1) amortized instead of the book's O(n) `splice`.
+//!   evictor skips them, and the queue is compacted when stale records exceed an eighth of the
+//!   live ones (plus a constant), so a removal is O(1) amortized instead of the book's O(n)
+//!   `splice`, and the queue holds at most about `1.125 * limit` records.
 //! - Expiry is stored as nanoseconds since the map's `epoch` (`NEVER` when there is no
 //!   time-to-live), measured on [`tokio::time::Instant`] so paused test time applies. The clock
 //!   is read only when the map has a time-to-live. An expired slot is never returned; it is
@@ -28,7 +29,7 @@
 
 use std::borrow::Borrow;
 use std::collections::VecDeque;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -82,8 +83,8 @@ impl<K, V> Departed<K, V> {
     }
 }
 
-pub(crate) struct Store<K, V> {
-    map: DashMap<K, Slot<V>>,
+pub(crate) struct Store<K, V, S> {
+    map: DashMap<K, Slot<V>, S>,
     order: Mutex<Order<K>>,
     len: AtomicUsize,
     limit: usize,
@@ -93,7 +94,7 @@ pub(crate) struct Store<K, V> {
     counters: Counters<COUNTERS>,
 }
 
-impl<K, V> Store<K, V> {
+impl<K, V, S> Store<K, V, S> {
     pub(crate) fn limit(&self) -> usize {
         self.limit
     }
@@ -107,18 +108,20 @@ impl<K, V> Store<K, V> {
     }
 }
 
-impl<K, V> Store<K, V>
+impl<K, V, S> Store<K, V, S>
 where
     K: Hash + Eq + Clone,
     V: Clone,
+    S: BuildHasher + Clone,
 {
     pub(crate) fn new(
         limit: usize,
         ttl: Option<Duration>,
         listener: Option<Listener<K, V>>,
+        hasher: S,
     ) -> Self {
         Self {
-            map: DashMap::new(),
+            map: DashMap::with_hasher(hasher),
             order: Mutex::new(Order {
                 queue: VecDeque::new(),
                 next_seq: 0,
@@ -256,6 +259,7 @@ where
                     let seq = order.next_seq;
                     order.next_seq += 1;
                     self.len.fetch_add(1, Ordering::AcqRel);
+                    self.grow_queue(&mut order.queue);
                     order.queue.push_back((key.clone(), seq));
                     self.map.insert(
                         key,
@@ -329,11 +333,30 @@ where
             }
         }
         let live = self.len.load(Ordering::Acquire);
-        if order.queue.len() > 2 * live + 32 {
+        // Compacting costs O(queue) and happens once stale records exceed live / 8 + 32, so each
+        // removal pays O(1) for it, and the queue stays within `grow_queue`'s cap.
+        if order.queue.len() > live + live / 8 + 32 {
             order
                 .queue
                 .retain(|(k, seq)| self.map.get(k).is_some_and(|s| s.seq == *seq));
         }
+    }
+
+    /// Makes room for one more record. `VecDeque` doubles its buffer when full, which would
+    /// leave up to half of it unused at the limit; growth here is capped near the most records
+    /// a full map needs (`limit` live ones plus stale ones awaiting compaction), so a map that
+    /// reached its limit by inserts alone spends 1x, not up to 2x, on its queue.
+    fn grow_queue(&self, queue: &mut VecDeque<(K, u64)>) {
+        if queue.len() < queue.capacity() {
+            return;
+        }
+        let at_limit = self.limit.saturating_add(self.limit / 8).saturating_add(32);
+        let wanted = if queue.len() < at_limit {
+            queue.len().saturating_mul(2).clamp(16, at_limit)
+        } else {
+            queue.len().saturating_add(queue.len() / 4)
+        };
+        queue.reserve_exact(wanted - queue.len());
     }
 
     /// Removes `key`; returns its value if it was live.
