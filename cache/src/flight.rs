@@ -364,21 +364,15 @@ where
         let outcome = AssertUnwindSafe(async move { loader().await })
             .catch_unwind()
             .await;
-        let result = match outcome {
-            Ok(Ok(value)) => {
-                self.flights.counters.add(SUCCEEDED, 1);
-                Ok(value)
-            }
-            Ok(Err(error)) => {
-                self.flights.counters.add(FAILED, 1);
-                Err(Error::Load(Arc::new(error)))
-            }
-            Err(payload) => {
-                self.flights.counters.add(PANICKED, 1);
+        let (result, counter) = match outcome {
+            Ok(Ok(value)) => (Ok(value), SUCCEEDED),
+            Ok(Err(error)) => (Err(Error::Load(Arc::new(error))), FAILED),
+            Err(payload) => (
                 Err(Error::LoaderPanicked {
                     message: panic_message(payload.as_ref()),
-                })
-            }
+                }),
+                PANICKED,
+            ),
         };
         self.finished = true;
         let mut deferred = None;
@@ -398,6 +392,8 @@ where
         }
         self.cell.send_replace(Some(result));
         self.done = None;
+        // Counted once stored and published, so a counter read never runs ahead of the map.
+        self.flights.counters.add(counter, 1);
         if let Some(deferred) = deferred {
             deferred();
         }

@@ -460,3 +460,58 @@ async fn get_or_load_callers_with_different_error_types_do_not_mix() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// Cache-aside on four worker threads: writers bump a key's version in the "database" and
+/// then invalidate the key, while readers `get_or_load` it. Once everyone is done, no key
+/// holds a version older than the database's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_concurrent_writes_and_loads_no_stale_value_survives() {
+    use std::sync::atomic::AtomicU64;
+    const KEYS: usize = 16;
+    let db: Arc<Vec<AtomicU64>> = Arc::new((0..KEYS).map(|_| AtomicU64::new(0)).collect());
+    let map: LimitableMap<usize, u64> = LimitableMap::new(KEYS).unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..32usize {
+        let (db, map) = (Arc::clone(&db), map.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..300usize {
+                let key = (t * 7 + i * 13) % KEYS;
+                if (t + i) % 5 == 0 {
+                    db[key].fetch_add(1, Ordering::SeqCst);
+                    map.invalidate(&key);
+                } else {
+                    let db = Arc::clone(&db);
+                    let got = map
+                        .get_or_load(key, move || async move {
+                            let version = db[key].load(Ordering::SeqCst);
+                            tokio::task::yield_now().await;
+                            tokio::task::yield_now().await;
+                            Ok::<_, std::io::Error>(version)
+                        })
+                        .await
+                        .unwrap();
+                    assert!(got <= 10_000);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Loads detached from callers may still be finishing: wait until none is in flight.
+    while map.stats().loads.started
+        > map.stats().loads.succeeded + map.stats().loads.failed + map.stats().loads.cancelled
+    {
+        tokio::task::yield_now().await;
+    }
+    for key in 0..KEYS {
+        if let Some(v) = map.get(&key) {
+            assert_eq!(
+                v,
+                db[key].load(Ordering::SeqCst),
+                "key {key} holds a stale version"
+            );
+        }
+    }
+    assert_eq!(map.stats().loads.panicked, 0);
+}
