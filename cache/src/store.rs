@@ -249,7 +249,9 @@ where
             match self.overwrite(&key, value, now, expires) {
                 Ok(old) => Some((key, old)),
                 Err(value) => {
-                    if let Some((k, slot)) = self.map.remove(&key) {
+                    if self.ttl_nanos.is_some()
+                        && let Some((k, slot)) = self.map.remove(&key)
+                    {
                         // Present but expired: it leaves, and the key is inserted anew at the back.
                         self.len.fetch_sub(1, Ordering::AcqRel);
                         self.counters.add(EXPIRED, 1);

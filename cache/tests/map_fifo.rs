@@ -293,4 +293,11 @@ fn public_types_are_send_and_sync() {
     send_sync::<cache::Builder<String, u32>>();
     send_sync::<Error<std::io::Error>>();
     send_sync::<cache::CacheStats>();
+
+    // The futures of `run` and `get_or_load` can be spawned.
+    fn send<T: Send>(_: &T) {}
+    let map: LimitableMap<String, u32> = LimitableMap::new(1).unwrap();
+    send(&map.get_or_load("k".to_string(), || async { Ok::<u32, std::io::Error>(1) }));
+    let queue: cache::OnceQueue<String, u32, std::io::Error> = cache::OnceQueue::new();
+    send(&queue.run("k".to_string(), || async { Ok(1) }));
 }
