@@ -206,7 +206,7 @@ impl Bagpipe {
         let permit = Shared::admit(shared)?.ready().await?;
         let output = match shared.options.timeout {
             None => future.await,
-            Some(timeout) => match tokio::time::timeout(timeout, future).await {
+            Some(timeout) => match Box::pin(tokio::time::timeout(timeout, future)).await {
                 Ok(output) => output,
                 Err(_elapsed) => {
                     Counters::bump(&shared.counters.timeouts);
@@ -421,7 +421,11 @@ where
         return finish(&shared, result);
     };
     if shared.options.on_timeout == OnTimeout::Cancel {
-        let result = tokio::time::timeout(timeout, AssertUnwindSafe(future).catch_unwind()).await;
+        let result = Box::pin(tokio::time::timeout(
+            timeout,
+            AssertUnwindSafe(future).catch_unwind(),
+        ))
+        .await;
         drop(permit);
         return match result {
             Ok(result) => finish(&shared, result),
@@ -433,7 +437,7 @@ where
     }
     let started = Instant::now();
     let mut late = Box::pin(AssertUnwindSafe(future).catch_unwind());
-    match tokio::time::timeout(timeout, late.as_mut()).await {
+    match Box::pin(tokio::time::timeout(timeout, late.as_mut())).await {
         Ok(result) => {
             drop(permit);
             finish(&shared, result)

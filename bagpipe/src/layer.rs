@@ -120,7 +120,7 @@ where
             let call = ready.call(request);
             let result = match shared.options.timeout {
                 None => call.await,
-                Some(timeout) => match tokio::time::timeout(timeout, call).await {
+                Some(timeout) => match Box::pin(tokio::time::timeout(timeout, call)).await {
                     Ok(result) => result,
                     Err(_elapsed) => {
                         drop(permit);

@@ -14,6 +14,11 @@
 //! count traffic.
 //!
 //! Events are emitted after every lock is dropped, so a listener may call back into the bagpipe.
+//!
+//! Timers are boxed where they are used (`Box::pin(timeout(..))`): a tokio `Sleep` is large, and
+//! inline it would size every `run` future and every pushed task for the timeout case, even on
+//! a bagpipe without timeouts and even while the call only waits in the queue. The allocation is
+//! paid only by calls that really arm a deadline.
 
 use std::borrow::Borrow;
 use std::future::Future;
@@ -135,7 +140,7 @@ impl<S: Borrow<Shared> + Clone + Unpin> Ticket<S> {
                 deadline: Some((deadline, queue_timeout)),
             } => {
                 let shared = waiter.shared.clone();
-                match tokio::time::timeout_at(deadline, waiter).await {
+                match Box::pin(tokio::time::timeout_at(deadline, waiter)).await {
                     Ok(permit) => permit,
                     Err(_elapsed) => {
                         if let Some(shared) = shared {

@@ -1,0 +1,201 @@
+//! Bagpipe against its peers, side by side in one run:
+//!
+//! - `uncontended`: the cost of one call through the limiter when a slot is free (acquire,
+//!   run an empty future, release), on a current-thread runtime: `Bagpipe::run` against tokio's
+//!   `Semaphore::acquire` + drop, tower's `ConcurrencyLimit` (`ready` + `call`) and
+//!   `futures::StreamExt::buffer_unordered` (per item).
+//! - `throughput`: 2 * 10^5 tiny tasks at limit 100 on a 2-worker runtime: `Bagpipe::push`
+//!   against `Semaphore::acquire_owned` + `tokio::spawn`, tower's `ConcurrencyLimit` per spawned
+//!   task, and `buffer_unordered(100)`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bagpipe::Bagpipe;
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tower::{Service, ServiceExt, limit::ConcurrencyLimit, service_fn};
+
+const TASKS: usize = 200_000;
+const LIMIT: usize = 100;
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+fn uncontended(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut group = c.benchmark_group("uncontended");
+    group.bench_function("bagpipe run", |b| {
+        let pipe = Bagpipe::new(LIMIT);
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(pipe.run(async { black_box(1) }).await.unwrap());
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("tokio semaphore acquire+release", |b| {
+        let semaphore = Semaphore::new(LIMIT);
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let permit = semaphore.acquire().await.unwrap();
+                    black_box(async { black_box(1) }.await);
+                    drop(permit);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("tower concurrency limit", |b| {
+        let mut service = ConcurrencyLimit::new(
+            service_fn(|n: u32| async move { Ok::<_, std::convert::Infallible>(n) }),
+            LIMIT,
+        );
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let ready = service.ready().await.unwrap();
+                    black_box(ready.call(1).await.unwrap());
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("futures buffer_unordered", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                let total = futures::stream::iter((0..iters).map(|_| async { black_box(1u64) }))
+                    .buffer_unordered(LIMIT)
+                    .fold(0u64, |sum, n| async move { sum + n })
+                    .await;
+                black_box(total);
+                start.elapsed()
+            })
+        });
+    });
+    group.finish();
+}
+
+async fn tiny() -> u64 {
+    tokio::task::yield_now().await;
+    black_box(1)
+}
+
+fn throughput(c: &mut Criterion) {
+    let rt = two_workers();
+    let mut group = c.benchmark_group("throughput 2e5 tasks at limit 100");
+    group.sample_size(10);
+    group.bench_function("bagpipe push", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let pipe = Bagpipe::new(LIMIT);
+                    let start = Instant::now();
+                    let handles: Vec<_> = (0..TASKS).map(|_| pipe.push(tiny())).collect();
+                    let mut sum = 0;
+                    for handle in handles {
+                        sum += handle.await.unwrap();
+                    }
+                    spent += start.elapsed();
+                    assert_eq!(sum, TASKS as u64);
+                }
+                spent
+            })
+        });
+    });
+    group.bench_function("tokio semaphore acquire_owned+spawn", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let semaphore = Arc::new(Semaphore::new(LIMIT));
+                    let start = Instant::now();
+                    let mut handles = Vec::with_capacity(TASKS);
+                    for _ in 0..TASKS {
+                        let permit = Arc::clone(&semaphore).acquire_owned().await.unwrap();
+                        handles.push(tokio::spawn(async move {
+                            let n = tiny().await;
+                            drop(permit);
+                            n
+                        }));
+                    }
+                    let mut sum = 0;
+                    for handle in handles {
+                        sum += handle.await.unwrap();
+                    }
+                    spent += start.elapsed();
+                    assert_eq!(sum, TASKS as u64);
+                }
+                spent
+            })
+        });
+    });
+    group.bench_function("tower concurrency limit + spawn", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let service = ConcurrencyLimit::new(
+                        service_fn(|()| async { Ok::<_, std::convert::Infallible>(tiny().await) }),
+                        LIMIT,
+                    );
+                    let start = Instant::now();
+                    let handles: Vec<_> = (0..TASKS)
+                        .map(|_| {
+                            let service = service.clone();
+                            tokio::spawn(async move { service.oneshot(()).await.unwrap() })
+                        })
+                        .collect();
+                    let mut sum = 0;
+                    for handle in handles {
+                        sum += handle.await.unwrap();
+                    }
+                    spent += start.elapsed();
+                    assert_eq!(sum, TASKS as u64);
+                }
+                spent
+            })
+        });
+    });
+    group.bench_function("futures buffer_unordered", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let sum = futures::stream::iter((0..TASKS).map(|_| tiny()))
+                        .buffer_unordered(LIMIT)
+                        .fold(0u64, |sum, n| async move { sum + n })
+                        .await;
+                    spent += start.elapsed();
+                    assert_eq!(sum, TASKS as u64);
+                }
+                spent
+            })
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, uncontended, throughput);
+criterion_main!(benches);
