@@ -178,7 +178,8 @@ impl<T> Inner<T> {
     }
 
     /// Adds a registration: announces it to `"newListener"` first, inserts it, then warns if the
-    /// insert crossed the limit (Node's order in `_addListener`).
+    /// insert crossed the limit (Node's order in `_addListener`). Without `"newListener"`
+    /// listeners, all of it happens under one lock.
     pub(crate) fn add(
         &self,
         target: Target,
@@ -187,84 +188,28 @@ impl<T> Inner<T> {
         prepend: bool,
         location: &'static Location<'static>,
     ) -> ListenerId {
-        let (id, announcement) = {
-            let mut state = self.lock();
-            let id = ListenerId(state.next_id);
-            state.next_id += 1;
-            let announcement = match &target {
-                Target::Name(name) => state.snapshot(Key::Name(NEW_LISTENER)).map(|list| {
-                    (
-                        list,
-                        ListenerChange {
-                            event: name.clone(),
-                            id,
-                            once,
-                        },
-                    )
-                }),
-                Target::ErrorMonitor => None,
+        let mut state = self.lock();
+        let id = ListenerId(state.next_id);
+        state.next_id += 1;
+        if let Target::Name(name) = &target
+            && let Some(list) = state.snapshot(Key::Name(NEW_LISTENER))
+        {
+            drop(state);
+            let change = ListenerChange {
+                event: name.clone(),
+                id,
+                once,
             };
-            (id, announcement)
-        };
-        if let Some((list, change)) = announcement {
             self.announce(NEW_LISTENER, &list, &change);
+            state = self.lock();
         }
         let registration = Registration {
             id,
             fired: once.then(|| Arc::new(AtomicBool::new(false))),
             callback,
         };
-        let warning = {
-            let mut state = self.lock();
-            let limit = state.max_listeners.unwrap_or_else(default_max_listeners);
-            let seq = state.next_seq;
-            let hook = state.warning_hook.clone();
-            let (entry, event) = match target {
-                Target::Name(name) => {
-                    let event = name.clone();
-                    let entry = state.events.entry(name).or_insert_with(|| Entry {
-                        seq,
-                        list: Arc::new(Vec::new()),
-                        warned: false,
-                    });
-                    (entry, event)
-                }
-                Target::ErrorMonitor => {
-                    let entry = state.error_monitor.get_or_insert_with(|| Entry {
-                        seq,
-                        list: Arc::new(Vec::new()),
-                        warned: false,
-                    });
-                    (entry, ERROR_MONITOR)
-                }
-            };
-            let fresh = entry.list.is_empty();
-            let list = Arc::make_mut(&mut entry.list);
-            if prepend {
-                list.insert(0, registration);
-            } else {
-                list.push(registration);
-            }
-            let count = list.len();
-            let warning = if limit > 0 && count > limit && !entry.warned {
-                entry.warned = true;
-                Some((
-                    MaxListenersExceeded {
-                        event,
-                        count,
-                        limit,
-                        location,
-                    },
-                    hook,
-                ))
-            } else {
-                None
-            };
-            if fresh {
-                state.next_seq += 1;
-            }
-            warning
-        };
+        let warning = insert(&mut state, target, registration, prepend, location);
+        drop(state);
         if let Some((warning, hook)) = warning {
             report(&warning, hook);
         }
@@ -498,6 +443,62 @@ impl<T> Inner<T> {
         let previous = std::mem::replace(&mut self.lock().warning_hook, hook);
         drop(previous);
     }
+}
+
+/// Puts a registration into its list and applies Node's warning rule to the new count.
+fn insert<T>(
+    state: &mut State<T>,
+    target: Target,
+    registration: Registration<T>,
+    prepend: bool,
+    location: &'static Location<'static>,
+) -> Option<(MaxListenersExceeded, Option<WarningHook>)> {
+    let limit = state.max_listeners.unwrap_or_else(default_max_listeners);
+    let seq = state.next_seq;
+    let fresh_entry = || Entry {
+        seq,
+        list: Arc::new(Vec::new()),
+        warned: false,
+    };
+    let (entry, event) = match target {
+        Target::Name(name) => match state.events.get_mut(name.as_str()) {
+            Some(entry) => (entry, name),
+            None => {
+                state.next_seq += 1;
+                (
+                    state.events.entry(name.clone()).or_insert_with(fresh_entry),
+                    name,
+                )
+            }
+        },
+        Target::ErrorMonitor => {
+            if state.error_monitor.is_none() {
+                state.next_seq += 1;
+            }
+            (
+                state.error_monitor.get_or_insert_with(fresh_entry),
+                ERROR_MONITOR,
+            )
+        }
+    };
+    let list = Arc::make_mut(&mut entry.list);
+    if prepend {
+        list.insert(0, registration);
+    } else {
+        list.push(registration);
+    }
+    let count = list.len();
+    if limit == 0 || count <= limit || entry.warned {
+        return None;
+    }
+    entry.warned = true;
+    let warning = MaxListenersExceeded {
+        event,
+        count,
+        limit,
+        location,
+    };
+    Some((warning, state.warning_hook.clone()))
 }
 
 /// A JavaScript array index: the canonical decimal form of an integer below 2^32 - 1.
