@@ -217,7 +217,6 @@ impl Service {
     /// # Ok(())
     /// # }
     /// ```
-    #[must_use]
     pub fn router(&self) -> Router {
         Router::new()
             .route("/articles/{id}", get(get_article).put(put_article))
@@ -301,12 +300,12 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
-fn parse_id(raw: &str) -> Result<u64, Response> {
+fn parse_id(raw: &str) -> Result<u64, Error> {
     match raw.parse::<u64>() {
         Ok(id) if id > 0 => Ok(id),
-        _ => Err(problem(
-            StatusCode::BAD_REQUEST,
-            &format!("article id must be a positive integer, got {raw:?}"),
+        _ => Err(Error::argument(
+            "article id",
+            format!("must be a positive integer, got {raw:?}"),
         )),
     }
 }
@@ -314,7 +313,7 @@ fn parse_id(raw: &str) -> Result<u64, Response> {
 async fn get_article(Shared(state): AppState, Path(raw): Path<String>) -> Response {
     let id = match parse_id(&raw) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(err) => return failure(&state, &err),
     };
     match state.store.get(id).await {
         Ok(article) => axum::Json(article).into_response(),
@@ -325,7 +324,7 @@ async fn get_article(Shared(state): AppState, Path(raw): Path<String>) -> Respon
 async fn put_article(Shared(state): AppState, Path(raw): Path<String>, body: Bytes) -> Response {
     let id = match parse_id(&raw) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(err) => return failure(&state, &err),
     };
     let update: ArticleUpdate = match serde_json::from_slice(&body) {
         Ok(update) => update,

@@ -22,16 +22,14 @@ use streams::{ReadOptions, ReadStream};
 use tokio::time::Instant;
 
 type TourResult = Result<(), Box<dyn std::error::Error>>;
+type Section = fn() -> futures::future::BoxFuture<'static, TourResult>;
 
 const QUERY_LATENCY: Duration = Duration::from_millis(5);
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let started = Instant::now();
-    let sections: [(
-        &str,
-        fn() -> futures::future::BoxFuture<'static, TourResult>,
-    ); 6] = [
+    let sections: [(&str, Section); 6] = [
         ("1. The avalanche: 10,000 requests for one cold key", || {
             Box::pin(avalanche())
         }),
