@@ -25,10 +25,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 
 use bytes::Bytes;
-use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Permit, Sender};
 
 use crate::Error;
-use crate::pool::Pool;
+use crate::recycle::Recycler;
 
 /// What one blocking read job needs besides the reader.
 pub(crate) struct Job<F> {
@@ -45,10 +46,10 @@ pub(crate) struct Job<F> {
 impl<F: Fn(io::Error) -> Error> Job<F> {
     /// Reads until the end of the range, an error, or the receiver going away.
     pub(crate) fn run<R: Read>(mut self, mut reader: R) {
-        let mut pool = Pool::new(self.high_water_mark);
+        let mut pool = Recycler::new(self.high_water_mark);
         let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
         while self.skip > 0 {
-            let buf = pool.zeroed(clamp(self.skip));
+            let buf = pool.buffer(clamp(self.skip));
             match reader.read(buf) {
                 Ok(0) => return,
                 Ok(n) => self.skip -= n as u64,
@@ -58,7 +59,6 @@ impl<F: Fn(io::Error) -> Error> Job<F> {
                     return;
                 }
             }
-            pool.discard();
         }
         loop {
             let want = match self.remaining {
@@ -66,10 +66,10 @@ impl<F: Fn(io::Error) -> Error> Job<F> {
                 Some(left) => clamp(left),
                 None => self.high_water_mark,
             };
-            let Ok(permit) = block_on(self.tx.reserve(), &waker) else {
+            let Some(permit) = reserve(&self.tx, &waker) else {
                 return;
             };
-            let buf = pool.zeroed(want);
+            let buf = pool.buffer(want);
             match reader.read(buf) {
                 Ok(0) => return,
                 Ok(n) => {
@@ -78,7 +78,7 @@ impl<F: Fn(io::Error) -> Error> Job<F> {
                     }
                     permit.send(Ok(pool.take(n)));
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => pool.discard(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     permit.send(Err((self.map_err)(e)));
                     return;
@@ -91,6 +91,23 @@ impl<F: Fn(io::Error) -> Error> Job<F> {
 /// `n` as a `usize`, saturating (a range longer than the address space is read in pieces anyway).
 fn clamp(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Tries for a channel slot this many times, yielding the CPU in between, before parking.
+const SPINS: usize = 64;
+
+/// Waits for room in the channel: a short polite spin first (the consumer usually takes the
+/// waiting chunk within microseconds, and a park/unpark pair costs more than that), then parks.
+/// `None` when the stream is gone.
+fn reserve<'a, T>(tx: &'a Sender<T>, waker: &Waker) -> Option<Permit<'a, T>> {
+    for _ in 0..SPINS {
+        match tx.try_reserve() {
+            Ok(permit) => return Some(permit),
+            Err(TrySendError::Closed(())) => return None,
+            Err(TrySendError::Full(())) => thread::yield_now(),
+        }
+    }
+    block_on(tx.reserve(), waker).ok()
 }
 
 /// Wakes the blocked reader thread.

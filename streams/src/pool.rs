@@ -42,16 +42,8 @@ impl Pool {
         want.min(self.high_water_mark).min(self.buf.capacity())
     }
 
-    /// The zero-filled space of the next read, for readers that need initialised memory
-    /// (`std::io::Read`). Returns at most `want` bytes.
-    pub(crate) fn zeroed(&mut self, want: usize) -> &mut [u8] {
-        let len = self.prepare(want);
-        self.buf.resize(len, 0);
-        &mut self.buf[..]
-    }
-
-    /// The spare capacity of the next read, for readers that fill uninitialised memory
-    /// (`AsyncRead` through `tokio_util::io::poll_read_buf`).
+    /// The spare capacity of the next read, at most `want` bytes, for `AsyncRead` through
+    /// `tokio_util::io::poll_read_buf` (which fills uninitialised memory: no zeroing).
     pub(crate) fn spare(&mut self, want: usize) -> bytes::buf::Limit<&mut BytesMut> {
         let len = self.prepare(want);
         (&mut self.buf).limit(len)

@@ -19,11 +19,14 @@ use crate::{Error, ReadOptions};
 /// A stream of byte chunks from a file or a reader, Node's `fs.createReadStream`.
 ///
 /// Each item is a chunk of at most `high_water_mark` bytes
-/// ([`ReadOptions::high_water_mark`]), carved without copying from a pooled buffer the way the
-/// book's `allocNewPool` does: a new pool is started when less than
-/// [`MIN_POOL_SPACE`](crate::MIN_POOL_SPACE) bytes are left, so there are no tiny tail chunks
-/// between full ones. Chunks are shorter than `high_water_mark` only at the end of the range or
-/// when the source itself returns a short read.
+/// ([`ReadOptions::high_water_mark`]), read straight into a pooled buffer and handed out
+/// without a copy (see the crate docs on chunk buffers). Chunks are shorter than
+/// `high_water_mark` only at the end of the range or when the source itself returns a short
+/// read; an async reader's short reads are carved from one pool the way the book's
+/// `allocNewPool` does, with a new pool when less than [`MIN_POOL_SPACE`](crate::MIN_POOL_SPACE)
+/// bytes are left, so there are no tiny tail chunks.
+///
+/// `ReadStream` is `Send` (not `Sync`: it may own any `Send` reader) and `Unpin`.
 ///
 /// Three sources:
 ///
@@ -64,6 +67,11 @@ use crate::{Error, ReadOptions};
 pub struct ReadStream {
     inner: Inner,
 }
+
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<ReadStream>();
+};
 
 enum Inner {
     /// Chunks read ahead by a blocking task.

@@ -131,7 +131,7 @@ async fn read_ahead_stays_within_one_chunk_of_what_was_consumed() {
             ahead <= 2 * hwm as u64,
             "read {ahead} bytes ahead with high_water_mark {hwm}"
         );
-        if consumed % (64 * 4096) == 0 {
+        if consumed.is_multiple_of(64 * 4096) {
             tokio::task::yield_now().await;
         }
     }
