@@ -299,3 +299,36 @@ async fn the_cache_evicts_the_oldest_article_first() {
     store.get(1).await.unwrap();
     assert_eq!(db.queries(), 5, "article 1 was evicted and loaded again");
 }
+
+#[test]
+fn public_types_and_their_futures_are_send_and_sync_as_documented() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: T) {}
+
+    let db = MockDatabase::new(LATENCY);
+    let store = store(&db, StoreConfig::default());
+    send_sync(&db);
+    send_sync(&store);
+    send_sync(&examples::HttpClient::new());
+    send_sync(&Error::NotFound { id: 1 });
+    // Built, never polled: only their types matter here.
+    send(store.get(1));
+    send(store.update(1, update("t")));
+    send(store.subscribe(1).unwrap());
+    send(db.article(1));
+    send(examples::LoadPlan::new("http://127.0.0.1:1").run());
+}
+
+#[tokio::test]
+async fn sqlite_and_service_handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = examples::SqliteDatabase::open(dir.path(), 1).await.unwrap();
+    send_sync(&db);
+    let service = examples::Service::open(examples::ServiceConfig::new(dir.path()))
+        .await
+        .unwrap();
+    send_sync(&service);
+    assert_eq!(db.article(1).await.unwrap().unwrap().id, 1);
+}
