@@ -100,7 +100,10 @@ fn subscription_ended_by_an_error_leaves_no_listener_before_it_is_dropped() {
     let emitter: Emitter<u32> = Emitter::new();
     let mut stream = task::spawn(emitter.subscribe("wanted", 2).unwrap());
     emitter.emit("error", 1).unwrap();
-    assert!(emitter.event_names().is_empty(), "removed by the error itself, before any poll");
+    assert!(
+        emitter.event_names().is_empty(),
+        "removed by the error itself, before any poll"
+    );
     assert_eq!(
         stream.poll_next(),
         std::task::Poll::Ready(Some(Err(Error::ErrorEvent(1))))

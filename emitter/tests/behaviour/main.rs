@@ -1,6 +1,7 @@
 //! Behaviour beyond Node's suite: cancellation of the async adapters, RAII guards, and the
-//! documented `Send` / `Sync` promises.
+//! documented `Send` / `Sync` promises, and a model check of random operation sequences.
 
 mod api_guard;
 mod api_send_sync;
 mod async_cancellation;
+mod model_operations;
