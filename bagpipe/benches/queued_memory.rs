@@ -31,25 +31,51 @@ fn report(subject: &str, before: usize, future_size: usize) {
     );
 }
 
+/// Each subject runs in a fresh child process, so that one subject's freed memory does not
+/// hide the next one's growth.
 fn main() {
-    if std::env::args().any(|arg| arg == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|arg| arg == "--list") {
         return;
     }
+    match std::env::var("BAGPIPE_MEMORY_SUBJECT").as_deref() {
+        Ok("push") => measure(push),
+        Ok("run") => measure(run),
+        Ok("semaphore") => measure(semaphore),
+        _ => {
+            let me = std::env::current_exe().expect("the bench's own path");
+            for subject in ["push", "run", "semaphore"] {
+                let status = std::process::Command::new(&me)
+                    .env("BAGPIPE_MEMORY_SUBJECT", subject)
+                    .status()
+                    .expect("the bench can run itself");
+                assert!(status.success(), "{subject} failed");
+            }
+        }
+    }
+}
+
+fn measure(subject: fn() -> Pin<Box<dyn Future<Output = ()>>>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let work = async { 1u64 };
-        let work_size = std::mem::size_of_val(&work);
+    rt.block_on(subject());
+}
 
+fn push() -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async {
+        let work_size = std::mem::size_of_val(&async { 1u64 });
         let pipe = Bagpipe::new(0);
         let before = resident_bytes();
         let handles: Vec<_> = (0..QUEUED).map(|_| pipe.push(async { 1u64 })).collect();
         assert_eq!(pipe.queued(), QUEUED);
         report("bagpipe push (task + handle)", before, work_size);
         drop(handles);
-        tokio::task::yield_now().await;
+    })
+}
 
+fn run() -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async {
         let pipe = Bagpipe::new(0);
         let before = resident_bytes();
         let mut waker_cx = Context::from_waker(Waker::noop());
@@ -65,8 +91,12 @@ fn main() {
             before,
             std::mem::size_of_val(&*runs[0]),
         );
-        drop(runs);
+    })
+}
 
+fn semaphore() -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async {
+        let work_size = std::mem::size_of_val(&async { 1u64 });
         let semaphore = Arc::new(Semaphore::new(0));
         let before = resident_bytes();
         let tasks: Vec<_> = (0..QUEUED)
@@ -85,5 +115,5 @@ fn main() {
         for task in &tasks {
             task.abort();
         }
-    });
+    })
 }
