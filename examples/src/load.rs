@@ -293,6 +293,7 @@ impl fmt::Display for LoadReport {
             writeln!(f, "no answer     {} (first: {first})", self.failures)?;
         }
         match self.sqlite_queries {
+            Some(1) => write!(f, "sqlite        1 query ran for these requests"),
             Some(queries) => write!(f, "sqlite        {queries} queries ran for these requests"),
             None => write!(
                 f,

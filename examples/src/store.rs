@@ -55,7 +55,8 @@ pub struct StoreConfig {
     /// The longest a query may wait for a connection (bagpipe's `queue_timeout`), also answered
     /// with [`Error::DatabaseTimeout`].
     pub queue_timeout: Duration,
-    /// Articles the cache holds before it evicts the oldest (`LimitableMap`'s limit).
+    /// Articles the cache holds before it evicts the oldest (`LimitableMap`'s limit); the
+    /// default, 1000, holds every seeded article.
     pub cache_limit: usize,
     /// How long a cached article stays fresh.
     pub time_to_live: Duration,
@@ -68,7 +69,7 @@ impl Default for StoreConfig {
             queue_length: 64,
             query_timeout: Duration::from_secs(2),
             queue_timeout: Duration::from_secs(2),
-            cache_limit: 500,
+            cache_limit: 1000,
             time_to_live: Duration::from_secs(60),
         }
     }
