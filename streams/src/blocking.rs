@@ -1,61 +1,179 @@
 //! # Implementation details
 //!
 //! The read-ahead engine behind file streams and
-//! [`ReadStream::from_blocking_reader`](crate::ReadStream::from_blocking_reader): one blocking
-//! task per stream reads with plain `std::io::Read` calls straight into the [`Pool`] and hands
-//! frozen chunks to the stream over a `tokio::sync::mpsc` channel of capacity 1.
+//! [`ReadStream::from_blocking_reader`](crate::ReadStream::from_blocking_reader): a job on
+//! tokio's blocking pool reads with plain `std::io::Read` calls straight into recycled chunk
+//! buffers and hands the chunks to the stream over a `tokio::sync::mpsc` channel of capacity 1.
 //!
 //! Why: `tokio::fs::File` runs one `spawn_blocking` job per read and copies every byte once more
-//! from its own buffer into the caller's. Here there is one job for the whole stream, and the
-//! bytes read are the bytes handed out.
+//! from its own buffer into the caller's. Here one job keeps reading as long as the consumer
+//! keeps up, and the bytes read are the bytes handed out.
 //!
 //! Invariants:
-//! - The reader takes a channel permit *before* each read, so it reads only while the channel is
+//! - The job takes a channel permit *before* each read, so it reads only while the channel is
 //!   empty: at most one chunk (at most `high_water_mark` bytes) waits for the consumer. That is
 //!   the whole read-ahead, however long the consumer stays away.
+//! - A job that waits longer than [`IDLE`] for a permit gives its thread back to the pool: it
+//!   parks itself (reader, buffers, position) in the stream's `parked` slot and returns. The
+//!   stream resumes it (a new `spawn_blocking`) when a poll finds the channel empty. So a slow
+//!   or stalled consumer holds no blocking thread; only streams being read do.
+//! - No lost wake-up between parking and resuming: the job stores itself in the slot and *then*
+//!   checks the channel; the stream takes a chunk from the channel and *then* (on its next poll
+//!   that finds the channel empty) checks the slot. Whichever comes second sees the other's
+//!   step, both under the slot's mutex or the channel's own synchronisation.
+//! - The slot is owned by the stream; the job holds only a `Weak` to it, so a parked job is
+//!   dropped (and its file closed) with the stream, and there is no reference cycle.
 //! - The job ends when the data ends, after the first error (sent as the last item), or as soon
 //!   as the receiver is gone: a dropped stream stops reading at the latest after the read in
-//!   progress, and the reader (for files: the descriptor) is dropped on the blocking thread.
+//!   progress, and the reader is dropped on the blocking thread.
 
 use std::future::Future;
 use std::io::{self, Read};
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::{Permit, Sender};
+use tokio::sync::mpsc::{self, Permit, Receiver, Sender};
 
 use crate::Error;
 use crate::recycle::Recycler;
 
-/// What one blocking read job needs besides the reader.
-pub(crate) struct Job<F> {
-    pub(crate) tx: Sender<Result<Bytes, Error>>,
-    pub(crate) high_water_mark: usize,
-    /// Bytes to read and drop before the first chunk (`start` on a reader that cannot seek).
-    pub(crate) skip: u64,
-    /// Bytes left in the range, `None` for "to the end".
-    pub(crate) remaining: Option<u64>,
-    /// Turns an I/O error into the crate error naming the source.
-    pub(crate) map_err: F,
+/// Tries for a channel slot this many times, yielding the CPU in between, before parking.
+const SPINS: usize = 64;
+
+/// How long a job waits for the consumer before giving its blocking thread back. Long enough
+/// that a consumer doing real work between chunks rarely causes a respawn (which costs one
+/// `spawn_blocking`), short enough that stalled streams do not hold threads for long. Real time
+/// (`std::time::Instant`): the job runs on a plain thread, outside tokio's clock.
+const IDLE: Duration = Duration::from_millis(10);
+
+type Item = Result<Bytes, Error>;
+
+/// A parked job, ready to be put back on the blocking pool.
+type Resume = Box<dyn FnOnce() + Send>;
+
+/// Where a job that stopped waiting parks itself.
+type Slot = Mutex<Option<Resume>>;
+
+/// The stream's end of the engine.
+pub(crate) struct Ahead {
+    rx: Receiver<Item>,
+    parked: Arc<Slot>,
 }
 
-impl<F: Fn(io::Error) -> Error> Job<F> {
-    /// Reads until the end of the range, an error, or the receiver going away.
-    pub(crate) fn run<R: Read>(mut self, mut reader: R) {
-        let mut pool = Recycler::new(self.high_water_mark);
+/// The job's end of the engine.
+pub(crate) struct Link {
+    tx: Sender<Item>,
+    parked: Weak<Slot>,
+    handle: Handle,
+}
+
+impl Ahead {
+    /// A new engine: the stream's end and the job's end.
+    ///
+    /// Panics outside a tokio runtime (the job needs its blocking pool).
+    pub(crate) fn new() -> (Self, Link) {
+        let (tx, rx) = mpsc::channel(1);
+        let parked = Arc::new(Slot::default());
+        let link = Link {
+            tx,
+            parked: Arc::downgrade(&parked),
+            handle: Handle::current(),
+        };
+        (Self { rx, parked }, link)
+    }
+
+    /// The next chunk; resumes a parked job when the channel is empty.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        let polled = self.rx.poll_recv(cx);
+        if polled.is_pending() {
+            let resume = self
+                .parked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(resume) = resume {
+                resume();
+            }
+        }
+        polled
+    }
+}
+
+impl Link {
+    /// Runs `job` on the blocking pool.
+    pub(crate) fn spawn<R, F>(job: Job<R, F>)
+    where
+        R: Read + Send + 'static,
+        F: Fn(io::Error) -> Error + Send + 'static,
+    {
+        let handle = job.link.handle.clone();
+        handle.spawn_blocking(move || job.run());
+    }
+}
+
+/// One stream's reader and everything needed to go on reading it.
+pub(crate) struct Job<R, F> {
+    reader: R,
+    pool: Recycler,
+    link: Link,
+    high_water_mark: usize,
+    /// Bytes to read and drop before the first chunk (`start` on a reader that cannot seek).
+    skip: u64,
+    /// Bytes left in the range, `None` for "to the end".
+    remaining: Option<u64>,
+    /// Turns an I/O error into the crate error naming the source.
+    map_err: F,
+}
+
+/// The outcome of waiting for a channel permit.
+enum Reserved<'a> {
+    Permit(Permit<'a, Item>),
+    Closed,
+    Idle,
+}
+
+impl<R, F> Job<R, F>
+where
+    R: Read + Send + 'static,
+    F: Fn(io::Error) -> Error + Send + 'static,
+{
+    pub(crate) fn new(
+        reader: R,
+        link: Link,
+        high_water_mark: usize,
+        skip: u64,
+        remaining: Option<u64>,
+        map_err: F,
+    ) -> Self {
+        let pool = Recycler::new(high_water_mark);
+        Self {
+            reader,
+            pool,
+            link,
+            high_water_mark,
+            skip,
+            remaining,
+            map_err,
+        }
+    }
+
+    /// Reads until the end of the range, an error, the receiver going away, or [`IDLE`].
+    pub(crate) fn run(mut self) {
         let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
         while self.skip > 0 {
-            let buf = pool.buffer(clamp(self.skip));
-            match reader.read(buf) {
+            let buf = self.pool.buffer(clamp(self.skip));
+            match self.reader.read(buf) {
                 Ok(0) => return,
                 Ok(n) => self.skip -= n as u64,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let _ = self.tx.blocking_send(Err((self.map_err)(e)));
+                    let _ = self.link.tx.blocking_send(Err((self.map_err)(e)));
                     return;
                 }
             }
@@ -66,17 +184,19 @@ impl<F: Fn(io::Error) -> Error> Job<F> {
                 Some(left) => clamp(left),
                 None => self.high_water_mark,
             };
-            let Some(permit) = reserve(&self.tx, &waker) else {
-                return;
+            let permit = match reserve(&self.link.tx, &waker) {
+                Reserved::Permit(permit) => permit,
+                Reserved::Closed => return,
+                Reserved::Idle => break,
             };
-            let buf = pool.buffer(want);
-            match reader.read(buf) {
+            let buf = self.pool.buffer(want);
+            match self.reader.read(buf) {
                 Ok(0) => return,
                 Ok(n) => {
                     if let Some(left) = &mut self.remaining {
                         *left -= n as u64;
                     }
-                    permit.send(Ok(pool.take(n)));
+                    permit.send(Ok(self.pool.take(n)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -85,6 +205,53 @@ impl<F: Fn(io::Error) -> Error> Job<F> {
                 }
             }
         }
+        self.park();
+    }
+
+    /// Gives the thread back: stores the job in the stream's slot, unless the stream is gone.
+    fn park(self) {
+        let Some(slot) = self.link.parked.upgrade() else {
+            return;
+        };
+        let tx = self.link.tx.clone();
+        let resume: Resume = Box::new(move || Link::spawn(self));
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(resume);
+        // The consumer may have taken the waiting chunk after the last look and before the job
+        // was in the slot; it would then wait for a chunk nobody reads. Look once more.
+        if tx.capacity() > 0 || tx.is_closed() {
+            let resume = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(resume) = resume {
+                resume();
+            }
+        }
+    }
+}
+
+/// Waits for room in the channel: a short polite spin first (the consumer usually takes the
+/// waiting chunk within microseconds, and a park/unpark pair costs more than that), then parks
+/// the thread until [`IDLE`] has passed.
+fn reserve<'a>(tx: &'a Sender<Item>, waker: &Waker) -> Reserved<'a> {
+    for _ in 0..SPINS {
+        match tx.try_reserve() {
+            Ok(permit) => return Reserved::Permit(permit),
+            Err(TrySendError::Closed(())) => return Reserved::Closed,
+            Err(TrySendError::Full(())) => thread::yield_now(),
+        }
+    }
+    let deadline = Instant::now() + IDLE;
+    let mut reserving = pin!(tx.reserve());
+    let mut cx = Context::from_waker(waker);
+    loop {
+        match reserving.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(permit)) => return Reserved::Permit(permit),
+            Poll::Ready(Err(_)) => return Reserved::Closed,
+            Poll::Pending => {}
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Reserved::Idle;
+        }
+        thread::park_timeout(deadline - now);
     }
 }
 
@@ -93,24 +260,7 @@ fn clamp(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// Tries for a channel slot this many times, yielding the CPU in between, before parking.
-const SPINS: usize = 64;
-
-/// Waits for room in the channel: a short polite spin first (the consumer usually takes the
-/// waiting chunk within microseconds, and a park/unpark pair costs more than that), then parks.
-/// `None` when the stream is gone.
-fn reserve<'a, T>(tx: &'a Sender<T>, waker: &Waker) -> Option<Permit<'a, T>> {
-    for _ in 0..SPINS {
-        match tx.try_reserve() {
-            Ok(permit) => return Some(permit),
-            Err(TrySendError::Closed(())) => return None,
-            Err(TrySendError::Full(())) => thread::yield_now(),
-        }
-    }
-    block_on(tx.reserve(), waker).ok()
-}
-
-/// Wakes the blocked reader thread.
+/// Wakes the parked job thread.
 struct ThreadWaker(Thread);
 
 impl Wake for ThreadWaker {
@@ -120,17 +270,5 @@ impl Wake for ThreadWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
-    }
-}
-
-/// Polls `future` on this (blocking) thread, parking between polls; `waker` unparks this thread.
-fn block_on<F: Future>(future: F, waker: &Waker) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(waker);
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        thread::park();
     }
 }

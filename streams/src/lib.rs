@@ -35,8 +35,9 @@
 //!
 //! - [`ReadStream`]: a `Stream` of [`bytes::Bytes`] chunks of at most `high_water_mark` bytes
 //!   from a file (with Node's inclusive `start`/`end`), a blocking `std::io::Read` or a tokio
-//!   `AsyncRead`. Files are read by one blocking task per stream, straight into the chunk
-//!   buffers, at most `high_water_mark` bytes ahead of the consumer.
+//!   `AsyncRead`. Files are read by a job on tokio's blocking pool, straight into the chunk
+//!   buffers, at most `high_water_mark` bytes ahead of the consumer; a stalled stream gives its
+//!   thread back.
 //! - [`TextStream`] ([`ReadStream::set_encoding`]): the chunks decoded by
 //!   [`decoder::StringDecoder`], in any encoding it knows (Node's and every WHATWG one, GBK
 //!   included); [`Lines`] splits text into lines with a maximum length.

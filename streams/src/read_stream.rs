@@ -10,9 +10,9 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use tokio::io::AsyncRead;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use crate::blocking::Job;
+use crate::blocking::{Ahead, Job, Link};
 use crate::pool::Pool;
 use crate::{Error, ReadOptions};
 
@@ -30,16 +30,20 @@ use crate::{Error, ReadOptions};
 ///
 /// Three sources:
 ///
-/// - [`open`](Self::open): a file. One blocking task reads straight into the pool and keeps one
-///   chunk ready while the consumer is busy: the read-ahead is at most `high_water_mark` bytes,
-///   however long the consumer stays away. `start` seeks.
+/// - [`open`](Self::open): a file. A job on tokio's blocking pool reads straight into the chunk
+///   buffers and keeps one chunk ready while the consumer is busy: the read-ahead is at most
+///   `high_water_mark` bytes, however long the consumer stays away. The job keeps its thread
+///   only while the consumer keeps up; after about 10 ms without a taker it gives the thread
+///   back and is resumed by the next poll, so stalled streams never exhaust the blocking pool.
+///   `start` seeks.
 /// - [`from_blocking_reader`](Self::from_blocking_reader): any `std::io::Read` (a pipe, a sync
 ///   decompressor), on the same blocking engine.
 /// - [`from_reader`](Self::from_reader): any tokio `AsyncRead`, read only while the stream is
 ///   polled (no read-ahead at all).
 ///
 /// The first `Err` ends the stream: the next poll returns `None`. Dropping the stream stops any
-/// read-ahead and closes the file (after the read in progress, if any).
+/// read-ahead and closes the file (after the read in progress, if any). Polling is cancel safe:
+/// a `next()` future dropped before it completes loses no chunk.
 ///
 /// # Examples
 ///
@@ -74,8 +78,8 @@ const _: () = {
 };
 
 enum Inner {
-    /// Chunks read ahead by a blocking task.
-    Ahead(mpsc::Receiver<Result<Bytes, Error>>),
+    /// Chunks read ahead by a blocking job.
+    Ahead(Ahead),
     /// An async reader read on demand.
     Reader(Box<ReaderState>),
     /// Ended: all data delivered, or an error was.
@@ -108,7 +112,7 @@ impl ReadStream {
     /// `fs.createReadStream(path, options)`).
     ///
     /// The file is opened (and sought to `start`) on tokio's blocking pool before this returns;
-    /// the same blocking task then reads ahead at most `high_water_mark` bytes. A `start` past
+    /// the same blocking job then reads ahead at most `high_water_mark` bytes. A `start` past
     /// the end of the file gives an empty stream, as does an empty file; an `end` past the end
     /// reads to the end.
     ///
@@ -145,7 +149,7 @@ impl ReadStream {
     pub async fn open(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self, Error> {
         options.validate()?;
         let path = path.as_ref().to_path_buf();
-        let (tx, rx) = mpsc::channel(1);
+        let (ahead, link) = Ahead::new();
         let (opened_tx, opened_rx) = oneshot::channel();
         let failed_path = path.clone();
         tokio::task::spawn_blocking(move || {
@@ -159,25 +163,20 @@ impl ReadStream {
             if opened_tx.send(Ok(())).is_err() {
                 return;
             }
-            let job = Job {
-                tx,
-                high_water_mark: options.high_water_mark,
-                skip: 0,
-                remaining: if past_end {
-                    Some(0)
-                } else {
-                    options.range_len()
-                },
-                map_err: move |source| Error::ReadFile {
-                    path: path.clone(),
-                    source,
-                },
+            let remaining = if past_end {
+                Some(0)
+            } else {
+                options.range_len()
             };
-            job.run(file);
+            let map_err = move |source| Error::ReadFile {
+                path: path.clone(),
+                source,
+            };
+            Job::new(file, link, options.high_water_mark, 0, remaining, map_err).run();
         });
         match opened_rx.await {
             Ok(Ok(())) => Ok(Self {
-                inner: Inner::Ahead(rx),
+                inner: Inner::Ahead(ahead),
             }),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(Error::Open {
@@ -222,17 +221,20 @@ impl ReadStream {
         R: Read + Send + 'static,
     {
         options.validate()?;
-        let (tx, rx) = mpsc::channel(1);
-        let job = Job {
-            tx,
-            high_water_mark: options.high_water_mark,
-            skip: options.start,
-            remaining: options.range_len(),
-            map_err: |source| Error::Read { source },
-        };
-        tokio::task::spawn_blocking(move || job.run(reader));
+        let (ahead, link) = Ahead::new();
+        let map_err = |source| Error::Read { source };
+        let start = options.start;
+        let job = Job::new(
+            reader,
+            link,
+            options.high_water_mark,
+            start,
+            options.range_len(),
+            map_err,
+        );
+        Link::spawn(job);
         Ok(Self {
-            inner: Inner::Ahead(rx),
+            inner: Inner::Ahead(ahead),
         })
     }
 
@@ -361,7 +363,7 @@ impl Stream for ReadStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = match &mut self.inner {
-            Inner::Ahead(rx) => rx.poll_recv(cx),
+            Inner::Ahead(ahead) => ahead.poll_recv(cx),
             Inner::Reader(state) => state.poll_chunk(cx),
             Inner::Done => return Poll::Ready(None),
         };

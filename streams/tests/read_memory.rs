@@ -224,3 +224,80 @@ async fn a_sparse_1_gib_file_streams_full_chunks_and_drops_mid_way() {
     // Dropping after 3 chunks of 16384 returns at once: the reader task stops by itself.
     drop(stream);
 }
+
+#[test]
+fn a_stalled_stream_gives_its_blocking_thread_back() {
+    // One blocking thread for the whole runtime: if stream A kept its reader thread while its
+    // consumer looks away, stream B could never start.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.bin");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 247) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let options = ReadOptions::new().high_water_mark(1000);
+
+        let mut a = ReadStream::open(&path, options).await.unwrap();
+        let first = a.next().await.unwrap().unwrap();
+
+        let b = ReadStream::open(&path, options).await.unwrap();
+        let whole_b = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            streams::concat(b, 1 << 20),
+        )
+        .await
+        .expect("stream B must not wait for stream A's thread")
+        .unwrap();
+        assert_eq!(whole_b, data);
+
+        // A resumes where it stopped.
+        let rest = streams::concat(a, 1 << 20).await.unwrap();
+        assert_eq!([&first[..], &rest[..]].concat(), data);
+    });
+}
+
+#[test]
+fn two_streams_on_one_blocking_thread_interleave_chunk_by_chunk() {
+    // Every switch from one stream to the other makes the waiting job park itself and the
+    // other resume: the hand-over must lose no chunk and no wake-up.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.bin");
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 233) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let options = ReadOptions::new().high_water_mark(4000);
+        let mut streams = [
+            ReadStream::open(&path, options).await.unwrap(),
+            ReadStream::open(&path, options).await.unwrap(),
+        ];
+        let mut got = [Vec::new(), Vec::new()];
+        let mut ended = [false, false];
+        while !(ended[0] && ended[1]) {
+            for i in 0..2 {
+                if ended[i] {
+                    continue;
+                }
+                let next =
+                    tokio::time::timeout(std::time::Duration::from_secs(20), streams[i].next())
+                        .await
+                        .expect("a parked job must be resumed");
+                match next {
+                    Some(chunk) => got[i].extend_from_slice(&chunk.unwrap()),
+                    None => ended[i] = true,
+                }
+            }
+        }
+        assert_eq!(got[0], data);
+        assert_eq!(got[1], data);
+    });
+}
