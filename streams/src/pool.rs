@@ -1,7 +1,8 @@
 //! # Implementation details
 //!
 //! The chunk pool of Node's book-era `fs.ReadStream` (`allocNewPool`, `kMinPoolSpace`), built on
-//! one `BytesMut`.
+//! one `BytesMut`, for streams over an `AsyncRead` (`ReadStream::from_reader`). Files and
+//! blocking readers use [`crate::recycle`] instead; its header says why.
 //!
 //! Invariants:
 //! - `buf.len() == 0` between reads: everything read has been split off as a chunk.

@@ -97,7 +97,7 @@ struct ReaderState {
 impl fmt::Debug for ReadStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match &self.inner {
-            Inner::Ahead(_) => "read-ahead task",
+            Inner::Ahead(_) => "read-ahead job",
             Inner::Reader(_) => "async reader",
             Inner::Done => "ended",
         };
