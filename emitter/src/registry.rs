@@ -20,15 +20,20 @@
 //! - A `once` registration carries a shared `fired` flag. The emit that wins the flag's swap
 //!   removes the registration and then calls it; any other snapshot (a nested emit, another
 //!   thread) skips it. This is Node's `fired` guard, made atomic.
+//! - Subscriptions are registrations too (for order, counts and the warning), but their payloads
+//!   go through one hub per event (`subscribe.rs`): the snapshot carries the hub, and an emit
+//!   stores the payload there once, before the synchronous listeners run, instead of once per
+//!   subscription. A subscription made during an emit therefore misses it, as a listener would.
 //! - The `warned` flag lives on the entry and is cleared when the list falls to one listener, as
 //!   Node's flag lives on the listener array that collapses back to a bare function.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::listener::same_function;
 use crate::warning::{MaxListenersExceeded, WarningHook, default_max_listeners, report};
@@ -42,11 +47,23 @@ const ERROR_MONITOR: EventName = EventName::from_static("errorMonitor");
 pub(crate) type PayloadFn<T> = Arc<dyn Fn(&T) + Send + Sync>;
 pub(crate) type MetaFn = Arc<dyn Fn(&ListenerChange) + Send + Sync>;
 
-/// What a registration calls: a payload listener, or a meta-event listener (stored under
-/// `"newListener"` / `"removeListener"` and called only by the announcements).
+/// What a registration calls: a payload listener, a meta-event listener (stored under
+/// `"newListener"` / `"removeListener"` and called only by the announcements), or a
+/// subscription (fed through its event's hub, once per emit for all subscriptions).
 pub(crate) enum Callback<T> {
     Payload(PayloadFn<T>),
     Meta(MetaFn),
+    Subscriber(Arc<dyn Subscriber<T>>),
+}
+
+/// The registry's view of a subscription: the hub its payloads go through.
+pub(crate) trait Subscriber<T>: Send + Sync {
+    fn hub(&self) -> Arc<dyn Publish<T>>;
+}
+
+/// A hub that stores each payload once for all the subscriptions of one event.
+pub(crate) trait Publish<T>: Send + Sync {
+    fn publish(&self, payload: &T);
 }
 
 impl<T> Clone for Callback<T> {
@@ -54,6 +71,7 @@ impl<T> Clone for Callback<T> {
         match self {
             Self::Payload(f) => Self::Payload(Arc::clone(f)),
             Self::Meta(f) => Self::Meta(Arc::clone(f)),
+            Self::Subscriber(s) => Self::Subscriber(Arc::clone(s)),
         }
     }
 }
@@ -74,7 +92,68 @@ impl<T> Clone for Registration<T> {
     }
 }
 
-type List<T> = Arc<Vec<Registration<T>>>;
+type List<T> = Arc<Listeners<T>>;
+
+/// One event's registrations in call order, plus the hub of its subscriptions (present while
+/// at least one subscription is registered), so that an emit publishes once to the hub.
+struct Listeners<T> {
+    registrations: Vec<Registration<T>>,
+    hub: Option<Arc<dyn Publish<T>>>,
+    subscribers: usize,
+}
+
+impl<T> Clone for Listeners<T> {
+    fn clone(&self) -> Self {
+        Self {
+            registrations: self.registrations.clone(),
+            hub: self.hub.clone(),
+            subscribers: self.subscribers,
+        }
+    }
+}
+
+impl<T> Listeners<T> {
+    fn new() -> Self {
+        Self {
+            registrations: Vec::new(),
+            hub: None,
+            subscribers: 0,
+        }
+    }
+
+    fn insert(&mut self, registration: Registration<T>, prepend: bool) {
+        if let Callback::Subscriber(subscriber) = &registration.callback {
+            self.subscribers += 1;
+            if self.hub.is_none() {
+                self.hub = Some(subscriber.hub());
+            }
+        }
+        if prepend {
+            self.registrations.insert(0, registration);
+        } else {
+            self.registrations.push(registration);
+        }
+    }
+
+    fn remove(&mut self, position: usize) -> Registration<T> {
+        let registration = self.registrations.remove(position);
+        if matches!(registration.callback, Callback::Subscriber(_)) {
+            self.subscribers -= 1;
+            if self.subscribers == 0 {
+                self.hub = None;
+            }
+        }
+        registration
+    }
+}
+
+impl<T> std::ops::Deref for Listeners<T> {
+    type Target = [Registration<T>];
+
+    fn deref(&self) -> &[Registration<T>] {
+        &self.registrations
+    }
+}
 
 struct Entry<T> {
     /// Insertion order of the name, for `event_names`.
@@ -120,6 +199,8 @@ struct State<T> {
     next_seq: u64,
     max_listeners: Option<usize>,
     warning_hook: Option<WarningHook>,
+    /// Each event's subscription hub, alive while a subscription holds it.
+    hubs: HashMap<EventName, Weak<dyn Any + Send + Sync>, BuildHasherDefault<Fnv>>,
 }
 
 impl<T> State<T> {
@@ -169,6 +250,7 @@ impl<T> Inner<T> {
                 next_seq: 0,
                 max_listeners: None,
                 warning_hook: None,
+                hubs: HashMap::default(),
             }),
         }
     }
@@ -347,8 +429,11 @@ impl<T> Inner<T> {
         }
     }
 
-    fn run(&self, key: Key<'_>, list: &[Registration<T>], payload: &T) {
-        for registration in list {
+    fn run(&self, key: Key<'_>, list: &Listeners<T>, payload: &T) {
+        if let Some(hub) = &list.hub {
+            hub.publish(payload);
+        }
+        for registration in list.iter() {
             let Callback::Payload(f) = &registration.callback else {
                 continue;
             };
@@ -429,6 +514,31 @@ impl<T> Inner<T> {
             .is_some_and(|entry| entry.list.iter().any(|r| r.id == id))
     }
 
+    /// The hub shared by the subscriptions of `name`: the live one, or a new one from `make`.
+    pub(crate) fn hub<H: Any + Send + Sync>(
+        &self,
+        name: &EventName,
+        make: impl FnOnce() -> H,
+    ) -> Arc<H> {
+        let (hub, replaced) = {
+            let mut state = self.lock();
+            let existing = state.hubs.get(name.as_str()).and_then(Weak::upgrade);
+            match existing.map(Arc::downcast::<H>) {
+                Some(Ok(hub)) => (hub, None),
+                replaced => {
+                    let hub = Arc::new(make());
+                    let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&hub) as Weak<_>;
+                    state.hubs.retain(|_, hub| hub.strong_count() > 0);
+                    state.hubs.insert(name.clone(), weak);
+                    (hub, replaced)
+                }
+            }
+        };
+        // A hub released by its last subscription meanwhile is dropped here, not under the lock.
+        drop(replaced);
+        hub
+    }
+
     pub(crate) fn set_max_listeners(&self, limit: usize) {
         self.lock().max_listeners = Some(limit);
     }
@@ -457,7 +567,7 @@ fn insert<T>(
     let seq = state.next_seq;
     let fresh_entry = || Entry {
         seq,
-        list: Arc::new(Vec::new()),
+        list: Arc::new(Listeners::new()),
         warned: false,
     };
     let (entry, event) = match target {
@@ -482,11 +592,7 @@ fn insert<T>(
         }
     };
     let list = Arc::make_mut(&mut entry.list);
-    if prepend {
-        list.insert(0, registration);
-    } else {
-        list.push(registration);
-    }
+    list.insert(registration, prepend);
     let count = list.len();
     if limit == 0 || count <= limit || entry.warned {
         return None;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::registry::{Callback, ERROR, Inner, Key, Target};
+use crate::registry::{Callback, ERROR, Inner, Key, Publish, Subscriber, Target};
 use crate::{Emitter, Error, EventName, ListenerId};
 
 /// A stream of one event's payloads for an async task; made by [`Emitter::subscribe`].
@@ -46,51 +46,288 @@ pub struct Subscription<T> {
     event: EventName,
     event_id: ListenerId,
     error_id: Option<ListenerId>,
-    shared: Arc<Shared<T>>,
+    hub: Arc<Hub<T>>,
+    key: usize,
 }
 
-struct Queue<T> {
+/// The payloads of one event, stored once for all of its subscriptions (a broadcast ring, as in
+/// tokio's broadcast channel), and each subscription's reading position.
+///
+/// Invariants: `items` holds the payloads numbered `head - items.len() .. head`; it keeps the
+/// `retain` newest, where `retain` is the largest capacity among the subscriptions, so every
+/// subscription's unread window (at most its own capacity) is still in the ring. A
+/// subscription that stops receiving (an `"error"`, or its listener removed) copies its unread
+/// window out, so later payloads of the others cannot push it out.
+pub(crate) struct Hub<T> {
+    ring: Mutex<Ring<T>>,
+}
+
+struct Ring<T> {
     items: VecDeque<T>,
+    head: u64,
+    retain: usize,
+    readers: Vec<Option<Reader<T>>>,
+    free: Vec<usize>,
+    waiting: usize,
+}
+
+struct Reader<T> {
+    cursor: u64,
     capacity: usize,
     missed: u64,
-    error: Option<T>,
-    /// An `"error"` arrived: later payloads are ignored.
-    failed: bool,
-    /// The payload listener is gone: nothing more will be pushed.
-    closed: bool,
-    /// The stream has yielded `None` (or its error and will yield `None` next).
+    ended: Option<Ended<T>>,
     finished: bool,
     waker: Option<Waker>,
 }
 
-struct Shared<T> {
-    queue: Mutex<Queue<T>>,
+/// What is left to read once a subscription stopped receiving.
+struct Ended<T> {
+    rest: VecDeque<T>,
+    error: Option<T>,
 }
 
-impl<T> Shared<T> {
-    fn lock(&self) -> MutexGuard<'_, Queue<T>> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+impl<T> Reader<T> {
+    /// Skips what no longer fits in the reader's capacity, counting it as missed.
+    fn catch_up(&mut self, head: u64) {
+        let unread = head - self.cursor;
+        let capacity = self.capacity as u64;
+        if unread > capacity {
+            self.missed += unread - capacity;
+            self.cursor = head - capacity;
+        }
+    }
+}
+
+impl<T> Ring<T> {
+    /// The reader of a live subscription (present from `join` until `leave`).
+    fn reader(&mut self, key: usize) -> &mut Reader<T> {
+        self.readers[key]
+            .as_mut()
+            .expect("a subscription's reader lives until it is dropped")
     }
 
-    /// Runs `change` on the queue and wakes the task after unlocking.
-    fn update(&self, change: impl FnOnce(&mut Queue<T>)) {
+    fn take_waker(&mut self, key: usize) -> Option<Waker> {
+        let waker = self.reader(key).waker.take();
+        if waker.is_some() {
+            self.waiting -= 1;
+        }
+        waker
+    }
+}
+
+impl<T: Clone> Ring<T> {
+    /// Payload number `seq`, which the invariants keep inside the ring.
+    fn item(&self, seq: u64) -> T {
+        let first = self.head - self.items.len() as u64;
+        self.items[(seq - first) as usize].clone()
+    }
+}
+
+impl<T> Hub<T> {
+    fn lock(&self) -> MutexGuard<'_, Ring<T>> {
+        self.ring.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn leave(&self, key: usize) {
+        let released = {
+            let mut ring = self.lock();
+            let released = ring.readers[key].take();
+            if released
+                .as_ref()
+                .is_some_and(|reader| reader.waker.is_some())
+            {
+                ring.waiting -= 1;
+            }
+            ring.free.push(key);
+            let retain = ring
+                .readers
+                .iter()
+                .flatten()
+                .map(|r| r.capacity)
+                .max()
+                .unwrap_or(0);
+            ring.retain = retain;
+            let excess = ring.items.len().saturating_sub(retain);
+            let dropped: Vec<T> = ring.items.drain(..excess).collect();
+            (released, dropped)
+        };
+        drop(released);
+    }
+
+    fn is_finished(&self, key: usize) -> bool {
+        self.lock().readers[key]
+            .as_ref()
+            .is_none_or(|reader| reader.finished)
+    }
+
+    fn buffered(&self, key: usize) -> usize {
+        let ring = self.lock();
+        let Some(reader) = ring.readers[key].as_ref() else {
+            return 0;
+        };
+        match &reader.ended {
+            Some(ended) => ended.rest.len(),
+            None => (ring.head - reader.cursor).min(reader.capacity as u64) as usize,
+        }
+    }
+
+    fn capacity(&self, key: usize) -> usize {
+        self.lock().readers[key]
+            .as_ref()
+            .map_or(0, |reader| reader.capacity)
+    }
+}
+
+impl<T: Clone> Hub<T> {
+    fn new() -> Self {
+        Self {
+            ring: Mutex::new(Ring {
+                items: VecDeque::new(),
+                head: 0,
+                retain: 0,
+                readers: Vec::new(),
+                free: Vec::new(),
+                waiting: 0,
+            }),
+        }
+    }
+
+    fn join(&self, capacity: usize) -> usize {
+        let mut ring = self.lock();
+        ring.retain = ring.retain.max(capacity);
+        let reader = Reader {
+            cursor: ring.head,
+            capacity,
+            missed: 0,
+            ended: None,
+            finished: false,
+            waker: None,
+        };
+        match ring.free.pop() {
+            Some(key) => {
+                ring.readers[key] = Some(reader);
+                key
+            }
+            None => {
+                ring.readers.push(Some(reader));
+                ring.readers.len() - 1
+            }
+        }
+    }
+
+    /// Stops `key` receiving: an `"error"` (with the payload) or its listener removed (`None`).
+    fn end(&self, key: usize, error: Option<T>) {
         let waker = {
-            let mut queue = self.lock();
-            change(&mut queue);
-            queue.waker.take()
+            let mut ring = self.lock();
+            let head = ring.head;
+            let Some(reader) = ring.readers[key].as_mut() else {
+                return;
+            };
+            if reader.ended.is_some() || reader.finished {
+                return;
+            }
+            reader.catch_up(head);
+            let from = reader.cursor;
+            let rest = (from..head).map(|seq| ring.item(seq)).collect();
+            ring.reader(key).ended = Some(Ended { rest, error });
+            ring.take_waker(key)
         };
         if let Some(waker) = waker {
             waker.wake();
         }
     }
+
+    fn poll_read(&self, key: usize, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error<T>>>> {
+        let mut ring = self.lock();
+        let head = ring.head;
+        let reader = ring.reader(key);
+        if reader.finished {
+            return Poll::Ready(None);
+        }
+        if let Some(ended) = &mut reader.ended {
+            if reader.missed > 0 {
+                let missed = std::mem::take(&mut reader.missed);
+                return Poll::Ready(Some(Err(Error::Lagged { missed })));
+            }
+            if let Some(item) = ended.rest.pop_front() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            let error = ended.error.take();
+            reader.finished = true;
+            return Poll::Ready(error.map(|error| Err(Error::ErrorEvent(error))));
+        }
+        reader.catch_up(head);
+        if reader.missed > 0 {
+            let missed = std::mem::take(&mut reader.missed);
+            return Poll::Ready(Some(Err(Error::Lagged { missed })));
+        }
+        if reader.cursor < head {
+            let seq = reader.cursor;
+            reader.cursor += 1;
+            return Poll::Ready(Some(Ok(ring.item(seq))));
+        }
+        let had_waker = reader.waker.is_some();
+        if !reader
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            reader.waker = Some(cx.waker().clone());
+        }
+        if !had_waker {
+            ring.waiting += 1;
+        }
+        Poll::Pending
+    }
 }
 
-/// Held by the payload listener: when the listener is dropped, the stream ends after its buffer.
-struct CloseOnDrop<T>(Arc<Shared<T>>);
+impl<T: Clone + Send> Publish<T> for Hub<T> {
+    fn publish(&self, payload: &T) {
+        let (evicted, wakers) = {
+            let mut ring = self.lock();
+            ring.items.push_back(payload.clone());
+            ring.head += 1;
+            let evicted = if ring.items.len() > ring.retain {
+                ring.items.pop_front()
+            } else {
+                None
+            };
+            let wakers: Vec<Waker> = if ring.waiting == 0 {
+                Vec::new()
+            } else {
+                ring.waiting = 0;
+                ring.readers
+                    .iter_mut()
+                    .flatten()
+                    .filter_map(|reader| reader.waker.take())
+                    .collect()
+            };
+            (evicted, wakers)
+        };
+        // The evicted payload's drop and the wake-ups run after the lock is released.
+        drop(evicted);
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
 
-impl<T> Drop for CloseOnDrop<T> {
+/// The registration side of one subscription. Dropped when the registration is removed (by
+/// anyone, or with the emitter), which ends the subscription after its unread payloads.
+struct Link<T: Clone> {
+    hub: Arc<Hub<T>>,
+    key: usize,
+}
+
+impl<T: Clone + Send + 'static> Subscriber<T> for Link<T> {
+    fn hub(&self) -> Arc<dyn Publish<T>> {
+        self.hub.clone()
+    }
+}
+
+impl<T: Clone> Drop for Link<T> {
     fn drop(&mut self) {
-        self.0.update(|queue| queue.closed = true);
+        self.hub.end(self.key, None);
     }
 }
 
@@ -99,8 +336,9 @@ impl<T: Clone + Send + 'static> Emitter<T> {
     /// `events.on(emitter, name)`, bounded).
     ///
     /// The subscription is a listener like any other: it counts in
-    /// [`listener_count`](Self::listener_count) and toward the max-listener warning, and runs
-    /// (as a cheap clone into its buffer) in registration order. Unless `event` is `"error"`, it
+    /// [`listener_count`](Self::listener_count) and toward the max-listener warning. Payloads
+    /// are stored once per emit for all the subscriptions of an event, before the synchronous
+    /// listeners run, and cloned when a subscription reads them. Unless `event` is `"error"`, it
     /// also registers an `"error"` listener that ends the stream with the error, as Node's
     /// iterator does.
     ///
@@ -138,37 +376,15 @@ impl<T: Clone + Send + 'static> Emitter<T> {
         }
         let event = event.into();
         let location = Location::caller();
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue {
-                items: VecDeque::with_capacity(capacity.min(1024)),
-                capacity,
-                missed: 0,
-                error: None,
-                failed: false,
-                closed: false,
-                finished: false,
-                waker: None,
-            }),
+        let hub = self.inner.hub(&event, Hub::new);
+        let key = hub.join(capacity);
+        let link = Arc::new(Link {
+            hub: Arc::clone(&hub),
+            key,
         });
-
-        let on_event = {
-            let closer = CloseOnDrop(Arc::clone(&shared));
-            move |payload: &T| {
-                closer.0.update(|queue| {
-                    if queue.failed || queue.finished {
-                        return;
-                    }
-                    if queue.items.len() == queue.capacity {
-                        queue.items.pop_front();
-                        queue.missed += 1;
-                    }
-                    queue.items.push_back(payload.clone());
-                });
-            }
-        };
         let event_id = self.inner.add(
             Target::Name(event.clone()),
-            Callback::Payload(Arc::new(on_event)),
+            Callback::Subscriber(link),
             false,
             false,
             location,
@@ -177,23 +393,16 @@ impl<T: Clone + Send + 'static> Emitter<T> {
         let error_id = (event != ERROR).then(|| {
             let own_id = Arc::new(OnceLock::new());
             let on_error = {
-                let (shared, weak, event, own_id) = (
-                    Arc::clone(&shared),
+                let (hub, weak, event, own_id) = (
+                    Arc::clone(&hub),
                     weak.clone(),
                     event.clone(),
                     Arc::clone(&own_id),
                 );
                 move |error: &T| {
-                    let mut first = false;
-                    shared.update(|queue| {
-                        if !queue.failed && !queue.finished {
-                            queue.failed = true;
-                            queue.error = Some(error.clone());
-                            first = true;
-                        }
-                    });
+                    hub.end(key, Some(error.clone()));
                     // Node's iterator removes its listeners as soon as the error arrives.
-                    if let (true, Some(inner)) = (first, weak.upgrade()) {
+                    if let Some(inner) = weak.upgrade() {
                         inner.remove(Key::Name(&event), event_id);
                         if let Some(&id) = own_id.get() {
                             inner.remove(Key::Name(ERROR), id);
@@ -212,11 +421,12 @@ impl<T: Clone + Send + 'static> Emitter<T> {
             id
         });
         Ok(Subscription {
-            inner: Arc::downgrade(&self.inner),
+            inner: weak,
             event,
             event_id,
             error_id,
-            shared,
+            hub,
+            key,
         })
     }
 }
@@ -236,7 +446,8 @@ impl<T> Subscription<T> {
         &self.event
     }
 
-    /// The id of the payload listener, as seen by [`Emitter::listeners`] and the meta events.
+    /// The id of the subscription's listener, as seen by [`Emitter::listeners`] and the meta
+    /// events.
     ///
     /// # Examples
     ///
@@ -250,7 +461,7 @@ impl<T> Subscription<T> {
         self.event_id
     }
 
-    /// The most payloads the buffer holds.
+    /// The most payloads the subscription keeps unread.
     ///
     /// # Examples
     ///
@@ -260,10 +471,10 @@ impl<T> Subscription<T> {
     /// ```
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.shared.lock().capacity
+        self.hub.capacity(self.key)
     }
 
-    /// How many payloads are buffered and not yet taken.
+    /// How many payloads are waiting to be read (at most the capacity).
     ///
     /// # Examples
     ///
@@ -275,10 +486,10 @@ impl<T> Subscription<T> {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shared.lock().items.len()
+        self.hub.buffered(self.key)
     }
 
-    /// Whether no payload is buffered.
+    /// Whether no payload is waiting to be read.
     ///
     /// # Examples
     ///
@@ -288,7 +499,7 @@ impl<T> Subscription<T> {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.shared.lock().items.is_empty()
+        self.len() == 0
     }
 
     fn remove_listeners(&self) {
@@ -301,44 +512,19 @@ impl<T> Subscription<T> {
     }
 }
 
-impl<T> Stream for Subscription<T> {
+impl<T: Clone> Stream for Subscription<T> {
     type Item = Result<T, Error<T>>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let (item, ended) = {
-            let mut queue = this.shared.lock();
-            if queue.finished {
-                return Poll::Ready(None);
-            }
-            if queue.missed > 0 {
-                let missed = std::mem::take(&mut queue.missed);
-                return Poll::Ready(Some(Err(Error::Lagged { missed })));
-            }
-            if let Some(item) = queue.items.pop_front() {
-                return Poll::Ready(Some(Ok(item)));
-            }
-            if let Some(error) = queue.error.take() {
-                queue.finished = true;
-                (Some(Err(Error::ErrorEvent(error))), true)
-            } else if queue.closed || queue.failed {
-                queue.finished = true;
-                (None, true)
-            } else {
-                if !queue
-                    .waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    queue.waker = Some(cx.waker().clone());
-                }
-                return Poll::Pending;
-            }
-        };
-        if ended {
+        let polled = this.hub.poll_read(this.key, cx);
+        if matches!(
+            polled,
+            Poll::Ready(None) | Poll::Ready(Some(Err(Error::ErrorEvent(_))))
+        ) {
             this.remove_listeners();
         }
-        Poll::Ready(item)
+        polled
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -346,28 +532,25 @@ impl<T> Stream for Subscription<T> {
     }
 }
 
-impl<T> FusedStream for Subscription<T> {
+impl<T: Clone> FusedStream for Subscription<T> {
     fn is_terminated(&self) -> bool {
-        self.shared.lock().finished
+        self.hub.is_finished(self.key)
     }
 }
 
 impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
+        // Leave first, so that the listener's removal has no unread payloads to set aside.
+        self.hub.leave(self.key);
         self.remove_listeners();
     }
 }
 
 impl<T> fmt::Debug for Subscription<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let queue = self.shared.lock();
         f.debug_struct("Subscription")
             .field("event", &self.event)
             .field("id", &self.event_id)
-            .field("buffered", &queue.items.len())
-            .field("capacity", &queue.capacity)
-            .field("missed", &queue.missed)
-            .field("finished", &queue.finished)
             .finish_non_exhaustive()
     }
 }

@@ -4,4 +4,5 @@
 mod api_guard;
 mod api_send_sync;
 mod async_cancellation;
+mod async_subscribe;
 mod model_operations;

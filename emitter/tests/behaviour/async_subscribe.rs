@@ -1,0 +1,149 @@
+//! Subscriptions of one event share one store of payloads; each keeps its own position, capacity
+//! and end. These tests pin down that sharing does not leak between subscriptions.
+
+use std::task::Poll;
+
+use emitter::{Emitter, Error};
+use futures_util::StreamExt;
+use tokio_test::{assert_pending, assert_ready, task};
+
+#[test]
+fn each_subscription_lags_by_its_own_capacity() {
+    let ee: Emitter<u32> = Emitter::new();
+    let mut small = task::spawn(ee.subscribe("n", 2).unwrap());
+    let mut large = task::spawn(ee.subscribe("n", 8).unwrap());
+    for n in 0..6 {
+        ee.emit("n", n).unwrap();
+    }
+    assert_eq!((small.len(), large.len()), (2, 6));
+    assert_eq!(
+        assert_ready!(small.poll_next()),
+        Some(Err(Error::Lagged { missed: 4 }))
+    );
+    assert_eq!(assert_ready!(small.poll_next()), Some(Ok(4)));
+    for n in 0..6 {
+        assert_eq!(assert_ready!(large.poll_next()), Some(Ok(n)));
+    }
+    assert_eq!(assert_ready!(small.poll_next()), Some(Ok(5)));
+    assert_pending!(small.poll_next());
+    assert_pending!(large.poll_next());
+}
+
+#[test]
+fn a_later_subscription_starts_with_the_next_emit() {
+    let ee: Emitter<u32> = Emitter::new();
+    let mut early = task::spawn(ee.subscribe("n", 4).unwrap());
+    ee.emit("n", 1).unwrap();
+    let mut late = task::spawn(ee.subscribe("n", 4).unwrap());
+    ee.emit("n", 2).unwrap();
+    assert_eq!(assert_ready!(early.poll_next()), Some(Ok(1)));
+    assert_eq!(assert_ready!(early.poll_next()), Some(Ok(2)));
+    assert_eq!(assert_ready!(late.poll_next()), Some(Ok(2)));
+    assert_pending!(late.poll_next());
+}
+
+#[test]
+fn a_subscription_made_during_an_emit_misses_that_emit() {
+    let ee: Emitter<u32> = Emitter::new();
+    let _first = ee.subscribe("n", 4).unwrap();
+    let made = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (slot, handle) = (std::sync::Arc::clone(&made), ee.clone());
+    ee.once("n", move |_| {
+        *slot.lock().unwrap() = Some(handle.subscribe("n", 4).unwrap())
+    });
+    ee.emit("n", 1).unwrap();
+    ee.emit("n", 2).unwrap();
+    let mut late = task::spawn(made.lock().unwrap().take().unwrap());
+    assert_eq!(assert_ready!(late.poll_next()), Some(Ok(2)));
+    assert_pending!(late.poll_next());
+}
+
+#[test]
+fn an_ended_subscription_keeps_its_unread_payloads_while_others_go_on() {
+    let ee: Emitter<u32> = Emitter::new();
+    let mut ended = task::spawn(ee.subscribe("n", 3).unwrap());
+    let mut going = task::spawn(ee.subscribe("n", 3).unwrap());
+    ee.emit("n", 1).unwrap();
+    ee.emit("n", 2).unwrap();
+    ee.emit("error", 99).unwrap();
+    let mut after_error = task::spawn(ee.subscribe("n", 3).unwrap());
+    for n in 3..20 {
+        ee.emit("n", n).unwrap();
+    }
+    assert_eq!(assert_ready!(ended.poll_next()), Some(Ok(1)));
+    assert_eq!(assert_ready!(ended.poll_next()), Some(Ok(2)));
+    assert_eq!(
+        assert_ready!(ended.poll_next()),
+        Some(Err(Error::ErrorEvent(99)))
+    );
+    assert_eq!(assert_ready!(ended.poll_next()), None);
+    // The error ended every subscription of the event that was there when it arrived.
+    assert_eq!(assert_ready!(going.poll_next()), Some(Ok(1)));
+    assert_eq!(
+        assert_ready!(after_error.poll_next()),
+        Some(Err(Error::Lagged { missed: 14 }))
+    );
+    assert_eq!(assert_ready!(after_error.poll_next()), Some(Ok(17)));
+}
+
+#[test]
+fn every_waiting_subscription_is_woken_by_one_emit() {
+    let ee: Emitter<u32> = Emitter::new();
+    let mut a = task::spawn(ee.subscribe("n", 4).unwrap());
+    let mut b = task::spawn(ee.subscribe("n", 4).unwrap());
+    assert_pending!(a.poll_next());
+    assert_pending!(b.poll_next());
+    ee.emit("n", 7).unwrap();
+    assert!(a.is_woken() && b.is_woken());
+    assert_eq!(assert_ready!(a.poll_next()), Some(Ok(7)));
+    assert_eq!(assert_ready!(b.poll_next()), Some(Ok(7)));
+}
+
+#[test]
+fn dropping_one_subscription_leaves_the_others_intact() {
+    let ee: Emitter<u32> = Emitter::new();
+    let mut kept = task::spawn(ee.subscribe("n", 4).unwrap());
+    let dropped = ee.subscribe("n", 16).unwrap();
+    ee.emit("n", 1).unwrap();
+    drop(dropped);
+    ee.emit("n", 2).unwrap();
+    assert_eq!(ee.listener_count("n"), 1);
+    assert_eq!(assert_ready!(kept.poll_next()), Some(Ok(1)));
+    assert_eq!(assert_ready!(kept.poll_next()), Some(Ok(2)));
+    drop(kept);
+    let mut again = task::spawn(ee.subscribe("n", 4).unwrap());
+    assert_pending!(again.poll_next());
+    ee.emit("n", 3).unwrap();
+    assert_eq!(again.poll_next(), Poll::Ready(Some(Ok(3))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_on_other_threads_receive_every_payload_in_order() {
+    const PAYLOADS: u32 = 20_000;
+    let ee: Emitter<u32> = Emitter::new();
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut sub = ee.subscribe("n", PAYLOADS as usize).unwrap();
+            tokio::spawn(async move {
+                let mut expected = 0;
+                while expected < PAYLOADS {
+                    assert_eq!(sub.next().await, Some(Ok(expected)));
+                    expected += 1;
+                }
+                expected
+            })
+        })
+        .collect();
+    let writer = {
+        let ee = ee.clone();
+        tokio::task::spawn_blocking(move || {
+            for n in 0..PAYLOADS {
+                ee.emit("n", n).unwrap();
+            }
+        })
+    };
+    writer.await.unwrap();
+    for reader in readers {
+        assert_eq!(reader.await.unwrap(), PAYLOADS);
+    }
+}
