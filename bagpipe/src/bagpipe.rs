@@ -14,7 +14,7 @@ use crate::builder::{Builder, OnTimeout, Options};
 use crate::error::{Error, panic_message};
 use crate::event::{Event, Outdated};
 use crate::push::Push;
-use crate::shared::{QueuedCall, Shared, Ticket};
+use crate::shared::{Permit, QueuedCall, Shared, Ticket};
 use crate::stats::{Counters, Stats};
 
 /// A concurrency limiter: at most `limit` calls run at once, the rest wait in a FIFO queue.
@@ -203,7 +203,10 @@ impl Bagpipe {
         if shared.options.disabled {
             return Ok(future.await);
         }
-        let permit = Shared::admit(shared)?.ready().await?;
+        let permit = match Shared::try_permit(shared) {
+            Some(permit) => permit,
+            None => Shared::admit(shared)?.ready().await?,
+        };
         let output = match shared.options.timeout {
             None => future.await,
             Some(timeout) => match Box::pin(tokio::time::timeout(timeout, future)).await {
@@ -214,8 +217,7 @@ impl Bagpipe {
                 }
             },
         };
-        Counters::bump(&shared.counters.completed);
-        drop(permit);
+        permit.complete();
         Ok(output)
     }
 
@@ -371,7 +373,8 @@ impl Bagpipe {
     /// ```
     #[must_use]
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        let (released, active) = self.shared.slots.released_and_active();
+        self.shared.counters.snapshot(released, active)
     }
 
     /// The emitter that reports [`Event::Full`], [`Event::Outdated`] and [`Event::Drain`]
@@ -417,8 +420,7 @@ where
     let shared = Arc::clone(permit.shared_arc());
     let Some(timeout) = shared.options.timeout else {
         let result = AssertUnwindSafe(future).catch_unwind().await;
-        drop(permit);
-        return finish(&shared, result);
+        return finish(&shared, permit, result);
     };
     if shared.options.on_timeout == OnTimeout::Cancel {
         let result = Box::pin(tokio::time::timeout(
@@ -426,10 +428,10 @@ where
             AssertUnwindSafe(future).catch_unwind(),
         ))
         .await;
-        drop(permit);
         return match result {
-            Ok(result) => finish(&shared, result),
+            Ok(result) => finish(&shared, permit, result),
             Err(_elapsed) => {
+                drop(permit);
                 Counters::bump(&shared.counters.timeouts);
                 Err(Error::Timeout { timeout })
             }
@@ -438,10 +440,7 @@ where
     let started = Instant::now();
     let mut late = Box::pin(AssertUnwindSafe(future).catch_unwind());
     match Box::pin(tokio::time::timeout(timeout, late.as_mut())).await {
-        Ok(result) => {
-            drop(permit);
-            finish(&shared, result)
-        }
+        Ok(result) => finish(&shared, permit, result),
         Err(_elapsed) => {
             drop(permit);
             Counters::bump(&shared.counters.timeouts);
@@ -462,13 +461,18 @@ where
     }
 }
 
-fn finish<T>(shared: &Shared, result: Result<T, Box<dyn Any + Send>>) -> Result<T, Error> {
+fn finish<T>(
+    shared: &Shared,
+    permit: Permit<Arc<Shared>>,
+    result: Result<T, Box<dyn Any + Send>>,
+) -> Result<T, Error> {
     match result {
         Ok(output) => {
-            Counters::bump(&shared.counters.completed);
+            permit.complete();
             Ok(output)
         }
         Err(payload) => {
+            drop(permit);
             Counters::bump(&shared.counters.panicked);
             Err(Error::Panicked {
                 message: panic_message(&*payload),

@@ -129,8 +129,7 @@ where
                     }
                 },
             };
-            drop(permit);
-            Counters::bump(&shared.counters.completed);
+            permit.complete();
             result.map_err(|error| Error::Service(error.into()))
         })
     }

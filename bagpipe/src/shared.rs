@@ -64,15 +64,22 @@ impl Shared {
         }
     }
 
+    /// The uncontended path: a slot if one is free and nobody waits.
+    #[inline]
+    pub(crate) fn try_permit<S: Borrow<Self>>(shared: S) -> Option<Permit<S>> {
+        shared
+            .borrow()
+            .slots
+            .try_fast()
+            .then(|| Permit::new(shared))
+    }
+
     /// Decides at once: a held slot, a place in the queue, or an error.
     pub(crate) fn admit<S: Borrow<Self>>(shared: S) -> Result<Ticket<S>, Error> {
         let this = shared.borrow();
         let refuse_at = this.options.refuse.then_some(this.options.queue_length);
         match this.slots.admit(refuse_at) {
-            Admission::Admitted => {
-                Counters::bump(&this.counters.admitted);
-                Ok(Ticket::Admitted(Permit { shared }))
-            }
+            Admission::Admitted => Ok(Ticket::Admitted(Permit::new(shared))),
             Admission::Queued { node, queued } => {
                 let deadline = this
                     .options
@@ -154,11 +161,28 @@ impl<S: Borrow<Shared> + Clone + Unpin> Ticket<S> {
     }
 }
 
-/// A held slot; dropping it releases the slot.
+/// A held slot; dropping it releases the slot. A permit released through
+/// [`complete`](Permit::complete) counts as a completed call; any other release (timeout, panic,
+/// cancellation) is counted apart, so `completed = released - other releases`.
 #[derive(Debug)]
 #[must_use]
 pub(crate) struct Permit<S: Borrow<Shared>> {
     shared: S,
+    completed: bool,
+}
+
+impl<S: Borrow<Shared>> Permit<S> {
+    fn new(shared: S) -> Self {
+        Self {
+            shared,
+            completed: false,
+        }
+    }
+
+    /// Releases the slot of a call that delivered its output.
+    pub(crate) fn complete(mut self) {
+        self.completed = true;
+    }
 }
 
 impl Permit<Arc<Shared>> {
@@ -170,6 +194,9 @@ impl Permit<Arc<Shared>> {
 impl<S: Borrow<Shared>> Drop for Permit<S> {
     fn drop(&mut self) {
         let shared = self.shared.borrow();
+        if !self.completed {
+            Counters::bump(&shared.counters.other_releases);
+        }
         let drained = shared.slots.release();
         shared.drained(drained);
     }
@@ -199,10 +226,7 @@ impl<S: Borrow<Shared> + Unpin> Future for Waiter<S> {
             GRANTED => {
                 self.node = None;
                 match self.shared.take() {
-                    Some(shared) => {
-                        Counters::bump(&shared.borrow().counters.admitted);
-                        Poll::Ready(Ok(Permit { shared }))
-                    }
+                    Some(shared) => Poll::Ready(Ok(Permit::new(shared))),
                     None => Poll::Pending,
                 }
             }
@@ -220,6 +244,10 @@ impl<S: Borrow<Shared>> Drop for Waiter<S> {
         if let (Some(node), Some(shared)) = (self.node.take(), self.shared.as_ref()) {
             let shared = shared.borrow();
             let drained = shared.slots.cancel(&node);
+            if node.state() == GRANTED {
+                // The slot granted to this waiter was released by `cancel` without a call.
+                Counters::bump(&shared.counters.other_releases);
+            }
             shared.drained(drained);
         }
     }

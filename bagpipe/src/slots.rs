@@ -3,8 +3,13 @@
 //! The admission machine: an atomic word for the uncontended path, a mutex-protected FIFO queue
 //! of waiter nodes for the contended one.
 //!
-//! The word `state` packs three things: bit 0 (`WAITERS`) is set while the queue holds a live
-//! waiter, bit 1 (`CLOSED`) once `close` ran, and the rest counts the slots held (`active`).
+//! The 64-bit word `state` packs four things: bit 0 (`WAITERS`) is set while the queue holds a
+//! live waiter, bit 1 (`CLOSED`) once `close` ran, bits 2..34 count the slots held (`active`),
+//! and bits 34..64 count releases modulo 2^30. The release count rides in the word so that the
+//! uncontended path keeps statistics without a second atomic operation: `admitted` is
+//! `released + active`. When the low count would wrap, the release takes the lock and carries
+//! 2^30 into `Queue::released_high`, which readers also read under the lock. The active count
+//! holds 2^32 - 1 slots, so limits above that act as 2^32 - 1.
 //!
 //! Invariants, all maintained while holding the queue lock:
 //!
@@ -32,14 +37,23 @@
 //! entries outnumber live ones.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::task::AtomicWaker;
 
-const WAITERS: usize = 0b01;
-const CLOSED: usize = 0b10;
-const ONE: usize = 0b100;
+const WAITERS: u64 = 0b01;
+const CLOSED: u64 = 0b10;
+const ONE: u64 = 0b100;
+const ACTIVE_MAX: u64 = u32::MAX as u64;
+const RELEASE_SHIFT: u32 = 34;
+const RELEASED: u64 = 1 << RELEASE_SHIFT;
+const RELEASE_MASK: u64 = !((1 << RELEASE_SHIFT) - 1);
+const RELEASE_CARRY: u64 = 1 << (64 - RELEASE_SHIFT);
+
+fn active_of(state: u64) -> u64 {
+    (state >> 2) & ACTIVE_MAX
+}
 
 /// Compact the queue once this many dead entries outnumber the live ones.
 const COMPACT_MIN_DEAD: usize = 32;
@@ -87,12 +101,13 @@ struct Queue {
     entries: VecDeque<Arc<Node>>,
     live: usize,
     dead: usize,
+    released_high: u64,
 }
 
 /// The admission machine.
 #[derive(Debug)]
 pub(crate) struct Slots {
-    state: AtomicUsize,
+    state: AtomicU64,
     limit: AtomicUsize,
     queue: Mutex<Queue>,
 }
@@ -104,14 +119,31 @@ pub(crate) struct Drained(pub(crate) bool);
 impl Slots {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
-            state: AtomicUsize::new(0),
+            state: AtomicU64::new(0),
             limit: AtomicUsize::new(limit),
             queue: Mutex::new(Queue::default()),
         }
     }
 
     pub(crate) fn active(&self) -> usize {
-        self.state.load(Ordering::Acquire) / ONE
+        usize::try_from(active_of(self.state.load(Ordering::Acquire))).unwrap_or(usize::MAX)
+    }
+
+    /// How many slots were released since the start, and how many are held now.
+    pub(crate) fn released_and_active(&self) -> (u64, u64) {
+        let queue = self.lock();
+        let state = self.state.load(Ordering::Acquire);
+        (
+            queue.released_high + (state >> RELEASE_SHIFT),
+            active_of(state),
+        )
+    }
+
+    /// The limit as the active count can hold it.
+    fn effective_limit(&self) -> u64 {
+        u64::try_from(self.limit.load(Ordering::Acquire))
+            .unwrap_or(ACTIVE_MAX)
+            .min(ACTIVE_MAX)
     }
 
     pub(crate) fn limit(&self) -> usize {
@@ -136,10 +168,10 @@ impl Slots {
 
     /// Takes a slot without waiting, if one is free and nobody waits.
     #[inline]
-    fn try_fast(&self) -> bool {
-        let limit = self.limit.load(Ordering::Acquire);
+    pub(crate) fn try_fast(&self) -> bool {
+        let limit = self.effective_limit();
         let mut current = self.state.load(Ordering::Relaxed);
-        while current & (WAITERS | CLOSED) == 0 && current / ONE < limit {
+        while current & (WAITERS | CLOSED) == 0 && active_of(current) < limit {
             match self.state.compare_exchange_weak(
                 current,
                 current + ONE,
@@ -166,14 +198,14 @@ impl Slots {
                 return Admission::Closed;
             }
             if refuse_at.is_some_and(|cap| queue.live >= cap)
-                && (current & WAITERS != 0 || current / ONE >= self.limit())
+                && (current & WAITERS != 0 || active_of(current) >= self.effective_limit())
             {
                 return Admission::Refused { queued: queue.live };
             }
             if current & WAITERS != 0 {
                 break;
             }
-            let next = if current / ONE < self.limit() {
+            let next = if active_of(current) < self.effective_limit() {
                 current + ONE
             } else {
                 current | WAITERS
@@ -203,10 +235,10 @@ impl Slots {
     #[inline]
     pub(crate) fn release(&self) -> Drained {
         let mut current = self.state.load(Ordering::Relaxed);
-        while current & WAITERS == 0 {
+        while current & WAITERS == 0 && current & RELEASE_MASK != RELEASE_MASK {
             match self.state.compare_exchange_weak(
                 current,
-                current - ONE,
+                current - ONE + RELEASED,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
@@ -220,7 +252,29 @@ impl Slots {
     #[cold]
     fn release_slow(&self) -> Drained {
         let mut queue = self.lock();
-        self.state.fetch_sub(ONE, Ordering::AcqRel);
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            let wraps = current & RELEASE_MASK == RELEASE_MASK;
+            let next = if wraps {
+                (current - ONE) & !RELEASE_MASK
+            } else {
+                current - ONE + RELEASED
+            };
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if wraps {
+                        queue.released_high += RELEASE_CARRY;
+                    }
+                    break;
+                }
+                Err(actual) => current = actual,
+            }
+        }
         let mut woken = Vec::new();
         let drained = self.grant_locked(&mut queue, &mut woken);
         drop(queue);
@@ -234,8 +288,8 @@ impl Slots {
         if queue.live == 0 {
             return Drained(false);
         }
-        let limit = self.limit();
-        while queue.live > 0 && self.active() < limit {
+        let limit = self.effective_limit();
+        while queue.live > 0 && active_of(self.state.load(Ordering::Acquire)) < limit {
             let Some(node) = queue.entries.pop_front() else {
                 break;
             };
@@ -335,5 +389,36 @@ impl Slots {
 fn wake_all(woken: Vec<Arc<Node>>) {
     for node in woken {
         node.waker.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_count_carries_past_its_field() {
+        let slots = Slots::new(2);
+        let almost = (1u64 << (64 - RELEASE_SHIFT)) - 1;
+        slots
+            .state
+            .store(almost << RELEASE_SHIFT, Ordering::Release);
+        assert_eq!(slots.released_and_active(), (almost, 0));
+        assert!(slots.try_fast());
+        assert!(slots.try_fast());
+        assert_eq!(slots.released_and_active(), (almost, 2));
+        let _ = slots.release();
+        assert_eq!(slots.released_and_active(), (almost + 1, 1));
+        let _ = slots.release();
+        assert_eq!(slots.released_and_active(), (almost + 2, 0));
+        assert_eq!(slots.active(), 0);
+    }
+
+    #[test]
+    fn a_limit_beyond_the_active_field_acts_as_its_maximum() {
+        let slots = Slots::new(usize::MAX);
+        assert_eq!(slots.effective_limit(), ACTIVE_MAX);
+        assert!(slots.try_fast());
+        assert_eq!(slots.active(), 1);
     }
 }

@@ -4,8 +4,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of a bagpipe's counters, from [`Bagpipe::stats`](crate::Bagpipe::stats).
 ///
-/// Every count starts at zero when the bagpipe is built and only grows. A disabled bagpipe
-/// counts nothing.
+/// Every count starts at zero when the bagpipe is built. A disabled bagpipe counts nothing.
+/// The counts are read without stopping the bagpipe: while calls start and end concurrently,
+/// `admitted` and `completed` may be off by the calls in flight (and `completed` may step back
+/// by one); once the bagpipe is quiet they are exact.
 ///
 /// # Examples
 ///
@@ -23,7 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Calls that got a slot and started running.
+    /// Slots handed out: calls that started running, plus waiters granted a slot that were
+    /// dropped before they could use it.
     pub admitted: u64,
     /// Calls refused because the queue was full ([`Error::TooMuchAsyncCall`](crate::Error)).
     pub refused: u64,
@@ -39,14 +42,16 @@ pub struct Stats {
     pub panicked: u64,
 }
 
+/// The counters kept apart from the admission word. `admitted` and `completed` are derived from
+/// the release count that the admission machine keeps in its state word (see `slots`), so the
+/// uncontended path bumps no counter of its own.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) admitted: AtomicU64,
+    pub(crate) other_releases: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) queue_timeouts: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) outdated: AtomicU64,
-    pub(crate) completed: AtomicU64,
     pub(crate) panicked: AtomicU64,
 }
 
@@ -55,15 +60,15 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> Stats {
+    pub(crate) fn snapshot(&self, released: u64, active: u64) -> Stats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         Stats {
-            admitted: read(&self.admitted),
+            admitted: released + active,
             refused: read(&self.refused),
             queue_timeouts: read(&self.queue_timeouts),
             timeouts: read(&self.timeouts),
             outdated: read(&self.outdated),
-            completed: read(&self.completed),
+            completed: released.saturating_sub(read(&self.other_releases)),
             panicked: read(&self.panicked),
         }
     }
