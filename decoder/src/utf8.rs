@@ -19,8 +19,13 @@
 //! one-shot decoder, which uses the same maximal-subpart rule as V8. Each piece handed to that
 //! decoder ends on a boundary where the whole-stream decoder would also restart, which is why
 //! the concatenated output equals the one-shot decode of the whole stream.
+//!
+//! Valid pieces are appended straight from the input (validation plus one copy, no
+//! intermediate buffer); only malformed pieces build their replacement text on the side.
 
 use std::borrow::Cow;
+
+use encoding_rs::CoderResult;
 
 /// Streaming UTF-8 state, Node's way.
 #[derive(Debug, Clone, Default)]
@@ -131,6 +136,13 @@ fn is_continuation(byte: u8) -> bool {
     byte & 0xC0 == 0x80
 }
 
+/// Spare capacity beyond the worst case that is still written into directly: encoding_rs
+/// touches every page of the spare capacity on each call (see `whatwg.rs`).
+const SPARE_SLACK: usize = 16 * 1024;
+
+/// Pieces up to this length are validated by `std` first.
+const SHORT_PIECE: usize = 32;
+
 /// One-shot decode of a piece that starts at stream offset `start`.
 pub(crate) fn decode_piece(
     piece: &[u8],
@@ -141,6 +153,14 @@ pub(crate) fn decode_piece(
     if piece.is_empty() {
         return Ok(());
     }
+    if piece.len() <= SHORT_PIECE {
+        // Short pieces (small chunks, a finished pending character): std's validator has less
+        // fixed cost than the SIMD one.
+        if let Ok(text) = std::str::from_utf8(piece) {
+            out.push_str(text);
+            return Ok(());
+        }
+    }
     if strict {
         let valid = encoding_rs::Encoding::utf8_valid_up_to(piece);
         push_valid(&piece[..valid], out);
@@ -149,6 +169,25 @@ pub(crate) fn decode_piece(
         } else {
             Err(start + valid as u64)
         };
+    }
+    let mut decoder = encoding_rs::UTF_8.new_decoder_without_bom_handling();
+    let needed = decoder
+        .max_utf8_buffer_length(piece.len())
+        .unwrap_or(usize::MAX);
+    let spare = out.capacity() - out.len();
+    if spare >= needed && spare - needed <= SPARE_SLACK {
+        // Room is already there: encoding_rs validates and copies in one pass.
+        let (result, read, _) = decoder.decode_to_string(piece, out, true);
+        if result == CoderResult::InputEmpty {
+            return Ok(());
+        }
+        // Not reached with the worst case reserved; finish through the other path if it is.
+        out.push_str(
+            &encoding_rs::UTF_8
+                .decode_without_bom_handling(&piece[read..])
+                .0,
+        );
+        return Ok(());
     }
     match encoding_rs::UTF_8.decode_without_bom_handling(piece).0 {
         Cow::Borrowed(text) => out.push_str(text),

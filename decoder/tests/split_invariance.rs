@@ -181,6 +181,19 @@ fn check(encoding: Encoding, bytes: &[u8], cuts: &[Index]) -> Result<(), TestCas
     decoder.end_into(&mut text);
     prop_assert_eq!(&text[1..], &expected[..], "{} write_into", encoding);
 
+    // `write_into` into a reused buffer sized for each chunk, as a hot loop would.
+    let mut decoder = StringDecoder::with_encoding(encoding);
+    let mut buffer = String::new();
+    let mut text = String::new();
+    for piece in &pieces {
+        buffer.clear();
+        buffer.reserve(piece.len() * 3 + 16);
+        decoder.write_into(piece, &mut buffer);
+        text += &buffer;
+    }
+    decoder.end_into(&mut text);
+    prop_assert_eq!(&text, &expected, "{} reused buffer", encoding);
+
     // Strict mode: the same verdict and offset however the bytes are cut.
     let whole = strict_one_shot(encoding, bytes);
     let mut decoder = StringDecoder::with_encoding(encoding);
