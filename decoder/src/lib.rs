@@ -64,8 +64,9 @@
 //! - Split invariance: for any bytes and any way of cutting them into chunks (empty chunks
 //!   included), the writes plus `end` produce exactly the one-shot decode. This is tested as a
 //!   property for every supported encoding.
-//! - Bounded memory: a decoder holds at most a few bytes between calls.
-//! - No panics on any input.
+//! - Bounded memory: a decoder holds at most a few bytes of input between calls, whatever the
+//!   stream's length.
+//! - No panics on any input (see [`StringDecoder`] for `String`'s own capacity limit).
 //!
 //! # Feature flags
 //!

@@ -19,12 +19,16 @@ use crate::{Encoding, Error, bytewise};
 ///
 /// - Every input byte is consumed; at most a few bytes are held between calls (three for
 ///   UTF-8 and UTF-16LE, two for base64, the `encoding_rs` decoder's own small state for
-///   WHATWG encodings). Memory use does not grow with the stream.
+///   WHATWG encodings). Memory use does not grow with the stream; a WHATWG decoder may keep
+///   a scratch buffer of at most about 200 KiB (one 64 KiB slice's worst-case output) when
+///   `write_into` targets a `String` with far more spare capacity than a call needs.
 /// - Output never splits a character: the text of all writes plus `end` equals the one-shot
 ///   decode of all bytes, however they were chunked (empty chunks included).
 /// - Malformed input becomes U+FFFD (one per maximal subpart for UTF-8, one per lone
 ///   surrogate for UTF-16LE); the `try_*` methods report it as [`Error::Malformed`] instead.
-///   Nothing panics on any input.
+///   No input makes a decoder panic; the one panic left is `String`'s own capacity overflow,
+///   when the text of a single call would exceed `isize::MAX` bytes (possible only on 32-bit
+///   targets, for hex, base64 or latin1 output of more than half the address space).
 ///
 /// # Differences from Node
 ///
@@ -70,9 +74,12 @@ enum State {
     Whatwg(Whatwg),
 }
 
+// A decoder moves between tasks and threads with its stream; its types say so at compile time.
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<StringDecoder>();
+    assert_send_sync::<Encoding>();
+    assert_send_sync::<Error>();
 };
 
 impl StringDecoder {
