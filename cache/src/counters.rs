@@ -3,16 +3,21 @@
 //! Striped event counters. A single shared `AtomicU64` bumped on every `get` would put one cache
 //! line in every reader's path and make reads on two cores slower than on one; that is the
 //! global lock the map promises not to take. Instead each thread picks one of [`STRIPES`]
-//! cache-line-aligned stripes (round robin, once per thread) and bumps its own counter with a
-//! relaxed add; a snapshot sums the stripes. Counters only grow, so a sum taken while others
-//! work is a value the counter held at some instant between the first and the last read, per
-//! counter.
+//! cache-line-aligned stripes (round robin, once per thread) and bumps its own counter; a
+//! snapshot sums the stripes. Counters only grow, so a sum taken while others work is a value
+//! the counter held at some instant between the first and the last read, per counter.
+//!
+//! Two ways to bump: [`Counters::add`] is an atomic read-modify-write, exact always, used on
+//! write paths (which take locks anyway). [`Counters::bump_read`] is a relaxed load and store,
+//! no locked instruction, used for hits and misses on the read path: it is exact while each
+//! thread has its own stripe (up to [`STRIPES`] threads have used the crate's maps), and past
+//! that two threads that share a stripe can, rarely, lose one another's increment.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// How many stripes a counter set has: enough that threads of a small pool rarely share one.
-const STRIPES: usize = 16;
+const STRIPES: usize = 32;
 
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
@@ -54,6 +59,13 @@ impl<const N: usize> Counters<N> {
     #[inline]
     pub(crate) fn add(&self, which: usize, n: u64) {
         self.stripes[stripe()].0[which].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds 1 to counter `which` without a locked instruction; see the module docs.
+    #[inline]
+    pub(crate) fn bump_read(&self, which: usize) {
+        let counter = &self.stripes[stripe()].0[which];
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// Sums every counter over the stripes.

@@ -100,6 +100,7 @@
 mod builder;
 mod counters;
 mod error;
+mod expiry;
 mod flight;
 mod limitable_map;
 mod once_queue;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::builder::Builder;
 use crate::error::Error;
+use crate::expiry::{Expiry, Never, Ttl};
 use crate::flight::Flights;
 use crate::once_queue::AbandonPolicy;
 use crate::stats::CacheStats;
@@ -62,8 +63,25 @@ use crate::store::{Listener, Store};
 /// # Ok::<(), cache::Error>(())
 /// ```
 pub struct LimitableMap<K, V, S = RandomState> {
-    store: Arc<Store<K, V, S>>,
+    store: Shape<K, V, S>,
     flights: Arc<Flights<K>>,
+}
+
+/// The store, by whether entries can expire: a map without a time-to-live keeps no expiry in
+/// its slots and never reads the clock.
+enum Shape<K, V, S> {
+    Lasting(Arc<Store<K, V, S, Never>>),
+    Expiring(Arc<Store<K, V, S, Ttl>>),
+}
+
+/// Runs `$body` with `$s` bound to the map's store, whatever its shape.
+macro_rules! with_store {
+    ($map:expr, $s:ident => $body:expr) => {
+        match &$map.store {
+            Shape::Lasting($s) => $body,
+            Shape::Expiring($s) => $body,
+        }
+    };
 }
 
 impl<K, V> LimitableMap<K, V>
@@ -124,8 +142,14 @@ where
         policy: AbandonPolicy,
         hasher: S,
     ) -> Self {
+        let store = match ttl {
+            None => Shape::Lasting(Arc::new(Store::new(limit, Never, listener, hasher))),
+            Some(ttl) => {
+                Shape::Expiring(Arc::new(Store::new(limit, Ttl::new(ttl), listener, hasher)))
+            }
+        };
         Self {
-            store: Arc::new(Store::new(limit, ttl, listener, hasher)),
+            store,
             flights: Arc::new(Flights::new(policy)),
         }
     }
@@ -151,7 +175,7 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.flights.forget(&key);
-        self.store.insert(key, value)
+        with_store!(self, s => s.insert(key, value))
     }
 
     /// A clone of the value stored under `key`, if present and not expired.
@@ -177,7 +201,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.store.get(key)
+        with_store!(self, s => s.get(key))
     }
 
     /// Whether `key` is present and not expired. Not counted as a hit or miss.
@@ -199,7 +223,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.store.contains_key(key)
+        with_store!(self, s => s.contains_key(key))
     }
 
     /// Removes `key` and returns its value if it was present and not expired.
@@ -224,7 +248,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.flights.forget(key);
-        self.store.remove(key)
+        with_store!(self, s => s.remove(key))
     }
 
     /// Drops whatever the map knows about `key`: its value, and the right of a load in flight
@@ -251,7 +275,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.flights.forget(key);
-        self.store.remove(key);
+        with_store!(self, s => s.remove(key));
     }
 
     /// Removes every entry and detaches every load in flight (as [`invalidate`](Self::invalidate)
@@ -271,7 +295,7 @@ where
     /// ```
     pub fn clear(&self) {
         self.flights.forget_all();
-        self.store.clear();
+        with_store!(self, s => s.clear());
     }
 
     /// How many entries the map holds, never more than [`limit`](Self::limit). Entries that
@@ -292,7 +316,7 @@ where
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.store.len()
+        with_store!(self, s => s.len())
     }
 
     /// Whether the map holds no entry.
@@ -324,7 +348,7 @@ where
     /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
-        self.store.limit()
+        with_store!(self, s => s.limit())
     }
 
     /// The time-to-live of entries, if the map has one.
@@ -340,7 +364,7 @@ where
     /// ```
     #[must_use]
     pub fn time_to_live(&self) -> Option<std::time::Duration> {
-        self.store.time_to_live()
+        with_store!(self, s => s.time_to_live())
     }
 
     /// What [`get_or_load`](Self::get_or_load) does with a load whose callers have all left.
@@ -384,7 +408,7 @@ where
         reason = "called for its effect; the count is extra information"
     )]
     pub fn purge_expired(&self) -> usize {
-        self.store.purge_expired()
+        with_store!(self, s => s.purge_expired())
     }
 
     /// The live keys, oldest-inserted first: the order in which they would be evicted. O(n),
@@ -404,7 +428,7 @@ where
     /// ```
     #[must_use]
     pub fn keys(&self) -> Vec<K> {
-        self.store.keys()
+        with_store!(self, s => s.keys())
     }
 
     /// The map's counters, with those of its once-queue in [`CacheStats::loads`].
@@ -422,7 +446,7 @@ where
     /// ```
     #[must_use]
     pub fn stats(&self) -> CacheStats {
-        let mut stats = self.store.stats();
+        let mut stats = with_store!(self, s => s.stats());
         stats.loads = self.flights.stats();
         stats
     }
@@ -473,11 +497,29 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        if let Some(value) = self.store.get(&key) {
+        match &self.store {
+            Shape::Lasting(store) => self.load_through(store, key, loader).await,
+            Shape::Expiring(store) => self.load_through(store, key, loader).await,
+        }
+    }
+
+    /// `get_or_load` on one shape of store.
+    async fn load_through<X, F, Fut, E>(
+        &self,
+        store: &Arc<Store<K, V, S, X>>,
+        key: K,
+        loader: F,
+    ) -> Result<V, Error<E>>
+    where
+        X: Expiry,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        if let Some(value) = store.get(&key) {
             return Ok(value);
         }
-        let store = &self.store;
-        let committer = Arc::clone(&self.store);
+        let committer = Arc::clone(store);
         self.flights
             .run(
                 key,
@@ -494,8 +536,12 @@ where
 
 impl<K, V, S> Clone for LimitableMap<K, V, S> {
     fn clone(&self) -> Self {
+        let store = match &self.store {
+            Shape::Lasting(s) => Shape::Lasting(Arc::clone(s)),
+            Shape::Expiring(s) => Shape::Expiring(Arc::clone(s)),
+        };
         Self {
-            store: Arc::clone(&self.store),
+            store,
             flights: Arc::clone(&self.flights),
         }
     }
@@ -504,8 +550,8 @@ impl<K, V, S> Clone for LimitableMap<K, V, S> {
 impl<K, V, S> fmt::Debug for LimitableMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitableMap")
-            .field("len", &self.store.len())
-            .field("limit", &self.store.limit())
+            .field("len", &with_store!(self, s => s.len()))
+            .field("limit", &with_store!(self, s => s.limit()))
             .field("in_flight", &self.flights.in_flight())
             .finish_non_exhaustive()
     }

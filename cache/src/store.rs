@@ -17,11 +17,10 @@
 //!   evictor skips them, and the queue is compacted when stale records exceed an eighth of the
 //!   live ones (plus a constant), so a removal is O(1) amortized instead of the book's O(n)
 //!   `splice`, and the queue holds at most about `1.125 * limit` records.
-//! - Expiry is stored as nanoseconds since the map's `epoch` (`NEVER` when there is no
-//!   time-to-live), measured on [`tokio::time::Instant`] so paused test time applies. The clock
-//!   is read only when the map has a time-to-live. An expired slot is never returned; it is
-//!   reclaimed by the read that finds it, by an insert that finds it at the queue's front, or
-//!   by `purge_expired`.
+//! - Expiry is a stamp chosen by the [`Expiry`] parameter (see `expiry.rs`): nothing at all
+//!   for maps without a time-to-live, the expiry instant otherwise. An expired slot is never
+//!   returned; it is reclaimed by the read that finds it, by an insert that finds it at the
+//!   queue's front, or by `purge_expired`.
 //! - The eviction listener is called after every lock is released, so it may use the map.
 //!
 //! Lock order: `order` mutex, then a dashmap shard. (The once-queue's table comes before both:
@@ -35,16 +34,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tokio::time::Instant;
 
 use crate::counters::Counters;
+use crate::expiry::Expiry;
 use crate::stats::{CacheStats, RemovalCause};
 
 /// The eviction listener's shape.
 pub(crate) type Listener<K, V> = Box<dyn Fn(&K, &V, RemovalCause) + Send + Sync>;
-
-/// Expiry stamp of a slot that never expires.
-const NEVER: u64 = u64::MAX;
 
 const HITS: usize = 0;
 const MISSES: usize = 1;
@@ -55,12 +51,12 @@ const REMOVED: usize = 5;
 const REPLACED: usize = 6;
 const COUNTERS: usize = 7;
 
-struct Slot<V> {
+struct Slot<V, T> {
     value: V,
     /// Insertion sequence number, matched against the queue record.
     seq: u64,
-    /// Nanoseconds since `epoch` at which the slot expires, or `NEVER`.
-    expires: u64,
+    /// When the slot expires (`()` for maps without a time-to-live).
+    expires: T,
 }
 
 struct Order<K> {
@@ -83,18 +79,17 @@ impl<K, V> Departed<K, V> {
     }
 }
 
-pub(crate) struct Store<K, V, S> {
-    map: DashMap<K, Slot<V>, S>,
+pub(crate) struct Store<K, V, S, X: Expiry> {
+    map: DashMap<K, Slot<V, X::Stamp>, S>,
     order: Mutex<Order<K>>,
     len: AtomicUsize,
     limit: usize,
-    ttl_nanos: Option<u64>,
-    epoch: Instant,
+    expiry: X,
     listener: Option<Listener<K, V>>,
     counters: Counters<COUNTERS>,
 }
 
-impl<K, V, S> Store<K, V, S> {
+impl<K, V, S, X: Expiry> Store<K, V, S, X> {
     pub(crate) fn limit(&self) -> usize {
         self.limit
     }
@@ -104,11 +99,11 @@ impl<K, V, S> Store<K, V, S> {
     }
 
     pub(crate) fn time_to_live(&self) -> Option<Duration> {
-        self.ttl_nanos.map(Duration::from_nanos)
+        self.expiry.time_to_live()
     }
 }
 
-impl<K, V, S> Store<K, V, S>
+impl<K, V, S, X: Expiry> Store<K, V, S, X>
 where
     K: Hash + Eq + Clone,
     V: Clone,
@@ -116,7 +111,7 @@ where
 {
     pub(crate) fn new(
         limit: usize,
-        ttl: Option<Duration>,
+        expiry: X,
         listener: Option<Listener<K, V>>,
         hasher: S,
     ) -> Self {
@@ -128,26 +123,15 @@ where
             }),
             len: AtomicUsize::new(0),
             limit,
-            ttl_nanos: ttl.map(|d| u64::try_from(d.as_nanos()).unwrap_or(NEVER)),
-            epoch: Instant::now(),
+            expiry,
             listener,
             counters: Counters::new(),
         }
     }
 
-    /// The current time in map nanoseconds, or 0 (before every expiry) without a time-to-live.
     #[inline]
     fn now(&self) -> u64 {
-        if self.ttl_nanos.is_some() {
-            let since = Instant::now().saturating_duration_since(self.epoch);
-            u64::try_from(since.as_nanos()).unwrap_or(NEVER)
-        } else {
-            0
-        }
-    }
-
-    fn expiry_from(&self, now: u64) -> u64 {
-        self.ttl_nanos.map_or(NEVER, |ttl| now.saturating_add(ttl))
+        self.expiry.now()
     }
 
     fn departed(&self) -> Departed<K, V> {
@@ -170,7 +154,7 @@ where
     {
         let found = self.peek(key);
         self.counters
-            .add(if found.is_some() { HITS } else { MISSES }, 1);
+            .bump_read(if found.is_some() { HITS } else { MISSES });
         found
     }
 
@@ -184,7 +168,7 @@ where
         let now = self.now();
         let expired = {
             let slot = self.map.get(key)?;
-            if slot.expires > now {
+            if X::live(slot.expires, now) {
                 return Some(slot.value.clone());
             }
             slot.seq
@@ -199,7 +183,9 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let now = self.now();
-        self.map.get(key).is_some_and(|slot| slot.expires > now)
+        self.map
+            .get(key)
+            .is_some_and(|slot| X::live(slot.expires, now))
     }
 
     /// Removes the expired slot `seq` of `key`, if it is still there.
@@ -232,7 +218,7 @@ where
     pub(crate) fn insert_quiet(&self, key: K, value: V) -> (Option<V>, Departed<K, V>) {
         self.counters.add(INSERTS, 1);
         let now = self.now();
-        let expires = self.expiry_from(now);
+        let expires = self.expiry.stamp(now);
         let mut departed = self.departed();
         let value = match self.overwrite(&key, value, now, expires) {
             Ok(old) => {
@@ -249,7 +235,7 @@ where
             match self.overwrite(&key, value, now, expires) {
                 Ok(old) => Some((key, old)),
                 Err(value) => {
-                    if self.ttl_nanos.is_some()
+                    if X::EXPIRES
                         && let Some((k, slot)) = self.map.remove(&key)
                     {
                         // Present but expired: it leaves, and the key is inserted anew at the back.
@@ -285,9 +271,9 @@ where
     /// Overwrites a live value in place (the key keeps its place); hands `value` back when the
     /// key is absent or expired.
     #[inline]
-    fn overwrite(&self, key: &K, value: V, now: u64, expires: u64) -> Result<V, V> {
+    fn overwrite(&self, key: &K, value: V, now: u64, expires: X::Stamp) -> Result<V, V> {
         match self.map.get_mut(key) {
-            Some(mut slot) if slot.expires > now => {
+            Some(mut slot) if X::live(slot.expires, now) => {
                 slot.expires = expires;
                 Ok(std::mem::replace(&mut slot.value, value))
             }
@@ -306,17 +292,17 @@ where
     fn make_room(&self, order: &mut Order<K>, now: u64, departed: &mut Departed<K, V>) {
         while let Some((key, seq)) = order.queue.front() {
             let full = self.len.load(Ordering::Acquire) >= self.limit;
-            if !full && self.ttl_nanos.is_none() {
+            if !full && !X::EXPIRES {
                 break;
             }
             let removed = self.map.remove_if(key, |_, s| {
-                s.seq == *seq && (full || (self.ttl_nanos.is_some() && s.expires <= now))
+                s.seq == *seq && (full || (X::EXPIRES && !X::live(s.expires, now)))
             });
             match removed {
                 Some((k, slot)) => {
                     order.queue.pop_front();
                     self.len.fetch_sub(1, Ordering::AcqRel);
-                    let cause = if slot.expires <= now {
+                    let cause = if !X::live(slot.expires, now) {
                         self.counters.add(EXPIRED, 1);
                         RemovalCause::Expired
                     } else {
@@ -373,7 +359,7 @@ where
             let _order = self.lock();
             let (k, slot) = self.map.remove(key)?;
             self.len.fetch_sub(1, Ordering::AcqRel);
-            if slot.expires > now {
+            if X::live(slot.expires, now) {
                 self.counters.add(REMOVED, 1);
                 if departed.keep {
                     departed.push((k, slot.value.clone(), RemovalCause::Removed));
@@ -398,7 +384,7 @@ where
             for (key, seq) in std::mem::take(&mut order.queue) {
                 if let Some((k, slot)) = self.map.remove_if(&key, |_, s| s.seq == seq) {
                     self.len.fetch_sub(1, Ordering::AcqRel);
-                    let cause = if slot.expires > now {
+                    let cause = if X::live(slot.expires, now) {
                         self.counters.add(REMOVED, 1);
                         RemovalCause::Removed
                     } else {
@@ -414,7 +400,7 @@ where
 
     /// Reclaims every expired entry; returns how many.
     pub(crate) fn purge_expired(&self) -> usize {
-        if self.ttl_nanos.is_none() {
+        if !X::EXPIRES {
             return 0;
         }
         let now = self.now();
@@ -427,7 +413,7 @@ where
             for (key, seq) in queue {
                 if let Some((k, slot)) = self
                     .map
-                    .remove_if(&key, |_, s| s.seq == seq && s.expires <= now)
+                    .remove_if(&key, |_, s| s.seq == seq && !X::live(s.expires, now))
                 {
                     self.len.fetch_sub(1, Ordering::AcqRel);
                     self.counters.add(EXPIRED, 1);
@@ -453,7 +439,7 @@ where
             .filter(|(k, seq)| {
                 self.map
                     .get(k)
-                    .is_some_and(|s| s.seq == *seq && s.expires > now)
+                    .is_some_and(|s| s.seq == *seq && X::live(s.expires, now))
             })
             .map(|(k, _)| k.clone())
             .collect()
