@@ -7,6 +7,11 @@
 //! Server-sent event streams never end on their own, which would keep a graceful shutdown
 //! waiting forever, so each one also ends when the shutdown flag (a `watch` channel set by
 //! [`Service::serve`] when the signal arrives) turns true.
+//!
+//! `POST /import` collects the body with `streams::concat` under the size limit and decodes it
+//! once with a `decoder::StringDecoder`: the book's own answer for arbitrary charsets (6.3.3,
+//! `Buffer.concat` then decode). Memory stays bounded by the limit, and the charset is checked
+//! before a byte of the body is read.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
