@@ -1,4 +1,4 @@
-//! A property test: random sequences of run / finish / drop / panic / time passing /
+//! A property test: random sequences of push / run / finish / drop / panic / time passing /
 //! set_limit / close against a reference model of the book's algorithm.
 //!
 //! The model is the book's `push` / `next` / `run` reduced to data: a set of running calls, a
@@ -23,7 +23,7 @@ const QUEUE_LENGTH: usize = 3;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Run,
+    Start { push: bool },
     Finish(usize),
     Panic(usize),
     Drop(usize),
@@ -34,7 +34,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        5 => Just(Op::Run),
+        5 => any::<bool>().prop_map(|push| Op::Start { push }),
         3 => any::<usize>().prop_map(Op::Finish),
         1 => any::<usize>().prop_map(Op::Panic),
         2 => any::<usize>().prop_map(Op::Drop),
@@ -119,19 +119,22 @@ struct Call {
     finish: Option<oneshot::Sender<bool>>,
 }
 
-fn start(pipe: &Bagpipe, id: u32) -> Call {
+fn start(pipe: &Bagpipe, id: u32, push: bool) -> Call {
     let (finish, finished) = oneshot::channel::<bool>();
-    let pipe = pipe.clone();
-    let future: CallFuture = Box::pin(async move {
-        pipe.run(async move {
-            match finished.await {
-                Ok(true) => id,
-                Ok(false) => panic!("call {id} panics on purpose"),
-                Err(_) => std::future::pending().await,
-            }
-        })
-        .await
-    });
+    let work = async move {
+        match finished.await {
+            Ok(true) => id,
+            Ok(false) => panic!("call {id} panics on purpose"),
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let future: CallFuture = if push {
+        // The handle itself; the call runs on its own task.
+        Box::pin(pipe.push(work))
+    } else {
+        let pipe = pipe.clone();
+        Box::pin(async move { pipe.run(work).await })
+    };
     Call {
         task: spawn(future),
         finish: Some(finish),
@@ -144,14 +147,20 @@ fn classify(result: Result<u32, Error>) -> Outcome {
         Err(Error::TooMuchAsyncCall { .. }) => Outcome::Refused,
         Err(Error::Closed) => Outcome::Closed,
         Err(Error::Timeout { .. }) => Outcome::Timeout,
+        Err(Error::Panicked { .. }) => Outcome::Panicked,
         Err(other) => panic!("unexpected error {other}"),
     }
 }
 
-/// Polls every live call until none makes progress; returns the calls that resolved.
-fn settle(calls: &mut BTreeMap<u32, Call>) -> BTreeMap<u32, Outcome> {
+/// Lets pushed calls' tasks run and polls every live call until none makes progress; returns
+/// the calls that resolved.
+async fn settle(calls: &mut BTreeMap<u32, Call>) -> BTreeMap<u32, Outcome> {
     let mut resolved = BTreeMap::new();
-    loop {
+    let mut quiet_passes = 0;
+    while quiet_passes < 2 {
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
         let mut progressed = false;
         let ids: Vec<u32> = calls.keys().copied().collect();
         for id in ids {
@@ -175,10 +184,9 @@ fn settle(calls: &mut BTreeMap<u32, Call>) -> BTreeMap<u32, Outcome> {
                 }
             }
         }
-        if !progressed {
-            return resolved;
-        }
+        quiet_passes = if progressed { 0 } else { quiet_passes + 1 };
     }
+    resolved
 }
 
 fn check(ops: Vec<Op>, limit: usize, refuse: bool) -> Result<(), TestCaseError> {
@@ -213,10 +221,10 @@ fn check(ops: Vec<Op>, limit: usize, refuse: bool) -> Result<(), TestCaseError> 
                 .map(|(id, _)| *id)
                 .collect();
             match op {
-                Op::Run => {
+                Op::Start { push } => {
                     let id = next_id;
                     next_id += 1;
-                    calls.insert(id, start(&pipe, id));
+                    calls.insert(id, start(&pipe, id, push));
                     if let Some(outcome) = model.admit(id) {
                         expected.insert(id, outcome);
                     }
@@ -277,7 +285,7 @@ fn check(ops: Vec<Op>, limit: usize, refuse: bool) -> Result<(), TestCaseError> 
                 }
                 Op::Finish(_) | Op::Panic(_) | Op::Drop(_) => {}
             }
-            let resolved = settle(&mut calls);
+            let resolved = settle(&mut calls).await;
             prop_assert_eq!(&resolved, &expected, "after {:?}, model {:?}", op, model);
             for (id, outcome) in resolved {
                 prop_assert!(
@@ -296,7 +304,7 @@ fn check(ops: Vec<Op>, limit: usize, refuse: bool) -> Result<(), TestCaseError> 
                 let _ = finish.send(true);
             }
         }
-        let rest = settle(&mut calls);
+        let rest = settle(&mut calls).await;
         for (id, outcome) in rest {
             prop_assert!(
                 outcomes.insert(id, outcome).is_none(),
