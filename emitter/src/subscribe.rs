@@ -47,7 +47,7 @@ pub struct Subscription<T> {
     event_id: ListenerId,
     error_id: Option<ListenerId>,
     hub: Arc<Hub<T>>,
-    key: usize,
+    seat: Seat,
 }
 
 /// The payloads of one event, stored once for all of its subscriptions (a broadcast ring, as in
@@ -68,10 +68,21 @@ struct Ring<T> {
     retain: usize,
     readers: Vec<Option<Reader<T>>>,
     free: Vec<usize>,
+    next_id: u64,
     waiting: usize,
 }
 
+/// Which reader a subscription is: a slot, and the id of the reader in it. Slots are reused,
+/// so a late call for a departed subscription (a stale snapshot's listener) must not reach the
+/// subscription now in its slot.
+#[derive(Clone, Copy)]
+struct Seat {
+    slot: usize,
+    id: u64,
+}
+
 struct Reader<T> {
+    id: u64,
     cursor: u64,
     capacity: usize,
     missed: u64,
@@ -99,15 +110,26 @@ impl<T> Reader<T> {
 }
 
 impl<T> Ring<T> {
-    /// The reader of a live subscription (present from `join` until `leave`).
-    fn reader(&mut self, key: usize) -> &mut Reader<T> {
-        self.readers[key]
+    fn seated(&self, seat: Seat) -> Option<&Reader<T>> {
+        self.readers[seat.slot]
+            .as_ref()
+            .filter(|reader| reader.id == seat.id)
+    }
+
+    fn seated_mut(&mut self, seat: Seat) -> Option<&mut Reader<T>> {
+        self.readers[seat.slot]
             .as_mut()
+            .filter(|reader| reader.id == seat.id)
+    }
+
+    /// The reader of a live subscription (present from `join` until `leave`).
+    fn reader(&mut self, seat: Seat) -> &mut Reader<T> {
+        self.seated_mut(seat)
             .expect("a subscription's reader lives until it is dropped")
     }
 
-    fn take_waker(&mut self, key: usize) -> Option<Waker> {
-        let waker = self.reader(key).waker.take();
+    fn take_waker(&mut self, seat: Seat) -> Option<Waker> {
+        let waker = self.reader(seat).waker.take();
         if waker.is_some() {
             self.waiting -= 1;
         }
@@ -128,17 +150,20 @@ impl<T> Hub<T> {
         self.ring.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn leave(&self, key: usize) {
+    fn leave(&self, seat: Seat) {
         let released = {
             let mut ring = self.lock();
-            let released = ring.readers[key].take();
+            if ring.seated(seat).is_none() {
+                return;
+            }
+            let released = ring.readers[seat.slot].take();
             if released
                 .as_ref()
                 .is_some_and(|reader| reader.waker.is_some())
             {
                 ring.waiting -= 1;
             }
-            ring.free.push(key);
+            ring.free.push(seat.slot);
             let retain = ring
                 .readers
                 .iter()
@@ -154,15 +179,15 @@ impl<T> Hub<T> {
         drop(released);
     }
 
-    fn is_finished(&self, key: usize) -> bool {
-        self.lock().readers[key]
-            .as_ref()
+    fn is_finished(&self, seat: Seat) -> bool {
+        self.lock()
+            .seated(seat)
             .is_none_or(|reader| reader.finished)
     }
 
-    fn buffered(&self, key: usize) -> usize {
+    fn buffered(&self, seat: Seat) -> usize {
         let ring = self.lock();
-        let Some(reader) = ring.readers[key].as_ref() else {
+        let Some(reader) = ring.seated(seat) else {
             return 0;
         };
         match &reader.ended {
@@ -171,10 +196,8 @@ impl<T> Hub<T> {
         }
     }
 
-    fn capacity(&self, key: usize) -> usize {
-        self.lock().readers[key]
-            .as_ref()
-            .map_or(0, |reader| reader.capacity)
+    fn capacity(&self, seat: Seat) -> usize {
+        self.lock().seated(seat).map_or(0, |reader| reader.capacity)
     }
 }
 
@@ -187,15 +210,19 @@ impl<T: Clone> Hub<T> {
                 retain: 0,
                 readers: Vec::new(),
                 free: Vec::new(),
+                next_id: 0,
                 waiting: 0,
             }),
         }
     }
 
-    fn join(&self, capacity: usize) -> usize {
+    fn join(&self, capacity: usize) -> Seat {
         let mut ring = self.lock();
         ring.retain = ring.retain.max(capacity);
+        let id = ring.next_id;
+        ring.next_id += 1;
         let reader = Reader {
+            id,
             cursor: ring.head,
             capacity,
             missed: 0,
@@ -203,24 +230,26 @@ impl<T: Clone> Hub<T> {
             finished: false,
             waker: None,
         };
-        match ring.free.pop() {
-            Some(key) => {
-                ring.readers[key] = Some(reader);
-                key
+        let slot = match ring.free.pop() {
+            Some(slot) => {
+                ring.readers[slot] = Some(reader);
+                slot
             }
             None => {
                 ring.readers.push(Some(reader));
                 ring.readers.len() - 1
             }
-        }
+        };
+        Seat { slot, id }
     }
 
-    /// Stops `key` receiving: an `"error"` (with the payload) or its listener removed (`None`).
-    fn end(&self, key: usize, error: Option<T>) {
+    /// Stops a reader receiving: an `"error"` (with the payload) or its listener removed
+    /// (`None`). Its unread window is copied out of the ring.
+    fn end(&self, seat: Seat, error: Option<T>) {
         let waker = {
             let mut ring = self.lock();
             let head = ring.head;
-            let Some(reader) = ring.readers[key].as_mut() else {
+            let Some(reader) = ring.seated_mut(seat) else {
                 return;
             };
             if reader.ended.is_some() || reader.finished {
@@ -229,18 +258,18 @@ impl<T: Clone> Hub<T> {
             reader.catch_up(head);
             let from = reader.cursor;
             let rest = (from..head).map(|seq| ring.item(seq)).collect();
-            ring.reader(key).ended = Some(Ended { rest, error });
-            ring.take_waker(key)
+            ring.reader(seat).ended = Some(Ended { rest, error });
+            ring.take_waker(seat)
         };
         if let Some(waker) = waker {
             waker.wake();
         }
     }
 
-    fn poll_read(&self, key: usize, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error<T>>>> {
+    fn poll_read(&self, seat: Seat, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error<T>>>> {
         let mut ring = self.lock();
         let head = ring.head;
-        let reader = ring.reader(key);
+        let reader = ring.reader(seat);
         if reader.finished {
             return Poll::Ready(None);
         }
@@ -316,7 +345,7 @@ impl<T: Clone + Send> Publish<T> for Hub<T> {
 /// anyone, or with the emitter), which ends the subscription after its unread payloads.
 struct Link<T: Clone> {
     hub: Arc<Hub<T>>,
-    key: usize,
+    seat: Seat,
 }
 
 impl<T: Clone + Send + 'static> Subscriber<T> for Link<T> {
@@ -327,7 +356,7 @@ impl<T: Clone + Send + 'static> Subscriber<T> for Link<T> {
 
 impl<T: Clone> Drop for Link<T> {
     fn drop(&mut self) {
-        self.hub.end(self.key, None);
+        self.hub.end(self.seat, None);
     }
 }
 
@@ -377,10 +406,10 @@ impl<T: Clone + Send + 'static> Emitter<T> {
         let event = event.into();
         let location = Location::caller();
         let hub = self.inner.hub(&event, Hub::new);
-        let key = hub.join(capacity);
+        let seat = hub.join(capacity);
         let link = Arc::new(Link {
             hub: Arc::clone(&hub),
-            key,
+            seat,
         });
         let event_id = self.inner.add(
             Target::Name(event.clone()),
@@ -400,7 +429,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
                     Arc::clone(&own_id),
                 );
                 move |error: &T| {
-                    hub.end(key, Some(error.clone()));
+                    hub.end(seat, Some(error.clone()));
                     // Node's iterator removes its listeners as soon as the error arrives.
                     if let Some(inner) = weak.upgrade() {
                         inner.remove(Key::Name(&event), event_id);
@@ -426,7 +455,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
             event_id,
             error_id,
             hub,
-            key,
+            seat,
         })
     }
 }
@@ -471,7 +500,7 @@ impl<T> Subscription<T> {
     /// ```
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.hub.capacity(self.key)
+        self.hub.capacity(self.seat)
     }
 
     /// How many payloads are waiting to be read (at most the capacity).
@@ -486,7 +515,7 @@ impl<T> Subscription<T> {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.hub.buffered(self.key)
+        self.hub.buffered(self.seat)
     }
 
     /// Whether no payload is waiting to be read.
@@ -517,7 +546,7 @@ impl<T: Clone> Stream for Subscription<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let polled = this.hub.poll_read(this.key, cx);
+        let polled = this.hub.poll_read(this.seat, cx);
         if matches!(
             polled,
             Poll::Ready(None) | Poll::Ready(Some(Err(Error::ErrorEvent(_))))
@@ -534,14 +563,14 @@ impl<T: Clone> Stream for Subscription<T> {
 
 impl<T: Clone> FusedStream for Subscription<T> {
     fn is_terminated(&self) -> bool {
-        self.hub.is_finished(self.key)
+        self.hub.is_finished(self.seat)
     }
 }
 
 impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
         // Leave first, so that the listener's removal has no unread payloads to set aside.
-        self.hub.leave(self.key);
+        self.hub.leave(self.seat);
         self.remove_listeners();
     }
 }

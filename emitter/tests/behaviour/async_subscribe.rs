@@ -147,3 +147,27 @@ async fn subscribers_on_other_threads_receive_every_payload_in_order() {
         assert_eq!(reader.await.unwrap(), PAYLOADS);
     }
 }
+
+#[test]
+fn a_departed_subscription_cannot_end_the_one_that_took_its_place() {
+    // The emit's snapshot still holds the dropped subscription's listener; when the snapshot
+    // goes, that listener must not end the new subscription, which reuses its slot.
+    let ee: Emitter<u32> = Emitter::new();
+    let first = std::sync::Arc::new(std::sync::Mutex::new(Some(ee.subscribe("n", 4).unwrap())));
+    let second = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (old, new, handle) = (
+        std::sync::Arc::clone(&first),
+        std::sync::Arc::clone(&second),
+        ee.clone(),
+    );
+    ee.once("n", move |_| {
+        drop(old.lock().unwrap().take());
+        *new.lock().unwrap() = Some(handle.subscribe("n", 4).unwrap());
+    });
+    ee.emit("n", 1).unwrap();
+    ee.emit("n", 2).unwrap();
+    let mut second = task::spawn(second.lock().unwrap().take().unwrap());
+    assert_eq!(assert_ready!(second.poll_next()), Some(Ok(2)));
+    assert_pending!(second.poll_next());
+    assert_eq!(ee.listener_count("n"), 1);
+}
