@@ -27,7 +27,11 @@ async fn case_44_buffered_payloads_come_before_the_error_then_the_end() {
     let mut foo = ee.subscribe("foo", 16).unwrap();
     ee.emit("foo", "42").unwrap();
     assert_eq!(ee.emit("error", "kaboom"), Ok(true));
-    assert_eq!(ee.listener_count("foo"), 0, "listeners go as soon as the error arrives");
+    assert_eq!(
+        ee.listener_count("foo"),
+        0,
+        "listeners go as soon as the error arrives"
+    );
     assert_eq!(ee.listener_count("error"), 0);
     assert_eq!(ee.emit("foo", "ignored"), Ok(false));
     assert_eq!(foo.next().await, Some(Ok("42")));
