@@ -5,6 +5,9 @@
 //! `shared/reference/emitter-node-semantics.md` (its number in the test name). Where the Rust API
 //! differs (ids instead of function identity, typed meta events), the behaviour is the same.
 //! Ordering traces recorded from Node 20 by `tests/fixtures/gen.js` are compared verbatim.
+//!
+//! Case 46 (`captureRejections`, `test-event-capture-rejections.js`) has no counterpart: listeners
+//! are plain functions and cannot return a promise whose rejection would need routing.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
