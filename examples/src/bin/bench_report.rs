@@ -167,25 +167,25 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "cache",
-            "mixed, 1 thread: at least as fast as quick_cache",
+            "mixed, 1 thread: at least as fast as quick_cache (both with foldhash)",
             Ratio {
-                ours: (mixed1, "ours", ""),
+                ours: (mixed1, "ours_foldhash", ""),
                 peer: (mixed1, "quick_cache", ""),
                 max: 1.0,
             },
         ),
         t(
             "cache",
-            "mixed, 2 threads: at least as fast as quick_cache",
+            "mixed, 2 threads: at least as fast as quick_cache (both with foldhash)",
             Ratio {
-                ours: (mixed2, "ours", ""),
+                ours: (mixed2, "ours_foldhash", ""),
                 peer: (mixed2, "quick_cache", ""),
                 max: 1.0,
             },
         ),
         t(
             "cache",
-            "mixed, 1 thread: over 5x moka",
+            "mixed, 1 thread: over 5x moka (both with std's hasher)",
             Ratio {
                 ours: (mixed1, "ours", ""),
                 peer: (mixed1, "moka", ""),
@@ -194,7 +194,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "cache",
-            "mixed, 2 threads: over 5x moka",
+            "mixed, 2 threads: over 5x moka (both with std's hasher)",
             Ratio {
                 ours: (mixed2, "ours", ""),
                 peer: (mixed2, "moka", ""),
@@ -203,7 +203,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "cache",
-            "100% gets, 1 thread: within 10% of the unbounded DashMap",
+            "100% gets, 1 thread: within 10% of the unbounded DashMap (both with std's hasher)",
             Ratio {
                 ours: (get1, "ours", ""),
                 peer: (get1, "dashmap_unbounded", ""),
@@ -212,7 +212,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "cache",
-            "100% gets, 2 threads: within 10% of the unbounded DashMap",
+            "100% gets, 2 threads: within 10% of the unbounded DashMap (both with std's hasher)",
             Ratio {
                 ours: (get2, "ours", ""),
                 peer: (get2, "dashmap_unbounded", ""),
@@ -972,7 +972,7 @@ fn render(paths: &Paths, benches: &BTreeMap<String, Vec<Bench>>) -> Result<Strin
         }
         let groups: BTreeSet<&str> = list.iter().map(|b| b.group.as_str()).collect();
         for group in groups {
-            render_group(&mut md, krate, group, list);
+            render_group(&mut md, krate, group, list, printed.get(krate));
         }
         if let Some(text) = printed.get(krate) {
             md.push_str("Printed by the benches in this run:\n\n```text\n");
@@ -995,7 +995,21 @@ fn render(paths: &Paths, benches: &BTreeMap<String, Vec<Bench>>) -> Result<Strin
     Ok(md)
 }
 
-fn render_group(md: &mut String, krate: &str, group: &str, list: &[Bench]) {
+fn render_group(
+    md: &mut String,
+    krate: &str,
+    group: &str,
+    list: &[Bench],
+    printed: Option<&String>,
+) {
+    // Hit ratios printed by the cache benches as `hit ratio <group>/<subject>: <ratio>`.
+    let hit_ratio = |bench: &Bench| -> Option<f64> {
+        let prefix = format!("hit ratio {group}/{}: ", bench.label());
+        printed?
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|ratio| ratio.trim().parse().ok())
+    };
     let rows: Vec<&Bench> = list.iter().filter(|b| b.group == group).collect();
     let ours: Vec<&str> = rows
         .iter()
@@ -1020,11 +1034,16 @@ fn render_group(md: &mut String, krate: &str, group: &str, list: &[Bench]) {
     if with_throughput {
         md.push_str(" throughput |");
     }
+    let with_hit_ratio = rows.iter().any(|b| hit_ratio(b).is_some());
+    if with_hit_ratio {
+        md.push_str(" hit ratio |");
+    }
     for subject in &ours {
         let _ = write!(md, " `{subject}`/this |");
     }
     md.push_str("\n|---|---|");
-    md.push_str(&"---|".repeat(ours.len() + usize::from(with_throughput)));
+    let extra = usize::from(with_throughput) + usize::from(with_hit_ratio);
+    md.push_str(&"---|".repeat(ours.len() + extra));
     md.push('\n');
     let mut ordered = rows.clone();
     ordered.sort_by_key(|b| (b.param.clone(), !b.is_ours(krate), b.subject.clone()));
@@ -1032,6 +1051,14 @@ fn render_group(md: &mut String, krate: &str, group: &str, list: &[Bench]) {
         let _ = write!(md, "| {} | {} |", bench.label(), time(bench.median_ns));
         if with_throughput {
             let _ = write!(md, " {} |", throughput(bench));
+        }
+        if with_hit_ratio {
+            match hit_ratio(bench) {
+                Some(ratio) => {
+                    let _ = write!(md, " {:.1} % |", ratio * 100.0);
+                }
+                None => md.push_str(" |"),
+            }
         }
         for subject in &ours {
             let mine = rows
