@@ -100,7 +100,8 @@ impl Bagpipe {
     /// Pushes a call: decides before it returns whether the call is admitted, queued or
     /// refused, and hands back a [`Push`] handle that resolves to its output.
     ///
-    /// The call runs on a new tokio task once it holds a slot, so it needs `Send + 'static`.
+    /// The call gets its own tokio task at once (so it needs `Send + 'static`); a queued call
+    /// waits there for its slot, and its future is first polled once the slot is held.
     /// A refusal ([`Error::TooMuchAsyncCall`]), a closed bagpipe ([`Error::Closed`]) or a
     /// missing runtime ([`Error::NoRuntime`]) resolve the handle at once. A push that leaves
     /// two or more calls waiting emits [`Event::Full`].

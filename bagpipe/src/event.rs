@@ -171,7 +171,36 @@ impl Outdated {
     ///
     /// # Examples
     ///
-    /// See [`Outdated`].
+    /// ```
+    /// use bagpipe::{Bagpipe, Event, OnTimeout};
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::builder(1)
+    ///     .timeout(Duration::from_millis(1))
+    ///     .on_timeout(OnTimeout::Detach)
+    ///     .build();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// pipe.events().on(Event::OUTDATED, move |event: &Event| {
+    ///     if let Event::Outdated(late) = event {
+    ///         let wrong_type = late.take::<String>();
+    ///         let right_type = late.take::<&str>();
+    ///         let again = late.take::<&str>();
+    ///         sink.lock().unwrap().push((wrong_type, right_type, again));
+    ///     }
+    /// });
+    /// let call = pipe.push(async {
+    ///     tokio::time::sleep(Duration::from_millis(5)).await;
+    ///     "late rows"
+    /// });
+    /// assert!(call.await.is_err());
+    /// tokio::time::sleep(Duration::from_millis(10)).await;
+    /// assert_eq!(*seen.lock().unwrap(), [(None, Some("late rows"), None)]);
+    /// # }
+    /// ```
     #[must_use]
     pub fn take<T: 'static>(&self) -> Option<T> {
         let mut slot = self
@@ -207,7 +236,33 @@ impl Outdated {
     ///
     /// # Examples
     ///
-    /// See [`Outdated`]; a call that finished has `panic_message() == None`.
+    /// ```
+    /// use bagpipe::{Bagpipe, Event, OnTimeout};
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::builder(1)
+    ///     .timeout(Duration::from_millis(1))
+    ///     .on_timeout(OnTimeout::Detach)
+    ///     .build();
+    /// let seen = Arc::new(Mutex::new(None));
+    /// let sink = Arc::clone(&seen);
+    /// pipe.events().on(Event::OUTDATED, move |event: &Event| {
+    ///     if let Event::Outdated(late) = event {
+    ///         *sink.lock().unwrap() = late.panic_message().map(str::to_owned);
+    ///     }
+    /// });
+    /// let call = pipe.push(async {
+    ///     tokio::time::sleep(Duration::from_millis(5)).await;
+    ///     panic!("the connection broke late");
+    /// });
+    /// assert!(call.await.is_err());
+    /// tokio::time::sleep(Duration::from_millis(10)).await;
+    /// assert_eq!(seen.lock().unwrap().as_deref(), Some("the connection broke late"));
+    /// # }
+    /// ```
     #[must_use]
     pub fn panic_message(&self) -> Option<&str> {
         self.inner.panic.as_deref()

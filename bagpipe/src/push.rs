@@ -14,8 +14,11 @@ use crate::shared::QueuedCall;
 /// call's output, or to the [`Error`] that kept it from one.
 ///
 /// The call itself runs on its own tokio task whether or not the handle is polled. Dropping the
-/// handle cancels the call: if it still waits, it leaves the queue and never runs; if it runs,
-/// its future is dropped and its slot freed. [`detach`](Push::detach) lets it finish instead.
+/// handle cancels the call: if it still waits, it leaves the queue at once and never runs; if it
+/// runs, its task is aborted, so its future is dropped and its slot freed as soon as the runtime
+/// handles the abort (at once if the task is idle, after its current poll if it is being polled).
+/// [`detach`](Push::detach) lets it finish instead. A handle polled again after it resolved stays
+/// pending.
 ///
 /// # Examples
 ///

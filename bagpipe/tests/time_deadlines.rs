@@ -240,3 +240,42 @@ async fn a_timed_out_waiter_hands_no_slot_to_itself_and_keeps_order() {
     assert_eq!(pipe.queued(), 0);
     assert_eq!(pipe.active(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn counters_tell_each_ending_apart() {
+    let pipe = Bagpipe::builder(1)
+        .timeout(50 * MS)
+        .queue_timeout(Duration::from_secs(10))
+        .build();
+    assert!(pipe.push(async { 1 }).await.is_ok());
+    assert!(matches!(
+        pipe.push(sleep(Duration::from_secs(1))).await,
+        Err(Error::Timeout { .. })
+    ));
+    assert!(matches!(
+        pipe.push(async { panic!("counted") }).await,
+        Err(Error::Panicked { .. })
+    ));
+    // A call cancelled while it runs: admitted, never completed.
+    let cancelled = pipe.push(sleep(Duration::from_secs(1)));
+    tokio::task::yield_now().await;
+    assert_eq!(pipe.active(), 1);
+    drop(cancelled);
+    tokio::task::yield_now().await;
+    assert_eq!(pipe.active(), 0);
+    assert!(pipe.run(async {}).await.is_ok());
+    let stats = pipe.stats();
+    assert_eq!(
+        (
+            stats.admitted,
+            stats.completed,
+            stats.timeouts,
+            stats.panicked
+        ),
+        (5, 2, 1, 1)
+    );
+    assert_eq!(
+        (stats.refused, stats.queue_timeouts, stats.outdated),
+        (0, 0, 0)
+    );
+}
