@@ -3,6 +3,7 @@
 
 mod api_guard;
 mod api_send_sync;
+mod api_warning_tracing;
 mod async_cancellation;
 mod async_subscribe;
 mod model_operations;
