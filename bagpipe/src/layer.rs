@@ -80,10 +80,18 @@ impl<S> Layer<S> for BagpipeLayer {
 /// # Examples
 ///
 /// See [`BagpipeLayer`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BagpipeService<S> {
     inner: S,
     pipe: Bagpipe,
+}
+
+impl<S> fmt::Debug for BagpipeService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BagpipeService")
+            .field("pipe", &self.pipe)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, Request> Service<Request> for BagpipeService<S>

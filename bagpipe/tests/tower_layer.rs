@@ -114,3 +114,14 @@ async fn dropping_a_queued_response_future_never_sends_the_request() {
         "only one request reached the inner service"
     );
 }
+
+#[test]
+fn the_service_is_debug_without_a_debug_inner_service() {
+    struct Opaque;
+    let service = BagpipeLayer::new(Bagpipe::new(3)).layer(Opaque);
+    let shown = format!("{service:?}");
+    assert!(
+        shown.starts_with("BagpipeService { pipe: Bagpipe { limit: 3"),
+        "{shown}"
+    );
+}
