@@ -1355,6 +1355,7 @@ fn draw_sweep(path: &Path, sweep: &[&Bench]) -> Result<(), Box<dyn std::error::E
         .build_cartesian_2d(low - 0.3..high + 0.3, 0.0..max * 1.15)?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
         .x_desc("high_water_mark")
         .y_desc("GB/s")
         .x_labels(usize::try_from((high - low) as i64 / 2 + 1).unwrap_or(6))
@@ -1381,7 +1382,11 @@ fn draw_sweep(path: &Path, sweep: &[&Bench]) -> Result<(), Box<dyn std::error::E
         };
         chart
             .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?
-            .label(subject)
+            .label(if subject == "read_stream" {
+                "read_stream (ours)"
+            } else {
+                subject
+            })
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
             });
@@ -1395,7 +1400,7 @@ fn draw_sweep(path: &Path, sweep: &[&Bench]) -> Result<(), Box<dyn std::error::E
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .draw()?;
     root.present()?;
     Ok(())
