@@ -10,8 +10,9 @@
 
 use base64_simd::Base64 as Engine;
 
-/// Input slice per call into the encoder: a multiple of 3 bytes, 48 KiB.
-const SLICE: usize = 3 * 16 * 1024;
+/// Input slice per call into the encoder: a multiple of 3 bytes (3 MiB), large enough that
+/// ordinary chunks take one call.
+const SLICE: usize = 3 * 1024 * 1024;
 
 /// Streaming base64 state.
 #[derive(Debug, Clone)]

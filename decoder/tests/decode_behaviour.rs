@@ -413,3 +413,23 @@ fn debug_names_the_encoding() {
     assert!(debug.starts_with("StringDecoder {"), "{debug}");
     assert!(debug.contains("GBK"), "{debug}");
 }
+
+#[test]
+fn base64_of_a_write_larger_than_the_encoder_slice_matches_the_base64_crate() {
+    use base64::Engine as _;
+    // 7 MiB + 1 byte: more than two of the 3 MiB slices handed to the encoder, plus a carry.
+    let bytes: Vec<u8> = (0..7 * 1024 * 1024 + 1)
+        .map(|i: u32| (i % 251) as u8)
+        .collect();
+    for (label, engine) in [
+        ("base64", base64::engine::general_purpose::STANDARD),
+        (
+            "base64url",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ),
+    ] {
+        let mut decoder = StringDecoder::new(label).unwrap();
+        let text = decoder.write(&bytes[..5]) + &decoder.write(&bytes[5..]) + &decoder.end();
+        assert!(text == engine.encode(&bytes), "{label}");
+    }
+}
