@@ -524,7 +524,7 @@ where
             .run(
                 key,
                 loader,
-                |key: &K| store.peek(key),
+                |key: &K| store.peek_quiet(key),
                 move |key: &K, value: &V| {
                     let (_, departed) = committer.insert_quiet(key.clone(), value.clone());
                     move || committer.notify(departed)

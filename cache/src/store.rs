@@ -177,6 +177,16 @@ where
         None
     }
 
+    /// A live value for `key`, not counted, and nothing reclaimed: safe to call while holding
+    /// the once-queue's table lock, since it calls no listener.
+    pub(crate) fn peek_quiet(&self, key: &K) -> Option<V> {
+        let now = self.now();
+        self.map
+            .get(key)
+            .filter(|slot| X::live(slot.expires, now))
+            .map(|slot| slot.value.clone())
+    }
+
     pub(crate) fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
