@@ -44,6 +44,10 @@ pub enum Error<E = Infallible> {
         /// The panic message, when the payload was a string; otherwise a placeholder.
         message: Arc<str>,
     },
+    /// A loader asked for its own key (through the queue or map that runs it): it would wait
+    /// for its own result forever. Load the value without going through the cache.
+    #[error("a loader asked for its own key and would wait for itself")]
+    Reentrant,
     /// The load was stopped before it finished: its task was aborted or the runtime shut down.
     /// Retry the call to start a fresh load.
     #[error("the load was cancelled before it finished")]
@@ -60,6 +64,7 @@ impl<E> Clone for Error<E> {
             Self::LoaderPanicked { message } => Self::LoaderPanicked {
                 message: Arc::clone(message),
             },
+            Self::Reentrant => Self::Reentrant,
             Self::LoadCancelled => Self::LoadCancelled,
         }
     }
@@ -84,6 +89,7 @@ impl Error<Infallible> {
             Self::NoRuntime => Error::NoRuntime,
             Self::Load(never) => match *never {},
             Self::LoaderPanicked { message } => Error::LoaderPanicked { message },
+            Self::Reentrant => Error::Reentrant,
             Self::LoadCancelled => Error::LoadCancelled,
         }
     }

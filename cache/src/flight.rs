@@ -28,6 +28,9 @@
 //!   typed channel), so one table serves `get_or_load` calls with different error types. A
 //!   caller whose error type differs from the flight's waits for that flight to end (`done`)
 //!   and tries again instead of joining it.
+//! - A loader that asks the same table for its own key would wait for itself forever; the
+//!   loader runs inside a task-local naming its flight, and a caller found in that scope gets
+//!   [`Error::Reentrant`] instead of joining.
 //! - No user code runs under a shard lock except `Hash`/`Eq`/`Clone` of the key and the map's
 //!   own store operations in `recheck`/`commit`, which take only the store's locks (the lock
 //!   order is table shard, then store). Listener calls are deferred until the lock is released.
@@ -60,6 +63,11 @@ const PANICKED: usize = 4;
 const CANCELLED: usize = 5;
 const DISCARDED: usize = 6;
 const COUNTERS: usize = 7;
+
+tokio::task_local! {
+    /// The flight whose loader the current task runs: (table address, flight id).
+    static RUNNING: (usize, u64);
+}
 
 /// The typed result channel of a flight whose loader fails with `E`.
 type Cell<V, E> = watch::Sender<Option<Result<V, Error<E>>>>;
@@ -151,6 +159,14 @@ where
         });
     }
 
+    /// Whether the current task is the one running the loader of flight `id` of this table.
+    fn runs_loader_of(&self, id: u64) -> bool {
+        let table = std::ptr::from_ref(self) as usize;
+        RUNNING
+            .try_with(|&(t, running)| t == table && running == id)
+            .unwrap_or(false)
+    }
+
     pub(crate) fn stats(&self) -> LoadStats {
         let c = self.counters.snapshot();
         LoadStats {
@@ -192,6 +208,9 @@ where
             let found = match self.table.entry(key.clone()) {
                 MapEntry::Occupied(mut occupied) => {
                     let entry = occupied.get_mut();
+                    if self.runs_loader_of(entry.id) {
+                        return Err(Error::Reentrant);
+                    }
                     match Arc::clone(&entry.cell).downcast::<Cell<V, E>>() {
                         Ok(cell) => {
                             entry.waiters += 1;
@@ -361,7 +380,8 @@ where
         C: FnOnce(&K, &V) -> D,
         D: FnOnce() + Send + 'static,
     {
-        let outcome = AssertUnwindSafe(async move { loader().await })
+        let running = (Arc::as_ptr(&self.flights) as usize, self.id);
+        let outcome = AssertUnwindSafe(RUNNING.scope(running, async move { loader().await }))
             .catch_unwind()
             .await;
         let (result, counter) = match outcome {

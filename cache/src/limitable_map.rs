@@ -462,13 +462,14 @@ where
     /// load started; callers of the load get its value either way.
     ///
     /// `loader` is called only if this call starts the load, on the runtime's task; keep it
-    /// lazy (`|| async move { .. }`). A loader that calls `get_or_load` for its own key waits
-    /// for itself; don't.
+    /// lazy (`|| async move { .. }`). A loader that calls `get_or_load` on this map for its own
+    /// key gets [`Error::Reentrant`] instead of waiting for itself.
     ///
     /// # Errors
     ///
     /// As [`OnceQueue::run`](crate::OnceQueue::run): [`Error::Load`] (shared, not cached),
-    /// [`Error::LoaderPanicked`], [`Error::LoadCancelled`], [`Error::NoRuntime`].
+    /// [`Error::LoaderPanicked`], [`Error::LoadCancelled`], [`Error::NoRuntime`],
+    /// [`Error::Reentrant`].
     ///
     /// # Cancel safety
     ///

@@ -146,7 +146,8 @@ where
     /// not here; write the work inside the future it returns (the closure must be lazy: an
     /// `async` block, not a future built before the call).
     ///
-    /// A loader that calls `run` for its own key waits for itself; don't.
+    /// A loader that calls `run` on this queue for its own key gets [`Error::Reentrant`]
+    /// instead of waiting for itself.
     ///
     /// # Errors
     ///
@@ -156,6 +157,7 @@ where
     ///   shutting down, or aborted under [`AbandonPolicy::CancelLoad`] just as this caller
     ///   joined).
     /// - [`Error::NoRuntime`] if a load had to start outside a tokio runtime.
+    /// - [`Error::Reentrant`] if called from this key's own loader.
     ///
     /// # Cancel safety
     ///

@@ -515,3 +515,39 @@ async fn under_concurrent_writes_and_loads_no_stale_value_survives() {
     }
     assert_eq!(map.stats().loads.panicked, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_loader_asking_for_its_own_key_gets_an_error_instead_of_waiting_forever() {
+    let map: LimitableMap<u32, u64> = LimitableMap::new(16).unwrap();
+    let inner = map.clone();
+    let outer = map
+        .get_or_load(1, move || async move {
+            match inner
+                .get_or_load(1, || async { Ok::<u64, std::io::Error>(0) })
+                .await
+            {
+                Err(Error::Reentrant) => Ok::<u64, std::io::Error>(7),
+                other => panic!("expected a re-entrance error, got {other:?}"),
+            }
+        })
+        .await;
+    assert_eq!(outer.unwrap(), 7);
+    assert_eq!(map.get(&1), Some(7));
+
+    // Other keys from inside a loader are fine.
+    let inner = map.clone();
+    let nested = map
+        .get_or_load(2, move || async move {
+            let one = inner
+                .get_or_load(3, || async { Ok::<u64, std::io::Error>(30) })
+                .await
+                .unwrap();
+            Ok::<u64, std::io::Error>(one + 1)
+        })
+        .await;
+    assert_eq!(nested.unwrap(), 31);
+    assert_eq!(
+        Error::<std::io::Error>::Reentrant.to_string(),
+        "a loader asked for its own key and would wait for itself"
+    );
+}
