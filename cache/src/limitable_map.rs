@@ -40,6 +40,9 @@ use crate::store::{Listener, Store};
 ///   that key came after the load started (the newer state wins).
 ///
 /// `LimitableMap` is a handle: clones share one map. It is `Send + Sync` when `K` and `V` are.
+/// `S` hashes the keys: the standard library's SipHash [`RandomState`] unless the builder was
+/// given another with [`Builder::hasher`] (a faster one pays off for small keys no attacker
+/// picks).
 ///
 /// | Node (the book) | Rust |
 /// |---|---|
