@@ -41,7 +41,7 @@ use std::future::Future;
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry as MapEntry;
@@ -80,6 +80,9 @@ struct Entry {
     abort: Option<AbortHandle>,
     /// Closed (sender dropped) when the flight's task ends.
     done: watch::Receiver<()>,
+    /// Set by whoever counts the flight's outcome first (its task, or the last waiter
+    /// cancelling it), so each flight is counted once.
+    settled: Arc<AtomicBool>,
 }
 
 pub(crate) struct Flights<K> {
@@ -94,6 +97,7 @@ pub(crate) struct Flights<K> {
 enum Step<V, E> {
     Lead {
         id: u64,
+        settled: Arc<AtomicBool>,
         cell: Arc<Cell<V, E>>,
         done: watch::Sender<()>,
         handle: Handle,
@@ -232,16 +236,19 @@ where
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     let cell: Arc<Cell<V, E>> = Arc::new(watch::Sender::new(None));
                     let (done, done_rx) = watch::channel(());
+                    let settled = Arc::new(AtomicBool::new(false));
                     vacant.insert(Entry {
                         id,
                         cell: Arc::clone(&cell) as Arc<dyn Any + Send + Sync>,
                         waiters: 1,
                         abort: None,
                         done: done_rx,
+                        settled: Arc::clone(&settled),
                     });
                     self.active.fetch_add(1, Ordering::SeqCst);
                     Ok(Step::Lead {
                         id,
+                        settled,
                         cell,
                         done,
                         handle,
@@ -263,6 +270,7 @@ where
             }
             Step::Lead {
                 id,
+                settled,
                 cell,
                 done,
                 handle,
@@ -273,6 +281,7 @@ where
                     flights: Arc::clone(self),
                     key: key.clone(),
                     id,
+                    settled,
                     cell,
                     done: Some(done),
                     finished: false,
@@ -341,7 +350,9 @@ where
                 if entry.waiters == 0 && self.flights.policy == AbandonPolicy::CancelLoad {
                     let entry = occupied.remove();
                     self.flights.active.fetch_sub(1, Ordering::SeqCst);
-                    self.flights.counters.add(CANCELLED, 1);
+                    if !entry.settled.swap(true, Ordering::AcqRel) {
+                        self.flights.counters.add(CANCELLED, 1);
+                    }
                     entry.abort
                 } else {
                     None
@@ -363,6 +374,7 @@ where
     flights: Arc<Flights<K>>,
     key: K,
     id: u64,
+    settled: Arc<AtomicBool>,
     cell: Arc<Cell<V, E>>,
     /// Dropped when the flight ends, which wakes callers waiting for it with another error type.
     done: Option<watch::Sender<()>>,
@@ -407,13 +419,17 @@ where
             }
             _ => false,
         };
-        if !current && result.is_ok() {
-            self.flights.counters.add(DISCARDED, 1);
-        }
+        let discarded = !current && result.is_ok();
         self.cell.send_replace(Some(result));
         self.done = None;
-        // Counted once stored and published, so a counter read never runs ahead of the map.
-        self.flights.counters.add(counter, 1);
+        // Counted once stored and published, so a counter read never runs ahead of the map;
+        // and not at all if the last waiter cancelled the flight first (it counted that).
+        if !self.settled.swap(true, Ordering::AcqRel) {
+            self.flights.counters.add(counter, 1);
+            if discarded {
+                self.flights.counters.add(DISCARDED, 1);
+            }
+        }
         if let Some(deferred) = deferred {
             deferred();
         }
@@ -428,8 +444,8 @@ where
         if self.finished {
             return;
         }
-        // A flight cancelled by its last waiter was removed and counted by that waiter; one
-        // still registered is being cancelled from outside (runtime shutdown, abort).
+        // Dropped unfinished: aborted by its last waiter (who removed the entry and counted
+        // the cancellation), or stopped from outside (runtime shutdown).
         if self
             .flights
             .table
@@ -437,6 +453,8 @@ where
             .is_some()
         {
             self.flights.active.fetch_sub(1, Ordering::SeqCst);
+        }
+        if !self.settled.swap(true, Ordering::AcqRel) {
             self.flights.counters.add(CANCELLED, 1);
         }
         self.cell.send_replace(Some(Err(Error::LoadCancelled)));

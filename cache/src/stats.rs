@@ -78,6 +78,9 @@ pub struct CacheStats {
 /// A snapshot of a once-queue's counters, from [`OnceQueue::stats`](crate::OnceQueue::stats)
 /// (and inside [`CacheStats::loads`]).
 ///
+/// Each load started ends in exactly one of `succeeded`, `failed`, `panicked` or `cancelled`,
+/// so once nothing is in flight, `started` is their sum.
+///
 /// # Examples
 ///
 /// ```
@@ -106,8 +109,8 @@ pub struct LoadStats {
     /// Loads whose loader panicked.
     pub panicked: u64,
     /// Loads stopped before they finished (last waiter left under
-    /// [`AbandonPolicy::CancelLoad`](crate::AbandonPolicy::CancelLoad), task aborted, runtime
-    /// shut down).
+    /// [`AbandonPolicy::CancelLoad`](crate::AbandonPolicy::CancelLoad), runtime shut down). A
+    /// load whose last waiter cancelled it just as it finished counts here, not as succeeded.
     pub cancelled: u64,
     /// Loads that finished after `invalidate`, `insert` or `forget` for their key, whose value
     /// was handed to their waiters but not stored.

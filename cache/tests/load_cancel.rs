@@ -151,3 +151,59 @@ async fn a_leader_cancelled_mid_load_does_not_restart_the_load_for_joiners() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// Many tasks on four worker threads join and abandon loads on a few keys at random moments,
+/// under each policy. Afterwards every load is accounted for (finished or cancelled), nothing
+/// is left in flight, and no caller hung.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_joins_and_departures_on_many_threads_leave_nothing_in_flight() {
+    for policy in [AbandonPolicy::KeepLoading, AbandonPolicy::CancelLoad] {
+        let queue: OnceQueue<u64, u64, std::io::Error> = OnceQueue::with_policy(policy);
+        let tasks: Vec<_> = (0..64u64)
+            .map(|t| {
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
+                    let mut answered = 0u32;
+                    for _ in 0..40 {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        let key = rng % 4;
+                        let patience = Duration::from_micros(rng % 400);
+                        let work = Duration::from_micros((rng >> 16) % 300);
+                        let call = queue.run(key, move || async move {
+                            sleep(work).await;
+                            Ok(key * 10)
+                        });
+                        if let Ok(result) = tokio::time::timeout(patience, call).await {
+                            assert_eq!(result.unwrap(), key * 10);
+                            answered += 1;
+                        }
+                    }
+                    answered
+                })
+            })
+            .collect();
+        let mut answered = 0;
+        for t in tasks {
+            answered += t.await.unwrap();
+        }
+        assert!(answered > 0, "{policy:?}: some callers were patient enough");
+        // Loads nobody waits for may still be finishing (KeepLoading): give them a bounded time.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while queue.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+            sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(queue.in_flight(), 0, "{policy:?}");
+        let s = queue.stats();
+        assert_eq!(
+            s.started,
+            s.succeeded + s.failed + s.panicked + s.cancelled,
+            "{policy:?}: every load finished or was cancelled: {s:?}"
+        );
+        if policy == AbandonPolicy::KeepLoading {
+            assert_eq!(s.cancelled, 0);
+        }
+    }
+}
