@@ -241,8 +241,14 @@ where
         let replaced = {
             let mut order = self.lock();
             // No other thread adds a key while we hold the lock, so if the key is absent now it
-            // stays absent until we add it.
-            match self.overwrite(&key, value, now, expires) {
+            // stays absent until we add it. Looking costs a shard read lock; only a key that
+            // another thread added since our first attempt needs the write lock of `overwrite`.
+            let attempt = if self.map.contains_key(&key) {
+                self.overwrite(&key, value, now, expires)
+            } else {
+                Err(value)
+            };
+            match attempt {
                 Ok(old) => Some((key, old)),
                 Err(value) => {
                     if X::EXPIRES
