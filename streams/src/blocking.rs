@@ -118,7 +118,7 @@ impl Link {
 }
 
 /// One stream's reader and everything needed to go on reading it.
-pub(crate) struct Job<R, F> {
+pub(crate) struct Job<R, F: Fn(io::Error) -> Error> {
     reader: R,
     pool: Recycler,
     link: Link,
@@ -129,6 +129,16 @@ pub(crate) struct Job<R, F> {
     remaining: Option<u64>,
     /// Turns an I/O error into the crate error naming the source.
     map_err: F,
+    /// The stream has seen its end (data, error, or its own drop); set before a normal drop.
+    finished: bool,
+}
+
+/// Why the read loop stopped.
+enum Stop {
+    /// Nothing more to do: end of data, error delivered, or stream gone.
+    Finished,
+    /// The consumer did not take the waiting chunk within [`IDLE`].
+    Idle,
 }
 
 /// The outcome of waiting for a channel permit.
@@ -160,38 +170,48 @@ where
             skip,
             remaining,
             map_err,
+            finished: false,
         }
     }
 
-    /// Reads until the end of the range, an error, the receiver going away, or [`IDLE`].
+    /// Reads until the end of the range, an error, the receiver going away, or [`IDLE`] (then
+    /// parks the job in the stream).
     pub(crate) fn run(mut self) {
+        match self.read() {
+            Stop::Finished => self.finished = true,
+            Stop::Idle => self.park(),
+        }
+    }
+
+    /// The read loop of [`run`](Self::run).
+    fn read(&mut self) -> Stop {
         let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
         while self.skip > 0 {
             let buf = self.pool.buffer(clamp(self.skip));
             match self.reader.read(buf) {
-                Ok(0) => return,
+                Ok(0) => return Stop::Finished,
                 Ok(n) => self.skip -= n as u64,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let _ = self.link.tx.blocking_send(Err((self.map_err)(e)));
-                    return;
+                    return Stop::Finished;
                 }
             }
         }
         loop {
             let want = match self.remaining {
-                Some(0) => return,
+                Some(0) => return Stop::Finished,
                 Some(left) => clamp(left),
                 None => self.high_water_mark,
             };
             let permit = match reserve(&self.link.tx, &waker) {
                 Reserved::Permit(permit) => permit,
-                Reserved::Closed => return,
-                Reserved::Idle => break,
+                Reserved::Closed => return Stop::Finished,
+                Reserved::Idle => return Stop::Idle,
             };
             let buf = self.pool.buffer(want);
             match self.reader.read(buf) {
-                Ok(0) => return,
+                Ok(0) => return Stop::Finished,
                 Ok(n) => {
                     if let Some(left) = &mut self.remaining {
                         *left -= n as u64;
@@ -201,11 +221,10 @@ where
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     permit.send(Err((self.map_err)(e)));
-                    return;
+                    return Stop::Finished;
                 }
             }
         }
-        self.park();
     }
 
     /// Gives the thread back: stores the job in the stream's slot, unless the stream is gone.
@@ -223,6 +242,20 @@ where
             if let Some(resume) = resume {
                 resume();
             }
+        }
+    }
+}
+
+impl<R, F: Fn(io::Error) -> Error> Drop for Job<R, F> {
+    /// A job dropped before the end (its reader panicked, or the runtime shut down before a
+    /// parked job could be resumed) tells the stream, which would otherwise end early as if the
+    /// data had ended.
+    fn drop(&mut self) {
+        if !self.finished {
+            let why = io::Error::other(
+                "reading stopped early: the reader panicked or the runtime shut down",
+            );
+            let _ = self.link.tx.try_send(Err((self.map_err)(why)));
         }
     }
 }

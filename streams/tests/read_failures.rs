@@ -267,3 +267,74 @@ impl AsyncWrite for FullWriter {
         Poll::Ready(Ok(()))
     }
 }
+
+/// Gives 10 bytes, then panics.
+struct PanicsAfterOneRead {
+    reads: usize,
+}
+
+impl Read for PanicsAfterOneRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        assert!(self.reads < 2, "reader bug on purpose");
+        let n = buf.len().min(10);
+        buf[..n].fill(b'p');
+        Ok(n)
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_blocking_reader_ends_the_stream_with_an_error_not_silently() {
+    let mut stream =
+        ReadStream::from_blocking_reader(PanicsAfterOneRead { reads: 0 }, ReadOptions::new())
+            .unwrap();
+    assert_eq!(stream.next().await.unwrap().unwrap(), &b"pppppppppp"[..]);
+    let err = stream
+        .next()
+        .await
+        .expect("an error, not the end")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Read { source } if source.to_string().starts_with("reading stopped early")),
+        "{err:?}"
+    );
+    assert!(stream.next().await.is_none());
+}
+
+#[test]
+fn a_stream_that_outlives_its_runtime_reports_it_instead_of_ending_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, vec![1u8; 10_000]).unwrap();
+    let first = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut stream = first.block_on(async {
+        let mut stream = ReadStream::open(&path, ReadOptions::new().high_water_mark(1000))
+            .await
+            .unwrap();
+        assert_eq!(stream.next().await.unwrap().unwrap().len(), 1000);
+        stream
+    });
+    // Shutting the runtime down waits for its blocking pool: the read-ahead job parks itself in
+    // the stream after its idle wait, and can no longer be resumed on that runtime.
+    drop(first);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    second.block_on(async {
+        let mut got = 1000;
+        let err = loop {
+            match stream.next().await.expect("an error, not a silent end") {
+                Ok(chunk) => got += chunk.len(),
+                Err(err) => break err,
+            }
+        };
+        assert!(got < 10_000);
+        assert!(
+            matches!(&err, Error::ReadFile { path: p, .. } if p == &path),
+            "{err:?}"
+        );
+        assert!(stream.next().await.is_none());
+    });
+}
