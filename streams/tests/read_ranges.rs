@@ -247,3 +247,72 @@ async fn leftover_pool_space_above_the_minimum_is_used_for_the_next_chunk() {
     assert_eq!(lengths, [3000, 1096, 3000, 1096]);
     assert_eq!(chunks.concat(), data);
 }
+
+/// Pending on every other poll (waking itself), then hands out `data` in one read.
+struct Hesitant {
+    data: Vec<u8>,
+    pos: usize,
+    ready: bool,
+}
+
+impl AsyncRead for Hesitant {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.ready {
+            self.ready = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.ready = false;
+        let n = buf.remaining().min(self.data.len() - self.pos);
+        let pos = self.pos;
+        buf.put_slice(&self.data[pos..pos + n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_next_future_loses_no_data() {
+    use futures::StreamExt;
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 241) as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, &data).unwrap();
+    let options = ReadOptions::new().high_water_mark(700);
+    let sources = [
+        ReadStream::from_reader(
+            Hesitant {
+                data: data.clone(),
+                pos: 0,
+                ready: false,
+            },
+            options,
+        )
+        .unwrap(),
+        ReadStream::open(&path, options).await.unwrap(),
+    ];
+    for mut stream in sources {
+        let mut got = Vec::new();
+        loop {
+            // Poll once and drop the future, then take the chunk with a fresh one.
+            let mut next = tokio_test::task::spawn(stream.next());
+            if let Poll::Ready(item) = next.poll() {
+                match item {
+                    Some(chunk) => got.extend_from_slice(&chunk.unwrap()),
+                    None => break,
+                }
+                continue;
+            }
+            drop(next);
+            match stream.next().await {
+                Some(chunk) => got.extend_from_slice(&chunk.unwrap()),
+                None => break,
+            }
+        }
+        assert_eq!(got, data);
+    }
+}
