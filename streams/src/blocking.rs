@@ -21,6 +21,13 @@
 //!   checks the channel; the stream takes a chunk from the channel and *then* (on its next poll
 //!   that finds the channel empty) checks the slot. Whichever comes second sees the other's
 //!   step, both under the slot's mutex or the channel's own synchronisation.
+//! - The hand-over is where the time goes: the job may not start read k+2 before the consumer
+//!   has taken chunk k+1, so a consumer asleep in `Pending` would put its wake-up latency on
+//!   every read. Both sides therefore wait a few microseconds actively first: the job for a
+//!   permit (spin, then `yield_now`, then park), the stream for the chunk being read (up to
+//!   [`CONSUMER_SPIN`], without registering its waker, so the job's `send` wakes nobody). A
+//!   stream whose spins keep missing (a slow source) stops spinning for a while, so it wastes
+//!   at most a few spins per [`CONSUMER_SPIN_PAUSE`] polls.
 //! - The slot is owned by the stream; the job holds only a `Weak` to it, so a parked job is
 //!   dropped (and its file closed) with the stream, and there is no reference cycle.
 //! - The job ends when the data ends, after the first error (sent as the last item), or as soon
@@ -37,14 +44,27 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::mpsc::{self, Permit, Receiver, Sender};
 
 use crate::Error;
 use crate::recycle::Recycler;
 
 /// Tries for a channel slot this many times, yielding the CPU in between, before parking.
-const SPINS: usize = 64;
+const SPINS: usize = 512;
+
+/// How long a poll that finds the channel empty waits for the chunk being read before
+/// returning `Pending` (a 64 KiB read from the page cache takes about 6 µs). Real time: a CPU
+/// budget, not a timer.
+const CONSUMER_SPIN: Duration = Duration::from_micros(20);
+
+/// After this many spins in a row that found nothing (a slow source), the stream stops
+/// spinning for a while.
+const CONSUMER_SPIN_MISSES: u32 = 8;
+
+/// Polls without spinning after [`CONSUMER_SPIN_MISSES`]; then one spin is tried again (a miss
+/// pauses again at once, a hit resumes spinning).
+const CONSUMER_SPIN_PAUSE: u32 = 64;
 
 /// How long a job waits for the consumer before giving its blocking thread back. Long enough
 /// that a consumer doing real work between chunks rarely causes a respawn (which costs one
@@ -64,6 +84,11 @@ type Slot = Mutex<Option<Resume>>;
 pub(crate) struct Ahead {
     rx: Receiver<Item>,
     parked: Arc<Slot>,
+    /// Spins in a row that ran out of budget; at [`CONSUMER_SPIN_MISSES`] the stream stops
+    /// spinning for [`CONSUMER_SPIN_PAUSE`] polls, then tries once more.
+    spin_misses: u32,
+    /// Polls left before spinning is tried again.
+    spin_paused: u32,
 }
 
 /// The job's end of the engine.
@@ -85,23 +110,70 @@ impl Ahead {
             parked: Arc::downgrade(&parked),
             handle: Handle::current(),
         };
-        (Self { rx, parked }, link)
+        (
+            Self {
+                rx,
+                parked,
+                spin_misses: 0,
+                spin_paused: 0,
+            },
+            link,
+        )
     }
 
     /// The next chunk; resumes a parked job when the channel is empty.
+    ///
+    /// The waker is registered only when the chunk is not there after a short spin: a
+    /// registered waker makes the job's `send` wake this task, which costs the job a syscall
+    /// when it comes from another thread, on its path to the next read.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
-        let polled = self.rx.poll_recv(cx);
-        if polled.is_pending() {
-            let resume = self
-                .parked
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(resume) = resume {
-                resume();
+        if let Some(ready) = self.try_recv() {
+            return Poll::Ready(ready);
+        }
+        let resume = self
+            .parked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(resume) = resume {
+            resume();
+        } else if self.spin_paused > 0 {
+            self.spin_paused -= 1;
+        } else if let Poll::Ready(ready) = self.spin() {
+            return Poll::Ready(ready);
+        }
+        self.rx.poll_recv(cx)
+    }
+
+    /// The next item if the channel holds one, `Some(None)` when the job is gone.
+    fn try_recv(&mut self) -> Option<Option<Item>> {
+        match self.rx.try_recv() {
+            Ok(item) => Some(Some(item)),
+            Err(TryRecvError::Disconnected) => Some(None),
+            Err(TryRecvError::Empty) => None,
+        }
+    }
+
+    /// The channel is empty and the job is reading the next chunk right now: waits for it a
+    /// few microseconds instead of going to sleep, which would put the wake-up latency on the
+    /// reader's path (it may not start the following read until this chunk is taken).
+    fn spin(&mut self) -> Poll<Option<Item>> {
+        let start = Instant::now();
+        while start.elapsed() < CONSUMER_SPIN {
+            for _ in 0..4 {
+                std::hint::spin_loop();
+            }
+            if let Some(ready) = self.try_recv() {
+                self.spin_misses = 0;
+                return Poll::Ready(ready);
             }
         }
-        polled
+        self.spin_misses += 1;
+        if self.spin_misses >= CONSUMER_SPIN_MISSES {
+            self.spin_misses -= 1;
+            self.spin_paused = CONSUMER_SPIN_PAUSE;
+        }
+        Poll::Pending
     }
 }
 
@@ -264,10 +336,15 @@ impl<R, F: Fn(io::Error) -> Error> Drop for Job<R, F> {
 /// waiting chunk within microseconds, and a park/unpark pair costs more than that), then parks
 /// the thread until [`IDLE`] has passed.
 fn reserve<'a>(tx: &'a Sender<Item>, waker: &Waker) -> Reserved<'a> {
-    for _ in 0..SPINS {
+    for spin in 0..SPINS {
         match tx.try_reserve() {
             Ok(permit) => return Reserved::Permit(permit),
             Err(TrySendError::Closed(())) => return Reserved::Closed,
+            Err(TrySendError::Full(())) if spin < SPINS / 2 => {
+                for _ in 0..4 {
+                    std::hint::spin_loop();
+                }
+            }
             Err(TrySendError::Full(())) => thread::yield_now(),
         }
     }
