@@ -50,8 +50,13 @@ use tokio::sync::mpsc::{self, Permit, Receiver, Sender};
 use crate::Error;
 use crate::recycle::Recycler;
 
-/// Tries for a channel slot this many times, yielding the CPU in between, before parking.
+/// Tries for a channel slot this many times before parking: the first half with a few
+/// `spin_loop` hints in between (the consumer usually takes the chunk within a microsecond or
+/// two), the second half yielding the CPU in between.
 const SPINS: usize = 512;
+
+/// The fewest tries before parking, for a consumer that is slow between chunks.
+const MIN_SPINS: usize = 8;
 
 /// How long a poll that finds the channel empty waits for the chunk being read before
 /// returning `Pending` (a 64 KiB read from the page cache takes about 6 µs). Real time: a CPU
@@ -258,6 +263,7 @@ where
     /// The read loop of [`run`](Self::run).
     fn read(&mut self) -> Stop {
         let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+        let mut spins = SPINS;
         while self.skip > 0 {
             let buf = self.pool.buffer(clamp(self.skip));
             match self.reader.read(buf) {
@@ -276,7 +282,7 @@ where
                 Some(left) => clamp(left),
                 None => self.high_water_mark,
             };
-            let permit = match reserve(&self.link.tx, &waker) {
+            let permit = match reserve(&self.link.tx, &waker, &mut spins) {
                 Reserved::Permit(permit) => permit,
                 Reserved::Closed => return Stop::Finished,
                 Reserved::Idle => return Stop::Idle,
@@ -332,15 +338,20 @@ impl<R, F: Fn(io::Error) -> Error> Drop for Job<R, F> {
     }
 }
 
-/// Waits for room in the channel: a short polite spin first (the consumer usually takes the
-/// waiting chunk within microseconds, and a park/unpark pair costs more than that), then parks
-/// the thread until [`IDLE`] has passed.
-fn reserve<'a>(tx: &'a Sender<Item>, waker: &Waker) -> Reserved<'a> {
-    for spin in 0..SPINS {
+/// Waits for room in the channel: a short spin first (the consumer usually takes the waiting
+/// chunk within microseconds, and a park/unpark pair costs more than that), then parks the
+/// thread until [`IDLE`] has passed. `spins` adapts to the consumer: halved each time spinning
+/// did not help (a consumer busy for long between chunks would only burn CPU), doubled back up
+/// to [`SPINS`] each time it did.
+fn reserve<'a>(tx: &'a Sender<Item>, waker: &Waker, spins: &mut usize) -> Reserved<'a> {
+    for spin in 0..*spins {
         match tx.try_reserve() {
-            Ok(permit) => return Reserved::Permit(permit),
+            Ok(permit) => {
+                *spins = (*spins * 2).min(SPINS);
+                return Reserved::Permit(permit);
+            }
             Err(TrySendError::Closed(())) => return Reserved::Closed,
-            Err(TrySendError::Full(())) if spin < SPINS / 2 => {
+            Err(TrySendError::Full(())) if spin < *spins / 2 => {
                 for _ in 0..4 {
                     std::hint::spin_loop();
                 }
@@ -348,6 +359,7 @@ fn reserve<'a>(tx: &'a Sender<Item>, waker: &Waker) -> Reserved<'a> {
             Err(TrySendError::Full(())) => thread::yield_now(),
         }
     }
+    *spins = (*spins / 2).max(MIN_SPINS);
     let deadline = Instant::now() + IDLE;
     let mut reserving = pin!(tx.reserve());
     let mut cx = Context::from_waker(waker);
