@@ -7,7 +7,7 @@
 //! ```
 //!
 //! For each crate it runs
-//! `cargo bench -p <crate> --benches -- --warm-up-time W --measurement-time M` (1 s and 2 s
+//! `cargo bench -p <crate> --bench '*' -- --warm-up-time W --measurement-time M` (1 s and 2 s
 //! unless told otherwise), keeping what the benches print (hit ratios, bytes per queued call, …)
 //! and which criterion groups the run wrote. Node's `StringDecoder` is measured
 //! by `decoder/benches/node_string_decoder.js` when `node` is on the `PATH`. Then, from
@@ -482,7 +482,7 @@ fn run_benches(paths: &Paths, krate: &str, warm_up: f64, measurement: f64) -> Re
     let started = SystemTime::now();
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(&paths.root)
-        .args(["bench", "-p", krate, "--benches", "--", "--warm-up-time"])
+        .args(["bench", "-p", krate, "--bench", "*", "--", "--warm-up-time"])
         .arg(warm_up.to_string())
         .arg("--measurement-time")
         .arg(measurement.to_string())
