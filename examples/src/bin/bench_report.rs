@@ -439,6 +439,13 @@ fn run(flags: &Flags, report_only: bool) -> Result<(), String> {
 
     if !report_only {
         let started = std::time::Instant::now();
+        let since_epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_err(|e| format!("the clock is before 1970: {e}"))?;
+        write(
+            &paths.runs.join("started.txt"),
+            &format!("{}\n", since_epoch.as_secs()),
+        )?;
         for krate in &crates {
             run_benches(&paths, krate, warm_up, measurement)?;
         }
@@ -624,15 +631,9 @@ fn read_bench(benchmark_json: &Path) -> Option<Bench> {
     })
 }
 
-/// Every recorded benchmark, by crate. A group belongs to the crate whose last run wrote it;
-/// groups no run claimed are attributed by their name in the crate's bench sources.
+/// Every recorded benchmark, by crate. A group belongs to the crate whose last run wrote it and
+/// whose bench sources name it; groups no run claimed are attributed by the sources alone.
 fn load_benches(paths: &Paths) -> Result<BTreeMap<String, Vec<Bench>>, String> {
-    let mut owner: BTreeMap<String, String> = BTreeMap::new();
-    for krate in CRATES {
-        for group in read_or_empty(&paths.runs.join(format!("{krate}.groups"))).lines() {
-            owner.insert(group.to_owned(), krate.to_owned());
-        }
-    }
     let sources: Vec<(&str, String)> = CRATES
         .iter()
         .map(|krate| {
@@ -647,8 +648,32 @@ fn load_benches(paths: &Paths) -> Result<BTreeMap<String, Vec<Bench>>, String> {
             (*krate, text)
         })
         .collect();
+    // A run's list can hold groups that another process wrote meanwhile (the machine is
+    // shared); a group is the crate's only if the crate's bench sources name it.
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    for (krate, source) in &sources {
+        for group in read_or_empty(&paths.runs.join(format!("{krate}.groups"))).lines() {
+            if names_group(source, group) {
+                owner.insert(group.to_owned(), (*krate).to_owned());
+            }
+        }
+    }
+    // Results older than the last run (benchmarks since renamed or removed) are left out.
+    let started = read_or_empty(&paths.runs.join("started.txt"))
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|secs| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs));
     let mut by_crate: BTreeMap<String, Vec<Bench>> = BTreeMap::new();
     for file in find_benchmark_files(&paths.criterion) {
+        let stale = started.is_some_and(|started| {
+            std::fs::metadata(&file)
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| modified < started)
+        });
+        if stale {
+            continue;
+        }
         let Some(bench) = read_bench(&file) else {
             continue;
         };
