@@ -7,11 +7,9 @@
 //! snapshot sums the stripes. Counters only grow, so a sum taken while others work is a value
 //! the counter held at some instant between the first and the last read, per counter.
 //!
-//! Two ways to bump: [`Counters::add`] is an atomic read-modify-write, exact always, used on
-//! write paths (which take locks anyway). [`Counters::bump_read`] is a relaxed load and store,
-//! no locked instruction, used for hits and misses on the read path: it is exact while each
-//! thread has its own stripe (up to [`STRIPES`] threads have used the crate's maps), and past
-//! that two threads that share a stripe can, rarely, lose one another's increment.
+//! Every bump is an atomic read-modify-write, so the counters are exact however many threads
+//! share a stripe; with a stripe per thread of a small pool, the cache line it touches is
+//! almost never contended, which is what keeps the read path cheap.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -59,13 +57,6 @@ impl<const N: usize> Counters<N> {
     #[inline]
     pub(crate) fn add(&self, which: usize, n: u64) {
         self.stripes[stripe()].0[which].fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Adds 1 to counter `which` without a locked instruction; see the module docs.
-    #[inline]
-    pub(crate) fn bump_read(&self, which: usize) {
-        let counter = &self.stripes[stripe()].0[which];
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// Sums every counter over the stripes.

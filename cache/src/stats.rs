@@ -35,11 +35,8 @@ pub enum RemovalCause {
 /// [`LimitableMap::stats`](crate::LimitableMap::stats).
 ///
 /// Counters only grow. They are kept per thread stripe and summed when read, so a snapshot
-/// taken while other threads work is a near-instant view, not an atomic one. `hits` and
-/// `misses` are bumped without a locked instruction, to keep reads as cheap as a plain map
-/// lookup: they are exact while at most 32 threads in the process have used the crate, and
-/// past that may, rarely, miss an increment when two threads share a stripe. The other
-/// counters are always exact.
+/// taken while other threads work is a near-instant view, not an atomic one. Every counter is
+/// exact: no increment is ever lost, however many threads use the map.
 ///
 /// # Examples
 ///

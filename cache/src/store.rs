@@ -154,7 +154,7 @@ where
     {
         let found = self.peek(key);
         self.counters
-            .bump_read(if found.is_some() { HITS } else { MISSES });
+            .add(if found.is_some() { HITS } else { MISSES }, 1);
         found
     }
 

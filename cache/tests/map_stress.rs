@@ -81,3 +81,29 @@ fn four_threads_inserting_reading_and_removing_never_exceed_the_limit() {
         departed.load(Ordering::Relaxed) as u64
     );
 }
+
+#[test]
+fn every_read_is_counted_even_when_threads_outnumber_the_counter_stripes() {
+    const READERS: u64 = 48;
+    const READS: u64 = 64 * 300;
+    let map: LimitableMap<u64, u64> = LimitableMap::new(64).unwrap();
+    for key in 0..32 {
+        map.insert(key, key);
+    }
+    thread::scope(|s| {
+        for t in 0..READERS {
+            let map = &map;
+            s.spawn(move || {
+                for i in 0..READS {
+                    map.get(&((i + t) % 64));
+                }
+            });
+        }
+    });
+    let stats = map.stats();
+    assert_eq!(stats.hits + stats.misses, READERS * READS);
+    assert_eq!(
+        stats.hits, stats.misses,
+        "every thread reads keys 0..64 equally often: 0..32 hit, 32..64 miss"
+    );
+}
