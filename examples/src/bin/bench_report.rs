@@ -1027,6 +1027,16 @@ fn render(paths: &Paths, benches: &BTreeMap<String, Vec<Bench>>) -> Result<Strin
             md.push_str(text.trim_end());
             md.push_str("\n```\n");
         }
+        if krate == "decoder"
+            && let Some(text) = printed.get("node")
+        {
+            md.push_str(
+                "Node's `StringDecoder` on the same corpus in this run \
+                 (`decoder/benches/node_string_decoder.js`, MB/s of input):\n\n```text\n",
+            );
+            md.push_str(text.trim_end());
+            md.push_str("\n```\n");
+        }
         if !prose.trim().is_empty() {
             let _ = write!(
                 md,
