@@ -14,7 +14,8 @@ use crate::builder::{Builder, OnTimeout, Options};
 use crate::error::{Error, panic_message};
 use crate::event::{Event, Outdated};
 use crate::push::Push;
-use crate::shared::{Permit, QueuedCall, Shared, Ticket};
+use crate::queued_push::Launch;
+use crate::shared::{Decision, Permit, QueuedCall, Shared, Ticket};
 use crate::stats::{Counters, Stats};
 
 /// A concurrency limiter: at most `limit` calls run at once, the rest wait in a FIFO queue.
@@ -159,11 +160,29 @@ impl Bagpipe {
                 None,
             );
         }
-        match Shared::admit(Arc::clone(&self.shared)) {
-            Ok(ticket) => {
-                let queued = QueuedCall::of(&ticket);
-                Push::running(runtime.spawn(run_pushed(ticket, future)), queued)
+        if self.shared.options.queue_timeout.is_some() {
+            return match Shared::admit(Arc::clone(&self.shared)) {
+                Ok(ticket) => {
+                    let queued = QueuedCall::of(&ticket);
+                    Push::running(runtime.spawn(run_pushed(ticket, future)), queued)
+                }
+                Err(error) => Push::failed(error),
+            };
+        }
+        let launch = Launch {
+            future,
+            shared: Arc::downgrade(&self.shared),
+            runtime,
+        };
+        match self.shared.decide(launch) {
+            Ok(Decision::Admitted(launch)) => {
+                let permit = Permit::new(Arc::clone(&self.shared));
+                Push::running(
+                    launch.runtime.spawn(run_admitted(permit, launch.future)),
+                    None,
+                )
             }
+            Ok(Decision::Queued(call)) => Push::queued(call),
             Err(error) => Push::failed(error),
         }
     }
@@ -411,13 +430,26 @@ impl fmt::Debug for Bagpipe {
     }
 }
 
-/// The body of a pushed call's task.
+/// The body of a pushed call's task when the call waits for its slot in the task (a bagpipe
+/// with a queue deadline).
 async fn run_pushed<F>(ticket: Ticket<Arc<Shared>>, future: F) -> Result<F::Output, Error>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let permit = ticket.ready().await?;
+    run_admitted(permit, future).await
+}
+
+/// The body of a pushed call's task once its slot is held.
+pub(crate) async fn run_admitted<F>(
+    permit: Permit<Arc<Shared>>,
+    future: F,
+) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
     let shared = Arc::clone(permit.shared_arc());
     let Some(timeout) = shared.options.timeout else {
         let result = AssertUnwindSafe(future).catch_unwind().await;

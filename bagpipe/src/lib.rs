@@ -100,6 +100,7 @@ mod event;
 #[cfg(feature = "tower")]
 mod layer;
 mod push;
+mod queued_push;
 mod shared;
 mod slots;
 mod stats;

@@ -3,11 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, panic_message};
+use crate::queued_push::Pending;
 use crate::shared::QueuedCall;
 
 /// A call handed to [`Bagpipe::push`](crate::Bagpipe::push): a future that resolves to the
@@ -35,12 +37,14 @@ use crate::shared::QueuedCall;
 #[must_use = "dropping a push handle cancels its call; use `detach` to let it run"]
 pub struct Push<T> {
     state: State<T>,
-    queued: Option<QueuedCall>,
 }
 
 enum State<T> {
     Failed(Option<Error>),
-    Running(JoinHandle<Result<T, Error>>),
+    /// Waiting for a slot, without a task yet.
+    Queued(Arc<dyn Pending<T>>),
+    /// A task of its own; the queued call, if it still waits for its slot in that task.
+    Running(JoinHandle<Result<T, Error>>, Option<QueuedCall>),
     Detached,
 }
 
@@ -48,7 +52,6 @@ impl<T> Push<T> {
     pub(crate) fn failed(error: Error) -> Self {
         Self {
             state: State::Failed(Some(error)),
-            queued: None,
         }
     }
 
@@ -57,8 +60,13 @@ impl<T> Push<T> {
         queued: Option<QueuedCall>,
     ) -> Self {
         Self {
-            state: State::Running(handle),
-            queued,
+            state: State::Running(handle, queued),
+        }
+    }
+
+    pub(crate) fn queued(call: Arc<dyn Pending<T>>) -> Self {
+        Self {
+            state: State::Queued(call),
         }
     }
 
@@ -101,7 +109,8 @@ impl<T> Push<T> {
     pub fn is_finished(&self) -> bool {
         match &self.state {
             State::Failed(_) | State::Detached => true,
-            State::Running(handle) => handle.is_finished(),
+            State::Queued(call) => call.is_finished(),
+            State::Running(handle, _) => handle.is_finished(),
         }
     }
 }
@@ -113,12 +122,22 @@ impl<T> Future for Push<T> {
     ///
     /// A handle polled again after it resolved stays pending.
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let State::Queued(call) = &self.state {
+            match ready!(call.poll_start(cx)) {
+                Ok(handle) => self.state = State::Running(handle, None),
+                Err(error) => {
+                    self.state = State::Failed(None);
+                    return Poll::Ready(Err(error));
+                }
+            }
+        }
         match &mut self.state {
             State::Failed(error) => match error.take() {
                 Some(error) => Poll::Ready(Err(error)),
                 None => Poll::Pending,
             },
-            State::Running(handle) => {
+            State::Queued(_) | State::Detached => Poll::Pending,
+            State::Running(handle, _) => {
                 let joined = ready!(Pin::new(handle).poll(cx));
                 self.state = State::Failed(None);
                 Poll::Ready(match joined {
@@ -129,18 +148,21 @@ impl<T> Future for Push<T> {
                     Err(_) => Err(Error::Cancelled),
                 })
             }
-            State::Detached => Poll::Pending,
         }
     }
 }
 
 impl<T> Drop for Push<T> {
     fn drop(&mut self) {
-        if let State::Running(handle) = &self.state {
-            handle.abort();
-            if let Some(queued) = &self.queued {
-                queued.cancel();
+        match &self.state {
+            State::Queued(call) => call.cancel(),
+            State::Running(handle, queued) => {
+                handle.abort();
+                if let Some(queued) = queued {
+                    queued.cancel();
+                }
             }
+            State::Failed(_) | State::Detached => {}
         }
     }
 }
@@ -150,7 +172,8 @@ impl<T> fmt::Debug for Push<T> {
         let state = match &self.state {
             State::Failed(Some(_)) => "failed",
             State::Failed(None) => "resolved",
-            State::Running(_) => "running",
+            State::Queued(_) => "queued",
+            State::Running(..) => "running",
             State::Detached => "detached",
         };
         f.debug_struct("Push")

@@ -32,7 +32,9 @@ use tokio::time::Instant;
 use crate::builder::Options;
 use crate::error::Error;
 use crate::event::Event;
-use crate::slots::{Admission, CLOSED_OUT, Drained, GRANTED, Node, Slots};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::slots::{Admission, CLOSED_OUT, Drained, Enqueue, GRANTED, NewNode, Node, Slots};
 use crate::stats::Counters;
 
 #[derive(Debug)]
@@ -77,17 +79,13 @@ impl Shared {
     /// Decides at once: a held slot, a place in the queue, or an error.
     pub(crate) fn admit<S: Borrow<Self>>(shared: S) -> Result<Ticket<S>, Error> {
         let this = shared.borrow();
-        let refuse_at = this.options.refuse.then_some(this.options.queue_length);
-        match this.slots.admit(refuse_at) {
-            Admission::Admitted => Ok(Ticket::Admitted(Permit::new(shared))),
-            Admission::Queued { node, queued } => {
+        match this.decide(NewNode)? {
+            Decision::Admitted(NewNode) => Ok(Ticket::Admitted(Permit::new(shared))),
+            Decision::Queued(node) => {
                 let deadline = this
                     .options
                     .queue_timeout
                     .map(|wait| (Instant::now() + wait, wait));
-                if queued > 1 {
-                    this.emit(Event::Full { queued });
-                }
                 Ok(Ticket::Queued {
                     waiter: Waiter {
                         shared: Some(shared),
@@ -96,19 +94,44 @@ impl Shared {
                     deadline,
                 })
             }
-            Admission::Refused { queued } => {
-                Counters::bump(&this.counters.refused);
+        }
+    }
+
+    /// Decides at once for a caller whose seat `seat` builds: admitted (a slot is held, to be
+    /// put in a [`Permit`], and the builder comes back), queued, or an error. Emits `full`.
+    pub(crate) fn decide<E: Enqueue>(&self, seat: E) -> Result<Decision<E>, Error> {
+        let refuse_at = self.options.refuse.then_some(self.options.queue_length);
+        match self.slots.admit(refuse_at, seat) {
+            Admission::Admitted(seat) => Ok(Decision::Admitted(seat)),
+            Admission::Queued { node, queued } => {
                 if queued > 1 {
-                    this.emit(Event::Full { queued });
+                    self.emit(Event::Full { queued });
+                }
+                Ok(Decision::Queued(node))
+            }
+            Admission::Refused { queued } => {
+                Counters::bump(&self.counters.refused);
+                if queued > 1 {
+                    self.emit(Event::Full { queued });
                 }
                 Err(Error::TooMuchAsyncCall {
-                    limit: this.slots.limit(),
-                    queue_length: this.options.queue_length,
+                    limit: self.slots.limit(),
+                    queue_length: self.options.queue_length,
                     queued,
                 })
             }
             Admission::Closed => Err(Error::Closed),
         }
+    }
+
+    /// A queued caller gives up: it leaves the queue, or releases the slot it was granted
+    /// meanwhile (counted as a release without a call).
+    pub(crate) fn give_up(&self, seat: &AtomicU8) {
+        let drained = self.slots.cancel(seat);
+        if seat.load(Ordering::Acquire) == GRANTED {
+            Counters::bump(&self.counters.other_releases);
+        }
+        self.drained(drained);
     }
 
     pub(crate) fn close(&self) {
@@ -121,6 +144,13 @@ impl Shared {
         let drained = self.slots.set_limit(limit);
         self.drained(drained);
     }
+}
+
+/// What [`Shared::decide`] decided for a caller that was not turned away.
+#[derive(Debug)]
+pub(crate) enum Decision<E: Enqueue> {
+    Admitted(E),
+    Queued(Arc<E::Seat>),
 }
 
 /// What admission hands out.
@@ -172,7 +202,8 @@ pub(crate) struct Permit<S: Borrow<Shared>> {
 }
 
 impl<S: Borrow<Shared>> Permit<S> {
-    fn new(shared: S) -> Self {
+    /// Wraps a slot the caller already holds.
+    pub(crate) fn new(shared: S) -> Self {
         Self {
             shared,
             completed: false,
@@ -242,13 +273,7 @@ impl<S: Borrow<Shared> + Unpin> Future for Waiter<S> {
 impl<S: Borrow<Shared>> Drop for Waiter<S> {
     fn drop(&mut self) {
         if let (Some(node), Some(shared)) = (self.node.take(), self.shared.as_ref()) {
-            let shared = shared.borrow();
-            let drained = shared.slots.cancel(&node);
-            if node.state() == GRANTED {
-                // The slot granted to this waiter was released by `cancel` without a call.
-                Counters::bump(&shared.counters.other_releases);
-            }
-            shared.drained(drained);
+            shared.borrow().give_up(crate::slots::Seat::seat(&*node));
         }
     }
 }
@@ -276,7 +301,10 @@ impl QueuedCall {
     /// releases it when it is dropped.
     pub(crate) fn cancel(&self) {
         if self.node.state() == crate::slots::WAITING {
-            let drained = self.shared.slots.cancel_waiting(&self.node);
+            let drained = self
+                .shared
+                .slots
+                .cancel_waiting(crate::slots::Seat::seat(&*self.node));
             self.shared.drained(drained);
         }
     }

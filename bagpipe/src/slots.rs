@@ -32,11 +32,17 @@
 //! `WAITERS`), and freed slots go to the head of the queue, so admission is FIFO. Wakers are
 //! called after the lock is dropped.
 //!
+//! A queued caller is a [`Seat`]: a `run` future or a pushed call's own task waits on a [`Node`]
+//! and its waker; a pushed call without a task of its own is a seat that spawns its task when
+//! `wake` finds it granted (see `queued_push`). Either way the machine only writes the state word
+//! under the lock and calls `wake` once after it.
+//!
 //! Cancelled waiters are marked in place and skipped when they reach the head. To keep memory
 //! bounded when many waiters give up while nothing is released, the queue is compacted when dead
 //! entries outnumber live ones.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -61,10 +67,28 @@ const COMPACT_MIN_DEAD: usize = 32;
 /// A waiter's state, written only under the queue lock.
 pub(crate) const WAITING: u8 = 0;
 pub(crate) const GRANTED: u8 = 1;
-const CANCELLED: u8 = 2;
+pub(crate) const CANCELLED: u8 = 2;
 pub(crate) const CLOSED_OUT: u8 = 3;
 
-/// One queued caller.
+/// A place in the queue as the admission machine sees it: a state word, written only under
+/// the queue lock, and what to do once the place is granted a slot or turned away.
+pub(crate) trait Seat: Send + Sync {
+    /// `WAITING`, `GRANTED`, `CANCELLED` or `CLOSED_OUT`.
+    fn seat(&self) -> &AtomicU8;
+
+    /// Called once, after the queue lock is dropped, when the seat was granted or closed out.
+    fn wake(self: Arc<Self>);
+}
+
+/// Builds the seat of a caller that has to wait; handed back unused to a caller admitted at
+/// once, so that what it carries (a pushed future) is not lost.
+pub(crate) trait Enqueue {
+    type Seat: Seat + 'static;
+
+    fn enqueue(self) -> Arc<Self::Seat>;
+}
+
+/// One queued caller that polls for its slot (a `run` future, or a pushed call's task).
 #[derive(Debug)]
 pub(crate) struct Node {
     state: AtomicU8,
@@ -83,25 +107,59 @@ impl Node {
     }
 }
 
+impl Seat for Node {
+    fn seat(&self) -> &AtomicU8 {
+        &self.state
+    }
+
+    fn wake(self: Arc<Self>) {
+        self.waker.wake();
+    }
+}
+
+/// Enqueues a plain [`Node`].
+#[derive(Debug)]
+pub(crate) struct NewNode;
+
+impl Enqueue for NewNode {
+    type Seat = Node;
+
+    fn enqueue(self) -> Arc<Node> {
+        Arc::new(Node {
+            state: AtomicU8::new(WAITING),
+            waker: AtomicWaker::new(),
+        })
+    }
+}
+
 /// What an admission attempt decided.
 #[derive(Debug)]
-pub(crate) enum Admission {
-    /// A slot is held; release it with [`Slots::release`].
-    Admitted,
+pub(crate) enum Admission<E: Enqueue> {
+    /// A slot is held; release it with [`Slots::release`]. The seat builder comes back unused.
+    Admitted(E),
     /// The caller waits in the queue; `queued` counts the waiters including this one.
-    Queued { node: Arc<Node>, queued: usize },
+    Queued { node: Arc<E::Seat>, queued: usize },
     /// The queue was full (`queued` waiters) and refusal is on.
     Refused { queued: usize },
     /// The machine is closed.
     Closed,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Queue {
-    entries: VecDeque<Arc<Node>>,
+    entries: VecDeque<Arc<dyn Seat>>,
     live: usize,
     dead: usize,
     released_high: u64,
+}
+
+impl fmt::Debug for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("live", &self.live)
+            .field("dead", &self.dead)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The admission machine.
@@ -187,9 +245,9 @@ impl Slots {
 
     /// Admits, queues or refuses one caller. `refuse_at` is the queue length at which new
     /// callers are refused instead of queued.
-    pub(crate) fn admit(&self, refuse_at: Option<usize>) -> Admission {
+    pub(crate) fn admit<E: Enqueue>(&self, refuse_at: Option<usize>, seat: E) -> Admission<E> {
         if self.try_fast() {
-            return Admission::Admitted;
+            return Admission::Admitted(seat);
         }
         let mut queue = self.lock();
         let mut current = self.state.load(Ordering::Acquire);
@@ -214,16 +272,13 @@ impl Slots {
                 .state
                 .compare_exchange(current, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) if next & WAITERS == 0 => return Admission::Admitted,
+                Ok(_) if next & WAITERS == 0 => return Admission::Admitted(seat),
                 Ok(_) => break,
                 Err(actual) => current = actual,
             }
         }
-        let node = Arc::new(Node {
-            state: AtomicU8::new(WAITING),
-            waker: AtomicWaker::new(),
-        });
-        queue.entries.push_back(Arc::clone(&node));
+        let node = seat.enqueue();
+        queue.entries.push_back(Arc::clone(&node) as Arc<dyn Seat>);
         queue.live += 1;
         Admission::Queued {
             node,
@@ -284,7 +339,7 @@ impl Slots {
 
     /// Grants slots to head waiters while `active < limit`; clears `WAITERS` when the queue
     /// empties. Returns whether it emptied the queue.
-    fn grant_locked(&self, queue: &mut Queue, woken: &mut Vec<Arc<Node>>) -> Drained {
+    fn grant_locked(&self, queue: &mut Queue, woken: &mut Vec<Arc<dyn Seat>>) -> Drained {
         if queue.live == 0 {
             return Drained(false);
         }
@@ -293,12 +348,12 @@ impl Slots {
             let Some(node) = queue.entries.pop_front() else {
                 break;
             };
-            if node.state.load(Ordering::Acquire) == CANCELLED {
+            if node.seat().load(Ordering::Acquire) == CANCELLED {
                 queue.dead -= 1;
                 continue;
             }
             self.state.fetch_add(ONE, Ordering::AcqRel);
-            node.state.store(GRANTED, Ordering::Release);
+            node.seat().store(GRANTED, Ordering::Release);
             queue.live -= 1;
             woken.push(node);
         }
@@ -318,24 +373,24 @@ impl Slots {
 
     /// A waiter gives up. If its slot was granted meanwhile, the slot is released; otherwise
     /// it leaves the queue.
-    pub(crate) fn cancel(&self, node: &Node) -> Drained {
-        self.leave(node, true)
+    pub(crate) fn cancel(&self, seat: &AtomicU8) -> Drained {
+        self.leave(seat, true)
     }
 
     /// The state is read under the lock, so a grant cannot slip between the check and the
     /// change; only the node's owner (`release_granted`) may release a granted slot.
-    fn leave(&self, node: &Node, release_granted: bool) -> Drained {
+    fn leave(&self, seat: &AtomicU8, release_granted: bool) -> Drained {
         let mut queue = self.lock();
-        match node.state.load(Ordering::Acquire) {
+        match seat.load(Ordering::Acquire) {
             WAITING => {
-                node.state.store(CANCELLED, Ordering::Release);
+                seat.store(CANCELLED, Ordering::Release);
                 queue.live -= 1;
                 queue.dead += 1;
                 let drained = self.clear_if_empty(&mut queue);
                 if !drained.0 && queue.dead > queue.live && queue.dead >= COMPACT_MIN_DEAD {
                     queue
                         .entries
-                        .retain(|entry| entry.state.load(Ordering::Acquire) != CANCELLED);
+                        .retain(|entry| entry.seat().load(Ordering::Acquire) != CANCELLED);
                     queue.dead = 0;
                 }
                 drained
@@ -349,8 +404,8 @@ impl Slots {
     }
 
     /// Takes a waiter out of the queue if it still waits; leaves a granted slot alone.
-    pub(crate) fn cancel_waiting(&self, node: &Node) -> Drained {
-        self.leave(node, false)
+    pub(crate) fn cancel_waiting(&self, seat: &AtomicU8) -> Drained {
+        self.leave(seat, false)
     }
 
     /// Changes the limit; raising it admits head waiters at once, lowering it only stops new
@@ -372,8 +427,8 @@ impl Slots {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut woken = Vec::with_capacity(queue.live);
         for node in queue.entries.drain(..) {
-            if node.state.load(Ordering::Acquire) == WAITING {
-                node.state.store(CLOSED_OUT, Ordering::Release);
+            if node.seat().load(Ordering::Acquire) == WAITING {
+                node.seat().store(CLOSED_OUT, Ordering::Release);
                 woken.push(node);
             }
         }
@@ -386,9 +441,9 @@ impl Slots {
     }
 }
 
-fn wake_all(woken: Vec<Arc<Node>>) {
+fn wake_all(woken: Vec<Arc<dyn Seat>>) {
     for node in woken {
-        node.waker.wake();
+        node.wake();
     }
 }
 
