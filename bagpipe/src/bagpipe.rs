@@ -101,8 +101,12 @@ impl Bagpipe {
     /// Pushes a call: decides before it returns whether the call is admitted, queued or
     /// refused, and hands back a [`Push`] handle that resolves to its output.
     ///
-    /// The call gets its own tokio task at once (so it needs `Send + 'static`); a queued call
-    /// waits there for its slot, and its future is first polled once the slot is held.
+    /// The call runs on its own tokio task (so it needs `Send + 'static`), spawned on the
+    /// runtime `push` was called from: at once when admitted, and when its slot is granted when
+    /// queued. A queued call is only its future and a few words of bookkeeping in the queue
+    /// until then; on a bagpipe with a [`queue_timeout`](Builder::queue_timeout) it waits in its
+    /// own task instead, where the deadline's timer runs. Either way its future is first polled
+    /// once the slot is held.
     /// A refusal ([`Error::TooMuchAsyncCall`]), a closed bagpipe ([`Error::Closed`]) or a
     /// missing runtime ([`Error::NoRuntime`]) resolve the handle at once. A push that leaves
     /// two or more calls waiting emits [`Event::Full`].

@@ -16,8 +16,9 @@ use crate::shared::QueuedCall;
 /// call's output, or to the [`Error`] that kept it from one.
 ///
 /// The call itself runs on its own tokio task whether or not the handle is polled. Dropping the
-/// handle cancels the call: if it still waits, it leaves the queue at once and never runs; if it
-/// runs, its task is aborted, so its future is dropped and its slot freed as soon as the runtime
+/// handle cancels the call: if it still waits, it leaves the queue at once and never runs (its
+/// future is dropped right there, unless it waits in a task of its own under a queue deadline);
+/// if it runs, its task is aborted, so its future is dropped and its slot freed as soon as the runtime
 /// handles the abort (at once if the task is idle, after its current poll if it is being polled).
 /// [`detach`](Push::detach) lets it finish instead. A handle polled again after it resolved stays
 /// pending.

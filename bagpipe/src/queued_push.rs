@@ -144,7 +144,8 @@ where
 /// What a [`Push`](crate::Push) handle sees of a queued call, whatever its future's type.
 pub(crate) trait Pending<T>: Send + Sync {
     /// Ready with the call's task once it was started, or with the error that turned it away.
-    fn poll_start(&self, cx: &mut Context<'_>) -> Poll<Result<JoinHandle<Result<T, Error>>, Error>>;
+    fn poll_start(&self, cx: &mut Context<'_>)
+    -> Poll<Result<JoinHandle<Result<T, Error>>, Error>>;
 
     /// The handle gives up: the call leaves the queue and never runs, or its task is aborted.
     fn cancel(&self);

@@ -187,3 +187,89 @@ fn many_cancelled_waiters_do_not_grow_the_queue_without_bound() {
     assert_ready_ok!(holder.poll());
     assert_eq!(assert_ready_ok!(keeper.poll()), "kept");
 }
+
+/// A queued push has no task of its own; these pin down what its handle promises anyway.
+mod queued_push {
+    use super::*;
+    use bagpipe::Error;
+    use tokio::sync::oneshot;
+
+    #[tokio::test]
+    async fn dropping_the_handle_drops_the_queued_future_at_once() {
+        let pipe = Bagpipe::new(0);
+        let marker = Arc::new(());
+        let held = Arc::clone(&marker);
+        let call = pipe.push(async move { drop(held) });
+        assert_eq!(Arc::strong_count(&marker), 2, "the queue holds the future");
+        drop(call);
+        assert_eq!(Arc::strong_count(&marker), 1, "dropped with the handle");
+        assert_eq!((pipe.active(), pipe.queued()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_handle_dropped_after_the_grant_but_before_the_call_ran_frees_the_slot() {
+        let pipe = Bagpipe::new(0);
+        let ran = Arc::new(AtomicBool::new(false));
+        let call = pipe.push({
+            let ran = Arc::clone(&ran);
+            async move { ran.store(true, Ordering::SeqCst) }
+        });
+        // Granted and spawned inside `set_limit`; the test's task has not yielded yet.
+        pipe.set_limit(1);
+        assert_eq!((pipe.active(), pipe.queued()), (1, 0));
+        drop(call);
+        settle().await;
+        assert!(!ran.load(Ordering::SeqCst), "aborted before its first poll");
+        assert_eq!(pipe.active(), 0);
+        assert_eq!(pipe.run(async { 7 }).await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_detached_queued_push_runs_once_a_slot_frees() {
+        let pipe = Bagpipe::new(0);
+        let (tx, rx) = oneshot::channel();
+        pipe.push(async move { tx.send("ran").unwrap() }).detach();
+        assert_eq!(pipe.queued(), 1);
+        pipe.set_limit(1);
+        assert_eq!(rx.await.unwrap(), "ran");
+        settle().await;
+        assert_eq!(pipe.active(), 0);
+        assert_eq!(pipe.stats().completed, 1);
+    }
+
+    #[tokio::test]
+    async fn a_handle_never_polled_sees_the_close_as_finished() {
+        let pipe = Bagpipe::new(0);
+        let call = pipe.push(async {});
+        assert!(!call.is_finished());
+        pipe.close();
+        assert!(call.is_finished());
+        assert!(matches!(call.await, Err(Error::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_bagpipe_frees_its_detached_queued_calls() {
+        let pipe = Bagpipe::new(0);
+        let marker = Arc::new(());
+        let held = Arc::clone(&marker);
+        pipe.push(async move { drop(held) }).detach();
+        assert_eq!(Arc::strong_count(&marker), 2);
+        drop(pipe);
+        assert_eq!(
+            Arc::strong_count(&marker),
+            1,
+            "no cycle between the queue and its calls keeps them alive"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_granted_handle_resolves_after_it_was_polled_while_queued() {
+        let pipe = Bagpipe::new(0);
+        let mut call = task::spawn(pipe.push(async { 9 }));
+        assert_pending!(call.poll());
+        pipe.set_limit(1);
+        assert!(call.is_woken(), "the grant wakes the handle");
+        let output = call.await;
+        assert_eq!(output.unwrap(), 9);
+    }
+}
