@@ -69,7 +69,7 @@ fn push() -> Pin<Box<dyn Future<Output = ()>>> {
         let before = resident_bytes();
         let handles: Vec<_> = (0..QUEUED).map(|_| pipe.push(async { 1u64 })).collect();
         assert_eq!(pipe.queued(), QUEUED);
-        report("bagpipe push (task + handle)", before, work_size);
+        report("bagpipe push (queued call + handle)", before, work_size);
         drop(handles);
     })
 }
