@@ -1,5 +1,6 @@
 //! Stress on a multi-thread runtime: 10^5 calls at limit 64, half pushed and half run from
 //! their own tasks; the measured maximum concurrency is exactly 64 and every call resolves.
+//! And queued push handles dropped from another thread while slots are being granted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -61,5 +62,67 @@ async fn a_hundred_thousand_calls_at_limit_64_never_exceed_it() {
     assert_eq!(
         (stats.admitted, stats.completed),
         (CALLS as u64, CALLS as u64)
+    );
+}
+
+/// Counts a call as running from its first poll until its future is dropped, finished or not.
+struct Running<'a>(&'a HighWater);
+
+impl<'a> Running<'a> {
+    fn enter(high: &'a HighWater) -> Self {
+        let now = high.current.fetch_add(1, Ordering::SeqCst) + 1;
+        high.max.fetch_max(now, Ordering::SeqCst);
+        Self(high)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.current.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_pushes_dropped_while_slots_are_granted_leak_nothing() {
+    const ROUND_LIMIT: usize = 8;
+    let pipe = Bagpipe::new(ROUND_LIMIT);
+    let high = Arc::new(HighWater::default());
+    let mut kept_total = 0;
+    for _ in 0..200 {
+        let mut kept = Vec::new();
+        let mut dropped = Vec::new();
+        for n in 0..64 {
+            let high = Arc::clone(&high);
+            let call = pipe.push(async move {
+                let _running = Running::enter(&high);
+                tokio::task::yield_now().await;
+                1
+            });
+            if n % 3 == 0 {
+                dropped.push(call);
+            } else {
+                kept.push(call);
+            }
+        }
+        let dropper = tokio::spawn(async move {
+            for call in dropped {
+                drop(call);
+                tokio::task::yield_now().await;
+            }
+        });
+        for call in kept {
+            kept_total += call.await.unwrap();
+        }
+        dropper.await.unwrap();
+    }
+    assert_eq!(kept_total, 200 * 42);
+    assert!(high.max.load(Ordering::SeqCst) <= ROUND_LIMIT);
+    assert_eq!(high.current.load(Ordering::SeqCst), 0);
+    assert_eq!((pipe.active(), pipe.queued()), (0, 0));
+    let stats = pipe.stats();
+    assert!(stats.completed >= 200 * 42, "every kept call completed");
+    assert!(
+        stats.admitted <= 200 * 64,
+        "no call was admitted twice: {stats:?}"
     );
 }
