@@ -57,7 +57,9 @@
 //!
 //! - [`Bagpipe::push`] decides before it returns (admitted, queued or refused, like the book's
 //!   `push`) and returns a [`Push`] handle that resolves to the output. The call runs on its
-//!   own tokio task, so it needs `Send + 'static`. Dropping the handle cancels the call.
+//!   own tokio task, so it needs `Send + 'static`; a queued call gets that task only when its
+//!   slot is granted, and waits as its future and a few words in the queue. Dropping the handle
+//!   cancels the call.
 //! - [`Bagpipe::run`] waits for a slot in the caller's task and polls the future there, so it
 //!   may borrow.
 //!
