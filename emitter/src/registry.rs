@@ -100,6 +100,9 @@ struct Listeners<T> {
     registrations: Vec<Registration<T>>,
     hub: Option<Arc<dyn Publish<T>>>,
     subscribers: usize,
+    /// How many registrations are payload listeners: an emit to subscriptions only skips the
+    /// walk over the list.
+    payloads: usize,
 }
 
 impl<T> Clone for Listeners<T> {
@@ -108,6 +111,7 @@ impl<T> Clone for Listeners<T> {
             registrations: self.registrations.clone(),
             hub: self.hub.clone(),
             subscribers: self.subscribers,
+            payloads: self.payloads,
         }
     }
 }
@@ -118,15 +122,20 @@ impl<T> Listeners<T> {
             registrations: Vec::new(),
             hub: None,
             subscribers: 0,
+            payloads: 0,
         }
     }
 
     fn insert(&mut self, registration: Registration<T>, prepend: bool) {
-        if let Callback::Subscriber(subscriber) = &registration.callback {
-            self.subscribers += 1;
-            if self.hub.is_none() {
-                self.hub = Some(subscriber.hub());
+        match &registration.callback {
+            Callback::Subscriber(subscriber) => {
+                self.subscribers += 1;
+                if self.hub.is_none() {
+                    self.hub = Some(subscriber.hub());
+                }
             }
+            Callback::Payload(_) => self.payloads += 1,
+            Callback::Meta(_) => {}
         }
         if prepend {
             self.registrations.insert(0, registration);
@@ -137,11 +146,15 @@ impl<T> Listeners<T> {
 
     fn remove(&mut self, position: usize) -> Registration<T> {
         let registration = self.registrations.remove(position);
-        if matches!(registration.callback, Callback::Subscriber(_)) {
-            self.subscribers -= 1;
-            if self.subscribers == 0 {
-                self.hub = None;
+        match registration.callback {
+            Callback::Subscriber(_) => {
+                self.subscribers -= 1;
+                if self.subscribers == 0 {
+                    self.hub = None;
+                }
             }
+            Callback::Payload(_) => self.payloads -= 1,
+            Callback::Meta(_) => {}
         }
         registration
     }
@@ -432,6 +445,9 @@ impl<T> Inner<T> {
     fn run(&self, key: Key<'_>, list: &Listeners<T>, payload: &T) {
         if let Some(hub) = &list.hub {
             hub.publish(payload);
+        }
+        if list.payloads == 0 {
+            return;
         }
         for registration in list.iter() {
             let Callback::Payload(f) = &registration.callback else {
