@@ -432,14 +432,19 @@ impl<T> Inner<T> {
     fn claim(&self, key: Key<'_>, registration: &Registration<T>) -> bool {
         match &registration.fired {
             None => true,
-            Some(fired) => {
-                if fired.swap(true, Ordering::AcqRel) {
-                    return false;
-                }
-                self.remove(key, registration.id);
-                true
-            }
+            Some(fired) => self.claim_once(key, fired, registration.id),
         }
+    }
+
+    /// Kept out of line so that the emit loop stays small: `once` listeners are the rare case.
+    #[cold]
+    #[inline(never)]
+    fn claim_once(&self, key: Key<'_>, fired: &AtomicBool, id: ListenerId) -> bool {
+        if fired.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.remove(key, id);
+        true
     }
 
     fn run(&self, key: Key<'_>, list: &Listeners<T>, payload: &T) {
@@ -472,6 +477,8 @@ impl<T> Inner<T> {
 
     /// Node's `'error'` rule: monitors first, then the handlers; nobody to handle it is an error
     /// that hands the payload back.
+    #[cold]
+    #[inline(never)]
     fn emit_error(&self, payload: T) -> Result<bool, Error<T>> {
         let monitors = self.lock().snapshot(Key::ErrorMonitor);
         if let Some(list) = monitors {
