@@ -1105,7 +1105,7 @@ fn render_group(
     md.push_str(&"---|".repeat(ours.len() + extra));
     md.push('\n');
     let mut ordered = rows.clone();
-    ordered.sort_by_key(|b| (b.param.clone(), !b.is_ours(krate), b.subject.clone()));
+    ordered.sort_by_key(|b| (param_order(&b.param), !b.is_ours(krate), b.subject.clone()));
     for bench in ordered {
         let _ = write!(md, "| {} | {} |", bench.label(), time(bench.median_ns));
         if with_throughput {
@@ -1133,6 +1133,27 @@ fn render_group(
         md.push('\n');
     }
     md.push('\n');
+}
+
+/// Sorts parameters by what they say: `current_thread/4KiB` before `current_thread/64KiB`
+/// before `current_thread/1MiB`, `1` before `10`; anything else by its text.
+fn param_order(param: &str) -> (String, u64, String) {
+    let (head, last) = param.rsplit_once('/').unwrap_or(("", param));
+    let digits = last
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(last.len());
+    let number: Option<u64> = last[..digits].parse().ok();
+    let factor = match &last[digits..] {
+        "" => Some(1),
+        "B" => Some(1),
+        "KiB" => Some(1 << 10),
+        "MiB" => Some(1 << 20),
+        _ => None,
+    };
+    let size = number
+        .zip(factor)
+        .map_or(u64::MAX, |(n, f)| n.saturating_mul(f));
+    (head.to_owned(), size, last.to_owned())
 }
 
 /// What a group measures, for the groups the crates' benches define today.
