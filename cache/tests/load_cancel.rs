@@ -8,7 +8,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use cache::{AbandonPolicy, LimitableMap, OnceQueue};
-use tokio::time::{advance, sleep};
+use tokio::time::{Instant, advance, sleep};
 use tokio_test::task;
 
 const LOAD: Duration = Duration::from_millis(5);
@@ -204,6 +204,146 @@ async fn random_joins_and_departures_on_many_threads_leave_nothing_in_flight() {
         );
         if policy == AbandonPolicy::KeepLoading {
             assert_eq!(s.cancelled, 0);
+        }
+    }
+}
+
+/// Polls a caller that joined another caller's load k times, a millisecond apart, and drops it,
+/// for k = 0, 1, 2, … until it completes. The leader keeps waiting, so under either policy the
+/// load goes on, answers the leader, and leaves nothing in flight.
+#[tokio::test(start_paused = true)]
+async fn a_joined_waiter_dropped_after_k_polls_while_its_leader_waits() {
+    for policy in [AbandonPolicy::KeepLoading, AbandonPolicy::CancelLoad] {
+        let mut k = 0;
+        loop {
+            let queue: OnceQueue<u32, u64, std::io::Error> = OnceQueue::with_policy(policy);
+            let calls = Arc::new(AtomicUsize::new(0));
+            let start = Instant::now();
+            let mut leader = task::spawn(queue.run(1, counted(&calls, 10)));
+            assert!(leader.poll().is_pending());
+            let mut joiner = task::spawn(queue.run(1, counted(&calls, 20)));
+            let mut joined = None;
+            for _ in 0..k {
+                if let Poll::Ready(result) = joiner.poll() {
+                    joined = Some(result);
+                    break;
+                }
+                advance(STEP).await;
+            }
+            let at = start.elapsed();
+            drop(joiner);
+            if at < LOAD {
+                assert!(
+                    queue.is_loading(&1),
+                    "{policy:?} k={k}: the leader still waits, so the load goes on"
+                );
+            }
+            assert_eq!(leader.await.unwrap(), 10, "{policy:?} k={k}");
+            let stats = queue.stats();
+            assert_eq!(
+                (
+                    stats.started,
+                    stats.coalesced,
+                    stats.succeeded,
+                    stats.cancelled
+                ),
+                (1, u64::from(k > 0), 1, 0),
+                "{policy:?} k={k}"
+            );
+            assert_eq!(
+                calls.load(Ordering::SeqCst),
+                1,
+                "only the leader's loader ran"
+            );
+            assert_eq!(queue.in_flight(), 0, "{policy:?} k={k}");
+            // The queue keeps no result: the next call starts a fresh load.
+            assert_eq!(queue.run(1, counted(&calls, 30)).await.unwrap(), 30);
+            assert_eq!(queue.stats().started, 2, "{policy:?} k={k}");
+            if let Some(result) = joined {
+                assert_eq!(result.unwrap(), 10, "the joiner got the leader's value");
+                assert!(at >= LOAD, "{policy:?}: answered only once the load ended");
+                break;
+            }
+            k += 1;
+        }
+    }
+}
+
+/// The same, but the leader leaves right after the joiner's first poll, so the joiner is the
+/// load's last waiter when it is dropped: under `CancelLoad` the load goes with it at once,
+/// under `KeepLoading` it runs to its end for nobody. Either way nothing is left in flight and
+/// the next call starts a fresh load.
+#[tokio::test(start_paused = true)]
+async fn a_joined_waiter_left_alone_by_its_leader_dropped_after_k_polls() {
+    for policy in [AbandonPolicy::KeepLoading, AbandonPolicy::CancelLoad] {
+        let mut k = 0;
+        loop {
+            let queue: OnceQueue<u32, u64, std::io::Error> = OnceQueue::with_policy(policy);
+            let calls = Arc::new(AtomicUsize::new(0));
+            let start = Instant::now();
+            let mut leader = Some(task::spawn(queue.run(1, counted(&calls, 10))));
+            assert!(leader.as_mut().unwrap().poll().is_pending());
+            let mut joiner = task::spawn(queue.run(1, counted(&calls, 20)));
+            let mut joined = None;
+            for _ in 0..k {
+                if let Poll::Ready(result) = joiner.poll() {
+                    joined = Some(result);
+                    break;
+                }
+                // Gone once the joiner has joined.
+                drop(leader.take());
+                advance(STEP).await;
+            }
+            drop(leader);
+            let at = start.elapsed();
+            drop(joiner);
+            let stats = queue.stats();
+            assert_eq!(stats.started, 1, "{policy:?} k={k}");
+            assert_eq!(stats.coalesced, u64::from(k > 0), "{policy:?} k={k}");
+            match policy {
+                AbandonPolicy::CancelLoad => {
+                    // The last waiter took the load with it, unless the load had ended.
+                    assert_eq!(queue.in_flight(), 0, "{policy:?} k={k}");
+                    assert!(!queue.is_loading(&1), "{policy:?} k={k}");
+                    assert_eq!(
+                        stats.succeeded + stats.cancelled,
+                        1,
+                        "{policy:?} k={k}: {stats:?}"
+                    );
+                    if at < LOAD {
+                        assert_eq!(stats.cancelled, 1, "left before the load ended, k={k}");
+                    }
+                }
+                _ => {
+                    if at < LOAD {
+                        assert!(queue.is_loading(&1), "{policy:?} k={k}: it runs for nobody");
+                    }
+                    sleep(LOAD * 2).await;
+                    assert_eq!(queue.in_flight(), 0, "{policy:?} k={k}");
+                    let stats = queue.stats();
+                    assert_eq!(
+                        (stats.succeeded, stats.cancelled),
+                        (1, 0),
+                        "{policy:?} k={k}"
+                    );
+                }
+            }
+            assert!(
+                calls.load(Ordering::SeqCst) <= 1,
+                "the joiner's loader never ran ({policy:?} k={k})"
+            );
+            assert_eq!(queue.run(1, counted(&calls, 30)).await.unwrap(), 30);
+            assert_eq!(queue.stats().started, 2, "{policy:?} k={k}");
+            if let Some(result) = joined {
+                assert_eq!(
+                    result.unwrap(),
+                    10,
+                    "the joiner got the value of the load it joined"
+                );
+                assert!(at >= LOAD, "{policy:?}: answered only once the load ended");
+                break;
+            }
+            k += 1;
         }
     }
 }
