@@ -23,10 +23,13 @@ async fn settle() {
     }
 }
 
+/// The victim's work ends one poll after the holder lets the slot go, so for every k up to the
+/// victim's completion it is dropped while queued, granted but not yet running, or running.
 #[test]
 fn run_polled_k_times_then_dropped_leaks_nothing() {
-    for k in 0..6 {
-        for release_after in 0..3 {
+    for release_after in 0..3 {
+        let mut k = 0;
+        loop {
             let pipe = Bagpipe::new(1);
             let holder_gate = Arc::new(Semaphore::new(0));
             let victim_gate = Arc::new(Semaphore::new(0));
@@ -35,37 +38,64 @@ fn run_polled_k_times_then_dropped_leaks_nothing() {
             let mut victim = task::spawn(pipe.run(pass(Arc::clone(&victim_gate))));
             let mut behind = task::spawn(pipe.run(async { "behind ran" }));
             let mut holder_done = false;
+            let mut victim_done = false;
             for poll in 0..k {
                 if poll == release_after {
                     holder_gate.add_permits(1);
                     assert_ready_ok!(holder.poll());
                     holder_done = true;
                 }
-                // The victim's own work waits on a gate that never opens, so it stays pending.
-                assert_pending!(victim.poll());
+                if poll == release_after + 1 {
+                    victim_gate.add_permits(1);
+                }
+                if victim.poll().is_ready() {
+                    victim_done = true;
+                    break;
+                }
                 if poll == 0 {
                     assert_pending!(behind.poll());
                 }
             }
+            let held = pipe.active() > usize::from(!holder_done);
             drop(victim);
             if !holder_done {
                 holder_gate.add_permits(1);
                 assert_ready_ok!(holder.poll());
             }
+            let context = format!("k = {k}, release after {release_after}");
             assert_eq!(
                 assert_ready!(behind.poll()).unwrap(),
                 "behind ran",
-                "k = {k}, release after {release_after}"
+                "{context}"
             );
-            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "k = {k}");
+            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "{context}");
+            let stats = pipe.stats();
+            assert_eq!(
+                stats.completed,
+                2 + u64::from(victim_done),
+                "{stats:?} {context}"
+            );
+            assert_eq!(
+                stats.admitted,
+                stats.completed + u64::from(held && !victim_done),
+                "every slot handed out came back once: {stats:?} {context}"
+            );
+            if victim_done {
+                assert_eq!(k, release_after + 2, "the victim ran once its gate opened");
+                break;
+            }
+            k += 1;
         }
     }
 }
 
+/// As above for a push handle: the victim's task ends once its gate opens, one step after the
+/// holder's; the handle is polled k times, with the runtime settled in between, then dropped.
 #[tokio::test]
 async fn push_handle_polled_k_times_then_dropped_leaks_nothing() {
-    for k in 0..6 {
-        for release_after in 0..3 {
+    for release_after in 0..3 {
+        let mut k = 0;
+        loop {
             let pipe = Bagpipe::new(1);
             let holder_gate = Arc::new(Semaphore::new(0));
             let ran = Arc::new(AtomicBool::new(false));
@@ -80,25 +110,56 @@ async fn push_handle_polled_k_times_then_dropped_leaks_nothing() {
                 }
             }));
             let behind = pipe.push(async { "behind ran" });
+            let mut victim_done = false;
             for poll in 0..k {
                 if poll == release_after {
                     holder_gate.add_permits(1);
                 }
-                let _ = victim.poll();
+                if poll == release_after + 1 {
+                    victim_gate.add_permits(1);
+                }
+                if victim.poll().is_ready() {
+                    victim_done = true;
+                    break;
+                }
                 settle().await;
             }
+            let context = format!("k = {k}, release after {release_after}");
+            let held = pipe.active() > usize::from(!holder.is_finished());
+            // Its task may have ended on the last settle without the handle seeing it.
+            let finished = victim_done || victim.is_finished();
             drop(victim);
             holder_gate.add_permits(1);
             settle().await;
-            assert_eq!(behind.await.unwrap(), "behind ran", "k = {k}");
-            let _ = holder.await;
-            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "k = {k}");
+            assert_eq!(behind.await.unwrap(), "behind ran", "{context}");
+            holder.await.unwrap();
+            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "{context}");
+            let stats = pipe.stats();
+            assert_eq!(
+                stats.completed,
+                2 + u64::from(finished),
+                "{stats:?} {context}"
+            );
+            assert_eq!(
+                stats.admitted,
+                stats.completed + u64::from(held && !finished),
+                "every slot handed out came back once: {stats:?} {context}"
+            );
             if k <= release_after {
                 assert!(
                     !ran.load(Ordering::SeqCst),
-                    "a call dropped while queued never runs (k = {k})"
+                    "a call dropped while queued never runs ({context})"
                 );
             }
+            if victim_done {
+                assert_eq!(
+                    k,
+                    release_after + 3,
+                    "the handle saw the end on the poll after its gate opened"
+                );
+                break;
+            }
+            k += 1;
         }
     }
 }
