@@ -106,6 +106,7 @@ mod queued_push;
 mod shared;
 mod slots;
 mod stats;
+mod sync;
 
 pub use crate::bagpipe::Bagpipe;
 pub use crate::builder::{Builder, OnTimeout};

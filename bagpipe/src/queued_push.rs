@@ -35,7 +35,6 @@
 use std::fmt;
 use std::future::Future;
 use std::mem;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -46,6 +45,7 @@ use crate::bagpipe::run_admitted;
 use crate::error::Error;
 use crate::shared::{Permit, Shared};
 use crate::slots::{Enqueue, GRANTED, Seat, WAITING};
+use crate::sync::{AtomicU8, Ordering};
 
 /// A pushed call as `push` received it: its future and where to start it.
 pub(crate) struct Launch<F> {

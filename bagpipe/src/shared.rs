@@ -32,10 +32,10 @@ use tokio::time::Instant;
 use crate::builder::Options;
 use crate::error::Error;
 use crate::event::Event;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::slots::{Admission, CLOSED_OUT, Drained, Enqueue, GRANTED, NewNode, Node, Slots};
 use crate::stats::Counters;
+use crate::sync::{AtomicU8, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct Shared {
