@@ -323,3 +323,83 @@ fn closing_while_a_slot_is_released_grants_or_turns_away_the_waiter_once() {
         assert!(!slots.try_fast(), "a closed machine admitted a caller");
     });
 }
+
+#[test]
+fn a_push_handle_leaving_while_its_slot_is_handed_over_leaves_the_slot_to_its_task() {
+    loom::model(|| {
+        let slots = Arc::new(Slots::new(1));
+        assert!(slots.try_fast());
+        let waiter = queued(&slots);
+        let releaser = {
+            let slots = Arc::clone(&slots);
+            thread::spawn(move || {
+                let _ = slots.release();
+            })
+        };
+        let leaver = {
+            let slots = Arc::clone(&slots);
+            let waiter = Arc::clone(&waiter);
+            thread::spawn(move || {
+                let _ = slots.cancel_waiting(waiter.seat());
+            })
+        };
+        releaser.join().unwrap();
+        leaver.join().unwrap();
+        match waiter.state() {
+            // Granted first: the slot stays held for the call's task, which gives it back.
+            GRANTED => {
+                assert_eq!(waiter.wakes(), 1);
+                assert_eq!(slots.active(), 1);
+                let _ = slots.release();
+                assert_settled(&slots, 2);
+            }
+            CANCELLED => {
+                assert_eq!(waiter.wakes(), 0);
+                assert_settled(&slots, 1);
+            }
+            other => panic!("the waiter ended in state {other}"),
+        }
+    });
+}
+
+#[test]
+fn a_refusing_caller_racing_a_handover_never_overfills_the_queue_or_the_limit() {
+    loom::model(|| {
+        let slots = Arc::new(Slots::new(1));
+        assert!(slots.try_fast());
+        let first = queued(&slots);
+        let releaser = {
+            let slots = Arc::clone(&slots);
+            thread::spawn(move || {
+                let _ = slots.release();
+            })
+        };
+        let caller = {
+            let slots = Arc::clone(&slots);
+            thread::spawn(move || match slots.admit(Some(1), NewWaiter) {
+                Admission::Admitted(NewWaiter) => panic!("the slot freed belongs to the waiter"),
+                Admission::Queued { node, queued } => {
+                    assert_eq!(queued, 1, "a queue of one held two waiters");
+                    Some(node)
+                }
+                Admission::Refused { queued } => {
+                    assert_eq!(queued, 1);
+                    None
+                }
+                Admission::Closed => panic!("the machine was not closed"),
+            })
+        };
+        releaser.join().unwrap();
+        let second = caller.join().unwrap();
+        assert_granted_once(&first);
+        assert_eq!(slots.active(), 1);
+        let _ = slots.release();
+        let mut taken = 2;
+        if let Some(second) = second {
+            assert_granted_once(&second);
+            let _ = slots.release();
+            taken += 1;
+        }
+        assert_settled(&slots, taken);
+    });
+}
