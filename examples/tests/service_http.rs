@@ -54,9 +54,33 @@ impl Running {
         self.client.send(method, &url, body.into()).await.unwrap()
     }
 
+    /// Takes one of the store's connections until `release`, so the next query must wait or be
+    /// refused.
+    fn hold_a_connection(&self) -> Held {
+        let (release, hold) = oneshot::channel::<()>();
+        let busy = self
+            .service
+            .store()
+            .limiter()
+            .push(async move { hold.await.ok() });
+        Held { release, busy }
+    }
+
     async fn shut_down(mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.await.unwrap().unwrap();
+    }
+}
+
+struct Held {
+    release: oneshot::Sender<()>,
+    busy: bagpipe::Push<Option<()>>,
+}
+
+impl Held {
+    async fn release(self) {
+        self.release.send(()).unwrap();
+        self.busy.await.unwrap();
     }
 }
 
@@ -298,12 +322,7 @@ async fn a_refusal_under_overload_is_503_with_retry_after() {
         config.retry_after = Duration::from_secs(2);
     })
     .await;
-    let (release, hold) = oneshot::channel::<()>();
-    let busy = app
-        .service
-        .store()
-        .limiter()
-        .push(async move { hold.await.ok() });
+    let held = app.hold_a_connection();
 
     let refused = app.get("/articles/10").await;
 
@@ -314,8 +333,7 @@ async fn a_refusal_under_overload_is_503_with_retry_after() {
         "{}",
         refused.text()
     );
-    release.send(()).unwrap();
-    busy.await.unwrap();
+    held.release().await;
     assert_eq!(app.get("/articles/10").await.status, StatusCode::OK);
     assert_eq!(json(&app.get("/stats").await)["bagpipe"]["refused"], 1);
     app.shut_down().await;
@@ -329,12 +347,7 @@ async fn waiting_past_the_queue_deadline_is_504() {
         config.store.queue_timeout = Duration::from_millis(50);
     })
     .await;
-    let (release, hold) = oneshot::channel::<()>();
-    let busy = app
-        .service
-        .store()
-        .limiter()
-        .push(async move { hold.await.ok() });
+    let held = app.hold_a_connection();
 
     let late = app.get("/articles/11").await;
 
@@ -344,8 +357,7 @@ async fn waiting_past_the_queue_deadline_is_504() {
         "{}",
         late.text()
     );
-    release.send(()).unwrap();
-    busy.await.unwrap();
+    held.release().await;
     app.shut_down().await;
 }
 
@@ -357,12 +369,7 @@ async fn shutdown_lets_a_running_request_finish_and_ends_event_streams() {
         .open(Method::GET, &format!("{}/events", app.url), Bytes::new())
         .await
         .unwrap();
-    let (release, hold) = oneshot::channel::<()>();
-    let busy = app
-        .service
-        .store()
-        .limiter()
-        .push(async move { hold.await.ok() });
+    let held = app.hold_a_connection();
     let waiting = tokio::spawn({
         let (client, url) = (app.client.clone(), format!("{}/articles/3", app.url));
         async move { client.get(&url).await }
@@ -378,8 +385,7 @@ async fn shutdown_lets_a_running_request_finish_and_ends_event_streams() {
         ..
     } = app;
     stop.unwrap().send(()).unwrap();
-    release.send(()).unwrap();
-    busy.await.unwrap();
+    held.release().await;
 
     let answer = waiting.await.unwrap().unwrap();
     assert_eq!(answer.status, StatusCode::OK);
