@@ -109,25 +109,37 @@ fn assert_settled(slots: &Slots, taken: u64) {
     let _ = slots.release();
 }
 
+/// A machine of limit one whose slot is held, with one caller queued behind it.
+fn full_with_one_waiter() -> (Arc<Slots>, Arc<Waiter>) {
+    let slots = Arc::new(Slots::new(1));
+    assert!(slots.try_fast());
+    let waiter = queued(&slots);
+    (slots, waiter)
+}
+
+/// Runs `work` on the machine from a thread of the model.
+fn spawn_on<T, F>(slots: &Arc<Slots>, work: F) -> thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Slots) -> T + Send + 'static,
+{
+    let slots = Arc::clone(slots);
+    thread::spawn(move || work(&slots))
+}
+
 #[test]
 fn a_release_and_a_new_caller_racing_at_limit_one_lose_no_slot() {
     loom::model(|| {
         let slots = Arc::new(Slots::new(1));
         assert!(slots.try_fast());
-        let releaser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.release();
-            })
-        };
-        let caller = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let taken = take(&slots);
-                assert!(slots.active() <= 1, "more slots held than the limit");
-                taken
-            })
-        };
+        let releaser = spawn_on(&slots, |slots| {
+            let _ = slots.release();
+        });
+        let caller = spawn_on(&slots, |slots| {
+            let taken = take(slots);
+            assert!(slots.active() <= 1, "more slots held than the limit");
+            taken
+        });
         releaser.join().unwrap();
         if let Taken::Queued(waiter) = caller.join().unwrap() {
             assert_granted_once(&waiter);
@@ -179,22 +191,14 @@ fn three_callers_at_limit_two_each_run_once_and_hand_over() {
 #[test]
 fn raising_the_limit_while_a_slot_is_released_grants_both_waiters_once() {
     loom::model(|| {
-        let slots = Arc::new(Slots::new(1));
-        assert!(slots.try_fast());
-        let first = queued(&slots);
+        let (slots, first) = full_with_one_waiter();
         let second = queued(&slots);
-        let releaser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.release();
-            })
-        };
-        let raiser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.set_limit(2);
-            })
-        };
+        let releaser = spawn_on(&slots, |slots| {
+            let _ = slots.release();
+        });
+        let raiser = spawn_on(&slots, |slots| {
+            let _ = slots.set_limit(2);
+        });
         releaser.join().unwrap();
         raiser.join().unwrap();
         assert_granted_once(&first);
@@ -213,18 +217,12 @@ fn lowering_the_limit_while_a_slot_is_released_never_overfills() {
         assert!(slots.try_fast());
         assert!(slots.try_fast());
         let waiter = queued(&slots);
-        let releaser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.release();
-            })
-        };
-        let lowerer = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.set_limit(1);
-            })
-        };
+        let releaser = spawn_on(&slots, |slots| {
+            let _ = slots.release();
+        });
+        let lowerer = spawn_on(&slots, |slots| {
+            let _ = slots.set_limit(1);
+        });
         releaser.join().unwrap();
         lowerer.join().unwrap();
         match waiter.state() {
@@ -255,19 +253,13 @@ fn lowering_the_limit_while_a_slot_is_released_never_overfills() {
 #[test]
 fn a_waiter_cancelled_while_its_slot_is_handed_over_is_either_cancelled_or_gives_it_back() {
     loom::model(|| {
-        let slots = Arc::new(Slots::new(1));
-        assert!(slots.try_fast());
-        let waiter = queued(&slots);
-        let releaser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.release();
-            })
-        };
+        let (slots, waiter) = full_with_one_waiter();
+        let releaser = spawn_on(&slots, |slots| {
+            let _ = slots.release();
+        });
         let canceller = {
-            let slots = Arc::clone(&slots);
             let waiter = Arc::clone(&waiter);
-            thread::spawn(move || {
+            spawn_on(&slots, move |slots| {
                 let _ = slots.cancel(waiter.seat());
             })
         };
@@ -292,19 +284,11 @@ fn a_waiter_cancelled_while_its_slot_is_handed_over_is_either_cancelled_or_gives
 #[test]
 fn closing_while_a_slot_is_released_grants_or_turns_away_the_waiter_once() {
     loom::model(|| {
-        let slots = Arc::new(Slots::new(1));
-        assert!(slots.try_fast());
-        let waiter = queued(&slots);
-        let releaser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.release();
-            })
-        };
-        let closer = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || slots.close())
-        };
+        let (slots, waiter) = full_with_one_waiter();
+        let releaser = spawn_on(&slots, |slots| {
+            let _ = slots.release();
+        });
+        let closer = spawn_on(&slots, Slots::close);
         releaser.join().unwrap();
         let turned_away = closer.join().unwrap();
         assert_eq!(waiter.wakes(), 1, "the waiter must be woken exactly once");
@@ -327,19 +311,13 @@ fn closing_while_a_slot_is_released_grants_or_turns_away_the_waiter_once() {
 #[test]
 fn a_push_handle_leaving_while_its_slot_is_handed_over_leaves_the_slot_to_its_task() {
     loom::model(|| {
-        let slots = Arc::new(Slots::new(1));
-        assert!(slots.try_fast());
-        let waiter = queued(&slots);
-        let releaser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.release();
-            })
-        };
+        let (slots, waiter) = full_with_one_waiter();
+        let releaser = spawn_on(&slots, |slots| {
+            let _ = slots.release();
+        });
         let leaver = {
-            let slots = Arc::clone(&slots);
             let waiter = Arc::clone(&waiter);
-            thread::spawn(move || {
+            spawn_on(&slots, move |slots| {
                 let _ = slots.cancel_waiting(waiter.seat());
             })
         };
@@ -365,30 +343,22 @@ fn a_push_handle_leaving_while_its_slot_is_handed_over_leaves_the_slot_to_its_ta
 #[test]
 fn a_refusing_caller_racing_a_handover_never_overfills_the_queue_or_the_limit() {
     loom::model(|| {
-        let slots = Arc::new(Slots::new(1));
-        assert!(slots.try_fast());
-        let first = queued(&slots);
-        let releaser = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || {
-                let _ = slots.release();
-            })
-        };
-        let caller = {
-            let slots = Arc::clone(&slots);
-            thread::spawn(move || match slots.admit(Some(1), NewWaiter) {
-                Admission::Admitted(NewWaiter) => panic!("the slot freed belongs to the waiter"),
-                Admission::Queued { node, queued } => {
-                    assert_eq!(queued, 1, "a queue of one held two waiters");
-                    Some(node)
-                }
-                Admission::Refused { queued } => {
-                    assert_eq!(queued, 1);
-                    None
-                }
-                Admission::Closed => panic!("the machine was not closed"),
-            })
-        };
+        let (slots, first) = full_with_one_waiter();
+        let releaser = spawn_on(&slots, |slots| {
+            let _ = slots.release();
+        });
+        let caller = spawn_on(&slots, |slots| match slots.admit(Some(1), NewWaiter) {
+            Admission::Admitted(NewWaiter) => panic!("the slot freed belongs to the waiter"),
+            Admission::Queued { node, queued } => {
+                assert_eq!(queued, 1, "a queue of one held two waiters");
+                Some(node)
+            }
+            Admission::Refused { queued } => {
+                assert_eq!(queued, 1);
+                None
+            }
+            Admission::Closed => panic!("the machine was not closed"),
+        });
         releaser.join().unwrap();
         let second = caller.join().unwrap();
         assert_granted_once(&first);
