@@ -10,8 +10,8 @@ use std::task::{Context, Poll, Waker};
 use futures_core::Stream;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 
-/// Reads up to `max` cut positions from `u` and cuts `len` bytes at them: the returned ranges
-/// cover `0..len` in order, and repeated positions give empty chunks.
+/// Reads up to `max` cut positions from `u`, for [`split`] to cut an input at (a repeated
+/// position gives an empty chunk).
 ///
 /// # Errors
 ///
