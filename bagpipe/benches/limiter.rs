@@ -100,36 +100,65 @@ async fn tiny() -> u64 {
     black_box(1)
 }
 
+/// Times `iters` runs of `TASKS` tiny tasks on `rt`: `setup` builds each run's limiter before its
+/// clock starts, `run` spends it and returns the tasks' sum, which must be one per task.
+fn timed_runs<S, F>(
+    rt: &tokio::runtime::Runtime,
+    iters: u64,
+    mut setup: impl FnMut() -> S,
+    mut run: impl FnMut(S) -> F,
+) -> Duration
+where
+    F: Future<Output = u64>,
+{
+    rt.block_on(async {
+        let mut spent = Duration::ZERO;
+        for _ in 0..iters {
+            let limiter = setup();
+            let start = Instant::now();
+            let sum = run(limiter).await;
+            spent += start.elapsed();
+            assert_eq!(sum, TASKS as u64);
+        }
+        spent
+    })
+}
+
+/// Awaits the tasks' handles in order and sums their results.
+async fn sum_in_order<E: std::fmt::Debug>(
+    handles: Vec<impl Future<Output = Result<u64, E>>>,
+) -> u64 {
+    let mut sum = 0;
+    for handle in handles {
+        sum += handle.await.unwrap();
+    }
+    sum
+}
+
 fn throughput(c: &mut Criterion) {
     let rt = two_workers();
     let mut group = c.benchmark_group("throughput 2e5 tasks at limit 100");
     group.sample_size(10);
     group.bench_function("bagpipe push", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let pipe = Bagpipe::new(LIMIT);
-                    let start = Instant::now();
+            timed_runs(
+                &rt,
+                iters,
+                || Bagpipe::new(LIMIT),
+                |pipe| async move {
                     let handles: Vec<_> = (0..TASKS).map(|_| pipe.push(tiny())).collect();
-                    let mut sum = 0;
-                    for handle in handles {
-                        sum += handle.await.unwrap();
-                    }
-                    spent += start.elapsed();
-                    assert_eq!(sum, TASKS as u64);
-                }
-                spent
-            })
+                    sum_in_order(handles).await
+                },
+            )
         });
     });
     group.bench_function("tokio semaphore acquire_owned+spawn", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let semaphore = Arc::new(Semaphore::new(LIMIT));
-                    let start = Instant::now();
+            timed_runs(
+                &rt,
+                iters,
+                || Arc::new(Semaphore::new(LIMIT)),
+                |semaphore| async move {
                     let mut handles = Vec::with_capacity(TASKS);
                     for _ in 0..TASKS {
                         let permit = Arc::clone(&semaphore).acquire_owned().await.unwrap();
@@ -139,59 +168,46 @@ fn throughput(c: &mut Criterion) {
                             n
                         }));
                     }
-                    let mut sum = 0;
-                    for handle in handles {
-                        sum += handle.await.unwrap();
-                    }
-                    spent += start.elapsed();
-                    assert_eq!(sum, TASKS as u64);
-                }
-                spent
-            })
+                    sum_in_order(handles).await
+                },
+            )
         });
     });
     group.bench_function("tower concurrency limit + spawn", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let service = ConcurrencyLimit::new(
+            timed_runs(
+                &rt,
+                iters,
+                || {
+                    ConcurrencyLimit::new(
                         service_fn(|()| async { Ok::<_, std::convert::Infallible>(tiny().await) }),
                         LIMIT,
-                    );
-                    let start = Instant::now();
+                    )
+                },
+                |service| async move {
                     let handles: Vec<_> = (0..TASKS)
                         .map(|_| {
                             let service = service.clone();
                             tokio::spawn(async move { service.oneshot(()).await.unwrap() })
                         })
                         .collect();
-                    let mut sum = 0;
-                    for handle in handles {
-                        sum += handle.await.unwrap();
-                    }
-                    spent += start.elapsed();
-                    assert_eq!(sum, TASKS as u64);
-                }
-                spent
-            })
+                    sum_in_order(handles).await
+                },
+            )
         });
     });
     group.bench_function("futures buffer_unordered", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let start = Instant::now();
-                    let sum = futures::stream::iter((0..TASKS).map(|_| tiny()))
+            timed_runs(
+                &rt,
+                iters,
+                || (),
+                |()| {
+                    futures::stream::iter((0..TASKS).map(|_| tiny()))
                         .buffer_unordered(LIMIT)
                         .fold(0u64, |sum, n| async move { sum + n })
-                        .await;
-                    spent += start.elapsed();
-                    assert_eq!(sum, TASKS as u64);
-                }
-                spent
-            })
+                },
+            )
         });
     });
     group.finish();
