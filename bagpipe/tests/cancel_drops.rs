@@ -23,6 +23,24 @@ async fn settle() {
     }
 }
 
+/// Once the holder and the call behind the victim are done: nothing is held or queued, both
+/// completed and so did the victim if it `finished`, and every slot handed out came back once
+/// (one the victim `held` when it was dropped is admitted without completing).
+fn assert_accounted(pipe: &Bagpipe, finished: bool, held: bool, context: &str) {
+    assert_eq!((pipe.active(), pipe.queued()), (0, 0), "{context}");
+    let stats = pipe.stats();
+    assert_eq!(
+        stats.completed,
+        2 + u64::from(finished),
+        "{stats:?} {context}"
+    );
+    assert_eq!(
+        stats.admitted,
+        stats.completed + u64::from(held && !finished),
+        "every slot handed out came back once: {stats:?} {context}"
+    );
+}
+
 /// The victim's work ends one poll after the holder lets the slot go, so for every k up to the
 /// victim's completion it is dropped while queued, granted but not yet running, or running.
 #[test]
@@ -68,18 +86,7 @@ fn run_polled_k_times_then_dropped_leaks_nothing() {
                 "behind ran",
                 "{context}"
             );
-            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "{context}");
-            let stats = pipe.stats();
-            assert_eq!(
-                stats.completed,
-                2 + u64::from(victim_done),
-                "{stats:?} {context}"
-            );
-            assert_eq!(
-                stats.admitted,
-                stats.completed + u64::from(held && !victim_done),
-                "every slot handed out came back once: {stats:?} {context}"
-            );
+            assert_accounted(&pipe, victim_done, held, &context);
             if victim_done {
                 assert_eq!(k, release_after + 2, "the victim ran once its gate opened");
                 break;
@@ -133,18 +140,7 @@ async fn push_handle_polled_k_times_then_dropped_leaks_nothing() {
             settle().await;
             assert_eq!(behind.await.unwrap(), "behind ran", "{context}");
             holder.await.unwrap();
-            assert_eq!((pipe.active(), pipe.queued()), (0, 0), "{context}");
-            let stats = pipe.stats();
-            assert_eq!(
-                stats.completed,
-                2 + u64::from(finished),
-                "{stats:?} {context}"
-            );
-            assert_eq!(
-                stats.admitted,
-                stats.completed + u64::from(held && !finished),
-                "every slot handed out came back once: {stats:?} {context}"
-            );
+            assert_accounted(&pipe, finished, held, &context);
             if k <= release_after {
                 assert!(
                     !ran.load(Ordering::SeqCst),
