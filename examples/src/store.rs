@@ -207,12 +207,10 @@ impl<S: ArticleSource> ArticleStore<S> {
         let loaded = self
             .cache
             .get_or_load(id, move || async move {
-                match pipe.run(db.article(id)).await {
-                    Ok(Ok(Some(article))) => Ok(article),
-                    Ok(Ok(None)) => Err(Error::NotFound { id }),
-                    Ok(Err(err)) => Err(err),
-                    Err(refused) => Err(limiter_error(refused)),
-                }
+                pipe.run(db.article(id))
+                    .await
+                    .map_err(limiter_error)??
+                    .ok_or(Error::NotFound { id })
             })
             .await;
         loaded.map_err(|err| match err {
