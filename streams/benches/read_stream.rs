@@ -4,18 +4,15 @@
 //!
 //! The file is 64 MiB and read once before measuring, so it is in the page cache.
 
-use std::hint::black_box;
-use std::io::Read;
-use std::path::Path;
+mod common;
 
 use bytes::{Bytes, BytesMut};
+use common::{FILE_LEN, cached_file, ours, reader_stream, std_loop};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
-use streams::{ReadOptions, ReadStream, concat};
+use streams::concat;
 use tokio::runtime::{Builder, Runtime};
-use tokio_util::io::ReaderStream;
 
-const FILE_LEN: usize = 64 << 20;
 const SIZES: [(usize, &str); 3] = [(16 << 10, "16KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];
 
 fn runtimes() -> [(Runtime, &'static str); 2] {
@@ -28,46 +25,8 @@ fn runtimes() -> [(Runtime, &'static str); 2] {
     [(current, "current_thread"), (multi, "multi_thread")]
 }
 
-fn std_loop(path: &Path, size: usize) -> usize {
-    let mut file = std::fs::File::open(path).unwrap();
-    let mut buf = vec![0u8; size];
-    let mut total = 0;
-    loop {
-        match file.read(&mut buf).unwrap() {
-            0 => return total,
-            n => total += black_box(&buf[..n]).len(),
-        }
-    }
-}
-
-async fn ours(path: &Path, size: usize) -> usize {
-    let mut stream = ReadStream::open(path, ReadOptions::new().high_water_mark(size))
-        .await
-        .unwrap();
-    let mut total = 0;
-    while let Some(chunk) = stream.next().await {
-        total += black_box(chunk.unwrap()).len();
-    }
-    total
-}
-
-async fn reader_stream(path: &Path, size: usize) -> usize {
-    let file = tokio::fs::File::open(path).await.unwrap();
-    let mut stream = ReaderStream::with_capacity(file, size);
-    let mut total = 0;
-    while let Some(chunk) = stream.next().await {
-        total += black_box(chunk.unwrap()).len();
-    }
-    total
-}
-
 fn read(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bench.bin");
-    let data: Vec<u8> = (0..FILE_LEN).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&path, &data).unwrap();
-    drop(data);
-    assert_eq!(std_loop(&path, 1 << 20), FILE_LEN);
+    let (_dir, path) = cached_file("bench.bin");
 
     let mut group = c.benchmark_group("read");
     group.throughput(Throughput::Bytes(FILE_LEN as u64));
