@@ -408,7 +408,7 @@ async fn import(
         }
     };
     let mut text = decoder.write(&bytes);
-    text.push_str(&decoder.end());
+    decoder.end_into(&mut text);
     let chars = text.chars().count();
     let label = decoder.encoding().name();
     match state
