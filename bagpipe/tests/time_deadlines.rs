@@ -25,6 +25,17 @@ fn outdated_log(pipe: &Bagpipe) -> Arc<Mutex<Vec<Late>>> {
     log
 }
 
+/// A pipe of limit one that lets calls running past `timeout` finish detached, and the log of
+/// its `outdated` events.
+fn detaching(timeout: Duration) -> (Bagpipe, Arc<Mutex<Vec<Late>>>) {
+    let pipe = Bagpipe::builder(1)
+        .timeout(timeout)
+        .on_timeout(OnTimeout::Detach)
+        .build();
+    let log = outdated_log(&pipe);
+    (pipe, log)
+}
+
 #[tokio::test(start_paused = true)]
 async fn execution_timeout_answers_with_an_error_and_frees_the_slot() {
     let pipe = Bagpipe::builder(1).timeout(100 * MS).build();
@@ -64,11 +75,7 @@ async fn a_call_ready_at_its_deadline_succeeds() {
 
 #[tokio::test(start_paused = true)]
 async fn run_times_out_and_cancels_even_when_detach_is_set() {
-    let pipe = Bagpipe::builder(1)
-        .timeout(50 * MS)
-        .on_timeout(OnTimeout::Detach)
-        .build();
-    let log = outdated_log(&pipe);
+    let (pipe, log) = detaching(50 * MS);
     let finished = Arc::new(Mutex::new(false));
     let flag = Arc::clone(&finished);
     let result = pipe
@@ -101,11 +108,7 @@ async fn cancel_mode_drops_the_late_future() {
 
 #[tokio::test(start_paused = true)]
 async fn detach_mode_reports_a_late_success_as_outdated() {
-    let pipe = Bagpipe::builder(1)
-        .timeout(50 * MS)
-        .on_timeout(OnTimeout::Detach)
-        .build();
-    let log = outdated_log(&pipe);
+    let (pipe, log) = detaching(50 * MS);
     let call = pipe.push(async {
         sleep(200 * MS).await;
         Ok::<u32, String>(7)
@@ -125,11 +128,7 @@ async fn detach_mode_reports_a_late_success_as_outdated() {
 #[tokio::test(start_paused = true)]
 async fn detach_mode_reports_a_late_error_as_outdated() {
     // npm bagpipe's "should get BagpipeTimeoutError" test: the late error becomes `outdated`.
-    let pipe = Bagpipe::builder(1)
-        .timeout(10 * MS)
-        .on_timeout(OnTimeout::Detach)
-        .build();
-    let log = outdated_log(&pipe);
+    let (pipe, log) = detaching(10 * MS);
     let call = pipe.push(async {
         sleep(20 * MS).await;
         Err::<u32, String>("late failure".to_owned())
@@ -144,11 +143,7 @@ async fn detach_mode_reports_a_late_error_as_outdated() {
 
 #[tokio::test(start_paused = true)]
 async fn detach_mode_reports_a_late_panic_as_outdated() {
-    let pipe = Bagpipe::builder(1)
-        .timeout(10 * MS)
-        .on_timeout(OnTimeout::Detach)
-        .build();
-    let log = outdated_log(&pipe);
+    let (pipe, log) = detaching(10 * MS);
     let call = pipe.push(async {
         sleep(20 * MS).await;
         if true {
