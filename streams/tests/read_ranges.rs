@@ -186,6 +186,20 @@ struct ShortReads {
     step: usize,
 }
 
+/// The chunks a `ReadStream` with `high_water_mark` makes of `data` read `step` bytes at a time.
+async fn chunks_of_short_reads(data: &[u8], step: usize, high_water_mark: usize) -> Vec<Bytes> {
+    let reader = ShortReads {
+        data: data.to_vec(),
+        pos: 0,
+        step,
+    };
+    ReadStream::from_reader(reader, ReadOptions::new().high_water_mark(high_water_mark))
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
 impl AsyncRead for ShortReads {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -208,17 +222,7 @@ async fn short_reads_never_leave_tiny_tail_chunks() {
     // tokio-util's ReaderStream with capacity 4096 over 4000-byte reads yields 4000, 96, 4000, 96…;
     // the book's pool starts a new pool when fewer than kMinPoolSpace (128) bytes are left.
     let data: Vec<u8> = (0..40_000).map(|i| (i % 253) as u8).collect();
-    let reader = ShortReads {
-        data: data.clone(),
-        pos: 0,
-        step: 4000,
-    };
-    let chunks: Vec<Bytes> =
-        ReadStream::from_reader(reader, ReadOptions::new().high_water_mark(4096))
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+    let chunks = chunks_of_short_reads(&data, 4000, 4096).await;
     assert_eq!(chunks.concat(), data);
     assert!(
         chunks.iter().all(|c| c.len() == 4000),
@@ -232,17 +236,7 @@ async fn short_reads_never_leave_tiny_tail_chunks() {
 async fn leftover_pool_space_above_the_minimum_is_used_for_the_next_chunk() {
     // 4096-byte pools, 3000-byte reads: 3000 fits, 1096 are left (>= 128) and carry the next read.
     let data: Vec<u8> = (0..8192).map(|i| (i % 249) as u8).collect();
-    let reader = ShortReads {
-        data: data.clone(),
-        pos: 0,
-        step: 3000,
-    };
-    let chunks: Vec<Bytes> =
-        ReadStream::from_reader(reader, ReadOptions::new().high_water_mark(4096))
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+    let chunks = chunks_of_short_reads(&data, 3000, 4096).await;
     let lengths: Vec<usize> = chunks.iter().map(Bytes::len).collect();
     assert_eq!(lengths, [3000, 1096, 3000, 1096]);
     assert_eq!(chunks.concat(), data);
