@@ -764,11 +764,18 @@ fn number_before(line: &str, unit: &str) -> Option<f64> {
 }
 
 fn time(ns: f64) -> String {
+    let (divisor, unit) = time_unit(ns);
+    let digits = if ns < 1e3 { 1 } else { 2 };
+    format!("{:.digits$} {unit}", ns / divisor)
+}
+
+/// The unit to show `ns` nanoseconds in (ns, µs, ms or s) and the nanoseconds in one of it.
+fn time_unit(ns: f64) -> (f64, &'static str) {
     match ns {
-        ns if ns < 1e3 => format!("{ns:.1} ns"),
-        ns if ns < 1e6 => format!("{:.2} µs", ns / 1e3),
-        ns if ns < 1e9 => format!("{:.2} ms", ns / 1e6),
-        ns => format!("{:.2} s", ns / 1e9),
+        ns if ns < 1e3 => (1.0, "ns"),
+        ns if ns < 1e6 => (1e3, "µs"),
+        ns if ns < 1e9 => (1e6, "ms"),
+        _ => (1e9, "s"),
     }
 }
 
@@ -1316,12 +1323,7 @@ fn draw_plots(
             .map(|b| (b.label(), b.median_ns, b.is_ours("bagpipe")))
             .collect::<Vec<_>>();
         let max = rows.iter().map(|row| row.1).fold(0.0_f64, f64::max);
-        let (divisor, unit) = match max {
-            m if m < 1e3 => (1.0, "ns"),
-            m if m < 1e6 => (1e3, "µs"),
-            m if m < 1e9 => (1e6, "ms"),
-            _ => (1e9, "s"),
-        };
+        let (divisor, unit) = time_unit(max);
         let rows = rows
             .into_iter()
             .map(|(label, ns, ours)| (label, ns / divisor, ours))
