@@ -34,7 +34,8 @@ impl Pool {
         }
     }
 
-    /// Makes room for the next read and returns how many bytes it may take (at most `want`).
+    /// Makes room for the next read and returns how many bytes it may take (at most `want`, and
+    /// never more than `high_water_mark`).
     fn prepare(&mut self, want: usize) -> usize {
         debug_assert!(self.buf.is_empty());
         if self.buf.capacity() < self.min_space.min(want) {

@@ -91,7 +91,6 @@ enum Inner {
 struct ReaderState {
     reader: Pin<Box<dyn AsyncRead + Send>>,
     pool: Pool,
-    high_water_mark: usize,
     skip: u64,
     remaining: Option<u64>,
 }
@@ -273,7 +272,6 @@ impl ReadStream {
             inner: Inner::Reader(Box::new(ReaderState {
                 reader: Box::pin(reader),
                 pool: Pool::new(options.high_water_mark),
-                high_water_mark: options.high_water_mark,
                 skip: options.start,
                 remaining: options.range_len(),
             })),
@@ -314,7 +312,7 @@ fn open_at(path: &Path, start: u64) -> Result<(File, bool), Error> {
 impl ReaderState {
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         while self.skip > 0 {
-            let want = clamp(self.skip).min(self.high_water_mark);
+            let want = clamp(self.skip);
             let read = ready!(self.poll_read(cx, want));
             match read {
                 Ok(0) => return Poll::Ready(None),
@@ -325,8 +323,8 @@ impl ReaderState {
         }
         let want = match self.remaining {
             Some(0) => return Poll::Ready(None),
-            Some(left) => clamp(left).min(self.high_water_mark),
-            None => self.high_water_mark,
+            Some(left) => clamp(left),
+            None => usize::MAX,
         };
         match ready!(self.poll_read(cx, want)) {
             Ok(0) => Poll::Ready(None),
