@@ -199,7 +199,6 @@ pub(crate) struct Job<R, F: Fn(io::Error) -> Error> {
     reader: R,
     pool: Recycler,
     link: Link,
-    high_water_mark: usize,
     /// Bytes to read and drop before the first chunk (`start` on a reader that cannot seek).
     skip: u64,
     /// Bytes left in the range, `None` for "to the end".
@@ -238,12 +237,10 @@ where
         remaining: Option<u64>,
         map_err: F,
     ) -> Self {
-        let pool = Recycler::new(high_water_mark);
         Self {
             reader,
-            pool,
+            pool: Recycler::new(high_water_mark),
             link,
-            high_water_mark,
             skip,
             remaining,
             map_err,
@@ -280,7 +277,7 @@ where
             let want = match self.remaining {
                 Some(0) => return Stop::Finished,
                 Some(left) => clamp(left),
-                None => self.high_water_mark,
+                None => usize::MAX,
             };
             let permit = match reserve(&self.link.tx, &waker, &mut spins) {
                 Reserved::Permit(permit) => permit,

@@ -43,7 +43,8 @@ impl Recycler {
         }
     }
 
-    /// The buffer of the next read, at most `want` bytes of it.
+    /// The buffer of the next read, at most `want` bytes of it (and never more than
+    /// `high_water_mark`).
     pub(crate) fn buffer(&mut self, want: usize) -> &mut [u8] {
         let high_water_mark = self.high_water_mark;
         let free = &self.free;
