@@ -375,7 +375,7 @@ fn reserve<'a>(tx: &'a Sender<Item>, waker: &Waker, spins: &mut usize) -> Reserv
 }
 
 /// `n` as a `usize`, saturating (a range longer than the address space is read in pieces anyway).
-fn clamp(n: u64) -> usize {
+pub(crate) fn clamp(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 

@@ -12,7 +12,7 @@ use futures_core::{FusedStream, Stream};
 use tokio::io::AsyncRead;
 use tokio::sync::oneshot;
 
-use crate::blocking::{Ahead, Job, Link};
+use crate::blocking::{Ahead, Job, Link, clamp};
 use crate::pool::Pool;
 use crate::{Error, ReadOptions};
 
@@ -351,11 +351,6 @@ impl ReaderState {
             }
         }
     }
-}
-
-/// `n` as a `usize`, saturating.
-fn clamp(n: u64) -> usize {
-    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 impl Stream for ReadStream {
