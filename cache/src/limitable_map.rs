@@ -277,8 +277,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.flights.forget(key);
-        with_store!(self, s => s.remove(key));
+        self.remove(key);
     }
 
     /// Removes every entry and detaches every load in flight (as [`invalidate`](Self::invalidate)
@@ -501,10 +500,7 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        match &self.store {
-            Shape::Lasting(store) => self.load_through(store, key, loader).await,
-            Shape::Expiring(store) => self.load_through(store, key, loader).await,
-        }
+        with_store!(self, store => self.load_through(store, key, loader).await)
     }
 
     /// `get_or_load` on one shape of store.
