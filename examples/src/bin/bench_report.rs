@@ -1264,6 +1264,13 @@ fn draw_plots(
         ));
     }
 
+    // A bar chart into `file`, listed in the report under `caption`.
+    let mut bars = |file: &str, title: &str, rows: Vec<(String, f64, bool)>, caption: &str| {
+        draw_bars(&dir.join(file), title, rows).map_err(|e| format!("plotting {file}: {e}"))?;
+        plots.push((caption.to_owned(), file.to_owned()));
+        Ok::<(), String>(())
+    };
+
     let cache: Vec<&Bench> = of("cache")
         .iter()
         .filter(|b| !b.group.starts_with("stampede"))
@@ -1279,14 +1286,12 @@ fn draw_plots(
                 )
             })
             .collect();
-        let file = "cache_throughput.svg";
-        draw_bars(
-            &dir.join(file),
+        bars(
+            "cache_throughput.svg",
             "cache: operations per µs (higher is better)",
             rows,
-        )
-        .map_err(|e| format!("plotting {file}: {e}"))?;
-        plots.push(("cache: throughput per peer".to_owned(), file.to_owned()));
+            "cache: throughput per peer",
+        )?;
     }
     if let Some(text) = printed.get("cache") {
         let rows: Vec<(String, f64, bool)> = text
@@ -1303,14 +1308,12 @@ fn draw_plots(
             })
             .collect();
         if !rows.is_empty() {
-            let file = "cache_hit_ratio.svg";
-            draw_bars(
-                &dir.join(file),
+            bars(
+                "cache_hit_ratio.svg",
                 "cache: hit ratio in % (Zipf 0.99, 10^5 keys, 10^4 capacity)",
                 rows,
-            )
-            .map_err(|e| format!("plotting {file}: {e}"))?;
-            plots.push(("cache: hit ratio per peer".to_owned(), file.to_owned()));
+                "cache: hit ratio per peer",
+            )?;
         }
     }
 
@@ -1328,14 +1331,12 @@ fn draw_plots(
             .into_iter()
             .map(|(label, ns, ours)| (label, ns / divisor, ours))
             .collect();
-        let file = format!("bagpipe_{}.svg", n + 1);
-        draw_bars(
-            &dir.join(&file),
+        bars(
+            &format!("bagpipe_{}.svg", n + 1),
             &format!("bagpipe, {group}: {unit} per iteration (lower is better)"),
             rows,
-        )
-        .map_err(|e| format!("plotting {file}: {e}"))?;
-        plots.push((format!("bagpipe: {group}, per peer"), file));
+            &format!("bagpipe: {group}, per peer"),
+        )?;
     }
 
     let mut decoder: Vec<(String, f64, bool)> = of("decoder")
@@ -1363,17 +1364,12 @@ fn draw_plots(
         }
     }
     if !decoder.is_empty() {
-        let file = "decoder_throughput.svg";
-        draw_bars(
-            &dir.join(file),
+        bars(
+            "decoder_throughput.svg",
             "decoder: GB/s of input (higher is better)",
             decoder,
-        )
-        .map_err(|e| format!("plotting {file}: {e}"))?;
-        plots.push((
-            "decoder: throughput per encoding".to_owned(),
-            file.to_owned(),
-        ));
+            "decoder: throughput per encoding",
+        )?;
     }
     Ok(plots)
 }
