@@ -742,9 +742,7 @@ fn find<'a>(benches: &'a BTreeMap<String, Vec<Bench>>, krate: &str, id: Id) -> O
 }
 
 fn first_number_after(text: &str, prefix: &str) -> Option<f64> {
-    let line = text
-        .lines()
-        .find(|line| line.starts_with(prefix) || line.contains(prefix))?;
+    let line = text.lines().find(|line| line.contains(prefix))?;
     let rest = &line[line.find(prefix)? + prefix.len()..];
     let start = rest.find(|c: char| c.is_ascii_digit())?;
     let number: String = rest[start..]
