@@ -27,6 +27,8 @@ use std::borrow::Cow;
 
 use encoding_rs::CoderResult;
 
+use crate::whatwg::SPARE_SLACK;
+
 /// Streaming UTF-8 state, Node's way.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Utf8 {
@@ -135,10 +137,6 @@ impl Utf8 {
 fn is_continuation(byte: u8) -> bool {
     byte & 0xC0 == 0x80
 }
-
-/// Spare capacity beyond the worst case that is still written into directly: encoding_rs
-/// touches every page of the spare capacity on each call (see `whatwg.rs`).
-const SPARE_SLACK: usize = 16 * 1024;
 
 /// Pieces up to this length are validated by `std` first.
 const SHORT_PIECE: usize = 32;

@@ -21,8 +21,9 @@ use encoding_rs::{CoderResult, Decoder, DecoderResult, Encoding};
 
 /// Input bytes per call into `encoding_rs`.
 const SLICE: usize = 64 * 1024;
-/// Spare capacity beyond what a call needs that is still written into directly.
-const SPARE_SLACK: usize = 16 * 1024;
+/// Spare capacity beyond what a call needs that is still written into directly (here and in
+/// `utf8.rs`): encoding_rs touches every page of the spare capacity on each call.
+pub(crate) const SPARE_SLACK: usize = 16 * 1024;
 
 /// Streaming state of an `encoding_rs` decoder.
 pub(crate) struct Whatwg {
