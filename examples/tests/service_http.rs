@@ -1,11 +1,11 @@
 //! The service over real HTTP on an ephemeral port, against SQLite in a temporary directory:
 //! each endpoint's success and error paths, refusal under overload, SSE delivery of an update,
-//! graceful shutdown.
+//! graceful shutdown, and the `load` binary's report against a live service.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use examples::{HttpAnswer, HttpClient, POEM, Service, ServiceConfig};
+use examples::{HttpAnswer, HttpClient, LoadPlan, POEM, Service, ServiceConfig};
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 use tokio::sync::oneshot;
@@ -393,4 +393,23 @@ async fn shutdown_lets_a_running_request_finish_and_ends_event_streams() {
     assert!(rest.is_ok(), "the event stream ended cleanly");
     server.await.unwrap().unwrap();
     assert_eq!(service.store().limiter().active(), 0);
+}
+
+#[tokio::test]
+async fn the_load_plan_counts_every_answer_and_the_queries_they_cost() {
+    let app = start(|_| {}).await;
+
+    let report = LoadPlan::new(app.url.clone())
+        .paths(vec!["/articles/5".to_owned(), "/articles/0".to_owned()])
+        .requests(40)
+        .concurrency(8)
+        .run()
+        .await;
+
+    assert_eq!(report.requests, 40);
+    assert_eq!(report.failures, 0, "{:?}", report.first_failure);
+    assert_eq!(report.statuses, [(200, 20), (400, 20)].into());
+    assert_eq!(report.sqlite_queries, Some(1), "one miss, then the cache");
+    assert!(report.p50 <= report.p99 && report.p99 <= report.max);
+    app.shut_down().await;
 }
