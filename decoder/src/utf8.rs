@@ -23,8 +23,6 @@
 //! Valid pieces are appended straight from the input (validation plus one copy, no
 //! intermediate buffer); only malformed pieces build their replacement text on the side.
 
-use std::borrow::Cow;
-
 use encoding_rs::CoderResult;
 
 use crate::whatwg::SPARE_SLACK;
@@ -187,10 +185,7 @@ pub(crate) fn decode_piece(
         );
         return Ok(());
     }
-    match encoding_rs::UTF_8.decode_without_bom_handling(piece).0 {
-        Cow::Borrowed(text) => out.push_str(text),
-        Cow::Owned(text) => out.push_str(&text),
-    }
+    out.push_str(&encoding_rs::UTF_8.decode_without_bom_handling(piece).0);
     Ok(())
 }
 
