@@ -30,7 +30,7 @@ use std::borrow::Borrow;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -38,6 +38,23 @@ use dashmap::DashMap;
 use crate::counters::Counters;
 use crate::expiry::Expiry;
 use crate::stats::{CacheStats, RemovalCause};
+
+/// How many shards the map has: eight times dashmap's default of four per core (64 on two
+/// cores), so that the few hot keys of a skewed stream seldom share a shard lock and two cores
+/// reading them do not pass its cache line back and forth; but at most one shard per 32 keys
+/// the map may hold, and at least 2 (dashmap's floor).
+fn shard_amount(limit: usize) -> usize {
+    // Asking for the core count reads cgroup files on Linux: once per process is enough.
+    static WANTED: OnceLock<usize> = OnceLock::new();
+    let wanted = *WANTED.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        cores.saturating_mul(32).next_power_of_two()
+    });
+    let most = (limit / 32).max(2);
+    // A power of two no larger than `most`: dashmap wants a power of two.
+    let most = 1 << most.ilog2();
+    wanted.min(most)
+}
 
 /// The eviction listener's shape.
 pub(crate) type Listener<K, V> = Box<dyn Fn(&K, &V, RemovalCause) + Send + Sync>;
@@ -79,10 +96,18 @@ impl<K, V> Departed<K, V> {
     }
 }
 
-pub(crate) struct Store<K, V, S, X: Expiry> {
-    map: DashMap<K, Slot<V, X::Stamp>, S>,
+/// What every new key, eviction and removal writes, on cache lines of its own: next to the
+/// fields every `get` reads (the shard table, the hasher), each such write would make the
+/// other cores' next reads miss their cache.
+#[repr(align(128))]
+struct Bookkeeping<K> {
     order: Mutex<Order<K>>,
     len: AtomicUsize,
+}
+
+pub(crate) struct Store<K, V, S, X: Expiry> {
+    map: DashMap<K, Slot<V, X::Stamp>, S>,
+    book: Bookkeeping<K>,
     limit: usize,
     expiry: X,
     listener: Option<Listener<K, V>>,
@@ -95,7 +120,7 @@ impl<K, V, S, X: Expiry> Store<K, V, S, X> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Acquire)
+        self.book.len.load(Ordering::Acquire)
     }
 
     pub(crate) fn time_to_live(&self) -> Option<Duration> {
@@ -116,12 +141,14 @@ where
         hasher: S,
     ) -> Self {
         Self {
-            map: DashMap::with_hasher(hasher),
-            order: Mutex::new(Order {
-                queue: VecDeque::new(),
-                next_seq: 0,
-            }),
-            len: AtomicUsize::new(0),
+            map: DashMap::with_capacity_and_hasher_and_shard_amount(0, hasher, shard_amount(limit)),
+            book: Bookkeeping {
+                order: Mutex::new(Order {
+                    queue: VecDeque::new(),
+                    next_seq: 0,
+                }),
+                len: AtomicUsize::new(0),
+            },
             limit,
             expiry,
             listener,
@@ -142,7 +169,10 @@ where
     }
 
     fn lock(&self) -> MutexGuard<'_, Order<K>> {
-        self.order.lock().unwrap_or_else(PoisonError::into_inner)
+        self.book
+            .order
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A live value for `key`, counted as a hit or a miss.
@@ -208,7 +238,7 @@ where
         {
             let _order = self.lock();
             if let Some((k, slot)) = self.map.remove_if(key, |_, s| s.seq == seq) {
-                self.len.fetch_sub(1, Ordering::AcqRel);
+                self.book.len.fetch_sub(1, Ordering::AcqRel);
                 self.counters.add(EXPIRED, 1);
                 departed.push((k, slot.value, RemovalCause::Expired));
             }
@@ -255,14 +285,14 @@ where
                         && let Some((k, slot)) = self.map.remove(&key)
                     {
                         // Present but expired: it leaves, and the key is inserted anew at the back.
-                        self.len.fetch_sub(1, Ordering::AcqRel);
+                        self.book.len.fetch_sub(1, Ordering::AcqRel);
                         self.counters.add(EXPIRED, 1);
                         departed.push((k, slot.value, RemovalCause::Expired));
                     }
                     self.make_room(&mut order, now, &mut departed);
                     let seq = order.next_seq;
                     order.next_seq += 1;
-                    self.len.fetch_add(1, Ordering::AcqRel);
+                    self.book.len.fetch_add(1, Ordering::AcqRel);
                     self.grow_queue(&mut order.queue);
                     order.queue.push_back((key.clone(), seq));
                     self.map.insert(
@@ -307,7 +337,7 @@ where
     /// Evicts from the front until a new key fits, and reclaims expired entries found there.
     fn make_room(&self, order: &mut Order<K>, now: u64, departed: &mut Departed<K, V>) {
         while let Some((key, seq)) = order.queue.front() {
-            let full = self.len.load(Ordering::Acquire) >= self.limit;
+            let full = self.book.len.load(Ordering::Acquire) >= self.limit;
             if !full && !X::EXPIRES {
                 break;
             }
@@ -317,7 +347,7 @@ where
             match removed {
                 Some((k, slot)) => {
                     order.queue.pop_front();
-                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    self.book.len.fetch_sub(1, Ordering::AcqRel);
                     let cause = if !X::live(slot.expires, now) {
                         self.counters.add(EXPIRED, 1);
                         RemovalCause::Expired
@@ -336,7 +366,7 @@ where
                 }
             }
         }
-        let live = self.len.load(Ordering::Acquire);
+        let live = self.book.len.load(Ordering::Acquire);
         // Compacting costs O(queue) and happens once stale records exceed live / 8 + 32, so each
         // removal pays O(1) for it, and the queue stays within `grow_queue`'s cap.
         if order.queue.len() > live + live / 8 + 32 {
@@ -374,7 +404,7 @@ where
         let live = {
             let _order = self.lock();
             let (k, slot) = self.map.remove(key)?;
-            self.len.fetch_sub(1, Ordering::AcqRel);
+            self.book.len.fetch_sub(1, Ordering::AcqRel);
             if X::live(slot.expires, now) {
                 self.counters.add(REMOVED, 1);
                 if departed.keep {
@@ -399,7 +429,7 @@ where
             let mut order = self.lock();
             for (key, seq) in std::mem::take(&mut order.queue) {
                 if let Some((k, slot)) = self.map.remove_if(&key, |_, s| s.seq == seq) {
-                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    self.book.len.fetch_sub(1, Ordering::AcqRel);
                     let cause = if X::live(slot.expires, now) {
                         self.counters.add(REMOVED, 1);
                         RemovalCause::Removed
@@ -431,7 +461,7 @@ where
                     .map
                     .remove_if(&key, |_, s| s.seq == seq && !X::live(s.expires, now))
                 {
-                    self.len.fetch_sub(1, Ordering::AcqRel);
+                    self.book.len.fetch_sub(1, Ordering::AcqRel);
                     self.counters.add(EXPIRED, 1);
                     count += 1;
                     departed.push((k, slot.value, RemovalCause::Expired));
