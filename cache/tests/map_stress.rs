@@ -1,8 +1,8 @@
 //! Four threads, a million operations: `len()` never exceeds `limit`, nothing panics or
 //! deadlocks, and the books balance at the end.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 
 use cache::{LimitableMap, RemovalCause};
@@ -86,22 +86,30 @@ fn four_threads_inserting_reading_and_removing_never_exceed_the_limit() {
 fn every_read_is_counted_even_when_threads_outnumber_the_counter_stripes() {
     const READERS: u64 = 48;
     const READS: u64 = 64 * 300;
+    const WAVES: u64 = 2;
     let map: LimitableMap<u64, u64> = LimitableMap::new(64).unwrap();
     for key in 0..32 {
         map.insert(key, key);
     }
-    thread::scope(|s| {
-        for t in 0..READERS {
-            let map = &map;
-            s.spawn(move || {
-                for i in 0..READS {
-                    map.get(&((i + t) % 64));
-                }
-            });
-        }
-    });
+    // All readers of a wave are alive together (more than the stripes a thread can own), and
+    // the second wave takes over the stripes the first gave back when its threads exited.
+    for _ in 0..WAVES {
+        let all_counting = Barrier::new(READERS as usize);
+        thread::scope(|s| {
+            for t in 0..READERS {
+                let (map, all_counting) = (&map, &all_counting);
+                s.spawn(move || {
+                    map.get(&t);
+                    all_counting.wait();
+                    for i in 1..READS {
+                        map.get(&((i + t) % 64));
+                    }
+                });
+            }
+        });
+    }
     let stats = map.stats();
-    assert_eq!(stats.hits + stats.misses, READERS * READS);
+    assert_eq!(stats.hits + stats.misses, WAVES * READERS * READS);
     assert_eq!(
         stats.hits, stats.misses,
         "every thread reads keys 0..64 equally often: 0..32 hit, 32..64 miss"
