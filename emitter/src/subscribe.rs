@@ -310,9 +310,41 @@ impl<T: Clone> Hub<T> {
     }
 }
 
+/// Wakers woken per batch: collected under the lock into an array on the stack, so that an
+/// emit that finds subscriptions waiting does not allocate.
+const WAKE_BATCH: usize = 16;
+
+impl<T> Ring<T> {
+    /// Takes up to [`WAKE_BATCH`] registered wakers; `true` if more are left.
+    fn take_wakers(&mut self, batch: &mut [Option<Waker>; WAKE_BATCH]) -> bool {
+        let mut taken = 0;
+        for waker in self
+            .readers
+            .iter_mut()
+            .flatten()
+            .filter_map(|r| r.waker.take())
+        {
+            batch[taken] = Some(waker);
+            taken += 1;
+            if taken == WAKE_BATCH {
+                break;
+            }
+        }
+        self.waiting -= taken;
+        self.waiting > 0
+    }
+}
+
+fn wake_batch(batch: &mut [Option<Waker>; WAKE_BATCH]) {
+    for waker in batch.iter_mut().filter_map(Option::take) {
+        waker.wake();
+    }
+}
+
 impl<T: Clone + Send> Publish<T> for Hub<T> {
     fn publish(&self, payload: &T) {
-        let (evicted, wakers) = {
+        let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
+        let (evicted, mut more) = {
             let mut ring = self.lock();
             ring.items.push_back(payload.clone());
             ring.head += 1;
@@ -321,22 +353,15 @@ impl<T: Clone + Send> Publish<T> for Hub<T> {
             } else {
                 None
             };
-            let wakers: Vec<Waker> = if ring.waiting == 0 {
-                Vec::new()
-            } else {
-                ring.waiting = 0;
-                ring.readers
-                    .iter_mut()
-                    .flatten()
-                    .filter_map(|reader| reader.waker.take())
-                    .collect()
-            };
-            (evicted, wakers)
+            let more = ring.waiting > 0 && ring.take_wakers(&mut batch);
+            (evicted, more)
         };
         // The evicted payload's drop and the wake-ups run after the lock is released.
         drop(evicted);
-        for waker in wakers {
-            waker.wake();
+        wake_batch(&mut batch);
+        while more {
+            more = self.lock().take_wakers(&mut batch);
+            wake_batch(&mut batch);
         }
     }
 }

@@ -100,6 +100,26 @@ fn every_waiting_subscription_is_woken_by_one_emit() {
 }
 
 #[test]
+fn more_waiting_subscriptions_than_one_wake_batch_are_all_woken() {
+    // Wakers are collected in batches of 16 on the stack; 40 waiters take three batches.
+    let ee: Emitter<u32> = Emitter::new();
+    let mut waiting: Vec<_> = (0..40)
+        .map(|_| task::spawn(ee.subscribe("n", 4).unwrap()))
+        .collect();
+    for subscription in &mut waiting {
+        assert_pending!(subscription.poll_next());
+    }
+    ee.emit("n", 9).unwrap();
+    for subscription in &mut waiting {
+        assert!(subscription.is_woken());
+        assert_eq!(assert_ready!(subscription.poll_next()), Some(Ok(9)));
+        assert_pending!(subscription.poll_next());
+    }
+    ee.emit("n", 10).unwrap();
+    assert!(waiting.iter().all(|subscription| subscription.is_woken()));
+}
+
+#[test]
 fn dropping_one_subscription_leaves_the_others_intact() {
     let ee: Emitter<u32> = Emitter::new();
     let mut kept = task::spawn(ee.subscribe("n", 4).unwrap());
