@@ -1,7 +1,7 @@
 //! # Implementation details
 //!
 //! The storage behind [`LimitableMap`](crate::LimitableMap): a [`DashMap`] of slots for lookups
-//! and a FIFO queue of `(key, seq)` records, behind one mutex, for the insertion order.
+//! and a FIFO queue of key records, behind one mutex, for the insertion order.
 //!
 //! Invariants:
 //!
@@ -11,12 +11,16 @@
 //! - `len` equals the number of slots in `map` whenever the mutex is free, and a new key is
 //!   added only after eviction has brought `len` below `limit`; so `len <= limit` always, and
 //!   `len()` reads it without a lock.
-//! - Each present key has exactly one queue record whose `seq` equals its slot's `seq` (assigned
-//!   when the key was inserted; an overwrite keeps it, which keeps the key's place). Records
-//!   whose key was removed, or removed and inserted again under a fresh `seq`, are stale: the
-//!   evictor skips them, and the queue is compacted when stale records exceed an eighth of the
-//!   live ones (plus a constant), so a removal is O(1) amortized instead of the book's O(n)
-//!   `splice`, and the queue holds at most about `1.125 * limit` records.
+//! - Each present key has exactly one live queue record, pushed when the key was inserted (an
+//!   overwrite pushes nothing, which keeps the key's place). A key that leaves other than by
+//!   eviction from the front (a removal, an expiry reclaim) leaves its record behind, stale, and
+//!   `stale` counts it. A key's stale records all come before its live one (the live one is
+//!   pushed last), so walking the queue from the front, the first `stale[key]` records of a key
+//!   are the stale ones. The slots therefore carry no insertion number: a `(u64, u64)` entry
+//!   takes a 16-byte bucket, as in a plain map. The evictor skips stale records, and the queue
+//!   is compacted when stale records exceed an eighth of the live ones (plus a constant), so a
+//!   removal is O(1) amortized instead of the book's O(n) `splice`, and the queue holds at most
+//!   about `1.125 * limit` records.
 //! - Expiry is a stamp chosen by the [`Expiry`] parameter (see `expiry.rs`): nothing at all
 //!   for maps without a time-to-live, the expiry instant otherwise. An expired slot is never
 //!   returned; it is reclaimed by the read that finds it, by an insert that finds it at the
@@ -27,7 +31,7 @@
 //! a finished load stores its value while holding its flight entry.)
 
 use std::borrow::Borrow;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -70,15 +74,37 @@ const COUNTERS: usize = 7;
 
 struct Slot<V, T> {
     value: V,
-    /// Insertion sequence number, matched against the queue record.
-    seq: u64,
     /// When the slot expires (`()` for maps without a time-to-live).
     expires: T,
 }
 
-struct Order<K> {
-    queue: VecDeque<(K, u64)>,
-    next_seq: u64,
+struct Order<K, S> {
+    /// Keys in insertion order, oldest first, stale records included.
+    queue: VecDeque<K>,
+    stale: Stale<K, S>,
+}
+
+/// How many stale records each key has in the queue (keys without any are absent).
+struct Stale<K, S>(HashMap<K, usize, S>);
+
+impl<K: Hash + Eq, S: BuildHasher> Stale<K, S> {
+    /// `key` left the map, its record staying in the queue.
+    fn add(&mut self, key: K) {
+        *self.0.entry(key).or_insert(0) += 1;
+    }
+
+    /// Whether a record of `key`, met walking the queue from the front, is stale; if so, it is
+    /// counted off (the caller drops it).
+    fn take(&mut self, key: &K) -> bool {
+        let Some(n) = self.0.get_mut(key) else {
+            return false;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.0.remove(key);
+        }
+        true
+    }
 }
 
 /// Entries taken out under the lock, to hand to the listener once it is released.
@@ -100,14 +126,14 @@ impl<K, V> Departed<K, V> {
 /// fields every `get` reads (the shard table, the hasher), each such write would make the
 /// other cores' next reads miss their cache.
 #[repr(align(128))]
-struct Bookkeeping<K> {
-    order: Mutex<Order<K>>,
+struct Bookkeeping<K, S> {
+    order: Mutex<Order<K, S>>,
     len: AtomicUsize,
 }
 
 pub(crate) struct Store<K, V, S, X: Expiry> {
     map: DashMap<K, Slot<V, X::Stamp>, S>,
-    book: Bookkeeping<K>,
+    book: Bookkeeping<K, S>,
     limit: usize,
     expiry: X,
     listener: Option<Listener<K, V>>,
@@ -141,14 +167,14 @@ where
         hasher: S,
     ) -> Self {
         Self {
-            map: DashMap::with_capacity_and_hasher_and_shard_amount(0, hasher, shard_amount(limit)),
             book: Bookkeeping {
                 order: Mutex::new(Order {
                     queue: VecDeque::new(),
-                    next_seq: 0,
+                    stale: Stale(HashMap::with_hasher(hasher.clone())),
                 }),
                 len: AtomicUsize::new(0),
             },
+            map: DashMap::with_capacity_and_hasher_and_shard_amount(0, hasher, shard_amount(limit)),
             limit,
             expiry,
             listener,
@@ -168,7 +194,7 @@ where
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Order<K>> {
+    fn lock(&self) -> MutexGuard<'_, Order<K, S>> {
         self.book
             .order
             .lock()
@@ -196,14 +222,13 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let now = self.now();
-        let expired = {
+        {
             let slot = self.map.get(key)?;
             if X::live(slot.expires, now) {
                 return Some(slot.value.clone());
             }
-            slot.seq
-        };
-        self.reclaim(key, expired);
+        }
+        self.reclaim(key, now);
         None
     }
 
@@ -228,18 +253,20 @@ where
             .is_some_and(|slot| X::live(slot.expires, now))
     }
 
-    /// Removes the expired slot `seq` of `key`, if it is still there.
-    fn reclaim<Q>(&self, key: &Q, seq: u64)
+    /// Removes the slot of `key` if it is expired at `now`. (Once expired, a slot stays so
+    /// until removed: an overwrite renews live slots only.)
+    fn reclaim<Q>(&self, key: &Q, now: u64)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let mut departed = self.departed();
         {
-            let _order = self.lock();
-            if let Some((k, slot)) = self.map.remove_if(key, |_, s| s.seq == seq) {
+            let mut order = self.lock();
+            if let Some((k, slot)) = self.map.remove_if(key, |_, s| !X::live(s.expires, now)) {
                 self.book.len.fetch_sub(1, Ordering::AcqRel);
                 self.counters.add(EXPIRED, 1);
+                order.stale.add(k.clone());
                 departed.push((k, slot.value, RemovalCause::Expired));
             }
         }
@@ -287,22 +314,14 @@ where
                         // Present but expired: it leaves, and the key is inserted anew at the back.
                         self.book.len.fetch_sub(1, Ordering::AcqRel);
                         self.counters.add(EXPIRED, 1);
+                        order.stale.add(k.clone());
                         departed.push((k, slot.value, RemovalCause::Expired));
                     }
                     self.make_room(&mut order, now, &mut departed);
-                    let seq = order.next_seq;
-                    order.next_seq += 1;
                     self.book.len.fetch_add(1, Ordering::AcqRel);
                     self.grow_queue(&mut order.queue);
-                    order.queue.push_back((key.clone(), seq));
-                    self.map.insert(
-                        key,
-                        Slot {
-                            value,
-                            seq,
-                            expires,
-                        },
-                    );
+                    order.queue.push_back(key.clone());
+                    self.map.insert(key, Slot { value, expires });
                     None
                 }
             }
@@ -335,15 +354,20 @@ where
     }
 
     /// Evicts from the front until a new key fits, and reclaims expired entries found there.
-    fn make_room(&self, order: &mut Order<K>, now: u64, departed: &mut Departed<K, V>) {
-        while let Some((key, seq)) = order.queue.front() {
+    fn make_room(&self, order: &mut Order<K, S>, now: u64, departed: &mut Departed<K, V>) {
+        while let Some(key) = order.queue.front() {
             let full = self.book.len.load(Ordering::Acquire) >= self.limit;
             if !full && !X::EXPIRES {
                 break;
             }
-            let removed = self.map.remove_if(key, |_, s| {
-                s.seq == *seq && (full || (X::EXPIRES && !X::live(s.expires, now)))
-            });
+            if order.stale.take(key) {
+                order.queue.pop_front();
+                continue;
+            }
+            // The front record is live: its key is present.
+            let removed = self
+                .map
+                .remove_if(key, |_, s| full || !X::live(s.expires, now));
             match removed {
                 Some((k, slot)) => {
                     order.queue.pop_front();
@@ -357,22 +381,22 @@ where
                     };
                     departed.push((k, slot.value, cause));
                 }
+                // Live and not expired: the front stays, and so does everything behind it.
+                None if self.map.contains_key(key) => break,
+                // Absent although its record is live: the invariants rule this out; dropping
+                // the record keeps the loop finite if they ever break.
                 None => {
-                    let stale = self.map.get(key).is_none_or(|s| s.seq != *seq);
-                    if !stale {
-                        break;
-                    }
                     order.queue.pop_front();
                 }
             }
         }
         let live = self.book.len.load(Ordering::Acquire);
         // Compacting costs O(queue) and happens once stale records exceed live / 8 + 32, so each
-        // removal pays O(1) for it, and the queue stays within `grow_queue`'s cap.
+        // removal pays O(1) for it, and the queue stays within `grow_queue`'s cap. It meets every
+        // stale record, so the counts all fall to zero.
         if order.queue.len() > live + live / 8 + 32 {
-            order
-                .queue
-                .retain(|(k, seq)| self.map.get(k).is_some_and(|s| s.seq == *seq));
+            let Order { queue, stale } = order;
+            queue.retain(|k| !stale.take(k));
         }
     }
 
@@ -380,7 +404,7 @@ where
     /// leave up to half of it unused at the limit; growth here is capped near the most records
     /// a full map needs (`limit` live ones plus stale ones awaiting compaction), so a map that
     /// reached its limit by inserts alone spends 1x, not up to 2x, on its queue.
-    fn grow_queue(&self, queue: &mut VecDeque<(K, u64)>) {
+    fn grow_queue(&self, queue: &mut VecDeque<K>) {
         if queue.len() < queue.capacity() {
             return;
         }
@@ -402,9 +426,10 @@ where
         let now = self.now();
         let mut departed = self.departed();
         let live = {
-            let _order = self.lock();
+            let mut order = self.lock();
             let (k, slot) = self.map.remove(key)?;
             self.book.len.fetch_sub(1, Ordering::AcqRel);
+            order.stale.add(k.clone());
             if X::live(slot.expires, now) {
                 self.counters.add(REMOVED, 1);
                 if departed.keep {
@@ -427,8 +452,12 @@ where
         let mut departed = self.departed();
         {
             let mut order = self.lock();
-            for (key, seq) in std::mem::take(&mut order.queue) {
-                if let Some((k, slot)) = self.map.remove_if(&key, |_, s| s.seq == seq) {
+            let Order { queue, stale } = &mut *order;
+            for key in std::mem::take(queue) {
+                if stale.take(&key) {
+                    continue;
+                }
+                if let Some((k, slot)) = self.map.remove(&key) {
                     self.book.len.fetch_sub(1, Ordering::AcqRel);
                     let cause = if X::live(slot.expires, now) {
                         self.counters.add(REMOVED, 1);
@@ -454,22 +483,22 @@ where
         let mut count = 0;
         {
             let mut order = self.lock();
-            let queue = std::mem::take(&mut order.queue);
+            let Order { queue, stale } = &mut *order;
             let mut kept = VecDeque::with_capacity(queue.len());
-            for (key, seq) in queue {
-                if let Some((k, slot)) = self
-                    .map
-                    .remove_if(&key, |_, s| s.seq == seq && !X::live(s.expires, now))
-                {
+            for key in std::mem::take(queue) {
+                if stale.take(&key) {
+                    continue;
+                }
+                if let Some((k, slot)) = self.map.remove_if(&key, |_, s| !X::live(s.expires, now)) {
                     self.book.len.fetch_sub(1, Ordering::AcqRel);
                     self.counters.add(EXPIRED, 1);
                     count += 1;
                     departed.push((k, slot.value, RemovalCause::Expired));
-                } else if self.map.get(&key).is_some_and(|s| s.seq == seq) {
-                    kept.push_back((key, seq));
+                } else if self.map.contains_key(&key) {
+                    kept.push_back(key);
                 }
             }
-            order.queue = kept;
+            *queue = kept;
         }
         self.notify(departed);
         count
@@ -479,15 +508,12 @@ where
     pub(crate) fn keys(&self) -> Vec<K> {
         let now = self.now();
         let order = self.lock();
+        let mut stale = Stale(order.stale.0.clone());
         order
             .queue
             .iter()
-            .filter(|(k, seq)| {
-                self.map
-                    .get(k)
-                    .is_some_and(|s| s.seq == *seq && X::live(s.expires, now))
-            })
-            .map(|(k, _)| k.clone())
+            .filter(|k| !stale.take(k) && self.map.get(*k).is_some_and(|s| X::live(s.expires, now)))
+            .cloned()
             .collect()
     }
 
