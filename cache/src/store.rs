@@ -45,19 +45,20 @@ use crate::stats::{CacheStats, RemovalCause};
 
 /// How many shards the map has: eight times dashmap's default of four per core (64 on two
 /// cores), so that the few hot keys of a skewed stream seldom share a shard lock and two cores
-/// reading them do not pass its cache line back and forth; but at most one shard per 32 keys
-/// the map may hold, and at least 2 (dashmap's floor).
+/// reading them do not pass its cache line back and forth; but no more than one shard per 32
+/// keys the map may hold, unless that is below dashmap's default, which small maps keep.
 fn shard_amount(limit: usize) -> usize {
     // Asking for the core count reads cgroup files on Linux: once per process is enough.
-    static WANTED: OnceLock<usize> = OnceLock::new();
-    let wanted = *WANTED.get_or_init(|| {
+    static DEFAULT: OnceLock<usize> = OnceLock::new();
+    let default = *DEFAULT.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        cores.saturating_mul(32).next_power_of_two()
+        cores.saturating_mul(4).next_power_of_two().max(2)
     });
-    let most = (limit / 32).max(2);
-    // A power of two no larger than `most`: dashmap wants a power of two.
-    let most = 1 << most.ilog2();
-    wanted.min(most)
+    let wanted = default.saturating_mul(8);
+    let most = (limit / 32).max(default);
+    // A power of two no larger than `most` (dashmap wants a power of two), and at least
+    // `default`, itself one.
+    wanted.min(1 << most.ilog2())
 }
 
 /// The eviction listener's shape.
