@@ -209,6 +209,33 @@ impl Bagpipe {
     /// slot was granted a moment before, hands the slot on) and the call never runs. Dropping it
     /// while the call runs drops the call's future and frees its slot.
     ///
+    /// # Timers start when the future is made
+    ///
+    /// The limiter decides when a call is first polled, not when its future was made, and a
+    /// timer future (`tokio::time::sleep`, `timeout`, an `Interval` tick) takes its deadline
+    /// when it is made. So `pipe.run(sleep(d))` counts its time in the queue toward `d`. Wrap
+    /// time-based work in an `async` block to start its clock when the call gets its slot (the
+    /// same holds for [`push`](Bagpipe::push)):
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bagpipe::Bagpipe;
+    /// use tokio::time::{Instant, sleep};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(1);
+    /// let ms = Duration::from_millis;
+    /// let start = Instant::now();
+    /// let (_, _, _) = tokio::join!(
+    ///     pipe.run(sleep(ms(10))),                   // runs from 0 to 10 ms
+    ///     pipe.run(sleep(ms(10))),                   // made at 0: done when it gets the slot
+    ///     pipe.run(async { sleep(ms(10)).await }),   // made at 10 ms: runs from 10 to 20 ms
+    /// );
+    /// assert_eq!(start.elapsed(), ms(20));
+    /// # }
+    /// ```
+    ///
     /// # Examples
     ///
     /// ```
