@@ -23,7 +23,7 @@
 //! Valid pieces are appended straight from the input (validation plus one copy, no
 //! intermediate buffer); only malformed pieces build their replacement text on the side.
 
-use encoding_rs::CoderResult;
+use encoding_rs::{CoderResult, DecoderResult};
 
 use crate::whatwg::SPARE_SLACK;
 
@@ -157,16 +157,10 @@ pub(crate) fn decode_piece(
             return Ok(());
         }
     }
-    if strict {
-        let valid = encoding_rs::Encoding::utf8_valid_up_to(piece);
-        push_valid(&piece[..valid], out);
-        return if valid == piece.len() {
-            Ok(())
-        } else {
-            Err(start + valid as u64)
-        };
-    }
     let mut decoder = encoding_rs::UTF_8.new_decoder_without_bom_handling();
+    if strict {
+        return decode_strict(&mut decoder, piece, start, out);
+    }
     let needed = decoder
         .max_utf8_buffer_length(piece.len())
         .unwrap_or(usize::MAX);
@@ -189,11 +183,33 @@ pub(crate) fn decode_piece(
     Ok(())
 }
 
-/// Appends bytes already known to be valid UTF-8.
-fn push_valid(valid: &[u8], out: &mut String) {
-    if let Some(text) =
-        encoding_rs::UTF_8.decode_without_bom_handling_and_without_replacement(valid)
-    {
-        out.push_str(&text);
+/// Strict decode: validates and copies in one pass, and stops at the first malformed sequence
+/// with everything before it appended.
+fn decode_strict(
+    decoder: &mut encoding_rs::Decoder,
+    piece: &[u8],
+    start: u64,
+    out: &mut String,
+) -> Result<(), u64> {
+    // Valid UTF-8 copies byte for byte, so the piece's length is all the room the text needs.
+    out.reserve(piece.len());
+    let (result, read) = decoder.decode_to_string_without_replacement(piece, out, true);
+    match result {
+        DecoderResult::InputEmpty => Ok(()),
+        DecoderResult::Malformed(bad, after) => {
+            let valid = read - usize::from(bad) - usize::from(after);
+            Err(start + valid as u64)
+        }
+        DecoderResult::OutputFull => {
+            // Not reached with the room reserved above; validate the rest the slow way if it is.
+            let rest = &piece[read..];
+            let valid = encoding_rs::Encoding::utf8_valid_up_to(rest);
+            out.push_str(&String::from_utf8_lossy(&rest[..valid]));
+            if valid == rest.len() {
+                Ok(())
+            } else {
+                Err(start + (read + valid) as u64)
+            }
+        }
     }
 }

@@ -353,6 +353,29 @@ fn strict_utf8_reports_the_offset_across_chunks() {
 }
 
 #[test]
+fn strict_utf8_in_one_long_piece_stops_where_std_says_the_valid_prefix_ends() {
+    // Pieces over 32 bytes take the one-pass validating copy, not std's short-piece check.
+    let prefix = "lorem ipsum dolor sit amet, 😀 consectetur ".as_bytes();
+    let breaks: [&[u8]; 6] = [
+        &[0xff, 0x61],
+        &[0xe2, 0x82, 0x78],
+        &[0xed, 0xa0, 0x80, 0x61],
+        &[0xf4, 0x90, 0x80, 0x80, 0x61],
+        &[0xc0, 0x80, 0x61],
+        &[0x80, 0x61],
+    ];
+    for tail in breaks {
+        let input = [prefix, tail, b"more text after the break"].concat();
+        let valid = std::str::from_utf8(&input).unwrap_err().valid_up_to();
+        let mut decoder = StringDecoder::new("utf8").unwrap();
+        let mut out = String::new();
+        let err = decoder.try_write_into(&input, &mut out).unwrap_err();
+        assert_eq!(malformed_at(Err::<(), _>(err)), valid as u64, "{tail:x?}");
+        assert_eq!(out.as_bytes(), &input[..valid], "{tail:x?}");
+    }
+}
+
+#[test]
 fn strict_error_keeps_text_before_the_sequence_and_names_the_encoding() {
     let mut decoder = StringDecoder::new("utf16le").unwrap();
     let mut out = String::new();
