@@ -15,6 +15,8 @@ use crate::Error;
 /// copy) and joined with one copy at the end; a stream of one chunk is returned as it is, without
 /// any copy. The limit is checked on each chunk *before* it is kept, so at most `limit` bytes
 /// are ever held, and the stream is dropped (a file stream stops reading) as soon as it is hit.
+/// A file stream knows its length up front: [`ReadStream::concat`](crate::ReadStream::concat)
+/// refuses one that is too long before gathering any chunk.
 ///
 /// # Errors
 ///

@@ -41,7 +41,8 @@
 //! - [`TextStream`] ([`ReadStream::set_encoding`]): the chunks decoded by
 //!   [`decoder::StringDecoder`], in any encoding it knows (Node's and every WHATWG one, GBK
 //!   included); [`Lines`] splits text into lines with a maximum length.
-//! - [`concat()`]: a whole stream as one `Bytes` under a size limit; [`buffer_concat`]: Node's
+//! - [`concat()`]: a whole stream as one `Bytes` under a size limit ([`ReadStream::concat`]
+//!   refuses a file known to be too long before reading it); [`buffer_concat`]: Node's
 //!   `Buffer.concat(list, totalLength)` exactly.
 //! - [`pipe`], [`pipe_with_progress`]: a stream into any `AsyncWrite` with backpressure.
 //!

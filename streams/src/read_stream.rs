@@ -72,6 +72,8 @@ use crate::{Error, ReadOptions};
 #[must_use = "streams do nothing unless polled"]
 pub struct ReadStream {
     inner: Inner,
+    /// Bytes still to come, when known ([`remaining_len`](Self::remaining_len)).
+    remaining_len: Option<u64>,
 }
 
 const _: () = {
@@ -104,6 +106,7 @@ impl fmt::Debug for ReadStream {
         };
         f.debug_struct("ReadStream")
             .field("source", &source)
+            .field("remaining_len", &self.remaining_len)
             .finish_non_exhaustive()
     }
 }
@@ -154,21 +157,25 @@ impl ReadStream {
         let (opened_tx, opened_rx) = oneshot::channel();
         let failed_path = path.clone();
         tokio::task::spawn_blocking(move || {
-            let (file, past_end) = match open_at(&path, options.start) {
+            let (file, left) = match open_at(&path, options.start) {
                 Ok(opened) => opened,
                 Err(err) => {
                     let _ = opened_tx.send(Err(err));
                     return;
                 }
             };
-            if opened_tx.send(Ok(())).is_err() {
+            let remaining = match (left, options.range_len()) {
+                (Some(0), _) => Some(0),
+                (_, range) => range,
+            };
+            let known = match (left, remaining) {
+                (Some(left), Some(range)) => Some(left.min(range)),
+                (Some(left), None) => Some(left),
+                (None, _) => None,
+            };
+            if opened_tx.send(Ok(known)).is_err() {
                 return;
             }
-            let remaining = if past_end {
-                Some(0)
-            } else {
-                options.range_len()
-            };
             let map_err = move |source| Error::ReadFile {
                 path: path.clone(),
                 source,
@@ -176,8 +183,9 @@ impl ReadStream {
             Job::new(file, link, options.high_water_mark, 0, remaining, map_err).run();
         });
         match opened_rx.await {
-            Ok(Ok(())) => Ok(Self {
+            Ok(Ok(remaining_len)) => Ok(Self {
                 inner: Inner::Ahead(ahead),
+                remaining_len,
             }),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(Error::Open {
@@ -236,6 +244,7 @@ impl ReadStream {
         Link::spawn(job);
         Ok(Self {
             inner: Inner::Ahead(ahead),
+            remaining_len: None,
         })
     }
 
@@ -275,14 +284,88 @@ impl ReadStream {
                 skip: options.start,
                 remaining: options.range_len(),
             })),
+            remaining_len: None,
         })
+    }
+
+    /// How many bytes the stream will still yield, when it knows: for a regular file opened
+    /// with [`open`](Self::open), its size at the open within `start`/`end`, less the chunks
+    /// already yielded. `None` for other sources (a FIFO, a reader), whose length is unknown
+    /// until they end.
+    ///
+    /// A file that grows or shrinks after the open yields what it holds when read; this figure
+    /// does not follow it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use streams::{ReadOptions, ReadStream};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), streams::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, [7u8; 100]).unwrap();
+    /// let options = ReadOptions::new().high_water_mark(30).start(10);
+    /// let mut stream = ReadStream::open(&path, options).await?;
+    /// assert_eq!(stream.remaining_len(), Some(90));
+    /// stream.next().await.unwrap()?;
+    /// assert_eq!(stream.remaining_len(), Some(60));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn remaining_len(&self) -> Option<u64> {
+        self.remaining_len
+    }
+
+    /// Joins the rest of the stream into one `Bytes`, refusing to hold more than `limit` bytes:
+    /// [`concat()`](crate::concat()), except that a stream that knows its length
+    /// ([`remaining_len`](Self::remaining_len)) and would go over `limit` is refused at once,
+    /// before any chunk is gathered (only the one chunk the engine reads ahead was read).
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::LimitExceeded`] when the stream is longer than `limit`; when the length was
+    ///   known up front, `at_least` is that length.
+    /// - The first error of the stream, as it came.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the stream and every chunk gathered so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use streams::{Error, ReadOptions, ReadStream};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("big.bin");
+    /// std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
+    /// let stream = ReadStream::open(&path, ReadOptions::new()).await?;
+    /// let err = stream.concat(1000).await.unwrap_err();
+    /// assert!(matches!(err, Error::LimitExceeded { limit: 1000, at_least: 1_048_576 }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn concat(self, limit: usize) -> Result<Bytes, Error> {
+        match self.remaining_len {
+            Some(len) if len > limit as u64 => Err(Error::LimitExceeded {
+                limit,
+                at_least: len,
+            }),
+            _ => crate::concat(self, limit).await,
+        }
     }
 }
 
-/// Opens `path` for reading, refuses directories, and seeks to `start`. Returns the file and
-/// whether `start` is already past the end of a regular file (nothing to read, and no seek,
-/// which the OS refuses beyond `i64::MAX`).
-fn open_at(path: &Path, start: u64) -> Result<(File, bool), Error> {
+/// Opens `path` for reading, refuses directories, and seeks to `start`. Returns the file and,
+/// for a regular file, how many bytes it holds from `start` on (0 when `start` is past the
+/// end: then there is nothing to read and no seek, which the OS refuses beyond `i64::MAX`).
+fn open_at(path: &Path, start: u64) -> Result<(File, Option<u64>), Error> {
     let open_error = |source| Error::Open {
         path: path.to_path_buf(),
         source,
@@ -295,8 +378,11 @@ fn open_at(path: &Path, start: u64) -> Result<(File, bool), Error> {
             "is a directory",
         )));
     }
-    if metadata.is_file() && start >= metadata.len() {
-        return Ok((file, true));
+    let left = metadata
+        .is_file()
+        .then(|| metadata.len().saturating_sub(start));
+    if left == Some(0) {
+        return Ok((file, left));
     }
     if start > 0 {
         file.seek(SeekFrom::Start(start))
@@ -306,7 +392,7 @@ fn open_at(path: &Path, start: u64) -> Result<(File, bool), Error> {
                 source,
             })?;
     }
-    Ok((file, false))
+    Ok((file, left))
 }
 
 impl ReaderState {
@@ -363,9 +449,17 @@ impl Stream for ReadStream {
             Inner::Done => return Poll::Ready(None),
         };
         match ready!(polled) {
-            Some(Ok(chunk)) => Poll::Ready(Some(Ok(chunk))),
+            Some(Ok(chunk)) => {
+                if let Some(left) = &mut self.remaining_len {
+                    *left = left.saturating_sub(chunk.len() as u64);
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
             end => {
+                // Nothing more comes, whatever the size at the open said (the file may have
+                // shrunk, or an error ended the stream).
                 self.inner = Inner::Done;
+                self.remaining_len = self.remaining_len.map(|_| 0);
                 Poll::Ready(end)
             }
         }

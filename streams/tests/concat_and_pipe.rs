@@ -119,6 +119,100 @@ async fn concat_of_a_file_stream_equals_the_file() {
 }
 
 #[tokio::test]
+async fn a_file_known_to_be_too_long_is_refused_before_its_chunks_are_gathered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.bin");
+    let len = 1u64 << 30;
+    std::fs::File::create(&path).unwrap().set_len(len).unwrap();
+    let options = ReadOptions::new().high_water_mark(4096);
+    let stream = ReadStream::open(&path, options).await.unwrap();
+    assert_eq!(stream.remaining_len(), Some(len));
+    // Counting chunks would have stopped at 12288 bytes (three chunks) and said so; the whole
+    // length in the error shows that the refusal came from the size, before any chunk.
+    let err = stream.concat(10_000).await.unwrap_err();
+    assert!(
+        matches!(err, Error::LimitExceeded { limit: 10_000, at_least } if at_least == len),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("concat limit exceeded: the stream holds at least {len} bytes, the limit is 10000")
+    );
+}
+
+#[tokio::test]
+async fn the_known_length_follows_start_end_and_the_chunks_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.bin");
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 239) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    let open = |options: ReadOptions| ReadStream::open(&path, options.high_water_mark(1000));
+
+    // A range within the limit is joined as usual.
+    let stream = open(ReadOptions::new().start(2000).end(4999))
+        .await
+        .unwrap();
+    assert_eq!(stream.remaining_len(), Some(3000));
+    assert_eq!(stream.concat(3000).await.unwrap(), &data[2000..5000]);
+
+    // A range over the limit is refused with its own length, not the file's.
+    let stream = open(ReadOptions::new().start(2000).end(4999))
+        .await
+        .unwrap();
+    let err = stream.concat(2999).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: 2999,
+                at_least: 3000
+            }
+        ),
+        "{err}"
+    );
+
+    // An `end` past the end of the file counts to the end of the file; `start` past it, nothing.
+    let stream = open(ReadOptions::new().start(9000).end(50_000))
+        .await
+        .unwrap();
+    assert_eq!(stream.remaining_len(), Some(1000));
+    let stream = open(ReadOptions::new().start(20_000)).await.unwrap();
+    assert_eq!(stream.remaining_len(), Some(0));
+    assert_eq!(stream.concat(0).await.unwrap(), &b""[..]);
+
+    // Each chunk taken comes off the figure, and the end leaves 0.
+    let mut stream = open(ReadOptions::new()).await.unwrap();
+    stream.next().await.unwrap().unwrap();
+    assert_eq!(stream.remaining_len(), Some(9000));
+    assert_eq!(stream.concat(9000).await.unwrap(), &data[1000..]);
+    let mut stream = open(ReadOptions::new().start(9500)).await.unwrap();
+    while let Some(chunk) = stream.next().await {
+        chunk.unwrap();
+    }
+    assert_eq!(stream.remaining_len(), Some(0));
+}
+
+#[tokio::test]
+async fn a_reader_of_unknown_length_is_held_to_the_limit_chunk_by_chunk() {
+    let options = ReadOptions::new().high_water_mark(4);
+    let stream = ReadStream::from_reader(&b"0123456789"[..], options).unwrap();
+    assert_eq!(stream.remaining_len(), None);
+    let err = stream.concat(6).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: 6,
+                at_least: 8
+            }
+        ),
+        "{err}"
+    );
+    let stream = ReadStream::from_reader(&b"0123456789"[..], options).unwrap();
+    assert_eq!(stream.concat(10).await.unwrap(), &b"0123456789"[..]);
+}
+
+#[tokio::test]
 async fn pipe_copies_a_file_and_reports_progress_per_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let from = dir.path().join("from.bin");
