@@ -341,10 +341,27 @@ fn wake_batch(batch: &mut [Option<Waker>; WAKE_BATCH]) {
     }
 }
 
+impl<T> Hub<T> {
+    /// Wakes the subscriptions waiting for a payload, a batch at a time. Kept out of line: a
+    /// batch on the stack costs its initialisation, which an emit that finds nobody waiting
+    /// should not pay.
+    #[cold]
+    #[inline(never)]
+    fn wake_waiting(&self) {
+        loop {
+            let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
+            let more = self.lock().take_wakers(&mut batch);
+            wake_batch(&mut batch);
+            if !more {
+                return;
+            }
+        }
+    }
+}
+
 impl<T: Clone + Send> Publish<T> for Hub<T> {
     fn publish(&self, payload: &T) {
-        let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
-        let (evicted, mut more) = {
+        let (evicted, waiting) = {
             let mut ring = self.lock();
             ring.items.push_back(payload.clone());
             ring.head += 1;
@@ -353,15 +370,12 @@ impl<T: Clone + Send> Publish<T> for Hub<T> {
             } else {
                 None
             };
-            let more = ring.waiting > 0 && ring.take_wakers(&mut batch);
-            (evicted, more)
+            (evicted, ring.waiting > 0)
         };
         // The evicted payload's drop and the wake-ups run after the lock is released.
         drop(evicted);
-        wake_batch(&mut batch);
-        while more {
-            more = self.lock().take_wakers(&mut batch);
-            wake_batch(&mut batch);
+        if waiting {
+            self.wake_waiting();
         }
     }
 }
