@@ -15,6 +15,10 @@
 //!   `Arc::make_mut`, which copies the list only when a snapshot is alive. This gives Node's
 //!   snapshot rule (listeners added during an emit are not called by it, removed ones still are)
 //!   and makes an emit cost one lock, one hash lookup and one reference-count increment.
+//! - While every registration of a list is a payload listener without `once` (the common
+//!   case), the list also keeps their functions in order as a plain `Vec` (`plain`), kept in
+//!   step by insert and remove; an emit then calls them in a plain loop. Any other
+//!   registration clears it until the list is plain again.
 //! - An entry's list is never empty: the entry is removed with its last listener, so
 //!   `event_names` and the meta-event checks read presence only.
 //! - A `once` registration carries a shared `fired` flag. The emit that wins the flag's swap
@@ -103,6 +107,10 @@ struct Listeners<T> {
     /// How many registrations are payload listeners: an emit to subscriptions only skips the
     /// walk over the list.
     payloads: usize,
+    /// The payload listeners, in order, while every registration is a payload listener without
+    /// `once` (the common case): an emit then calls them as a plain list of functions, without
+    /// looking at each registration's kind and `once` flag.
+    plain: Option<Vec<PayloadFn<T>>>,
 }
 
 impl<T> Clone for Listeners<T> {
@@ -112,6 +120,7 @@ impl<T> Clone for Listeners<T> {
             hub: self.hub.clone(),
             subscribers: self.subscribers,
             payloads: self.payloads,
+            plain: self.plain.clone(),
         }
     }
 }
@@ -123,6 +132,7 @@ impl<T> Listeners<T> {
             hub: None,
             subscribers: 0,
             payloads: 0,
+            plain: None,
         }
     }
 
@@ -137,15 +147,37 @@ impl<T> Listeners<T> {
             Callback::Payload(_) => self.payloads += 1,
             Callback::Meta(_) => {}
         }
+        match (&mut self.plain, plain_function(&registration)) {
+            (Some(plain), Some(f)) if prepend => plain.insert(0, f),
+            (Some(plain), Some(f)) => plain.push(f),
+            (plain, None) => *plain = None,
+            (None, Some(_)) => {}
+        }
+        let first = self.registrations.is_empty();
         if prepend {
             self.registrations.insert(0, registration);
         } else {
             self.registrations.push(registration);
         }
+        if first {
+            self.plain = self.plain_functions();
+        }
+    }
+
+    fn plain_functions(&self) -> Option<Vec<PayloadFn<T>>> {
+        self.registrations.iter().map(plain_function).collect()
     }
 
     fn remove(&mut self, position: usize) -> Registration<T> {
         let registration = self.registrations.remove(position);
+        match &mut self.plain {
+            Some(plain) => drop(plain.remove(position)),
+            // Removing the one registration that was not plain makes the list plain again.
+            None if plain_function(&registration).is_none() => {
+                self.plain = self.plain_functions();
+            }
+            None => {}
+        }
         match registration.callback {
             Callback::Subscriber(_) => {
                 self.subscribers -= 1;
@@ -157,6 +189,14 @@ impl<T> Listeners<T> {
             Callback::Meta(_) => {}
         }
         registration
+    }
+}
+
+/// A registration's function, if it is a payload listener without `once`.
+fn plain_function<T>(registration: &Registration<T>) -> Option<PayloadFn<T>> {
+    match (&registration.callback, &registration.fired) {
+        (Callback::Payload(f), None) => Some(Arc::clone(f)),
+        _ => None,
     }
 }
 
@@ -448,6 +488,19 @@ impl<T> Inner<T> {
     }
 
     fn run(&self, key: Key<'_>, list: &Listeners<T>, payload: &T) {
+        match &list.plain {
+            Some(plain) => {
+                for f in plain {
+                    f(payload);
+                }
+            }
+            None => self.run_each(key, list, payload),
+        }
+    }
+
+    /// The general case: subscriptions, `once` listeners and meta-event listeners among them.
+    #[inline(always)]
+    fn run_each(&self, key: Key<'_>, list: &Listeners<T>, payload: &T) {
         if let Some(hub) = &list.hub {
             hub.publish(payload);
         }
