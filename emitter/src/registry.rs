@@ -28,6 +28,10 @@
 //!   go through one hub per event (`subscribe.rs`): the snapshot carries the hub, and an emit
 //!   stores the payload there once, before the synchronous listeners run, instead of once per
 //!   subscription. A subscription made during an emit therefore misses it, as a listener would.
+//!   An event with only subscriptions skips the snapshot: the payload moves into the hub's
+//!   ring under the registry lock (lock order: registry, then ring; nothing takes them the
+//!   other way round), so it is never cloned on emit; the payload the ring pushes out is
+//!   dropped, and waiters are woken, after both locks are released.
 //! - The `warned` flag lives on the entry and is cleared when the list falls to one listener, as
 //!   Node's flag lives on the listener array that collapses back to a bare function.
 
@@ -68,6 +72,18 @@ pub(crate) trait Subscriber<T>: Send + Sync {
 /// A hub that stores each payload once for all the subscriptions of one event.
 pub(crate) trait Publish<T>: Send + Sync {
     fn publish(&self, payload: &T);
+    /// Stores the payload itself, for an event with only subscriptions. Runs under the
+    /// registry's lock, so it runs no user code: nothing is cloned or dropped here.
+    fn store(&self, payload: T) -> Stored<T>;
+    /// Wakes the subscriptions waiting for a payload.
+    fn wake_waiting(&self);
+}
+
+/// What a [`Publish::store`] leaves for after the lock: the payload it pushed out of the ring
+/// (its drop may run user code) and whether subscriptions wait to be woken.
+pub(crate) struct Stored<T> {
+    pub(crate) evicted: Option<T>,
+    pub(crate) waiting: bool,
 }
 
 impl<T> Clone for Callback<T> {
@@ -521,9 +537,26 @@ impl<T> Inner<T> {
         if name == ERROR {
             return self.emit_error(payload);
         }
-        let Some(list) = self.lock().snapshot(Key::Name(name)) else {
+        let state = self.lock();
+        let Some(entry) = state.events.get(name) else {
             return Ok(false);
         };
+        if entry.list.payloads == 0
+            && let Some(hub) = &entry.list.hub
+        {
+            // Only subscriptions: the payload moves into their ring, without a snapshot or a
+            // clone; what the ring pushed out is dropped and waiters are woken after unlocking.
+            let Stored { evicted, waiting } = hub.store(payload);
+            let to_wake = waiting.then(|| Arc::clone(hub));
+            drop(state);
+            drop(evicted);
+            if let Some(hub) = to_wake {
+                hub.wake_waiting();
+            }
+            return Ok(true);
+        }
+        let list = Arc::clone(&entry.list);
+        drop(state);
         self.run(Key::Name(name), &list, &payload);
         Ok(true)
     }

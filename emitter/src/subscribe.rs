@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::registry::{Callback, ERROR, Inner, Key, Publish, Subscriber, Target};
+use crate::registry::{Callback, ERROR, Inner, Key, Publish, Stored, Subscriber, Target};
 use crate::{Emitter, Error, EventName, ListenerId};
 
 /// A stream of one event's payloads for an async task; made by [`Emitter::subscribe`].
@@ -359,24 +359,39 @@ impl<T> Hub<T> {
     }
 }
 
+impl<T> Ring<T> {
+    fn push(&mut self, payload: T) -> Stored<T> {
+        self.items.push_back(payload);
+        self.head += 1;
+        let evicted = if self.items.len() > self.retain {
+            self.items.pop_front()
+        } else {
+            None
+        };
+        Stored {
+            evicted,
+            waiting: self.waiting > 0,
+        }
+    }
+}
+
 impl<T: Clone + Send> Publish<T> for Hub<T> {
     fn publish(&self, payload: &T) {
-        let (evicted, waiting) = {
-            let mut ring = self.lock();
-            ring.items.push_back(payload.clone());
-            ring.head += 1;
-            let evicted = if ring.items.len() > ring.retain {
-                ring.items.pop_front()
-            } else {
-                None
-            };
-            (evicted, ring.waiting > 0)
-        };
+        let copy = payload.clone();
+        let Stored { evicted, waiting } = self.lock().push(copy);
         // The evicted payload's drop and the wake-ups run after the lock is released.
         drop(evicted);
         if waiting {
-            self.wake_waiting();
+            Hub::wake_waiting(self);
         }
+    }
+
+    fn store(&self, payload: T) -> Stored<T> {
+        self.lock().push(payload)
+    }
+
+    fn wake_waiting(&self) {
+        Hub::wake_waiting(self);
     }
 }
 

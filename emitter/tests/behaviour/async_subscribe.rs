@@ -119,6 +119,42 @@ fn more_waiting_subscriptions_than_one_wake_batch_are_all_woken() {
     assert!(waiting.iter().all(|subscription| subscription.is_woken()));
 }
 
+/// A payload that counts its clones.
+#[derive(Debug)]
+struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(std::sync::Arc::clone(&self.0))
+    }
+}
+
+#[test]
+fn an_event_with_only_subscriptions_stores_the_payload_itself_and_each_read_clones_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let clones = Arc::new(AtomicUsize::new(0));
+    let ee: Emitter<Counted> = Emitter::new();
+    let mut a = task::spawn(ee.subscribe("n", 4).unwrap());
+    let mut b = task::spawn(ee.subscribe("n", 4).unwrap());
+    ee.emit("n", Counted(Arc::clone(&clones))).unwrap();
+    assert_eq!(
+        clones.load(Ordering::SeqCst),
+        0,
+        "the emit moved the payload in"
+    );
+    assert!(matches!(assert_ready!(a.poll_next()), Some(Ok(_))));
+    assert!(matches!(assert_ready!(b.poll_next()), Some(Ok(_))));
+    assert_eq!(clones.load(Ordering::SeqCst), 2, "one clone per read");
+
+    // With a listener too, the listener borrows the payload and the ring stores one copy.
+    ee.on("n", |_| {});
+    ee.emit("n", Counted(Arc::clone(&clones))).unwrap();
+    assert_eq!(clones.load(Ordering::SeqCst), 3);
+}
+
 #[test]
 fn dropping_one_subscription_leaves_the_others_intact() {
     let ee: Emitter<u32> = Emitter::new();
