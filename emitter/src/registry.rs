@@ -148,7 +148,8 @@ impl<T> Listeners<T> {
             hub: None,
             subscribers: 0,
             payloads: 0,
-            plain: None,
+            // An empty list is plain.
+            plain: Some(Vec::new()),
         }
     }
 
@@ -169,14 +170,10 @@ impl<T> Listeners<T> {
             (plain, None) => *plain = None,
             (None, Some(_)) => {}
         }
-        let first = self.registrations.is_empty();
         if prepend {
             self.registrations.insert(0, registration);
         } else {
             self.registrations.push(registration);
-        }
-        if first {
-            self.plain = self.plain_functions();
         }
     }
 

@@ -135,6 +135,39 @@ impl<T> Ring<T> {
         }
         waker
     }
+
+    /// Takes up to [`WAKE_BATCH`] registered wakers; `true` if more are left.
+    fn take_wakers(&mut self, batch: &mut [Option<Waker>; WAKE_BATCH]) -> bool {
+        let mut taken = 0;
+        for waker in self
+            .readers
+            .iter_mut()
+            .flatten()
+            .filter_map(|r| r.waker.take())
+        {
+            batch[taken] = Some(waker);
+            taken += 1;
+            if taken == WAKE_BATCH {
+                break;
+            }
+        }
+        self.waiting -= taken;
+        self.waiting > 0
+    }
+
+    fn push(&mut self, payload: T) -> Stored<T> {
+        self.items.push_back(payload);
+        self.head += 1;
+        let evicted = if self.items.len() > self.retain {
+            self.items.pop_front()
+        } else {
+            None
+        };
+        Stored {
+            evicted,
+            waiting: self.waiting > 0,
+        }
+    }
 }
 
 impl<T: Clone> Ring<T> {
@@ -198,6 +231,22 @@ impl<T> Hub<T> {
 
     fn capacity(&self, seat: Seat) -> usize {
         self.lock().seated(seat).map_or(0, |reader| reader.capacity)
+    }
+
+    /// Wakes the subscriptions waiting for a payload, a batch at a time. Kept out of line: a
+    /// batch on the stack costs its initialisation, which an emit that finds nobody waiting
+    /// should not pay.
+    #[cold]
+    #[inline(never)]
+    fn wake_waiting(&self) {
+        loop {
+            let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
+            let more = self.lock().take_wakers(&mut batch);
+            wake_batch(&mut batch);
+            if !more {
+                return;
+            }
+        }
     }
 }
 
@@ -314,71 +363,15 @@ impl<T: Clone> Hub<T> {
 /// emit that finds subscriptions waiting does not allocate.
 const WAKE_BATCH: usize = 16;
 
-impl<T> Ring<T> {
-    /// Takes up to [`WAKE_BATCH`] registered wakers; `true` if more are left.
-    fn take_wakers(&mut self, batch: &mut [Option<Waker>; WAKE_BATCH]) -> bool {
-        let mut taken = 0;
-        for waker in self
-            .readers
-            .iter_mut()
-            .flatten()
-            .filter_map(|r| r.waker.take())
-        {
-            batch[taken] = Some(waker);
-            taken += 1;
-            if taken == WAKE_BATCH {
-                break;
-            }
-        }
-        self.waiting -= taken;
-        self.waiting > 0
-    }
-}
-
 fn wake_batch(batch: &mut [Option<Waker>; WAKE_BATCH]) {
     for waker in batch.iter_mut().filter_map(Option::take) {
         waker.wake();
     }
 }
 
-impl<T> Hub<T> {
-    /// Wakes the subscriptions waiting for a payload, a batch at a time. Kept out of line: a
-    /// batch on the stack costs its initialisation, which an emit that finds nobody waiting
-    /// should not pay.
-    #[cold]
-    #[inline(never)]
-    fn wake_waiting(&self) {
-        loop {
-            let mut batch: [Option<Waker>; WAKE_BATCH] = Default::default();
-            let more = self.lock().take_wakers(&mut batch);
-            wake_batch(&mut batch);
-            if !more {
-                return;
-            }
-        }
-    }
-}
-
-impl<T> Ring<T> {
-    fn push(&mut self, payload: T) -> Stored<T> {
-        self.items.push_back(payload);
-        self.head += 1;
-        let evicted = if self.items.len() > self.retain {
-            self.items.pop_front()
-        } else {
-            None
-        };
-        Stored {
-            evicted,
-            waiting: self.waiting > 0,
-        }
-    }
-}
-
 impl<T: Clone + Send> Publish<T> for Hub<T> {
     fn publish(&self, payload: &T) {
-        let copy = payload.clone();
-        let Stored { evicted, waiting } = self.lock().push(copy);
+        let Stored { evicted, waiting } = self.store(payload.clone());
         // The evicted payload's drop and the wake-ups run after the lock is released.
         drop(evicted);
         if waiting {
