@@ -54,13 +54,17 @@ struct Claim;
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        let stripe = STRIPE.with(|s| s.replace(SHARED));
-        if stripe < OWNED {
-            POOL.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .free
-                .push(stripe);
-        }
+        give_back(STRIPE.with(|s| s.replace(SHARED)));
+    }
+}
+
+/// Returns an owned stripe number to the pool (the shared number is nobody's to return).
+fn give_back(stripe: usize) {
+    if stripe < OWNED {
+        POOL.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .free
+            .push(stripe);
     }
 }
 
@@ -84,12 +88,7 @@ fn claim() -> usize {
     let stripe = if registered {
         stripe
     } else {
-        if stripe < OWNED {
-            POOL.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .free
-                .push(stripe);
-        }
+        give_back(stripe);
         SHARED
     };
     STRIPE.with(|s| s.set(stripe));
