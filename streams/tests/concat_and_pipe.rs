@@ -99,12 +99,19 @@ async fn exceeding_the_limit_stops_before_keeping_the_chunk_that_goes_over() {
     );
 }
 
-#[tokio::test]
-async fn concat_of_a_file_stream_equals_the_file() {
+/// A temporary file of `len` bytes of a repeating pattern (no byte value lines up with the
+/// chunk sizes), its path, and its contents. The file lives as long as the directory.
+fn patterned_file(len: u32) -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.bin");
-    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    let data: Vec<u8> = (0..len).map(|i| (i % 241) as u8).collect();
     std::fs::write(&path, &data).unwrap();
+    (dir, path, data)
+}
+
+#[tokio::test]
+async fn concat_of_a_file_stream_equals_the_file() {
+    let (_dir, path, data) = patterned_file(300_000);
     let stream = ReadStream::open(&path, ReadOptions::new().high_water_mark(4096))
         .await
         .unwrap();
@@ -142,10 +149,7 @@ async fn a_file_known_to_be_too_long_is_refused_before_its_chunks_are_gathered()
 
 #[tokio::test]
 async fn the_known_length_follows_start_end_and_the_chunks_taken() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("data.bin");
-    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 239) as u8).collect();
-    std::fs::write(&path, &data).unwrap();
+    let (_dir, path, data) = patterned_file(10_000);
     let open = |options: ReadOptions| ReadStream::open(&path, options.high_water_mark(1000));
 
     // A range within the limit is joined as usual.
