@@ -168,11 +168,8 @@ impl ReadStream {
                 (Some(0), _) => Some(0),
                 (_, range) => range,
             };
-            let known = match (left, remaining) {
-                (Some(left), Some(range)) => Some(left.min(range)),
-                (Some(left), None) => Some(left),
-                (None, _) => None,
-            };
+            // What the stream will yield, if the file's size says: its rest, within the range.
+            let known = left.map(|left| remaining.map_or(left, |range| left.min(range)));
             if opened_tx.send(Ok(known)).is_err() {
                 return;
             }
