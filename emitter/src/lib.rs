@@ -102,6 +102,7 @@ mod name;
 mod once;
 mod registry;
 mod subscribe;
+mod table;
 mod warning;
 
 pub use crate::emitter::Emitter;

@@ -36,14 +36,13 @@
 //!   Node's flag lives on the listener array that collapses back to a bare function.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::listener::same_function;
+use crate::table::NameTable;
 use crate::warning::{MaxListenersExceeded, WarningHook, default_max_listeners, report};
 use crate::{Error, EventName, ListenerChange, ListenerId};
 
@@ -235,38 +234,15 @@ pub(crate) enum Key<'a> {
     ErrorMonitor,
 }
 
-/// FNV-1a: event names are short, and SipHash would cost more than the rest of an emit.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &byte in bytes {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
 struct State<T> {
-    events: HashMap<EventName, Entry<T>, BuildHasherDefault<Fnv>>,
+    events: NameTable<Entry<T>>,
     error_monitor: Option<Entry<T>>,
     next_id: u64,
     next_seq: u64,
     max_listeners: Option<usize>,
     warning_hook: Option<WarningHook>,
     /// Each event's subscription hub, alive while a subscription holds it.
-    hubs: HashMap<EventName, Weak<dyn Any + Send + Sync>, BuildHasherDefault<Fnv>>,
+    hubs: NameTable<Weak<dyn Any + Send + Sync>>,
 }
 
 impl<T> State<T> {
@@ -310,13 +286,13 @@ impl<T> Inner<T> {
     pub(crate) fn new() -> Self {
         Self {
             state: Mutex::new(State {
-                events: HashMap::default(),
+                events: NameTable::new(),
                 error_monitor: None,
                 next_id: 0,
                 next_seq: 0,
                 max_listeners: None,
                 warning_hook: None,
-                hubs: HashMap::default(),
+                hubs: NameTable::new(),
             }),
         }
     }
@@ -424,16 +400,12 @@ impl<T> Inner<T> {
     pub(crate) fn remove_all(&self, name: Option<&str>) {
         let announced = {
             let mut state = self.lock();
-            if state.events.contains_key(REMOVE_LISTENER) {
+            if state.events.contains(REMOVE_LISTENER) {
                 true
             } else {
                 let removed = match name {
                     Some(name) => state.events.remove(name).into_iter().collect(),
-                    None => state
-                        .events
-                        .drain()
-                        .map(|(_, entry)| entry)
-                        .collect::<Vec<_>>(),
+                    None => state.events.take_values(),
                 };
                 drop(state);
                 drop(removed);
@@ -452,7 +424,7 @@ impl<T> Inner<T> {
                     }
                 }
                 self.remove_each(REMOVE_LISTENER);
-                let removed = std::mem::take(&mut self.lock().events);
+                let removed = self.lock().events.take_values();
                 drop(removed);
             }
         }
@@ -628,14 +600,14 @@ impl<T> Inner<T> {
     ) -> Arc<H> {
         let (hub, replaced) = {
             let mut state = self.lock();
-            let existing = state.hubs.get(name.as_str()).and_then(Weak::upgrade);
+            let existing = state.hubs.get(name).and_then(Weak::upgrade);
             match existing.map(Arc::downcast::<H>) {
                 Some(Ok(hub)) => (hub, None),
                 replaced => {
                     let hub = Arc::new(make());
                     let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&hub) as Weak<_>;
-                    state.hubs.retain(|_, hub| hub.strong_count() > 0);
-                    state.hubs.insert(name.clone(), weak);
+                    state.hubs.retain(|hub| hub.strong_count() > 0);
+                    state.hubs.insert(name, weak);
                     (hub, replaced)
                 }
             }
@@ -681,10 +653,7 @@ fn insert<T>(
             Some(entry) => (entry, name),
             None => {
                 state.next_seq += 1;
-                (
-                    state.events.entry(name.clone()).or_insert_with(fresh_entry),
-                    name,
-                )
+                (state.events.get_or_insert_with(&name, fresh_entry), name)
             }
         },
         Target::ErrorMonitor => {
