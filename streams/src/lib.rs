@@ -53,7 +53,7 @@
 //! | `fs.createReadStream(path, { highWaterMark, start, end })` | [`ReadStream::open`]`(path, `[`ReadOptions`]`)` |
 //! | `highWaterMark` (fs default 64 KiB) | [`ReadOptions::high_water_mark`] ([`DEFAULT_HIGH_WATER_MARK`]) |
 //! | `allocNewPool`, `kMinPoolSpace` (book era, removed in Node 15) | the pool of [`ReadStream::from_reader`], [`MIN_POOL_SPACE`] |
-//! | `readable.setEncoding(enc)` | [`ReadStream::set_encoding`] → [`TextStream`] |
+//! | `readable.setEncoding(enc)` | [`ReadStream::set_encoding`] → [`TextStream`] (`high_water_mark` stays in bytes) |
 //! | `readline` with `crlfDelay` | [`TextStream::lines`] (bounded) |
 //! | `Buffer.concat(list, totalLength)` | [`buffer_concat`] |
 //! | collecting `'data'` then `Buffer.concat` | [`concat()`] (bounded) |

@@ -24,6 +24,14 @@ use crate::{Error, Lines};
 ///
 /// The first `Err` of the inner stream is passed on and ends the text stream.
 ///
+/// # Memory
+///
+/// A text stream reads only when polled, so what it holds beyond the inner stream's read-ahead
+/// is the text of one chunk and the few bytes of an unfinished character. The inner
+/// stream's `high_water_mark` stays a number of **bytes**. Node, by contrast, measures a
+/// stream's buffer in characters (UTF-16 units) once `setEncoding` is called, so there the same
+/// highWaterMark admits up to three times the bytes of CJK text (nodejs/node#6798).
+///
 /// # Examples
 ///
 /// ```

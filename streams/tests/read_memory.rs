@@ -1,6 +1,6 @@
-//! Bounded memory: read-ahead never exceeds `high_water_mark`, a consumer that stops polling
-//! stops the reads, a dropped stream stops the reader, and `pipe` into a writer that takes one
-//! byte per poll keeps the data in flight bounded.
+//! Bounded memory: read-ahead never exceeds `high_water_mark` (in bytes, decoded or not), a
+//! consumer that stops polling stops the reads, a dropped stream stops the reader, and `pipe`
+//! into a writer that takes one byte per poll keeps the data in flight bounded.
 //!
 //! File streams and `from_blocking_reader` share one read-ahead engine, so a counting reader
 //! standing in for a 1 GiB file shows exactly what a file stream would have read.
@@ -137,6 +137,49 @@ async fn read_ahead_stays_within_one_chunk_of_what_was_consumed() {
     }
     drop(stream);
     assert!(read.load(Ordering::SeqCst) <= consumed + 2 * hwm as u64);
+}
+
+/// Endless UTF-8 text of three-byte characters, counting the bytes handed out.
+struct ThreeByteText {
+    read: Arc<AtomicU64>,
+}
+
+impl Read for ThreeByteText {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let start = self.read.fetch_add(buf.len() as u64, Ordering::SeqCst);
+        let pattern = "明".as_bytes();
+        for (i, byte) in buf.iter_mut().enumerate() {
+            *byte = pattern[((start + i as u64) % 3) as usize];
+        }
+        Ok(buf.len())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_read_ahead_stays_counted_in_bytes() {
+    // Node counts a stream's buffer in UTF-16 units once an encoding is set, so the same
+    // highWaterMark lets three times the bytes of this text pile up. Here the bound stays in
+    // bytes: what was read is what was decoded, plus at most one chunk waiting and one being
+    // read, plus the two bytes of a character cut at a chunk's end.
+    let hwm = 4096;
+    let read = Arc::new(AtomicU64::new(0));
+    let source = ThreeByteText { read: read.clone() };
+    let mut text =
+        ReadStream::from_blocking_reader(source, ReadOptions::new().high_water_mark(hwm))
+            .unwrap()
+            .set_encoding("utf8")
+            .unwrap();
+    let mut decoded = 0u64;
+    for _ in 0..1000 {
+        let chunk = text.next().await.unwrap().unwrap();
+        assert!(chunk.chars().all(|c| c == '明'));
+        decoded += chunk.len() as u64;
+        let ahead = read.load(Ordering::SeqCst) - decoded;
+        assert!(
+            ahead <= 2 * hwm as u64 + 2,
+            "read {ahead} bytes ahead of the text with high_water_mark {hwm}"
+        );
+    }
 }
 
 /// Accepts one byte per write, and every other poll is `Pending`; records the largest gap
