@@ -24,8 +24,9 @@
 //! - The hand-over is where the time goes: the job may not start read k+2 before the consumer
 //!   has taken chunk k+1, so a consumer asleep in `Pending` would put its wake-up latency on
 //!   every read. Both sides therefore wait a few microseconds actively first: the job for a
-//!   permit (spin, then `yield_now`, then park), the stream for the chunk being read (up to
-//!   [`CONSUMER_SPIN`], without registering its waker, so the job's `send` wakes nobody). A
+//!   permit (spin, then `yield_now`, then park), the stream for the chunk being read (about twice
+//!   as long as reads have been taking, within [`CONSUMER_SPIN`] and [`CONSUMER_SPIN_MAX`],
+//!   without registering its waker, so the job's `send` wakes nobody). A
 //!   stream whose spins keep missing (a slow source) stops spinning for a while, so it wastes
 //!   at most a few spins per [`CONSUMER_SPIN_PAUSE`] polls.
 //! - The slot is owned by the stream; the job holds only a `Weak` to it, so a parked job is
@@ -58,10 +59,18 @@ const SPINS: usize = 512;
 /// The fewest tries before parking, for a consumer that is slow between chunks.
 const MIN_SPINS: usize = 8;
 
-/// How long a poll that finds the channel empty waits for the chunk being read before
-/// returning `Pending` (a 64 KiB read from the page cache takes about 6 µs). Real time: a CPU
-/// budget, not a timer.
+/// The shortest time a poll that finds the channel empty waits for the chunk being read before
+/// returning `Pending`. The budget adapts: twice the last wait that ended within it, doubled
+/// after one that did not, up to [`CONSUMER_SPIN_MAX`] (a 64 KiB read from the page cache takes
+/// about 6 µs, a 1 MiB read about 60). Real time: a CPU budget, not a timer.
 const CONSUMER_SPIN: Duration = Duration::from_micros(20);
+
+/// The longest a poll spins. With the budget fixed at 20 µs, nearly every 1 MiB chunk missed
+/// the spin and paid for the consumer's wake-up.
+const CONSUMER_SPIN_MAX: Duration = Duration::from_micros(200);
+
+/// Channel checks between two looks at the clock (a clock read costs more than a check).
+const CLOCK_EVERY: u32 = 16;
 
 /// After this many spins in a row that found nothing (a slow source), the stream stops
 /// spinning for a while.
@@ -94,6 +103,9 @@ pub(crate) struct Ahead {
     spin_misses: u32,
     /// Polls left before spinning is tried again.
     spin_paused: u32,
+    /// How long the next spin may last: twice the last wait that a spin saw end, doubled after
+    /// a spin that ran out, within [`CONSUMER_SPIN`] and [`CONSUMER_SPIN_MAX`].
+    spin_budget: Duration,
 }
 
 /// The job's end of the engine.
@@ -121,6 +133,7 @@ impl Ahead {
                 parked,
                 spin_misses: 0,
                 spin_paused: 0,
+                spin_budget: CONSUMER_SPIN,
             },
             link,
         )
@@ -164,15 +177,23 @@ impl Ahead {
     /// reader's path (it may not start the following read until this chunk is taken).
     fn spin(&mut self) -> Poll<Option<Item>> {
         let start = Instant::now();
-        while start.elapsed() < CONSUMER_SPIN {
-            for _ in 0..4 {
-                std::hint::spin_loop();
+        loop {
+            for _ in 0..CLOCK_EVERY {
+                for _ in 0..4 {
+                    std::hint::spin_loop();
+                }
+                if let Some(ready) = self.try_recv() {
+                    self.spin_misses = 0;
+                    self.spin_budget =
+                        (start.elapsed() * 2).clamp(CONSUMER_SPIN, CONSUMER_SPIN_MAX);
+                    return Poll::Ready(ready);
+                }
             }
-            if let Some(ready) = self.try_recv() {
-                self.spin_misses = 0;
-                return Poll::Ready(ready);
+            if start.elapsed() >= self.spin_budget {
+                break;
             }
         }
+        self.spin_budget = (self.spin_budget * 2).min(CONSUMER_SPIN_MAX);
         self.spin_misses += 1;
         if self.spin_misses >= CONSUMER_SPIN_MISSES {
             self.spin_misses -= 1;
@@ -201,6 +222,9 @@ pub(crate) struct Job<R, F: Fn(io::Error) -> Error> {
     link: Link,
     /// Bytes to read and drop before the first chunk (`start` on a reader that cannot seek).
     skip: u64,
+    /// The source's byte offset of the next read (where reads land in their buffers depends
+    /// on it, see `recycle.rs`).
+    position: u64,
     /// Bytes left in the range, `None` for "to the end".
     remaining: Option<u64>,
     /// Turns an I/O error into the crate error naming the source.
@@ -233,6 +257,7 @@ where
         reader: R,
         link: Link,
         high_water_mark: usize,
+        position: u64,
         skip: u64,
         remaining: Option<u64>,
         map_err: F,
@@ -242,6 +267,7 @@ where
             pool: Recycler::new(high_water_mark),
             link,
             skip,
+            position,
             remaining,
             map_err,
             finished: false,
@@ -262,10 +288,13 @@ where
         let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
         let mut spins = SPINS;
         while self.skip > 0 {
-            let buf = self.pool.buffer(clamp(self.skip));
+            let buf = self.pool.buffer(clamp(self.skip), self.position);
             match self.reader.read(buf) {
                 Ok(0) => return Stop::Finished,
-                Ok(n) => self.skip -= n as u64,
+                Ok(n) => {
+                    self.skip -= n as u64;
+                    self.position += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let _ = self.link.tx.blocking_send(Err((self.map_err)(e)));
@@ -284,10 +313,11 @@ where
                 Reserved::Closed => return Stop::Finished,
                 Reserved::Idle => return Stop::Idle,
             };
-            let buf = self.pool.buffer(want);
+            let buf = self.pool.buffer(want, self.position);
             match self.reader.read(buf) {
                 Ok(0) => return Stop::Finished,
                 Ok(n) => {
+                    self.position += n as u64;
                     if let Some(left) = &mut self.remaining {
                         *left -= n as u64;
                     }

@@ -177,7 +177,8 @@ impl ReadStream {
                 path: path.clone(),
                 source,
             };
-            Job::new(file, link, options.high_water_mark, 0, remaining, map_err).run();
+            let (hwm, start) = (options.high_water_mark, options.start);
+            Job::new(file, link, hwm, start, 0, remaining, map_err).run();
         });
         match opened_rx.await {
             Ok(Ok(remaining_len)) => Ok(Self {
@@ -230,10 +231,12 @@ impl ReadStream {
         let (ahead, link) = Ahead::new();
         let map_err = |source| Error::Read { source };
         let start = options.start;
+        // The reader's own position is unknown; reads are placed as if it started at 0.
         let job = Job::new(
             reader,
             link,
             options.high_water_mark,
+            0,
             start,
             options.range_len(),
             map_err,
