@@ -91,8 +91,16 @@
 //!
 //! # Feature flags
 //!
-//! - `tower` (off by default): [`BagpipeLayer`], a tower `Layer` that takes its slot in `call`,
-//!   not in `poll_ready`, so idle connections hold no slot.
+#![cfg_attr(
+    feature = "tower",
+    doc = "- `tower` (off by default): [`BagpipeLayer`], a tower `Layer` that takes its slot in \
+           `call`, not in `poll_ready`, so idle connections hold no slot."
+)]
+#![cfg_attr(
+    not(feature = "tower"),
+    doc = "- `tower` (off by default): `BagpipeLayer`, a tower `Layer` that takes its slot in \
+           `call`, not in `poll_ready`, so idle connections hold no slot."
+)]
 #![doc(test(attr(deny(warnings))))]
 
 mod bagpipe;
