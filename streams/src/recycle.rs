@@ -25,7 +25,12 @@
 //!   the list already holds [`MAX_FREE`] buffers (then it is freed): memory held idle is
 //!   bounded however many chunks the consumer kept at some point.
 //! - The free list's mutex is only held to push or pop one `Vec`, never across I/O.
+//! - When a stream's last chunk and its job are gone, its idle buffers move to a process-wide
+//!   spare list that the next stream with the same `high_water_mark` starts from, so opening a
+//!   file costs no allocation, zeroing or page faults for its buffers. The spare list keeps at
+//!   most [`SPARE_BYTES`], dropping the oldest buffers first.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -34,7 +39,78 @@ use bytes::Bytes;
 /// the consumer holds, and one of slack.
 const MAX_FREE: usize = 4;
 
-type FreeList = Arc<Mutex<Vec<Vec<u8>>>>;
+type FreeList = Arc<Free>;
+
+/// One stream's idle buffers; handed to [`SPARE`] when the stream is completely gone.
+#[derive(Default)]
+struct Free(Mutex<Vec<Vec<u8>>>);
+
+impl Free {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Free {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.0.get_mut().unwrap_or_else(PoisonError::into_inner));
+        let evicted = SPARE
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put(idle);
+        // Freed outside the lock.
+        drop(evicted);
+    }
+}
+
+/// The most bytes of idle buffers kept for later streams, process-wide: a whole stream's set
+/// at 1 MiB (the one being read, the one waiting, the one the consumer holds, one of slack).
+const SPARE_BYTES: usize = 4 * ((1 << 20) + PAGE);
+
+/// Idle buffers of finished streams, oldest first.
+static SPARE: Mutex<Spare> = Mutex::new(Spare::new(SPARE_BYTES));
+
+/// A bounded store of idle buffers, looked up by length.
+struct Spare {
+    buffers: VecDeque<Vec<u8>>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Spare {
+    const fn new(limit: usize) -> Self {
+        Self {
+            buffers: VecDeque::new(),
+            bytes: 0,
+            limit,
+        }
+    }
+
+    /// Keeps `idle` (newest last) and returns what no longer fits, oldest first.
+    fn put(&mut self, idle: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        for buf in idle {
+            self.bytes += buf.len();
+            self.buffers.push_back(buf);
+        }
+        let mut evicted = Vec::new();
+        while self.bytes > self.limit {
+            let Some(oldest) = self.buffers.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.len();
+            evicted.push(oldest);
+        }
+        evicted
+    }
+
+    /// The newest idle buffer of exactly `len` bytes.
+    fn take(&mut self, len: usize) -> Option<Vec<u8>> {
+        let at = self.buffers.iter().rposition(|buf| buf.len() == len)?;
+        let buf = self.buffers.remove(at)?;
+        self.bytes -= buf.len();
+        Some(buf)
+    }
+}
 
 /// The page size that the placement of reads works with.
 const PAGE: usize = 4096;
@@ -62,8 +138,14 @@ impl Recycler {
         let high_water_mark = self.high_water_mark;
         let free = &self.free;
         let (buf, start) = self.current.get_or_insert_with(|| {
-            let reused = free.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            (reused.unwrap_or_else(|| vec![0; high_water_mark + PAGE]), 0)
+            let len = high_water_mark + PAGE;
+            let reused = free.lock().pop().or_else(|| {
+                SPARE
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(len)
+            });
+            (reused.unwrap_or_else(|| vec![0; len]), 0)
         });
         *start = placement(buf.as_ptr().addr(), position);
         let len = want.min(high_water_mark);
@@ -79,6 +161,18 @@ impl Recycler {
             filled,
             home: Arc::clone(&self.free),
         })
+    }
+}
+
+impl Drop for Recycler {
+    /// The buffer of a read that ended the stream (or never happened) is idle too.
+    fn drop(&mut self) {
+        if let Some((buf, _)) = self.current.take() {
+            let mut free = self.free.lock();
+            if free.len() < MAX_FREE {
+                free.push(buf);
+            }
+        }
     }
 }
 
@@ -105,7 +199,7 @@ impl AsRef<[u8]> for Recycled {
 
 impl Drop for Recycled {
     fn drop(&mut self) {
-        let mut free = self.home.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut free = self.home.lock();
         if free.len() < MAX_FREE {
             free.push(std::mem::take(&mut self.buf));
         }
@@ -138,8 +232,37 @@ mod tests {
         let chunk = pool.take(5);
         assert_eq!(&chunk[..], b"hello");
         drop(chunk);
-        assert_eq!(pool.free.lock().unwrap().len(), 1);
+        assert_eq!(pool.free.lock().len(), 1);
         assert_eq!(pool.buffer(4, 0).len(), 4);
-        assert!(pool.free.lock().unwrap().is_empty());
+        assert!(pool.free.lock().is_empty());
+    }
+
+    #[test]
+    fn spare_buffers_are_found_by_length_newest_first() {
+        let mut spare = Spare::new(100);
+        assert!(
+            spare
+                .put(vec![vec![1; 10], vec![2; 20], vec![3; 10]])
+                .is_empty()
+        );
+        assert_eq!(spare.take(10), Some(vec![3; 10]));
+        assert_eq!(spare.take(10), Some(vec![1; 10]));
+        assert_eq!(spare.take(10), None);
+        assert_eq!(spare.take(20), Some(vec![2; 20]));
+        assert_eq!(spare.bytes, 0);
+    }
+
+    #[test]
+    fn spare_buffers_beyond_the_limit_are_dropped_oldest_first() {
+        let mut spare = Spare::new(25);
+        assert!(spare.put(vec![vec![1; 10], vec![2; 10]]).is_empty());
+        let evicted = spare.put(vec![vec![3; 10]]);
+        assert_eq!(evicted, [vec![1; 10]]);
+        assert_eq!(spare.bytes, 20);
+        assert_eq!(
+            spare.put(vec![vec![4; 30]]),
+            [vec![2; 10], vec![3; 10], vec![4; 30]]
+        );
+        assert_eq!(spare.bytes, 0);
     }
 }
