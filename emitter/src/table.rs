@@ -80,10 +80,11 @@ impl<V> NameTable<V> {
 
     /// Inserts or replaces the value under `name`.
     pub(crate) fn insert(&mut self, name: &EventName, value: V) {
-        let mut value = Some(value);
-        let slot = self.get_or_insert_with(name, || value.take().expect("taken once"));
-        if let Some(value) = value {
-            *slot = value;
+        match self.get_mut(name) {
+            Some(slot) => *slot = value,
+            None => {
+                self.get_or_insert_with(name, || value);
+            }
         }
     }
 
