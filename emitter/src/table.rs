@@ -4,8 +4,10 @@
 //! short words (`"data"`, `"end"`, `"close"`); a general-purpose hasher and a `memcmp` call for
 //! the final comparison cost more than the rest of an emit to a subscription. This table hashes a
 //! name a word at a time and compares names of up to 16 bytes with two word loads each, all
-//! inline. The hash is seeded per table, so names chosen by an attacker cannot be made to
-//! collide without knowing the seed.
+//! inline. The hash is seeded per table from std's `RandomState`, so collisions differ from one
+//! table and one process to the next; it is not a keyed function like SipHash, though, so a
+//! program that takes event names from untrusted input should bound how many it registers
+//! (which it must do anyway: every name holds memory).
 
 use std::hash::BuildHasher;
 
