@@ -265,4 +265,29 @@ mod tests {
         );
         assert_eq!(spare.bytes, 0);
     }
+
+    #[test]
+    fn a_finished_streams_buffers_serve_the_next_stream() {
+        // A length no other test uses, so that the process-wide spare list answers only us.
+        const HWM: usize = 7_777;
+        let mut first = Recycler::new(HWM);
+        let read_into = first.buffer(HWM, 0).as_ptr().addr();
+        let chunk = first.take(HWM);
+        let pending = first.buffer(HWM, 0).as_ptr().addr();
+        assert_ne!(pending, read_into);
+        drop(chunk);
+        drop(first);
+        // Were the buffers freed, the allocator would hand them out here.
+        let taken: Vec<Vec<u8>> = (0..2).map(|_| vec![1; HWM + PAGE]).collect();
+        let mut second = Recycler::new(HWM);
+        let again = second.buffer(HWM, 0).as_ptr().addr();
+        let chunk = second.take(HWM);
+        let again_too = second.buffer(HWM, 0).as_ptr().addr();
+        drop((chunk, taken));
+        let mut reused = [again, again_too];
+        reused.sort_unstable();
+        let mut original = [read_into, pending];
+        original.sort_unstable();
+        assert_eq!(reused, original);
+    }
 }
