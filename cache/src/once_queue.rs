@@ -256,6 +256,9 @@ where
 
     /// The queue's counters: loads started, joined, succeeded, failed, panicked, cancelled.
     ///
+    /// A load is counted just after its result is published, so for a moment after it has left
+    /// [`in_flight`](Self::in_flight) its outcome may not be counted yet.
+    ///
     /// # Examples
     ///
     /// ```

@@ -191,8 +191,14 @@ async fn random_joins_and_departures_on_many_threads_leave_nothing_in_flight() {
         }
         assert!(answered > 0, "{policy:?}: some callers were patient enough");
         // Loads nobody waits for may still be finishing (KeepLoading): give them a bounded time.
+        // A finishing load leaves the table before it is counted (its counter follows the
+        // published result), so wait for both.
+        let settled = |queue: &OnceQueue<u64, u64, std::io::Error>| {
+            let s = queue.stats();
+            queue.in_flight() == 0 && s.started == s.succeeded + s.failed + s.panicked + s.cancelled
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while queue.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+        while !settled(&queue) && tokio::time::Instant::now() < deadline {
             sleep(Duration::from_millis(1)).await;
         }
         assert_eq!(queue.in_flight(), 0, "{policy:?}");
