@@ -35,9 +35,10 @@ use crate::{Error, ReadOptions};
 ///   `high_water_mark` bytes, however long the consumer stays away. The job keeps its thread
 ///   only while the consumer keeps up; after about 10 ms without a taker it gives the thread
 ///   back and is resumed by the next poll, so stalled streams never exhaust the blocking pool.
-///   A poll that finds no chunk ready waits up to 20 µs for the one being read before it
-///   returns `Pending` (so the reader is not slowed by the task's wake-up), and stops doing so
-///   for a while when such waits keep failing (a slow source). `start` seeks.
+///   A poll that finds no chunk ready waits actively for the one being read before it returns
+///   `Pending` (so the reader is not slowed by the task's wake-up): about twice as long as
+///   reads have been taking, from 20 µs up to 200 µs for large chunks, and not at all for a
+///   while when such waits keep failing (a slow source). `start` seeks.
 /// - [`from_blocking_reader`](Self::from_blocking_reader): any `std::io::Read` (a pipe, a sync
 ///   decompressor), on the same blocking engine.
 /// - [`from_reader`](Self::from_reader): any tokio `AsyncRead`, read only while the stream is
