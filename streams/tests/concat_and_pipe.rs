@@ -7,6 +7,15 @@ use bytes::Bytes;
 use futures::{StreamExt, stream};
 use streams::{Error, ReadOptions, ReadStream, buffer_concat, concat, pipe, pipe_with_progress};
 
+/// Asserts that `err` is `concat`'s limit error with these figures.
+#[track_caller]
+fn assert_limit_exceeded(err: &Error, limit: usize, at_least: u64) {
+    assert!(
+        matches!(err, Error::LimitExceeded { limit: l, at_least: a } if *l == limit && *a == at_least),
+        "{err:?}"
+    );
+}
+
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
@@ -79,16 +88,7 @@ async fn exceeding_the_limit_stops_before_keeping_the_chunk_that_goes_over() {
     let mut pulled = 0;
     let counted = chunks(&[b"0123", b"4567", b"89", b"never pulled"]).inspect(|_| pulled += 1);
     let err = concat(counted, 9).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::LimitExceeded {
-                limit: 9,
-                at_least: 10
-            }
-        ),
-        "{err:?}"
-    );
+    assert_limit_exceeded(&err, 9, 10);
     assert_eq!(
         err.to_string(),
         "concat limit exceeded: the stream holds at least 10 bytes, the limit is 9"
@@ -137,10 +137,7 @@ async fn a_file_known_to_be_too_long_is_refused_before_its_chunks_are_gathered()
     // Counting chunks would have stopped at 12288 bytes (three chunks) and said so; the whole
     // length in the error shows that the refusal came from the size, before any chunk.
     let err = stream.concat(10_000).await.unwrap_err();
-    assert!(
-        matches!(err, Error::LimitExceeded { limit: 10_000, at_least } if at_least == len),
-        "{err}"
-    );
+    assert_limit_exceeded(&err, 10_000, len);
     assert_eq!(
         err.to_string(),
         format!("concat limit exceeded: the stream holds at least {len} bytes, the limit is 10000")
@@ -164,16 +161,7 @@ async fn the_known_length_follows_start_end_and_the_chunks_taken() {
         .await
         .unwrap();
     let err = stream.concat(2999).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::LimitExceeded {
-                limit: 2999,
-                at_least: 3000
-            }
-        ),
-        "{err}"
-    );
+    assert_limit_exceeded(&err, 2999, 3000);
 
     // An `end` past the end of the file counts to the end of the file; `start` past it, nothing.
     let stream = open(ReadOptions::new().start(9000).end(50_000))
@@ -202,16 +190,7 @@ async fn a_reader_of_unknown_length_is_held_to_the_limit_chunk_by_chunk() {
     let stream = ReadStream::from_reader(&b"0123456789"[..], options).unwrap();
     assert_eq!(stream.remaining_len(), None);
     let err = stream.concat(6).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::LimitExceeded {
-                limit: 6,
-                at_least: 8
-            }
-        ),
-        "{err}"
-    );
+    assert_limit_exceeded(&err, 6, 8);
     let stream = ReadStream::from_reader(&b"0123456789"[..], options).unwrap();
     assert_eq!(stream.concat(10).await.unwrap(), &b"0123456789"[..]);
 }
