@@ -31,7 +31,7 @@
 //!   most [`SPARE_BYTES`], dropping the oldest buffers first.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
@@ -46,18 +46,23 @@ type FreeList = Arc<Free>;
 struct Free(Mutex<Vec<Vec<u8>>>);
 
 impl Free {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Vec<u8>>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes an idle buffer back, unless [`MAX_FREE`] are already idle (then it is freed).
+    fn give_back(&self, buf: Vec<u8>) {
+        let mut free = self.lock();
+        if free.len() < MAX_FREE {
+            free.push(buf);
+        }
     }
 }
 
 impl Drop for Free {
     fn drop(&mut self) {
         let idle = std::mem::take(self.0.get_mut().unwrap_or_else(PoisonError::into_inner));
-        let evicted = SPARE
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .put(idle);
+        let evicted = spare().put(idle);
         // Freed outside the lock.
         drop(evicted);
     }
@@ -69,6 +74,10 @@ const SPARE_BYTES: usize = 4 * ((1 << 20) + PAGE);
 
 /// Idle buffers of finished streams, oldest first.
 static SPARE: Mutex<Spare> = Mutex::new(Spare::new(SPARE_BYTES));
+
+fn spare() -> MutexGuard<'static, Spare> {
+    SPARE.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A bounded store of idle buffers, looked up by length.
 struct Spare {
@@ -139,12 +148,7 @@ impl Recycler {
         let free = &self.free;
         let (buf, start) = self.current.get_or_insert_with(|| {
             let len = high_water_mark + PAGE;
-            let reused = free.lock().pop().or_else(|| {
-                SPARE
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(len)
-            });
+            let reused = free.lock().pop().or_else(|| spare().take(len));
             (reused.unwrap_or_else(|| vec![0; len]), 0)
         });
         *start = placement(buf.as_ptr().addr(), position);
@@ -168,10 +172,7 @@ impl Drop for Recycler {
     /// The buffer of a read that ended the stream (or never happened) is idle too.
     fn drop(&mut self) {
         if let Some((buf, _)) = self.current.take() {
-            let mut free = self.free.lock();
-            if free.len() < MAX_FREE {
-                free.push(buf);
-            }
+            self.free.give_back(buf);
         }
     }
 }
@@ -199,10 +200,7 @@ impl AsRef<[u8]> for Recycled {
 
 impl Drop for Recycled {
     fn drop(&mut self) {
-        let mut free = self.home.lock();
-        if free.len() < MAX_FREE {
-            free.push(std::mem::take(&mut self.buf));
-        }
+        self.home.give_back(std::mem::take(&mut self.buf));
     }
 }
 
