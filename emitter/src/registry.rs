@@ -649,23 +649,16 @@ fn insert<T>(
         warned: false,
     };
     let (entry, event) = match target {
-        Target::Name(name) => match state.events.get_mut(name.as_str()) {
-            Some(entry) => (entry, name),
-            None => {
-                state.next_seq += 1;
-                (state.events.get_or_insert_with(&name, fresh_entry), name)
-            }
-        },
-        Target::ErrorMonitor => {
-            if state.error_monitor.is_none() {
-                state.next_seq += 1;
-            }
-            (
-                state.error_monitor.get_or_insert_with(fresh_entry),
-                ERROR_MONITOR,
-            )
-        }
+        Target::Name(name) => (state.events.get_or_insert_with(&name, fresh_entry), name),
+        Target::ErrorMonitor => (
+            state.error_monitor.get_or_insert_with(fresh_entry),
+            ERROR_MONITOR,
+        ),
     };
+    // A new entry took the next number; every older one has a smaller one.
+    if entry.seq == seq {
+        state.next_seq += 1;
+    }
     let list = Arc::make_mut(&mut entry.list);
     list.insert(registration, prepend);
     let count = list.len();
