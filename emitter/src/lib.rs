@@ -57,6 +57,9 @@
 //!   `on` that crossed the limit, as well as the event, count and limit.
 //! - **Panics propagate** out of `emit`, as a throw does in Node (later listeners of that emit
 //!   are skipped); the emitter stays usable: no lock is held while listeners run.
+//! - **A handle per hot event.** [`Emitter::event`] resolves an event once; emitting through
+//!   the [`EventHandle`] it returns skips the name lookup, and while only subscriptions listen
+//!   it skips the emitter's lock too. It behaves exactly as an emit by name.
 //! - **Threads.** An emitter is `Send + Sync` and cheap to clone (clones share listeners);
 //!   listeners must be `Fn + Send + Sync`. Two threads emitting at once each run their own
 //!   snapshot; a `once` listener still runs exactly once.
@@ -71,7 +74,7 @@
 //! | `prependListener` / `prependOnceListener`   | [`Emitter::prepend_listener`] / [`Emitter::prepend_once_listener`] |
 //! | `off` / `removeListener`                    | [`Emitter::off`] (by id), [`Emitter::remove_listener`] (by [`Listener`]) |
 //! | `removeAllListeners([name])`                | [`Emitter::remove_all_listeners`]                       |
-//! | `emit(name, ...args)`                       | [`Emitter::emit`]                                       |
+//! | `emit(name, ...args)`                       | [`Emitter::emit`]; [`EventHandle::emit`] for a hot event |
 //! | `listenerCount(name[, fn])`                 | [`Emitter::listener_count`], [`Emitter::listener_count_of`] |
 //! | `listeners(name)`                           | [`Emitter::listeners`] (ids)                            |
 //! | `eventNames()`                              | [`Emitter::event_names`]                                |
@@ -96,6 +99,7 @@
 
 mod emitter;
 mod error;
+mod event;
 mod guard;
 mod listener;
 mod name;
@@ -107,6 +111,7 @@ mod warning;
 
 pub use crate::emitter::Emitter;
 pub use crate::error::Error;
+pub use crate::event::EventHandle;
 pub use crate::guard::ListenerGuard;
 pub use crate::listener::{Listener, ListenerChange, ListenerId, Mode};
 pub use crate::name::EventName;

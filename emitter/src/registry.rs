@@ -32,13 +32,20 @@
 //!   ring under the registry lock (lock order: registry, then ring; nothing takes them the
 //!   other way round), so it is never cloned on emit; the payload the ring pushes out is
 //!   dropped, and waiters are woken, after both locks are released.
+//! - A generation counter moves, under the lock, before every change to the lists. A [`Route`]
+//!   (an [`EventHandle`](crate::EventHandle)'s state) remembers the generation at which an
+//!   emit by name found its event with only subscriptions, fed by the route's hub. While the
+//!   generation is unchanged, an emit through the route stores the payload in that hub without
+//!   the registry's lock, re-reading the generation under the hub's lock: a change that
+//!   reached the hub first has moved it, and the emit falls back to the name. Any change,
+//!   to any event, sends the next emit through the name, which verifies the route again.
 //! - The `warned` flag lives on the entry and is cleared when the list falls to one listener, as
 //!   Node's flag lives on the listener array that collapses back to a bare function.
 
 use std::any::Any;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::listener::same_function;
@@ -74,6 +81,14 @@ pub(crate) trait Publish<T>: Send + Sync {
     /// Stores the payload itself, for an event with only subscriptions. Runs under the
     /// registry's lock, so it runs no user code: nothing is cloned or dropped here.
     fn store(&self, payload: T) -> Stored<T>;
+    /// Stores the payload if the registry is still at generation `seen` once the hub is
+    /// locked; hands it back otherwise. The fast path of a [`Route`].
+    fn store_if_current(
+        &self,
+        payload: T,
+        generation: &AtomicU64,
+        seen: u64,
+    ) -> Result<Stored<T>, T>;
     /// Wakes the subscriptions waiting for a payload.
     fn wake_waiting(&self);
 }
@@ -280,7 +295,42 @@ pub(crate) enum Target {
 
 pub(crate) struct Inner<T> {
     state: Mutex<State<T>>,
+    /// Bumped under the lock before every change to the listener lists, so that a [`Route`]
+    /// can tell, without the lock, that the lists are as it last saw them.
+    generation: AtomicU64,
 }
+
+/// One event resolved once (the state behind an [`Event`](crate::Event) handle): its name, the
+/// hub its subscriptions read from, and the generation at which the registry was last seen
+/// sending this event to that hub alone.
+pub(crate) struct Route<T> {
+    pub(crate) name: EventName,
+    pub(crate) hub: Arc<dyn Publish<T>>,
+    verified: AtomicU64,
+}
+
+impl<T> Route<T> {
+    pub(crate) fn new(name: EventName, hub: Arc<dyn Publish<T>>) -> Self {
+        Self {
+            name,
+            hub,
+            verified: AtomicU64::new(NEVER),
+        }
+    }
+}
+
+impl<T> Clone for Route<T> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            hub: Arc::clone(&self.hub),
+            verified: AtomicU64::new(self.verified.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// A generation the registry never reaches.
+const NEVER: u64 = u64::MAX;
 
 impl<T> Inner<T> {
     pub(crate) fn new() -> Self {
@@ -294,11 +344,19 @@ impl<T> Inner<T> {
                 warning_hook: None,
                 hubs: NameTable::new(),
             }),
+            generation: AtomicU64::new(0),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the listener lists as about to change. Called with the lock held, so the
+    /// generation only moves under it (a plain store suffices).
+    fn changing(&self) {
+        let next = self.generation.load(Ordering::Relaxed) + 1;
+        self.generation.store(next, Ordering::Release);
     }
 
     /// Adds a registration: announces it to `"newListener"` first, inserts it, then warns if the
@@ -332,6 +390,7 @@ impl<T> Inner<T> {
             fired: once.then(|| Arc::new(AtomicBool::new(false))),
             callback,
         };
+        self.changing();
         let warning = insert(&mut state, target, registration, prepend, location);
         drop(state);
         if let Some((warning, hook)) = warning {
@@ -350,6 +409,7 @@ impl<T> Inner<T> {
             let Some(position) = entry.list.iter().position(|r| r.id == id) else {
                 return false;
             };
+            self.changing();
             let list = Arc::make_mut(&mut entry.list);
             let registration = list.remove(position);
             let remaining = list.len();
@@ -403,6 +463,7 @@ impl<T> Inner<T> {
             if state.events.contains(REMOVE_LISTENER) {
                 true
             } else {
+                self.changing();
                 let removed = match name {
                     Some(name) => state.events.remove(name).into_iter().collect(),
                     None => state.events.take_values(),
@@ -424,7 +485,11 @@ impl<T> Inner<T> {
                     }
                 }
                 self.remove_each(REMOVE_LISTENER);
-                let removed = self.lock().events.take_values();
+                let removed = {
+                    let mut state = self.lock();
+                    self.changing();
+                    state.events.take_values()
+                };
                 drop(removed);
             }
         }
@@ -503,6 +568,45 @@ impl<T> Inner<T> {
     }
 
     pub(crate) fn emit(&self, name: &str, payload: T) -> Result<bool, Error<T>> {
+        self.emit_by_name(name, payload, None)
+    }
+
+    /// An emit through a [`Route`]: while nothing changed since the registry was last seen
+    /// sending the event to the route's hub alone, the payload goes straight into the hub,
+    /// without the registry's lock or a name lookup. Otherwise (or if a change lands before
+    /// the hub is locked) it is an emit by name, which verifies the route again.
+    pub(crate) fn emit_routed(&self, route: &Route<T>, payload: T) -> Result<bool, Error<T>> {
+        let seen = self.generation.load(Ordering::Acquire);
+        let payload = if seen == route.verified.load(Ordering::Relaxed) {
+            match route.hub.store_if_current(payload, &self.generation, seen) {
+                Ok(Stored { evicted, waiting }) => {
+                    drop(evicted);
+                    if waiting {
+                        route.hub.wake_waiting();
+                    }
+                    return Ok(true);
+                }
+                Err(payload) => payload,
+            }
+        } else {
+            payload
+        };
+        self.emit_by_name(&route.name, payload, Some(route))
+    }
+
+    /// Whether the route's next emit takes the fast path (for tests of the route itself).
+    #[cfg(test)]
+    pub(crate) fn is_direct(&self, route: &Route<T>) -> bool {
+        route.verified.load(Ordering::Relaxed) == self.generation.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn emit_by_name(
+        &self,
+        name: &str,
+        payload: T,
+        route: Option<&Route<T>>,
+    ) -> Result<bool, Error<T>> {
         if name == ERROR {
             return self.emit_error(payload);
         }
@@ -515,6 +619,12 @@ impl<T> Inner<T> {
         {
             // Only subscriptions: the payload moves into their ring, without a snapshot or a
             // clone; what the ring pushed out is dropped and waiters are woken after unlocking.
+            if let Some(route) = route
+                && std::ptr::addr_eq(Arc::as_ptr(hub), Arc::as_ptr(&route.hub))
+            {
+                let now = self.generation.load(Ordering::Relaxed);
+                route.verified.store(now, Ordering::Relaxed);
+            }
             let Stored { evicted, waiting } = hub.store(payload);
             let to_wake = waiting.then(|| Arc::clone(hub));
             drop(state);

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -383,6 +384,22 @@ impl<T: Clone + Send> Publish<T> for Hub<T> {
         self.lock().push(payload)
     }
 
+    fn store_if_current(
+        &self,
+        payload: T,
+        generation: &AtomicU64,
+        seen: u64,
+    ) -> Result<Stored<T>, T> {
+        let mut ring = self.lock();
+        // Every change to the listener lists moves the generation before it touches a ring,
+        // and a ring's lock orders this read after any such touch of this ring.
+        if generation.load(Ordering::Acquire) == seen {
+            Ok(ring.push(payload))
+        } else {
+            Err(payload)
+        }
+    }
+
     fn wake_waiting(&self) {
         Hub::wake_waiting(self);
     }
@@ -405,6 +422,14 @@ impl<T: Clone> Drop for Link<T> {
     fn drop(&mut self) {
         self.hub.end(self.seat, None);
     }
+}
+
+/// The hub that the subscriptions of `name` share, made if it does not exist yet.
+pub(crate) fn shared_hub<T: Clone + Send + 'static>(
+    inner: &Inner<T>,
+    name: &EventName,
+) -> Arc<dyn Publish<T>> {
+    inner.hub(name, Hub::new)
 }
 
 impl<T: Clone + Send + 'static> Emitter<T> {

@@ -131,7 +131,8 @@ impl Clone for Counted {
 }
 
 #[test]
-fn an_event_with_only_subscriptions_stores_the_payload_itself_and_each_read_clones_once() {
+fn an_event_with_only_subscriptions_stores_the_payload_itself_by_name_or_handle_and_each_read_clones_once()
+ {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -149,10 +150,26 @@ fn an_event_with_only_subscriptions_stores_the_payload_itself_and_each_read_clon
     assert!(matches!(assert_ready!(b.poll_next()), Some(Ok(_))));
     assert_eq!(clones.load(Ordering::SeqCst), 2, "one clone per read");
 
+    // The same through an `EventHandle`, once its first emit has verified the event.
+    let n = ee.event("n");
+    for _ in 0..2 {
+        n.emit(Counted(Arc::clone(&clones))).unwrap();
+    }
+    assert_eq!(
+        clones.load(Ordering::SeqCst),
+        2,
+        "both emits moved the payload in"
+    );
+    for _ in 0..2 {
+        assert!(matches!(assert_ready!(a.poll_next()), Some(Ok(_))));
+        assert!(matches!(assert_ready!(b.poll_next()), Some(Ok(_))));
+    }
+    assert_eq!(clones.load(Ordering::SeqCst), 6);
+
     // With a listener too, the listener borrows the payload and the ring stores one copy.
     ee.on("n", |_| {});
     ee.emit("n", Counted(Arc::clone(&clones))).unwrap();
-    assert_eq!(clones.load(Ordering::SeqCst), 3);
+    assert_eq!(clones.load(Ordering::SeqCst), 7);
 }
 
 #[test]

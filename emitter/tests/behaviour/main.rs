@@ -6,4 +6,5 @@ mod api_send_sync;
 mod api_warning_tracing;
 mod async_cancellation;
 mod async_subscribe;
+mod event_handle;
 mod model_operations;
