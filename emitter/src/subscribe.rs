@@ -316,8 +316,32 @@ impl<T: Clone> Hub<T> {
         }
     }
 
-    fn poll_read(&self, seat: Seat, cx: &mut Context<'_>) -> Poll<Option<Result<T, Error<T>>>> {
+    /// The next payload in the common case (still receiving, nothing missed, a payload
+    /// waiting); otherwise the locked ring, for [`poll_read`](Self::poll_read).
+    fn next_ready(&self, seat: Seat) -> Result<T, MutexGuard<'_, Ring<T>>> {
         let mut ring = self.lock();
+        let head = ring.head;
+        let reader = ring.reader(seat);
+        let unread = head - reader.cursor;
+        if unread == 0
+            || unread > reader.capacity as u64
+            || reader.missed > 0
+            || reader.ended.is_some()
+        {
+            return Err(ring);
+        }
+        let seq = reader.cursor;
+        reader.cursor += 1;
+        Ok(ring.item(seq))
+    }
+
+    /// Every case of a read, on the locked ring: an ended subscription, missed payloads, the
+    /// next payload, or nothing to read yet.
+    fn poll_read(
+        mut ring: MutexGuard<'_, Ring<T>>,
+        seat: Seat,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<T, Error<T>>>> {
         let head = ring.head;
         let reader = ring.reader(seat);
         if reader.finished {
@@ -618,7 +642,11 @@ impl<T: Clone> Stream for Subscription<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let polled = this.hub.poll_read(this.seat, cx);
+        let ring = match this.hub.next_ready(this.seat) {
+            Ok(payload) => return Poll::Ready(Some(Ok(payload))),
+            Err(ring) => ring,
+        };
+        let polled = Hub::poll_read(ring, this.seat, cx);
         if matches!(
             polled,
             Poll::Ready(None) | Poll::Ready(Some(Err(Error::ErrorEvent(_))))
