@@ -137,6 +137,25 @@ fn subscribe_delivery(c: &mut Criterion) {
             },
         );
 
+        let handle = emitter.event("data");
+        group.bench_with_input(
+            BenchmarkId::new("emitter_handle", subscribers),
+            &subscribers,
+            |b, _| {
+                b.iter(|| {
+                    handle.emit(black_box(1)).unwrap();
+                    let mut sum = 0;
+                    for subscription in &mut subscriptions {
+                        if let Poll::Ready(Some(Ok(n))) = Pin::new(subscription).poll_next(&mut cx)
+                        {
+                            sum += n;
+                        }
+                    }
+                    assert_eq!(sum, subscribers as u64);
+                });
+            },
+        );
+
         let (sender, _) = tokio::sync::broadcast::channel::<u64>(16);
         let mut receivers: Vec<_> = (0..subscribers).map(|_| sender.subscribe()).collect();
         group.bench_with_input(
