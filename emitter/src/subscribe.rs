@@ -336,7 +336,8 @@ impl<T: Clone> Hub<T> {
     }
 
     /// Every case of a read, on the locked ring: an ended subscription, missed payloads, the
-    /// next payload, or nothing to read yet.
+    /// next payload, or nothing to read yet. Out of line, so that the common case stays small.
+    #[inline(never)]
     fn poll_read(
         mut ring: MutexGuard<'_, Ring<T>>,
         seat: Seat,
