@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::registry::{Inner, Route};
-use crate::subscribe::shared_hub;
+use crate::subscribe::{Hub, shared_hub};
 use crate::{Emitter, Error, EventName};
 
 /// One event of an [`Emitter`], resolved once; made by [`Emitter::event`].
@@ -40,7 +40,8 @@ use crate::{Emitter, Error, EventName};
 /// ```
 pub struct EventHandle<T> {
     inner: Arc<Inner<T>>,
-    route: Route<T>,
+    hub: Arc<Hub<T>>,
+    route: Route,
 }
 
 impl<T: Clone + Send + 'static> Emitter<T> {
@@ -65,7 +66,8 @@ impl<T: Clone + Send + 'static> Emitter<T> {
         let hub = shared_hub(&self.inner, &name);
         EventHandle {
             inner: Arc::clone(&self.inner),
-            route: Route::new(name, hub),
+            route: Route::new(name, &hub),
+            hub,
         }
     }
 }
@@ -92,6 +94,16 @@ impl<T> EventHandle<T> {
     /// assert!(matches!(errors.emit("boom"), Err(Error::Unhandled("boom"))));
     /// ```
     pub fn emit(&self, payload: T) -> Result<bool, Error<T>> {
+        let payload = match self.inner.direct(&self.route) {
+            Some(seen) => match self
+                .hub
+                .store_if(payload, || self.inner.unchanged_since(seen))
+            {
+                Ok(()) => return Ok(true),
+                Err(payload) => payload,
+            },
+            None => payload,
+        };
         self.inner.emit_routed(&self.route, payload)
     }
 
@@ -123,6 +135,7 @@ impl<T> Clone for EventHandle<T> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            hub: Arc::clone(&self.hub),
             route: self.route.clone(),
         }
     }

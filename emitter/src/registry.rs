@@ -81,14 +81,6 @@ pub(crate) trait Publish<T>: Send + Sync {
     /// Stores the payload itself, for an event with only subscriptions. Runs under the
     /// registry's lock, so it runs no user code: nothing is cloned or dropped here.
     fn store(&self, payload: T) -> Stored<T>;
-    /// Stores the payload if the registry is still at generation `seen` once the hub is
-    /// locked; hands it back otherwise. The fast path of a [`Route`].
-    fn store_if_current(
-        &self,
-        payload: T,
-        generation: &AtomicU64,
-        seen: u64,
-    ) -> Result<Stored<T>, T>;
     /// Wakes the subscriptions waiting for a payload.
     fn wake_waiting(&self);
 }
@@ -300,33 +292,38 @@ pub(crate) struct Inner<T> {
     generation: AtomicU64,
 }
 
-/// One event resolved once (the state behind an [`Event`](crate::Event) handle): its name, the
-/// hub its subscriptions read from, and the generation at which the registry was last seen
-/// sending this event to that hub alone.
-pub(crate) struct Route<T> {
+/// One event resolved once (the state behind an [`EventHandle`](crate::EventHandle)): its
+/// name, the address of the hub its subscriptions read from (the handle keeps that hub alive),
+/// and the generation at which the registry was last seen sending this event to that hub alone.
+pub(crate) struct Route {
     pub(crate) name: EventName,
-    pub(crate) hub: Arc<dyn Publish<T>>,
+    hub: usize,
     verified: AtomicU64,
 }
 
-impl<T> Route<T> {
-    pub(crate) fn new(name: EventName, hub: Arc<dyn Publish<T>>) -> Self {
+impl Route {
+    pub(crate) fn new<H>(name: EventName, hub: &Arc<H>) -> Self {
         Self {
             name,
-            hub,
+            hub: address(hub),
             verified: AtomicU64::new(NEVER),
         }
     }
 }
 
-impl<T> Clone for Route<T> {
+impl Clone for Route {
     fn clone(&self) -> Self {
         Self {
             name: self.name.clone(),
-            hub: Arc::clone(&self.hub),
+            hub: self.hub,
             verified: AtomicU64::new(self.verified.load(Ordering::Relaxed)),
         }
     }
+}
+
+/// Where a hub lives, to tell whether the registry's hub for an event is a route's.
+fn address<H: ?Sized>(hub: &Arc<H>) -> usize {
+    Arc::as_ptr(hub).cast::<()>() as usize
 }
 
 /// A generation the registry never reaches.
@@ -571,33 +568,32 @@ impl<T> Inner<T> {
         self.emit_by_name(name, payload, None)
     }
 
-    /// An emit through a [`Route`]: while nothing changed since the registry was last seen
-    /// sending the event to the route's hub alone, the payload goes straight into the hub,
-    /// without the registry's lock or a name lookup. Otherwise (or if a change lands before
-    /// the hub is locked) it is an emit by name, which verifies the route again.
-    pub(crate) fn emit_routed(&self, route: &Route<T>, payload: T) -> Result<bool, Error<T>> {
+    /// The generation at which `route` was verified, if nothing changed since: an emit through
+    /// it may then store its payload in the route's hub directly, provided
+    /// [`unchanged_since`](Self::unchanged_since) still holds under the hub's lock (a change
+    /// that reached the hub first has moved the generation).
+    #[inline]
+    pub(crate) fn direct(&self, route: &Route) -> Option<u64> {
         let seen = self.generation.load(Ordering::Acquire);
-        let payload = if seen == route.verified.load(Ordering::Relaxed) {
-            match route.hub.store_if_current(payload, &self.generation, seen) {
-                Ok(Stored { evicted, waiting }) => {
-                    drop(evicted);
-                    if waiting {
-                        route.hub.wake_waiting();
-                    }
-                    return Ok(true);
-                }
-                Err(payload) => payload,
-            }
-        } else {
-            payload
-        };
+        (seen == route.verified.load(Ordering::Relaxed)).then_some(seen)
+    }
+
+    /// Whether the listener lists are still at generation `seen`.
+    #[inline]
+    pub(crate) fn unchanged_since(&self, seen: u64) -> bool {
+        self.generation.load(Ordering::Acquire) == seen
+    }
+
+    /// An emit by the route's name, which also verifies the route: if the event has only
+    /// subscriptions, fed by the route's hub, later emits through the route may go directly.
+    pub(crate) fn emit_routed(&self, route: &Route, payload: T) -> Result<bool, Error<T>> {
         self.emit_by_name(&route.name, payload, Some(route))
     }
 
     /// Whether the route's next emit takes the fast path (for tests of the route itself).
     #[cfg(test)]
-    pub(crate) fn is_direct(&self, route: &Route<T>) -> bool {
-        route.verified.load(Ordering::Relaxed) == self.generation.load(Ordering::Relaxed)
+    pub(crate) fn is_direct(&self, route: &Route) -> bool {
+        self.direct(route).is_some()
     }
 
     #[inline]
@@ -605,7 +601,7 @@ impl<T> Inner<T> {
         &self,
         name: &str,
         payload: T,
-        route: Option<&Route<T>>,
+        route: Option<&Route>,
     ) -> Result<bool, Error<T>> {
         if name == ERROR {
             return self.emit_error(payload);
@@ -620,7 +616,7 @@ impl<T> Inner<T> {
             // Only subscriptions: the payload moves into their ring, without a snapshot or a
             // clone; what the ring pushed out is dropped and waiters are woken after unlocking.
             if let Some(route) = route
-                && std::ptr::addr_eq(Arc::as_ptr(hub), Arc::as_ptr(&route.hub))
+                && address(hub) == route.hub
             {
                 let now = self.generation.load(Ordering::Relaxed);
                 route.verified.store(now, Ordering::Relaxed);

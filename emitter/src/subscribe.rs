@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -234,6 +233,28 @@ impl<T> Hub<T> {
         self.lock().seated(seat).map_or(0, |reader| reader.capacity)
     }
 
+    /// Stores the payload if `still_current()` holds once the ring is locked (an
+    /// [`EventHandle`](crate::EventHandle)'s direct emit); hands it back otherwise. The evicted
+    /// payload's drop and the wake-ups run after the lock is released.
+    pub(crate) fn store_if(
+        &self,
+        payload: T,
+        still_current: impl FnOnce() -> bool,
+    ) -> Result<(), T> {
+        let Stored { evicted, waiting } = {
+            let mut ring = self.lock();
+            if !still_current() {
+                return Err(payload);
+            }
+            ring.push(payload)
+        };
+        drop(evicted);
+        if waiting {
+            self.wake_waiting();
+        }
+        Ok(())
+    }
+
     /// Wakes the subscriptions waiting for a payload, a batch at a time. Kept out of line: a
     /// batch on the stack costs its initialisation, which an emit that finds nobody waiting
     /// should not pay.
@@ -409,22 +430,6 @@ impl<T: Clone + Send> Publish<T> for Hub<T> {
         self.lock().push(payload)
     }
 
-    fn store_if_current(
-        &self,
-        payload: T,
-        generation: &AtomicU64,
-        seen: u64,
-    ) -> Result<Stored<T>, T> {
-        let mut ring = self.lock();
-        // Every change to the listener lists moves the generation before it touches a ring,
-        // and a ring's lock orders this read after any such touch of this ring.
-        if generation.load(Ordering::Acquire) == seen {
-            Ok(ring.push(payload))
-        } else {
-            Err(payload)
-        }
-    }
-
     fn wake_waiting(&self) {
         Hub::wake_waiting(self);
     }
@@ -453,7 +458,7 @@ impl<T: Clone> Drop for Link<T> {
 pub(crate) fn shared_hub<T: Clone + Send + 'static>(
     inner: &Inner<T>,
     name: &EventName,
-) -> Arc<dyn Publish<T>> {
+) -> Arc<Hub<T>> {
     inner.hub(name, Hub::new)
 }
 
