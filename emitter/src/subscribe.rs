@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -48,6 +49,8 @@ pub struct Subscription<T> {
     error_id: Option<ListenerId>,
     hub: Arc<Hub<T>>,
     seat: Seat,
+    position: Arc<Position>,
+    capacity: usize,
 }
 
 /// The payloads of one event, stored once for all of its subscriptions (a broadcast ring, as in
@@ -81,10 +84,23 @@ struct Seat {
     id: u64,
 }
 
+/// Where a reader is, shared by its subscription (whose common read goes straight to it) and
+/// its slot in the ring (for [`Hub::end`], which stops the reader from elsewhere). Touched only
+/// under the ring's lock, so relaxed accesses suffice.
+#[derive(Default)]
+struct Position {
+    /// The number of the next payload to read.
+    cursor: AtomicU64,
+    /// Whether the reader stopped receiving ([`Reader::ended`] is set).
+    ended: AtomicBool,
+}
+
 struct Reader<T> {
     id: u64,
-    cursor: u64,
+    position: Arc<Position>,
     capacity: usize,
+    /// Payloads skipped and not yet reported. Zero whenever the ring is unlocked, unless the
+    /// reader has ended: a read that finds some reports them at once.
     missed: u64,
     ended: Option<Ended<T>>,
     finished: bool,
@@ -100,12 +116,20 @@ struct Ended<T> {
 impl<T> Reader<T> {
     /// Skips what no longer fits in the reader's capacity, counting it as missed.
     fn catch_up(&mut self, head: u64) {
-        let unread = head - self.cursor;
+        let unread = head - self.cursor();
         let capacity = self.capacity as u64;
         if unread > capacity {
             self.missed += unread - capacity;
-            self.cursor = head - capacity;
+            self.set_cursor(head - capacity);
         }
+    }
+
+    fn cursor(&self) -> u64 {
+        self.position.cursor.load(Ordering::Relaxed)
+    }
+
+    fn set_cursor(&self, cursor: u64) {
+        self.position.cursor.store(cursor, Ordering::Relaxed);
     }
 }
 
@@ -225,12 +249,8 @@ impl<T> Hub<T> {
         };
         match &reader.ended {
             Some(ended) => ended.rest.len(),
-            None => (ring.head - reader.cursor).min(reader.capacity as u64) as usize,
+            None => (ring.head - reader.cursor()).min(reader.capacity as u64) as usize,
         }
-    }
-
-    fn capacity(&self, seat: Seat) -> usize {
-        self.lock().seated(seat).map_or(0, |reader| reader.capacity)
     }
 
     /// Stores the payload if `still_current()` holds once the ring is locked (an
@@ -287,14 +307,16 @@ impl<T: Clone> Hub<T> {
         }
     }
 
-    fn join(&self, capacity: usize) -> Seat {
+    fn join(&self, capacity: usize) -> (Seat, Arc<Position>) {
         let mut ring = self.lock();
         ring.retain = ring.retain.max(capacity);
         let id = ring.next_id;
         ring.next_id += 1;
+        let position = Arc::new(Position::default());
+        position.cursor.store(ring.head, Ordering::Relaxed);
         let reader = Reader {
             id,
-            cursor: ring.head,
+            position: Arc::clone(&position),
             capacity,
             missed: 0,
             ended: None,
@@ -311,7 +333,7 @@ impl<T: Clone> Hub<T> {
                 ring.readers.len() - 1
             }
         };
-        Seat { slot, id }
+        (Seat { slot, id }, position)
     }
 
     /// Stops a reader receiving: an `"error"` (with the payload) or its listener removed
@@ -327,7 +349,8 @@ impl<T: Clone> Hub<T> {
                 return;
             }
             reader.catch_up(head);
-            let from = reader.cursor;
+            reader.position.ended.store(true, Ordering::Relaxed);
+            let from = reader.cursor();
             let rest = (from..head).map(|seq| ring.item(seq)).collect();
             ring.reader(seat).ended = Some(Ended { rest, error });
             ring.take_waker(seat)
@@ -337,23 +360,22 @@ impl<T: Clone> Hub<T> {
         }
     }
 
-    /// The next payload in the common case (still receiving, nothing missed, a payload
-    /// waiting); otherwise the locked ring, for [`poll_read`](Self::poll_read).
-    fn next_ready(&self, seat: Seat) -> Result<T, MutexGuard<'_, Ring<T>>> {
-        let mut ring = self.lock();
-        let head = ring.head;
-        let reader = ring.reader(seat);
-        let unread = head - reader.cursor;
-        if unread == 0
-            || unread > reader.capacity as u64
-            || reader.missed > 0
-            || reader.ended.is_some()
-        {
+    /// The next payload in the common case (still receiving, nothing skipped, a payload
+    /// waiting), read through the subscription's own position without looking up its reader;
+    /// otherwise the locked ring, for [`poll_read`](Self::poll_read).
+    fn next_ready(
+        &self,
+        position: &Position,
+        capacity: usize,
+    ) -> Result<T, MutexGuard<'_, Ring<T>>> {
+        let ring = self.lock();
+        let cursor = position.cursor.load(Ordering::Relaxed);
+        let unread = ring.head - cursor;
+        if unread == 0 || unread > capacity as u64 || position.ended.load(Ordering::Relaxed) {
             return Err(ring);
         }
-        let seq = reader.cursor;
-        reader.cursor += 1;
-        Ok(ring.item(seq))
+        position.cursor.store(cursor + 1, Ordering::Relaxed);
+        Ok(ring.item(cursor))
     }
 
     /// Every case of a read, on the locked ring: an ended subscription, missed payloads, the
@@ -386,10 +408,10 @@ impl<T: Clone> Hub<T> {
             let missed = std::mem::take(&mut reader.missed);
             return Poll::Ready(Some(Err(Error::Lagged { missed })));
         }
-        if reader.cursor < head {
-            let seq = reader.cursor;
-            reader.cursor += 1;
-            return Poll::Ready(Some(Ok(ring.item(seq))));
+        let cursor = reader.cursor();
+        if cursor < head {
+            reader.set_cursor(cursor + 1);
+            return Poll::Ready(Some(Ok(ring.item(cursor))));
         }
         let had_waker = reader.waker.is_some();
         if !reader
@@ -508,7 +530,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
         let event = event.into();
         let location = Location::caller();
         let hub = self.inner.hub(&event, Hub::new);
-        let seat = hub.join(capacity);
+        let (seat, position) = hub.join(capacity);
         let link = Arc::new(Link {
             hub: Arc::clone(&hub),
             seat,
@@ -558,6 +580,8 @@ impl<T: Clone + Send + 'static> Emitter<T> {
             error_id,
             hub,
             seat,
+            position,
+            capacity,
         })
     }
 }
@@ -602,7 +626,7 @@ impl<T> Subscription<T> {
     /// ```
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.hub.capacity(self.seat)
+        self.capacity
     }
 
     /// How many payloads are waiting to be read (at most the capacity).
@@ -648,7 +672,7 @@ impl<T: Clone> Stream for Subscription<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let ring = match this.hub.next_ready(this.seat) {
+        let ring = match this.hub.next_ready(&this.position, this.capacity) {
             Ok(payload) => return Poll::Ready(Some(Ok(payload))),
             Err(ring) => ring,
         };
