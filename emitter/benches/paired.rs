@@ -1,0 +1,152 @@
+//! The ratio targets for the emitter, measured in pairs: each round times a batch of
+//! our operation and a batch of the peer's, back to back (in alternating order), and the figure
+//! is the median of the per-round ratios.
+//!
+//! Why pairs: criterion measures each benchmark for seconds, one after the other, so a change
+//! in the machine's speed between two benchmarks lands in their ratio; within a pair both see
+//! the same machine, and the median drops the rounds that a burst of other work disturbed.
+//! `emit.rs` keeps the absolute figures; the workloads here are the same.
+//!
+//! Prints one line per target; `cargo run --release -p examples --bin bench-report` reads them.
+
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use emitter::{Emitter, Subscription};
+use futures_core::Stream;
+
+/// The floor: what a hand-written listener list stores.
+type PlainListener = Box<dyn Fn(&u64) + Send + Sync>;
+
+/// Operations per batch and rounds per pair (after one warm-up round).
+const BATCH: u32 = 20_000;
+const ROUNDS: usize = 101;
+
+/// Nanoseconds per call of `op`, over one batch.
+fn per_call(mut op: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..BATCH {
+        op();
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(BATCH)
+}
+
+/// Runs `ours` and `peer` in `ROUNDS` pairs; prints the median of `ours / peer` and both
+/// medians.
+fn pair(label: &str, mut ours: impl FnMut(), mut peer: impl FnMut()) {
+    per_call(&mut ours);
+    per_call(&mut peer);
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    let (mut ours_times, mut peer_times) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (a, b) = if round % 2 == 0 {
+            let a = per_call(&mut ours);
+            (a, per_call(&mut peer))
+        } else {
+            let b = per_call(&mut peer);
+            (per_call(&mut ours), b)
+        };
+        ratios.push(a / b);
+        ours_times.push(a);
+        peer_times.push(b);
+    }
+    println!(
+        "paired {label}: {:.3}x (median of {ROUNDS} rounds; medians {:.1} ns and {:.1} ns)",
+        median(&mut ratios),
+        median(&mut ours_times),
+        median(&mut peer_times),
+    );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Reads one payload from each subscription, as a task polling its stream would.
+fn read_each(subscriptions: &mut [Subscription<u64>], expected: usize) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut sum = 0;
+    for subscription in subscriptions {
+        if let Poll::Ready(Some(Ok(n))) = Pin::new(subscription).poll_next(&mut cx) {
+            sum += n;
+        }
+    }
+    assert_eq!(sum, expected as u64);
+}
+
+fn emit_to_listeners() {
+    let counter = Arc::new(AtomicU64::new(0));
+    let listener = || {
+        let counter = Arc::clone(&counter);
+        move |n: &u64| {
+            counter.fetch_add(*n, Ordering::Relaxed);
+        }
+    };
+    let emitter: Emitter<u64> = Emitter::new();
+    let plain: Vec<PlainListener> = (0..10)
+        .map(|_| {
+            emitter.on("data", listener());
+            Box::new(listener()) as _
+        })
+        .collect();
+    pair(
+        "emit_sync emitter/plain_vec_loop 10",
+        || {
+            emitter.emit(black_box("data"), black_box(1)).unwrap();
+        },
+        || {
+            let payload = black_box(1);
+            for f in &plain {
+                f(&payload);
+            }
+        },
+    );
+}
+
+fn subscribe_delivery(subscribers: usize) {
+    let emitter: Emitter<u64> = Emitter::new();
+    let mut subscriptions: Vec<_> = (0..subscribers)
+        .map(|_| emitter.subscribe("data", 16).unwrap())
+        .collect();
+    let handle = emitter.event("data");
+    let (sender, _) = tokio::sync::broadcast::channel::<u64>(16);
+    let mut receivers: Vec<_> = (0..subscribers).map(|_| sender.subscribe()).collect();
+    let mut tokio_broadcast = || {
+        sender.send(black_box(1)).unwrap();
+        let mut sum = 0;
+        for receiver in &mut receivers {
+            sum += receiver.try_recv().unwrap();
+        }
+        assert_eq!(sum, subscribers as u64);
+    };
+    pair(
+        &format!("subscribe_delivery emitter/tokio_broadcast {subscribers}"),
+        || {
+            emitter.emit(black_box("data"), black_box(1)).unwrap();
+            read_each(&mut subscriptions, subscribers);
+        },
+        &mut tokio_broadcast,
+    );
+    pair(
+        &format!("subscribe_delivery emitter_handle/tokio_broadcast {subscribers}"),
+        || {
+            handle.emit(black_box(1)).unwrap();
+            read_each(&mut subscriptions, subscribers);
+        },
+        &mut tokio_broadcast,
+    );
+}
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--list") {
+        return;
+    }
+    emit_to_listeners();
+    subscribe_delivery(1);
+    subscribe_delivery(10);
+}
