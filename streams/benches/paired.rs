@@ -8,11 +8,19 @@
 //! pair both readers see the same machine, and the median over rounds drops the rounds that a
 //! burst of other work disturbed. `read_stream.rs` keeps the absolute figures.
 //!
+//! It also measures how close `ReadStream` comes to what its bound allows: a minimal
+//! pipeline with the same bound (one thread reads while at most one chunk waits for the
+//! consumer, and the two hand each chunk over through a flag they both spin on, with no
+//! runtime, channel or allocation) against the std loop and against `ReadStream`.
+//!
 //! Prints one line per target; `cargo run --release -p examples --bin bench-report` reads them.
 
 mod common;
 
+use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{FILE_LEN, cached_file, ours, reader_stream, std_loop};
@@ -60,6 +68,55 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// Where the pipeline's reader leaves a chunk: its buffer and length.
+type Handed = Mutex<Option<(Vec<u8>, usize)>>;
+
+/// The floor of the one-chunk bound: a thread reads `size`-byte chunks, each into a buffer
+/// placed half a page from the file offset (as `ReadStream` places its reads), only while no
+/// chunk waits; this thread spins for each chunk, takes it and hands the buffer back before
+/// it lets the reader go on. Its buffers outlive the run in `pool`, as `ReadStream`'s spare
+/// buffers outlive their stream.
+fn one_chunk_pipeline(path: &Path, size: usize, pool: &Arc<Mutex<Vec<Vec<u8>>>>) -> usize {
+    const PAGE: usize = 4096;
+    let waiting = Arc::new(AtomicBool::new(false));
+    let slot: Arc<Handed> = Arc::default();
+    let reader = {
+        let (waiting, slot, pool) = (waiting.clone(), slot.clone(), pool.clone());
+        let mut file = std::fs::File::open(path).unwrap();
+        std::thread::spawn(move || {
+            loop {
+                while waiting.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+                let taken = pool.lock().unwrap().pop();
+                let mut buf = taken.unwrap_or_else(|| vec![1u8; size + PAGE]);
+                let start = (PAGE / 2 + PAGE - buf.as_ptr() as usize % PAGE) % PAGE;
+                let n = file.read(&mut buf[start..start + size]).unwrap();
+                *slot.lock().unwrap() = Some((buf, n));
+                waiting.store(true, Ordering::Release);
+                if n == 0 {
+                    return;
+                }
+            }
+        })
+    };
+    let mut total = 0;
+    loop {
+        while !waiting.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        let (buf, n) = slot.lock().unwrap().take().unwrap();
+        total += n;
+        pool.lock().unwrap().push(buf);
+        waiting.store(false, Ordering::Release);
+        if n == 0 {
+            break;
+        }
+    }
+    reader.join().unwrap();
+    total
+}
+
 fn read_stream(rt: &Runtime, path: &Path, size: usize) -> Duration {
     timed(|| rt.block_on(ours(path, size)))
 }
@@ -83,6 +140,19 @@ fn main() {
                 || timed(|| std_loop(&path, size)),
             );
         }
+    }
+    for (size, label) in [(64 << 10, "64KiB"), (1 << 20, "1MiB")] {
+        let pool = Arc::default();
+        pair(
+            &format!("one_chunk_pipeline/std_fs_file_loop {label}"),
+            || timed(|| one_chunk_pipeline(&path, size, &pool)),
+            || timed(|| std_loop(&path, size)),
+        );
+        pair(
+            &format!("read_stream/one_chunk_pipeline {label} current_thread"),
+            || read_stream(&current, &path, size),
+            || timed(|| one_chunk_pipeline(&path, size, &pool)),
+        );
     }
     let size = 64 << 10;
     pair(
