@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use emitter::{
-    Emitter, Error, EventName, Listener, ListenerChange, ListenerGuard, ListenerId,
+    Emitter, Error, EventHandle, EventName, Listener, ListenerChange, ListenerGuard, ListenerId,
     MaxListenersExceeded, Mode, OnceEvent, Subscription,
 };
 
@@ -27,6 +27,7 @@ fn emitter_and_guards_are_send_and_sync_for_any_payload() {
 fn async_adapters_are_send_and_sync_for_send_payloads() {
     send_sync::<OnceEvent<String>>();
     send_sync::<Subscription<String>>();
+    send_sync::<EventHandle<String>>();
     send_sync::<Error<String>>();
     send::<Subscription<std::sync::mpsc::Sender<u8>>>();
 }
