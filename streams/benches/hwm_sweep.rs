@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::{FILE_LEN, cached_file, ours, reader_stream, std_loop};
+use common::{FILE_LEN, cached_file, ours, reader_stream, runtimes, std_loop};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tokio::runtime::Builder;
 
 const SIZES: [(usize, &str); 6] = [
     (4 << 10, "4KiB"),
@@ -22,11 +21,7 @@ const SIZES: [(usize, &str); 6] = [
 
 fn sweep(c: &mut Criterion) {
     let (_dir, path) = cached_file("sweep.bin");
-    let rt = Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let [_, (rt, _)] = runtimes();
 
     let mut group = c.benchmark_group("hwm_sweep");
     group.throughput(Throughput::Bytes(FILE_LEN as u64));

@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{FILE_LEN, cached_file, ours, reader_stream, std_loop};
-use tokio::runtime::{Builder, Runtime};
+use common::{FILE_LEN, cached_file, ours, reader_stream, runtimes, std_loop};
+use tokio::runtime::Runtime;
 
 /// Rounds per pair, after one warm-up round.
 const ROUNDS: usize = 41;
@@ -126,12 +126,7 @@ fn main() {
         return;
     }
     let (_dir, path) = cached_file("paired.bin");
-    let current = Builder::new_current_thread().enable_all().build().unwrap();
-    let multi = Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let [(current, _), (multi, _)] = runtimes();
     for (rt, flavor) in [(&multi, "multi_thread"), (&current, "current_thread")] {
         for (size, label) in [(64 << 10, "64KiB"), (1 << 20, "1MiB")] {
             pair(

@@ -7,23 +7,13 @@
 mod common;
 
 use bytes::{Bytes, BytesMut};
-use common::{FILE_LEN, cached_file, ours, reader_stream, std_loop};
+use common::{FILE_LEN, cached_file, ours, reader_stream, runtimes, std_loop};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
 use streams::concat;
-use tokio::runtime::{Builder, Runtime};
+use tokio::runtime::Builder;
 
 const SIZES: [(usize, &str); 3] = [(16 << 10, "16KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];
-
-fn runtimes() -> [(Runtime, &'static str); 2] {
-    let current = Builder::new_current_thread().enable_all().build().unwrap();
-    let multi = Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    [(current, "current_thread"), (multi, "multi_thread")]
-}
 
 fn read(c: &mut Criterion) {
     let (_dir, path) = cached_file("bench.bin");

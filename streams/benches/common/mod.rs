@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 use streams::{ReadOptions, ReadStream};
 use tempfile::TempDir;
+use tokio::runtime::{Builder, Runtime};
 use tokio_util::io::ReaderStream;
 
 pub(crate) const FILE_LEN: usize = 64 << 20;
@@ -21,6 +22,17 @@ pub(crate) fn cached_file(name: &str) -> (TempDir, PathBuf) {
     drop(data);
     assert_eq!(std_loop(&path, 1 << 20), FILE_LEN);
     (dir, path)
+}
+
+/// The two runtimes the reads are measured on: current-thread, and multi-thread with 2 workers.
+pub(crate) fn runtimes() -> [(Runtime, &'static str); 2] {
+    let current = Builder::new_current_thread().enable_all().build().unwrap();
+    let multi = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    [(current, "current_thread"), (multi, "multi_thread")]
 }
 
 /// The ceiling: a plain `std::fs::File` read loop with a `size`-byte buffer.
