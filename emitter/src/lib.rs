@@ -57,9 +57,11 @@
 //!   `on` that crossed the limit, as well as the event, count and limit.
 //! - **Panics propagate** out of `emit`, as a throw does in Node (later listeners of that emit
 //!   are skipped); the emitter stays usable: no lock is held while listeners run.
-//! - **A handle per hot event.** [`Emitter::event`] resolves an event once; emitting through
-//!   the [`EventHandle`] it returns skips the name lookup, and while only subscriptions listen
-//!   it skips the emitter's lock too. It behaves exactly as an emit by name.
+//! - **Fast paths for events that only tasks listen to.** While an event has only
+//!   subscriptions, an emit stores the payload straight into their shared buffer, without the
+//!   emitter's lock. Emits by name get this for the first four such events of an emitter;
+//!   [`Emitter::event`] resolves any event once into an [`EventHandle`] that gets it always.
+//!   Both behave exactly as a plain emit by name.
 //! - **Threads.** An emitter is `Send + Sync` and cheap to clone (clones share listeners);
 //!   listeners must be `Fn + Send + Sync`. Two threads emitting at once each run their own
 //!   snapshot; a `once` listener still runs exactly once.

@@ -39,17 +39,22 @@
 //!   the registry's lock, re-reading the generation under the hub's lock: a change that
 //!   reached the hub first has moved it, and the emit falls back to the name. Any change,
 //!   to any event, sends the next emit through the name, which verifies the route again.
+//! - The emitter keeps such a route itself for the first [`HOT_ROUTES`] events that an emit
+//!   by name finds with only subscriptions (written once each, under the lock, into a
+//!   `OnceLock`), so emits by those names take the same direct path after an inline name
+//!   compare. A hot route keeps its event's hub alive with the emitter: later subscriptions
+//!   join it.
 //! - The `warned` flag lives on the entry and is cleared when the list falls to one listener, as
 //!   Node's flag lives on the listener array that collapses back to a bare function.
 
 use std::any::Any;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use crate::listener::same_function;
-use crate::table::NameTable;
+use crate::table::{NameTable, same_name};
 use crate::warning::{MaxListenersExceeded, WarningHook, default_max_listeners, report};
 use crate::{Error, EventName, ListenerChange, ListenerId};
 
@@ -83,6 +88,10 @@ pub(crate) trait Publish<T>: Send + Sync {
     fn store(&self, payload: T) -> Stored<T>;
     /// Wakes the subscriptions waiting for a payload.
     fn wake_waiting(&self);
+    /// Stores the payload if the lists are still at generation `seen` once the hub is
+    /// locked, then drops what the ring pushed out and wakes waiters; hands the payload back
+    /// otherwise. The direct path of a hot route.
+    fn store_if_current(&self, payload: T, generation: &AtomicU64, seen: u64) -> Result<(), T>;
 }
 
 /// What a [`Publish::store`] leaves for after the lock: the payload it pushed out of the ring
@@ -290,6 +299,22 @@ pub(crate) struct Inner<T> {
     /// Bumped under the lock before every change to the listener lists, so that a [`Route`]
     /// can tell, without the lock, that the lists are as it last saw them.
     generation: AtomicU64,
+    /// Routes for the first [`HOT_ROUTES`] events that an emit by name found with only
+    /// subscriptions: later emits by those names take the direct path of an
+    /// [`EventHandle`](crate::EventHandle). Each is written once, under the lock, and read
+    /// without it; `hot_count` says how many are written.
+    hot: [OnceLock<HotRoute<T>>; HOT_ROUTES],
+    hot_count: AtomicUsize,
+}
+
+/// How many events an emitter keeps a hot route for. A hot route keeps its event's hub
+/// alive for as long as the emitter lives, so the number is small and fixed.
+const HOT_ROUTES: usize = 4;
+
+/// A [`Route`] kept by the emitter itself, with the hub it stores into.
+struct HotRoute<T> {
+    route: Route,
+    hub: Arc<dyn Publish<T>>,
 }
 
 /// One event resolved once (the state behind an [`EventHandle`](crate::EventHandle)): its
@@ -302,7 +327,7 @@ pub(crate) struct Route {
 }
 
 impl Route {
-    pub(crate) fn new<H>(name: EventName, hub: &Arc<H>) -> Self {
+    pub(crate) fn new<H: ?Sized>(name: EventName, hub: &Arc<H>) -> Self {
         Self {
             name,
             hub: address(hub),
@@ -342,6 +367,8 @@ impl<T> Inner<T> {
                 hubs: NameTable::new(),
             }),
             generation: AtomicU64::new(0),
+            hot: Default::default(),
+            hot_count: AtomicUsize::new(0),
         }
     }
 
@@ -564,8 +591,55 @@ impl<T> Inner<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn emit(&self, name: &str, payload: T) -> Result<bool, Error<T>> {
+        let hot = self.hot_count.load(Ordering::Acquire);
+        if hot > 0 {
+            return self.emit_hot(hot, name, payload);
+        }
         self.emit_by_name(name, payload, None)
+    }
+
+    /// An emit by name once the emitter keeps hot routes: the direct path if `name` has one.
+    #[inline(never)]
+    fn emit_hot(&self, hot: usize, name: &str, payload: T) -> Result<bool, Error<T>> {
+        if let Some(slot) = self.hot[..hot]
+            .iter()
+            .filter_map(OnceLock::get)
+            .find(|slot| same_name(&slot.route.name, name))
+        {
+            let payload = match self.direct(&slot.route) {
+                Some(seen) => match slot.hub.store_if_current(payload, &self.generation, seen) {
+                    Ok(()) => return Ok(true),
+                    Err(payload) => payload,
+                },
+                None => payload,
+            };
+            return self.emit_by_name(name, payload, Some(&slot.route));
+        }
+        self.emit_by_name(name, payload, None)
+    }
+
+    /// Keeps a hot route for `name`, found with only subscriptions fed by `hub`, if there is
+    /// room. Called with the lock held, which orders the writers of the slots.
+    #[cold]
+    #[inline(never)]
+    fn keep_hot(&self, name: &str, hub: &Arc<dyn Publish<T>>) {
+        let count = self.hot_count.load(Ordering::Relaxed);
+        if count == HOT_ROUTES {
+            return;
+        }
+        let route = Route::new(EventName::from(name), hub);
+        route
+            .verified
+            .store(self.generation.load(Ordering::Relaxed), Ordering::Relaxed);
+        let written = self.hot[count].set(HotRoute {
+            route,
+            hub: Arc::clone(hub),
+        });
+        if written.is_ok() {
+            self.hot_count.store(count + 1, Ordering::Release);
+        }
     }
 
     /// The generation at which `route` was verified, if nothing changed since: an emit through
@@ -615,11 +689,13 @@ impl<T> Inner<T> {
         {
             // Only subscriptions: the payload moves into their ring, without a snapshot or a
             // clone; what the ring pushed out is dropped and waiters are woken after unlocking.
-            if let Some(route) = route
-                && address(hub) == route.hub
-            {
-                let now = self.generation.load(Ordering::Relaxed);
-                route.verified.store(now, Ordering::Relaxed);
+            match route {
+                Some(route) if address(hub) == route.hub => {
+                    let now = self.generation.load(Ordering::Relaxed);
+                    route.verified.store(now, Ordering::Relaxed);
+                }
+                Some(_) => {}
+                None => self.keep_hot(name, hub),
             }
             let Stored { evicted, waiting } = hub.store(payload);
             let to_wake = waiting.then(|| Arc::clone(hub));
@@ -806,5 +882,97 @@ impl<T> fmt::Debug for Inner<T> {
             .field("listeners", &counts)
             .field("max_listeners", &self.max_listeners())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Emitter;
+
+    fn hot_names<T>(emitter: &Emitter<T>) -> Vec<String> {
+        let inner = &emitter.inner;
+        let count = inner.hot_count.load(super::Ordering::Acquire);
+        inner.hot[..count]
+            .iter()
+            .filter_map(std::sync::OnceLock::get)
+            .map(|slot| slot.route.name.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn an_emit_by_name_to_subscriptions_alone_keeps_a_hot_route_for_the_next_ones() {
+        let emitter: Emitter<u32> = Emitter::new();
+        let mut a = emitter.subscribe("a", 8).unwrap();
+        assert!(hot_names(&emitter).is_empty());
+        assert_eq!(emitter.emit("a", 1), Ok(true));
+        assert_eq!(hot_names(&emitter), ["a"]);
+        let slot = emitter.inner.hot[0].get().unwrap();
+        assert!(
+            emitter.inner.direct(&slot.route).is_some(),
+            "the next emit goes directly"
+        );
+
+        emitter.on("b", |_| {});
+        assert!(
+            emitter.inner.direct(&slot.route).is_none(),
+            "any change disarms it"
+        );
+        let _b = emitter.subscribe("b", 8).unwrap();
+        assert_eq!(emitter.emit("b", 2), Ok(true));
+        assert_eq!(hot_names(&emitter), ["a"], "b has a listener too");
+        assert_eq!(emitter.emit("a", 4), Ok(true));
+        assert!(
+            emitter.inner.direct(&slot.route).is_some(),
+            "re-verified by that emit"
+        );
+        let read: Vec<u32> = std::iter::from_fn(|| {
+            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut a))
+                .flatten()
+                .map(Result::unwrap)
+        })
+        .collect();
+        assert_eq!(read, [1, 4]);
+
+        let _error = emitter.subscribe("error", 8).unwrap();
+        assert_eq!(emitter.emit("error", 3), Ok(true));
+        assert_eq!(emitter.emit("error", 5), Ok(true));
+        assert_eq!(hot_names(&emitter), ["a"], "\"error\" never gets one");
+    }
+
+    #[test]
+    fn hot_routes_are_kept_for_the_first_four_events_and_the_others_still_deliver() {
+        let emitter: Emitter<u32> = Emitter::new();
+        let names = ["e0", "e1", "e2", "e3", "e4", "e5"];
+        let mut subscriptions: Vec<_> = names
+            .iter()
+            .map(|name| emitter.subscribe(*name, 8).unwrap())
+            .collect();
+        for round in 0..3 {
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(emitter.emit(name, round * 10 + i as u32), Ok(true));
+            }
+        }
+        assert_eq!(hot_names(&emitter), ["e0", "e1", "e2", "e3"]);
+        for (i, subscription) in subscriptions.iter_mut().enumerate() {
+            let read: Vec<u32> = std::iter::from_fn(|| {
+                futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(
+                    &mut *subscription,
+                ))
+                .flatten()
+                .map(Result::unwrap)
+            })
+            .collect();
+            let expected: Vec<u32> = (0..3).map(|round| round * 10 + i as u32).collect();
+            assert_eq!(read, expected, "{}", names[i]);
+        }
+        // A hot route outlives its subscriptions: a new one joins the same buffer.
+        drop(subscriptions);
+        assert_eq!(emitter.emit("e0", 7), Ok(false));
+        let mut again = emitter.subscribe("e0", 8).unwrap();
+        assert_eq!(emitter.emit("e0", 8), Ok(true));
+        assert_eq!(emitter.emit("e0", 9), Ok(true));
+        let first =
+            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut again));
+        assert_eq!(first, Some(Some(Ok(8))));
     }
 }

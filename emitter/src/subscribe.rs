@@ -455,6 +455,10 @@ impl<T: Clone + Send> Publish<T> for Hub<T> {
     fn wake_waiting(&self) {
         Hub::wake_waiting(self);
     }
+
+    fn store_if_current(&self, payload: T, generation: &AtomicU64, seen: u64) -> Result<(), T> {
+        self.store_if(payload, || generation.load(Ordering::Acquire) == seen)
+    }
 }
 
 /// The registration side of one subscription. Dropped when the registration is removed (by

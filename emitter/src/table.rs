@@ -158,7 +158,7 @@ fn hash_name(seed: u64, bytes: &[u8]) -> u64 {
 
 /// Name equality, inline for names of up to 16 bytes (two overlapping word compares each).
 #[inline]
-fn same_name(key: &str, name: &str) -> bool {
+pub(crate) fn same_name(key: &str, name: &str) -> bool {
     let (a, b) = (key.as_bytes(), name.as_bytes());
     let len = a.len();
     if len != b.len() {
