@@ -626,7 +626,12 @@ impl<T> Inner<T> {
     #[inline(never)]
     fn keep_hot(&self, name: &str, hub: &Arc<dyn Publish<T>>) {
         let count = self.hot_count.load(Ordering::Relaxed);
-        if count == HOT_ROUTES {
+        // Another emit by this name may have kept it while this one waited for the lock.
+        let kept = self.hot[..count]
+            .iter()
+            .filter_map(OnceLock::get)
+            .any(|slot| same_name(&slot.route.name, name));
+        if count == HOT_ROUTES || kept {
             return;
         }
         let route = Route::new(EventName::from(name), hub);
@@ -937,6 +942,16 @@ mod tests {
         assert_eq!(emitter.emit("error", 3), Ok(true));
         assert_eq!(emitter.emit("error", 5), Ok(true));
         assert_eq!(hot_names(&emitter), ["a"], "\"error\" never gets one");
+    }
+
+    #[test]
+    fn two_emits_that_both_found_no_hot_route_keep_one() {
+        // As when two threads read the hot routes before either had taken the lock.
+        let emitter: Emitter<u32> = Emitter::new();
+        let _a = emitter.subscribe("a", 8).unwrap();
+        assert_eq!(emitter.inner.emit_by_name("a", 1, None), Ok(true));
+        assert_eq!(emitter.inner.emit_by_name("a", 2, None), Ok(true));
+        assert_eq!(hot_names(&emitter), ["a"]);
     }
 
     #[test]
