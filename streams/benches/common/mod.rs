@@ -18,8 +18,10 @@ pub(crate) fn cached_file(name: &str) -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     let data: Vec<u8> = (0..FILE_LEN).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&path, &data).unwrap();
-    drop(data);
+    let mut file = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut file, &data).unwrap();
+    file.sync_all().unwrap();
+    drop((file, data));
     assert_eq!(std_loop(&path, 1 << 20), FILE_LEN);
     (dir, path)
 }
