@@ -97,17 +97,11 @@ impl<T> EventHandle<T> {
     /// assert!(matches!(errors.emit("boom"), Err(Error::Unhandled("boom"))));
     /// ```
     pub fn emit(&self, payload: T) -> Result<bool, Error<T>> {
-        let payload = match self.inner.direct(&self.route) {
-            Some(seen) => match self
-                .hub
-                .store_if(payload, || self.inner.unchanged_since(seen))
-            {
-                Ok(()) => return Ok(true),
-                Err(payload) => payload,
-            },
-            None => payload,
-        };
-        self.inner.emit_routed(&self.route, payload)
+        self.inner
+            .emit_routed(&self.route, payload, |payload, seen| {
+                self.hub
+                    .store_if(payload, || self.inner.unchanged_since(seen))
+            })
     }
 
     /// The event this handle emits.

@@ -603,21 +603,16 @@ impl<T> Inner<T> {
     /// An emit by name once the emitter keeps hot routes: the direct path if `name` has one.
     #[inline(never)]
     fn emit_hot(&self, hot: usize, name: &str, payload: T) -> Result<bool, Error<T>> {
-        if let Some(slot) = self.hot[..hot]
+        match self.hot[..hot]
             .iter()
             .filter_map(OnceLock::get)
             .find(|slot| same_name(&slot.route.name, name))
         {
-            let payload = match self.direct(&slot.route) {
-                Some(seen) => match slot.hub.store_if_current(payload, &self.generation, seen) {
-                    Ok(()) => return Ok(true),
-                    Err(payload) => payload,
-                },
-                None => payload,
-            };
-            return self.emit_by_name(name, payload, Some(&slot.route));
+            Some(slot) => self.emit_routed(&slot.route, payload, |payload, seen| {
+                slot.hub.store_if_current(payload, &self.generation, seen)
+            }),
+            None => self.emit_by_name(name, payload, None),
         }
-        self.emit_by_name(name, payload, None)
     }
 
     /// Keeps a hot route for `name`, found with only subscriptions fed by `hub`, if there is
@@ -652,7 +647,7 @@ impl<T> Inner<T> {
     /// [`unchanged_since`](Self::unchanged_since) still holds under the hub's lock (a change
     /// that reached the hub first has moved the generation).
     #[inline]
-    pub(crate) fn direct(&self, route: &Route) -> Option<u64> {
+    fn direct(&self, route: &Route) -> Option<u64> {
         let seen = self.generation.load(Ordering::Acquire);
         (seen == route.verified.load(Ordering::Relaxed)).then_some(seen)
     }
@@ -663,9 +658,28 @@ impl<T> Inner<T> {
         self.generation.load(Ordering::Acquire) == seen
     }
 
-    /// An emit by the route's name, which also verifies the route: if the event has only
-    /// subscriptions, fed by the route's hub, later emits through the route may go directly.
-    pub(crate) fn emit_routed(&self, route: &Route, payload: T) -> Result<bool, Error<T>> {
+    /// An emit through a route (an [`EventHandle`](crate::EventHandle)'s or a hot one).
+    ///
+    /// While the route is verified and nothing changed since, `store(payload, seen)` puts the
+    /// payload straight into the route's hub; it must check
+    /// [`unchanged_since(seen)`](Self::unchanged_since) under the hub's lock and hand the
+    /// payload back if that fails. Otherwise, or then, it is an emit by the route's name, which
+    /// verifies the route again: if the event has only subscriptions, fed by the route's hub,
+    /// later emits through the route may go directly.
+    #[inline]
+    pub(crate) fn emit_routed(
+        &self,
+        route: &Route,
+        payload: T,
+        store: impl FnOnce(T, u64) -> Result<(), T>,
+    ) -> Result<bool, Error<T>> {
+        let payload = match self.direct(route) {
+            Some(seen) => match store(payload, seen) {
+                Ok(()) => return Ok(true),
+                Err(payload) => payload,
+            },
+            None => payload,
+        };
         self.emit_by_name(&route.name, payload, Some(route))
     }
 
@@ -894,6 +908,16 @@ impl<T> fmt::Debug for Inner<T> {
 mod tests {
     use crate::Emitter;
 
+    /// Everything the subscription can read right now.
+    fn drain(subscription: &mut crate::Subscription<u32>) -> Vec<u32> {
+        std::iter::from_fn(|| {
+            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut *subscription))
+                .flatten()
+                .map(Result::unwrap)
+        })
+        .collect()
+    }
+
     fn hot_names<T>(emitter: &Emitter<T>) -> Vec<String> {
         let inner = &emitter.inner;
         let count = inner.hot_count.load(super::Ordering::Acquire);
@@ -930,13 +954,7 @@ mod tests {
             emitter.inner.direct(&slot.route).is_some(),
             "re-verified by that emit"
         );
-        let read: Vec<u32> = std::iter::from_fn(|| {
-            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut a))
-                .flatten()
-                .map(Result::unwrap)
-        })
-        .collect();
-        assert_eq!(read, [1, 4]);
+        assert_eq!(drain(&mut a), [1, 4]);
 
         let _error = emitter.subscribe("error", 8).unwrap();
         assert_eq!(emitter.emit("error", 3), Ok(true));
@@ -969,16 +987,8 @@ mod tests {
         }
         assert_eq!(hot_names(&emitter), ["e0", "e1", "e2", "e3"]);
         for (i, subscription) in subscriptions.iter_mut().enumerate() {
-            let read: Vec<u32> = std::iter::from_fn(|| {
-                futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(
-                    &mut *subscription,
-                ))
-                .flatten()
-                .map(Result::unwrap)
-            })
-            .collect();
             let expected: Vec<u32> = (0..3).map(|round| round * 10 + i as u32).collect();
-            assert_eq!(read, expected, "{}", names[i]);
+            assert_eq!(drain(subscription), expected, "{}", names[i]);
         }
         // A hot route outlives its subscriptions: a new one joins the same buffer.
         drop(subscriptions);
@@ -986,8 +996,6 @@ mod tests {
         let mut again = emitter.subscribe("e0", 8).unwrap();
         assert_eq!(emitter.emit("e0", 8), Ok(true));
         assert_eq!(emitter.emit("e0", 9), Ok(true));
-        let first =
-            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut again));
-        assert_eq!(first, Some(Some(Ok(8))));
+        assert_eq!(drain(&mut again), [8, 9]);
     }
 }

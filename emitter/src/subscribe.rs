@@ -533,7 +533,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
         }
         let event = event.into();
         let location = Location::caller();
-        let hub = self.inner.hub(&event, Hub::new);
+        let hub = shared_hub(&self.inner, &event);
         let (seat, position) = hub.join(capacity);
         let link = Arc::new(Link {
             hub: Arc::clone(&hub),
