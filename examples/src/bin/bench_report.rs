@@ -109,7 +109,7 @@ fn targets() -> Vec<Target> {
     vec![
         t(
             "emitter",
-            "emit to 10 listeners within 2x of the plain loop (paired rounds)",
+            "emit to 10 listeners within 2x of the plain loop",
             PairedRatio {
                 line: "paired emit_sync emitter/plain_vec_loop 10:",
                 max: 2.0,
@@ -117,7 +117,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "emitter",
-            "subscribe delivery by name (1 subscriber) at least as fast as tokio broadcast (paired rounds)",
+            "subscribe delivery by name (1 subscriber) at least as fast as tokio broadcast",
             PairedRatio {
                 line: "paired subscribe_delivery emitter/tokio_broadcast 1:",
                 max: 1.0,
@@ -125,7 +125,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "emitter",
-            "subscribe delivery by name (10 subscribers) at least as fast as tokio broadcast (paired rounds)",
+            "subscribe delivery by name (10 subscribers) at least as fast as tokio broadcast",
             PairedRatio {
                 line: "paired subscribe_delivery emitter/tokio_broadcast 10:",
                 max: 1.0,
@@ -133,7 +133,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "emitter",
-            "subscribe delivery through an `EventHandle` (1 subscriber) at least as fast as tokio broadcast (paired rounds)",
+            "subscribe delivery through an `EventHandle` (1 subscriber) at least as fast as tokio broadcast",
             PairedRatio {
                 line: "paired subscribe_delivery emitter_handle/tokio_broadcast 1:",
                 max: 1.0,
@@ -141,7 +141,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "emitter",
-            "subscribe delivery through an `EventHandle` (10 subscribers) at least as fast as tokio broadcast (paired rounds)",
+            "subscribe delivery through an `EventHandle` (10 subscribers) at least as fast as tokio broadcast",
             PairedRatio {
                 line: "paired subscribe_delivery emitter_handle/tokio_broadcast 10:",
                 max: 1.0,
@@ -299,7 +299,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "streams",
-            "64 KiB, multi-thread: within 20% of the std loop (paired rounds)",
+            "64 KiB, multi-thread: within 20% of the std loop",
             PairedRatio {
                 line: "paired read_stream/std_fs_file_loop 64KiB multi_thread:",
                 max: 1.2,
@@ -307,7 +307,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "streams",
-            "1 MiB, multi-thread: within 20% of the std loop (paired rounds)",
+            "1 MiB, multi-thread: within 20% of the std loop",
             PairedRatio {
                 line: "paired read_stream/std_fs_file_loop 1MiB multi_thread:",
                 max: 1.2,
@@ -315,7 +315,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "streams",
-            "64 KiB, current-thread: within 20% of the std loop (paired rounds)",
+            "64 KiB, current-thread: within 20% of the std loop",
             PairedRatio {
                 line: "paired read_stream/std_fs_file_loop 64KiB current_thread:",
                 max: 1.2,
@@ -323,7 +323,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "streams",
-            "1 MiB, current-thread: within 20% of the std loop (paired rounds)",
+            "1 MiB, current-thread: within 20% of the std loop",
             PairedRatio {
                 line: "paired read_stream/std_fs_file_loop 1MiB current_thread:",
                 max: 1.2,
@@ -331,7 +331,7 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "streams",
-            "64 KiB, multi-thread: at least 3x ReaderStream (paired rounds; time ratio at most 1/3)",
+            "64 KiB, multi-thread: at least 3x ReaderStream",
             PairedRatio {
                 line: "paired read_stream/tokio_util_reader_stream 64KiB multi_thread:",
                 max: 1.0 / 3.0,
@@ -807,6 +807,12 @@ fn evaluate(
     benches: &BTreeMap<String, Vec<Bench>>,
     printed: &BTreeMap<String, String>,
 ) -> (String, Option<bool>) {
+    // The last line that `target.krate`'s benches printed containing `line`.
+    let last_printed = |line: &str| {
+        printed
+            .get(target.krate)
+            .and_then(|text| text.lines().rfind(|l| l.contains(line)))
+    };
     let missing = |id: Id| {
         format!(
             "not measured in this run (no benchmark `{}/{}/{}`)",
@@ -871,10 +877,7 @@ fn evaluate(
             }
         }
         Check::PairedRatio { line, max } => {
-            let value = printed.get(target.krate).and_then(|text| {
-                let found = text.lines().rfind(|l| l.contains(line))?;
-                number_before(found, "x (median")
-            });
+            let value = last_printed(line).and_then(|found| number_before(found, "x (median"));
             match value {
                 Some(ratio) => (
                     format!(
@@ -894,8 +897,7 @@ fn evaluate(
             minus,
             max,
         } => {
-            let value = printed.get(target.krate).and_then(|text| {
-                let found = text.lines().rfind(|l| l.contains(line))?;
+            let value = last_printed(line).and_then(|found| {
                 let less = match minus {
                     Some(minus) => number_before(found, minus)?,
                     None => 0.0,
@@ -1004,8 +1006,9 @@ fn render(paths: &Paths, benches: &BTreeMap<String, Vec<Bench>>) -> Result<Strin
          ## Machine, date, versions\n\n\
          - Machine: {cpu}, {cores} cores, shared with other work (the figures are noisy).\n\
          - Run: {date}; {how}. Each figure is the median of criterion's samples, except the \
-         targets marked \"paired rounds\": those are the median of per-round ratios from a bench \
-         that times ours and the peer back to back, round after round (`benches/paired.rs`).\n\
+         targets measured as a \"median of paired rounds\": the median of per-round ratios from a \
+         bench that times ours and the peer back to back, round after round \
+         (`benches/paired.rs`).\n\
          - Toolchain: {}.\n",
         command_output("rustc", &["-V"])
     );
