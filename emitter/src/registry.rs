@@ -615,18 +615,15 @@ impl<T> Inner<T> {
         }
     }
 
-    /// Keeps a hot route for `name`, found with only subscriptions fed by `hub`, if there is
-    /// room. Called with the lock held, which orders the writers of the slots.
+    /// Keeps a hot route for `name`, found with only subscriptions fed by `hub`; the caller saw
+    /// room for one. Called with the lock held, which orders the writers of the slots.
     #[cold]
     #[inline(never)]
     fn keep_hot(&self, name: &str, hub: &Arc<dyn Publish<T>>) {
         let count = self.hot_count.load(Ordering::Relaxed);
         // Another emit by this name may have kept it while this one waited for the lock.
-        let kept = self.hot[..count]
-            .iter()
-            .filter_map(OnceLock::get)
-            .any(|slot| same_name(&slot.route.name, name));
-        if count == HOT_ROUTES || kept {
+        let kept = |slot: &HotRoute<T>| same_name(&slot.route.name, name);
+        if self.hot[..count].iter().filter_map(OnceLock::get).any(kept) {
             return;
         }
         let route = Route::new(EventName::from(name), hub);
@@ -714,7 +711,10 @@ impl<T> Inner<T> {
                     route.verified.store(now, Ordering::Relaxed);
                 }
                 Some(_) => {}
-                None => self.keep_hot(name, hub),
+                None if self.hot_count.load(Ordering::Relaxed) < HOT_ROUTES => {
+                    self.keep_hot(name, hub);
+                }
+                None => {}
             }
             let Stored { evicted, waiting } = hub.store(payload);
             let to_wake = waiting.then(|| Arc::clone(hub));
