@@ -282,3 +282,19 @@ fn handles_on_several_threads_lose_reorder_and_duplicate_nothing() {
         }
     }
 }
+
+#[test]
+fn a_handle_keeps_the_emitter_alive_as_an_emitter_clone_does() {
+    let emitter: Emitter<u32> = Emitter::new();
+    let mut subscription = task::spawn(emitter.subscribe("n", 4).unwrap());
+    let n = emitter.event("n");
+    drop(emitter);
+    assert_eq!(n.emit(1), Ok(true));
+    assert_eq!(assert_ready!(subscription.poll_next()), Some(Ok(1)));
+    drop(n);
+    assert_eq!(
+        assert_ready!(subscription.poll_next()),
+        None,
+        "the last handle is gone"
+    );
+}
