@@ -1,25 +1,15 @@
 //! Emit cost against the floor (a plain `Vec<Box<dyn Fn(&T)>>` loop) and against the channel
 //! crates (tokio broadcast, async-broadcast), side by side in one run.
 
+mod common;
+
 use std::hint::black_box;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
 
+use common::{PlainListener, counting_listener, read_each};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use emitter::{Emitter, Subscription};
-use futures_core::Stream;
-
-/// The floor: what a hand-written listener list stores.
-type PlainListener = Box<dyn Fn(&u64) + Send + Sync>;
-
-fn counting_listener(counter: &Arc<AtomicU64>) -> impl Fn(&u64) + Send + Sync + 'static {
-    let counter = Arc::clone(counter);
-    move |n| {
-        counter.fetch_add(*n, Ordering::Relaxed);
-    }
-}
+use emitter::Emitter;
 
 fn emit_sync(c: &mut Criterion) {
     let mut group = c.benchmark_group("emit_sync");
@@ -111,20 +101,8 @@ fn on_off_churn(c: &mut Criterion) {
     group.finish();
 }
 
-/// Reads one payload from each subscription, as a task polling its stream would.
-fn read_each(subscriptions: &mut [Subscription<u64>], cx: &mut Context<'_>, expected: usize) {
-    let mut sum = 0;
-    for subscription in subscriptions {
-        if let Poll::Ready(Some(Ok(n))) = Pin::new(subscription).poll_next(cx) {
-            sum += n;
-        }
-    }
-    assert_eq!(sum, expected as u64);
-}
-
 fn subscribe_delivery(c: &mut Criterion) {
     let mut group = c.benchmark_group("subscribe_delivery");
-    let mut cx = Context::from_waker(Waker::noop());
     for subscribers in [1usize, 10] {
         let emitter: Emitter<u64> = Emitter::new();
         let mut subscriptions: Vec<_> = (0..subscribers)
@@ -136,7 +114,7 @@ fn subscribe_delivery(c: &mut Criterion) {
             |b, _| {
                 b.iter(|| {
                     emitter.emit("data", black_box(1)).unwrap();
-                    read_each(&mut subscriptions, &mut cx, subscribers);
+                    read_each(&mut subscriptions, subscribers);
                 });
             },
         );
@@ -148,7 +126,7 @@ fn subscribe_delivery(c: &mut Criterion) {
             |b, _| {
                 b.iter(|| {
                     handle.emit(black_box(1)).unwrap();
-                    read_each(&mut subscriptions, &mut cx, subscribers);
+                    read_each(&mut subscriptions, subscribers);
                 });
             },
         );

@@ -9,18 +9,15 @@
 //!
 //! Prints one line per target; `cargo run --release -p examples --bin bench-report` reads them.
 
+mod common;
+
 use std::hint::black_box;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use emitter::{Emitter, Subscription};
-use futures_core::Stream;
-
-/// The floor: what a hand-written listener list stores.
-type PlainListener = Box<dyn Fn(&u64) + Send + Sync>;
+use common::{PlainListener, counting_listener, read_each};
+use emitter::Emitter;
 
 /// Operations per batch and rounds per pair (after one warm-up round).
 const BATCH: u32 = 20_000;
@@ -67,31 +64,13 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Reads one payload from each subscription, as a task polling its stream would.
-fn read_each(subscriptions: &mut [Subscription<u64>], expected: usize) {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut sum = 0;
-    for subscription in subscriptions {
-        if let Poll::Ready(Some(Ok(n))) = Pin::new(subscription).poll_next(&mut cx) {
-            sum += n;
-        }
-    }
-    assert_eq!(sum, expected as u64);
-}
-
 fn emit_to_listeners() {
     let counter = Arc::new(AtomicU64::new(0));
-    let listener = || {
-        let counter = Arc::clone(&counter);
-        move |n: &u64| {
-            counter.fetch_add(*n, Ordering::Relaxed);
-        }
-    };
     let emitter: Emitter<u64> = Emitter::new();
     let plain: Vec<PlainListener> = (0..10)
         .map(|_| {
-            emitter.on("data", listener());
-            Box::new(listener()) as _
+            emitter.on("data", counting_listener(&counter));
+            Box::new(counting_listener(&counter)) as _
         })
         .collect();
     pair(
