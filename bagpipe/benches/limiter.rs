@@ -12,9 +12,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bagpipe::Bagpipe;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::StreamExt;
+use nodebook_bagpipe::Bagpipe;
 use tokio::sync::Semaphore;
 use tower::{Service, ServiceExt, limit::ConcurrencyLimit, service_fn};
 

@@ -1,14 +1,14 @@
 //! Memory per queued call with 10^6 calls waiting, measured as the growth of the process's
 //! resident set (Linux `/proc/self/statm`), for `Bagpipe::push`, `Bagpipe::run` (boxed futures
 //! polled once) and, side by side, tokio's `Semaphore::acquire_owned` awaited in 10^6 spawned
-//! tasks. Prints one line per subject; run with `cargo bench -p bagpipe --bench queued_memory`.
+//! tasks. Prints one line per subject; run with `cargo bench -p nodebook-bagpipe --bench queued_memory`.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use bagpipe::Bagpipe;
+use nodebook_bagpipe::Bagpipe;
 use tokio::sync::Semaphore;
 
 const QUEUED: usize = 1_000_000;

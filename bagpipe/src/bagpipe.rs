@@ -6,8 +6,8 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use emitter::Emitter;
 use futures_util::FutureExt;
+use nodebook_emitter::Emitter;
 use tokio::time::Instant;
 
 use crate::builder::{Builder, OnTimeout, Options};
@@ -41,7 +41,7 @@ use crate::stats::{Counters, Stats};
 /// # Examples
 ///
 /// ```
-/// use bagpipe::Bagpipe;
+/// use nodebook_bagpipe::Bagpipe;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -67,7 +67,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::new(10);
+    /// let pipe = nodebook_bagpipe::Bagpipe::new(10);
     /// assert_eq!(pipe.limit(), 10);
     /// ```
     #[must_use]
@@ -80,7 +80,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(10).refuse(true).build();
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(10).refuse(true).build();
     /// assert_eq!(pipe.queue_length(), 10);
     /// ```
     pub fn builder(limit: usize) -> Builder {
@@ -120,7 +120,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::{Bagpipe, Error};
+    /// use nodebook_bagpipe::{Bagpipe, Error};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -219,7 +219,7 @@ impl Bagpipe {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     /// use tokio::time::{Instant, sleep};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -239,7 +239,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -277,7 +277,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -299,7 +299,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -320,7 +320,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(bagpipe::Bagpipe::new(5).limit(), 5);
+    /// assert_eq!(nodebook_bagpipe::Bagpipe::new(5).limit(), 5);
     /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
@@ -332,7 +332,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(bagpipe::Bagpipe::new(5).queue_length(), 5);
+    /// assert_eq!(nodebook_bagpipe::Bagpipe::new(5).queue_length(), 5);
     /// ```
     #[must_use]
     pub fn queue_length(&self) -> usize {
@@ -347,7 +347,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -369,7 +369,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::{Bagpipe, Error};
+    /// use nodebook_bagpipe::{Bagpipe, Error};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -389,7 +389,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// assert!(!bagpipe::Bagpipe::new(1).is_closed());
+    /// assert!(!nodebook_bagpipe::Bagpipe::new(1).is_closed());
     /// ```
     #[must_use]
     pub fn is_closed(&self) -> bool {
@@ -401,7 +401,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// assert!(!bagpipe::Bagpipe::new(1).is_disabled());
+    /// assert!(!nodebook_bagpipe::Bagpipe::new(1).is_disabled());
     /// ```
     #[must_use]
     pub fn is_disabled(&self) -> bool {
@@ -413,7 +413,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -437,7 +437,7 @@ impl Bagpipe {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::{Bagpipe, Event};
+    /// use nodebook_bagpipe::{Bagpipe, Event};
     ///
     /// let pipe = Bagpipe::new(10);
     /// pipe.events().on(Event::FULL, |event: &Event| eprintln!("busy: {event:?}"));

@@ -12,7 +12,7 @@ use crate::Bagpipe;
 /// # Examples
 ///
 /// ```
-/// use bagpipe::{Bagpipe, OnTimeout};
+/// use nodebook_bagpipe::{Bagpipe, OnTimeout};
 /// use std::time::Duration;
 ///
 /// let pipe = Bagpipe::builder(4)
@@ -61,7 +61,7 @@ pub(crate) struct Options {
 /// # Examples
 ///
 /// ```
-/// use bagpipe::Bagpipe;
+/// use nodebook_bagpipe::Bagpipe;
 /// use std::time::Duration;
 ///
 /// let pipe = Bagpipe::builder(10)
@@ -103,7 +103,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(2).queue_length(4).build();
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(2).queue_length(4).build();
     /// assert_eq!(pipe.queue_length(), 4);
     /// ```
     pub fn queue_length(mut self, queue_length: usize) -> Self {
@@ -117,7 +117,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(2).refuse(true).build();
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(2).refuse(true).build();
     /// # drop(pipe);
     /// ```
     pub fn refuse(mut self, refuse: bool) -> Self {
@@ -132,7 +132,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(2)
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(2)
     ///     .timeout(std::time::Duration::from_secs(1))
     ///     .build();
     /// # drop(pipe);
@@ -149,7 +149,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(2)
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(2)
     ///     .queue_timeout(std::time::Duration::from_millis(200))
     ///     .build();
     /// # drop(pipe);
@@ -165,8 +165,8 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(2)
-    ///     .on_timeout(bagpipe::OnTimeout::Detach)
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(2)
+    ///     .on_timeout(nodebook_bagpipe::OnTimeout::Detach)
     ///     .build();
     /// # drop(pipe);
     /// ```
@@ -182,7 +182,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(1).disabled(true).build();
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(1).disabled(true).build();
     /// assert!(pipe.is_disabled());
     /// ```
     pub fn disabled(mut self, disabled: bool) -> Self {
@@ -195,7 +195,7 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pipe = bagpipe::Bagpipe::builder(3).build();
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(3).build();
     /// assert_eq!(pipe.limit(), 3);
     /// ```
     #[must_use]

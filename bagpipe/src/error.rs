@@ -10,7 +10,7 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use bagpipe::{Bagpipe, Error};
+/// use nodebook_bagpipe::{Bagpipe, Error};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

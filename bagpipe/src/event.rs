@@ -8,7 +8,7 @@ use std::time::Duration;
 /// Something worth telling the application, delivered through [`Bagpipe::events`].
 ///
 /// The book's bagpipe is an `EventEmitter` with a `full` and an `outdated` event; here the
-/// events travel through an [`emitter::Emitter<Event>`](emitter::Emitter) under the names in
+/// events travel through an [`nodebook_emitter::Emitter<Event>`](nodebook_emitter::Emitter) under the names in
 /// [`Event::name`], so listeners subscribe with `on("full", ..)` exactly as in Node.
 ///
 /// [`Bagpipe::events`]: crate::Bagpipe::events
@@ -16,7 +16,7 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use bagpipe::{Bagpipe, Event};
+/// use nodebook_bagpipe::{Bagpipe, Event};
 /// use std::sync::{Arc, Mutex};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -70,7 +70,7 @@ impl Event {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Event;
+    /// use nodebook_bagpipe::Event;
     ///
     /// assert_eq!(Event::Drain.name(), "drain");
     /// assert_eq!(Event::Full { queued: 2 }.name(), Event::FULL);
@@ -94,7 +94,7 @@ impl Event {
 /// # Examples
 ///
 /// ```
-/// use bagpipe::{Bagpipe, Error, Event, OnTimeout};
+/// use nodebook_bagpipe::{Bagpipe, Error, Event, OnTimeout};
 /// use std::sync::{Arc, Mutex};
 /// use std::time::Duration;
 ///
@@ -172,7 +172,7 @@ impl Outdated {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::{Bagpipe, Event, OnTimeout};
+    /// use nodebook_bagpipe::{Bagpipe, Event, OnTimeout};
     /// use std::sync::{Arc, Mutex};
     /// use std::time::Duration;
     ///
@@ -237,7 +237,7 @@ impl Outdated {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::{Bagpipe, Event, OnTimeout};
+    /// use nodebook_bagpipe::{Bagpipe, Event, OnTimeout};
     /// use std::sync::{Arc, Mutex};
     /// use std::time::Duration;
     ///

@@ -23,7 +23,7 @@ use crate::stats::Counters;
 /// # Examples
 ///
 /// ```
-/// use bagpipe::{Bagpipe, BagpipeLayer};
+/// use nodebook_bagpipe::{Bagpipe, BagpipeLayer};
 /// use tower::{Layer, Service, ServiceExt, service_fn};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -49,7 +49,7 @@ impl BagpipeLayer {
     /// # Examples
     ///
     /// ```
-    /// let layer = bagpipe::BagpipeLayer::new(bagpipe::Bagpipe::new(4));
+    /// let layer = nodebook_bagpipe::BagpipeLayer::new(nodebook_bagpipe::Bagpipe::new(4));
     /// # drop(layer);
     /// ```
     #[must_use]

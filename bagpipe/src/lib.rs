@@ -15,7 +15,7 @@
 //! answered with a timeout so the next one can run.
 //!
 //! ```
-//! use bagpipe::{Bagpipe, Error, Event};
+//! use nodebook_bagpipe::{Bagpipe, Error, Event};
 //! use std::time::Duration;
 //!
 //! async fn query(sql: String) -> Result<Vec<String>, String> {

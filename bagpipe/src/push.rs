@@ -26,7 +26,7 @@ use crate::shared::QueuedCall;
 /// # Examples
 ///
 /// ```
-/// use bagpipe::Bagpipe;
+/// use nodebook_bagpipe::Bagpipe;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
@@ -77,7 +77,7 @@ impl<T> Push<T> {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -96,7 +96,7 @@ impl<T> Push<T> {
     /// # Examples
     ///
     /// ```
-    /// use bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::Bagpipe;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 use tokio::time::Instant;
 
 use crate::builder::Options;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// # Examples
 ///
 /// ```
-/// use bagpipe::Bagpipe;
+/// use nodebook_bagpipe::Bagpipe;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

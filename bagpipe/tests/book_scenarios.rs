@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bagpipe::{Bagpipe, Error, Event, Push};
+use nodebook_bagpipe::{Bagpipe, Error, Event, Push};
 use tokio::sync::oneshot;
 
 const FIXTURE: &str = include_str!("fixtures/book_scenarios.txt");

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bagpipe::{Bagpipe, Error, OnTimeout};
+use nodebook_bagpipe::{Bagpipe, Error, OnTimeout};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, advance, sleep};
 use tokio_test::task;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bagpipe::Bagpipe;
+use nodebook_bagpipe::Bagpipe;
 use tokio::sync::Semaphore;
 use tokio_test::task;
 use tokio_test::{assert_pending, assert_ready, assert_ready_ok};
@@ -248,7 +248,7 @@ fn many_cancelled_waiters_do_not_grow_the_queue_without_bound() {
 /// A queued push has no task of its own; these pin down what its handle promises anyway.
 mod queued_push {
     use super::*;
-    use bagpipe::Error;
+    use nodebook_bagpipe::Error;
     use tokio::sync::oneshot;
 
     #[tokio::test]

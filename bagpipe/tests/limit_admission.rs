@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use bagpipe::{Bagpipe, Error, Event};
+use nodebook_bagpipe::{Bagpipe, Error, Event};
 use tokio::sync::{Semaphore, oneshot};
 
 /// A gate the test opens; calls wait on it while holding their slot.
@@ -311,12 +311,12 @@ fn public_types_are_send_and_sync() {
     send_sync::<Bagpipe>();
     send_sync::<Error>();
     send_sync::<Event>();
-    send_sync::<bagpipe::Stats>();
-    send_sync::<bagpipe::Builder>();
-    send_sync::<bagpipe::Push<()>>();
+    send_sync::<nodebook_bagpipe::Stats>();
+    send_sync::<nodebook_bagpipe::Builder>();
+    send_sync::<nodebook_bagpipe::Push<()>>();
     let pipe = Bagpipe::new(1);
     let run = pipe.run(async {});
     fn send_value<T: Send>(_: &T) {}
     send_value(&run);
-    send::<bagpipe::Outdated>();
+    send::<nodebook_bagpipe::Outdated>();
 }

@@ -1,7 +1,7 @@
 //! Model checks of the admission machine (`src/slots.rs`) under loom: every interleaving of a few
 //! threads taking, giving back, handing over and cancelling slots, up to the preemption bound.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p bagpipe --release --test
+//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p nodebook-bagpipe --release --test
 //! loom_slots` (see CONTRIBUTING.md). The machine is compiled into this test from its source, so
 //! the model drives the real code directly, without tokio, which loom cannot see into.
 //!

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use bagpipe::{Bagpipe, Error};
+use nodebook_bagpipe::{Bagpipe, Error};
 use proptest::prelude::*;
 use tokio::sync::oneshot;
 use tokio_test::task::{Spawn, spawn};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bagpipe::Bagpipe;
+use nodebook_bagpipe::Bagpipe;
 use tokio::sync::Barrier;
 
 const CALLS: usize = 100_000;

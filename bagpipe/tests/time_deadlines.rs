@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bagpipe::{Bagpipe, Error, Event, OnTimeout};
+use nodebook_bagpipe::{Bagpipe, Error, Event, OnTimeout};
 use tokio::time::{Instant, sleep};
 
 const MS: Duration = Duration::from_millis(1);

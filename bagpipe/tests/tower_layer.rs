@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bagpipe::{Bagpipe, BagpipeLayer, Error};
+use nodebook_bagpipe::{Bagpipe, BagpipeLayer, Error};
 use tokio::sync::Semaphore;
 use tower::{Layer, Service, ServiceExt, service_fn};
 

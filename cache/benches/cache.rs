@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use cache::LimitableMap;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dashmap::DashMap;
+use nodebook_cache::LimitableMap;
 
 const KEY_SPACE: usize = 100_000;
 const CAPACITY: usize = 10_000;

@@ -1,7 +1,7 @@
 //! Bytes per entry beyond the `(u64, u64)` payload, for ours and the peers: each contender is
 //! filled in a fresh child process and measured by the growth of its resident set
 //! (`VmRSS` in `/proc/self/status`), so no allocator bookkeeping is needed. Run by
-//! `cargo bench -p cache --bench memory`; prints one line per contender and size.
+//! `cargo bench -p nodebook-cache --bench memory`; prints one line per contender and size.
 
 use std::num::NonZeroUsize;
 use std::process::Command;
@@ -32,7 +32,7 @@ fn measure(name: &str, n: usize) -> usize {
     let keys = 0..n as u64;
     let held: Box<dyn std::any::Any> = match name {
         "ours" => {
-            let m = cache::LimitableMap::new(n).unwrap();
+            let m = nodebook_cache::LimitableMap::new(n).unwrap();
             keys.for_each(|k| {
                 m.insert(k, k);
             });

@@ -17,7 +17,7 @@ use crate::store::Listener;
 /// # Examples
 ///
 /// ```
-/// use cache::{AbandonPolicy, LimitableMap, RemovalCause};
+/// use nodebook_cache::{AbandonPolicy, LimitableMap, RemovalCause};
 /// use std::time::Duration;
 ///
 /// let map: LimitableMap<String, u64> = LimitableMap::builder(10_000)
@@ -30,7 +30,7 @@ use crate::store::Listener;
 ///     .abandon_policy(AbandonPolicy::KeepLoading)
 ///     .build()?;
 /// assert_eq!(map.limit(), 10_000);
-/// # Ok::<(), cache::Error>(())
+/// # Ok::<(), nodebook_cache::Error>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder<K, V, S = RandomState> {
@@ -71,7 +71,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     /// use std::hash::BuildHasherDefault;
     /// use std::collections::hash_map::DefaultHasher;
     ///
@@ -80,7 +80,7 @@ where
     ///     .build()?;
     /// map.insert(1, 1);
     /// assert_eq!(map.get(&1), Some(1));
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn hasher<T>(self, hasher: T) -> Builder<K, V, T>
     where
@@ -103,11 +103,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     /// use std::time::Duration;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), cache::Error> {
+    /// # async fn main() -> Result<(), nodebook_cache::Error> {
     /// let map = LimitableMap::builder(8).time_to_live(Duration::from_millis(100)).build()?;
     /// map.insert("k", 1);
     /// tokio::time::advance(Duration::from_millis(99)).await;
@@ -131,7 +131,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::{LimitableMap, RemovalCause};
+    /// use nodebook_cache::{LimitableMap, RemovalCause};
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
     ///
@@ -148,7 +148,7 @@ where
     ///     map.insert(k, k);
     /// }
     /// assert_eq!(evictions.load(Ordering::Relaxed), 3);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn eviction_listener<F>(mut self, listener: F) -> Self
     where
@@ -164,13 +164,13 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::{AbandonPolicy, LimitableMap};
+    /// use nodebook_cache::{AbandonPolicy, LimitableMap};
     ///
     /// let map: LimitableMap<u32, u32> = LimitableMap::builder(8)
     ///     .abandon_policy(AbandonPolicy::CancelLoad)
     ///     .build()?;
     /// assert_eq!(map.abandon_policy(), AbandonPolicy::CancelLoad);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn abandon_policy(mut self, policy: AbandonPolicy) -> Self {
         self.policy = policy;
@@ -187,7 +187,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::{Error, LimitableMap};
+    /// use nodebook_cache::{Error, LimitableMap};
     /// use std::time::Duration;
     ///
     /// let err = LimitableMap::<u8, u8>::builder(4).time_to_live(Duration::ZERO).build();

@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use cache::{Error, LimitableMap};
+/// use nodebook_cache::{Error, LimitableMap};
 ///
 /// let err = LimitableMap::<u32, u32>::new(0).unwrap_err();
 /// assert!(matches!(err, Error::ZeroLimit));
@@ -76,7 +76,7 @@ impl Error<Infallible> {
     /// # Examples
     ///
     /// ```
-    /// use cache::Error;
+    /// use nodebook_cache::Error;
     ///
     /// let err: Error<std::io::Error> = Error::ZeroLimit.widen();
     /// assert!(matches!(err, Error::ZeroLimit));

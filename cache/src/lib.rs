@@ -28,7 +28,7 @@
 //! of the database. Ten thousand requests on a cold key run one query:
 //!
 //! ```
-//! use cache::LimitableMap;
+//! use nodebook_cache::LimitableMap;
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::time::Duration;

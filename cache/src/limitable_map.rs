@@ -53,7 +53,7 @@ use crate::store::{Listener, Store};
 /// # Examples
 ///
 /// ```
-/// use cache::LimitableMap;
+/// use nodebook_cache::LimitableMap;
 ///
 /// let map = LimitableMap::new(2)?;
 /// map.insert("a", 1);
@@ -63,7 +63,7 @@ use crate::store::{Listener, Store};
 /// assert_eq!(map.get(&"a"), None);
 /// assert_eq!(map.get(&"b"), Some(2));
 /// assert_eq!(map.len(), 2);
-/// # Ok::<(), cache::Error>(())
+/// # Ok::<(), nodebook_cache::Error>(())
 /// ```
 pub struct LimitableMap<K, V, S = RandomState> {
     store: Shape<K, V, S>,
@@ -101,12 +101,12 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map: LimitableMap<u64, String> = LimitableMap::new(10_000)?;
     /// assert_eq!(map.limit(), 10_000);
     /// assert!(LimitableMap::<u64, String>::new(0).is_err());
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn new(limit: usize) -> Result<Self, Error> {
         Self::builder(limit).build()
@@ -118,14 +118,14 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     /// use std::time::Duration;
     ///
     /// let map: LimitableMap<u64, String> = LimitableMap::builder(100)
     ///     .time_to_live(Duration::from_secs(60))
     ///     .build()?;
     /// assert_eq!(map.time_to_live(), Some(Duration::from_secs(60)));
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn builder(limit: usize) -> Builder<K, V> {
         Builder::new(limit)
@@ -167,14 +167,14 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(1)?;
     /// assert_eq!(map.insert(1, "one"), None);
     /// assert_eq!(map.insert(1, "uno"), Some("one"));
     /// assert_eq!(map.insert(2, "two"), None); // evicts 1
     /// assert!(!map.contains_key(&1));
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.flights.forget(&key);
@@ -189,14 +189,14 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     /// use std::sync::Arc;
     ///
     /// let map = LimitableMap::new(8)?;
     /// map.insert("page", Arc::<str>::from("<html>…</html>")); // large values: share, don't copy
     /// assert_eq!(map.get("page").as_deref(), Some("<html>…</html>"));
     /// assert_eq!(map.get("other"), None);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<V>
@@ -212,13 +212,13 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(8)?;
     /// map.insert(1, ());
     /// assert!(map.contains_key(&1));
     /// assert!(!map.contains_key(&2));
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn contains_key<Q>(&self, key: &Q) -> bool
@@ -237,13 +237,13 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(8)?;
     /// map.insert(1, "one");
     /// assert_eq!(map.remove(&1), Some("one"));
     /// assert_eq!(map.remove(&1), None);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<V>
     where
@@ -264,13 +264,13 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(8)?;
     /// map.insert("user:1", "Ada");
     /// map.invalidate("user:1");
     /// assert_eq!(map.get("user:1"), None);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn invalidate<Q>(&self, key: &Q)
     where
@@ -286,14 +286,14 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(8)?;
     /// map.insert(1, 1);
     /// map.insert(2, 2);
     /// map.clear();
     /// assert!(map.is_empty());
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     pub fn clear(&self) {
         self.flights.forget_all();
@@ -307,14 +307,14 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(2)?;
     /// for k in 0..5 {
     ///     map.insert(k, k);
     /// }
     /// assert_eq!(map.len(), 2);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
@@ -326,11 +326,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map: LimitableMap<u8, u8> = LimitableMap::new(2)?;
     /// assert!(map.is_empty());
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -342,11 +342,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
     /// assert_eq!(map.limit(), 3);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
@@ -358,11 +358,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
     /// assert_eq!(map.time_to_live(), None);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn time_to_live(&self) -> Option<std::time::Duration> {
@@ -374,11 +374,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::{AbandonPolicy, LimitableMap};
+    /// use nodebook_cache::{AbandonPolicy, LimitableMap};
     ///
     /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
     /// assert_eq!(map.abandon_policy(), AbandonPolicy::KeepLoading);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn abandon_policy(&self) -> AbandonPolicy {
@@ -392,11 +392,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     /// use std::time::Duration;
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), cache::Error> {
+    /// # async fn main() -> Result<(), nodebook_cache::Error> {
     /// let map = LimitableMap::builder(8).time_to_live(Duration::from_secs(1)).build()?;
     /// map.insert(1, "one");
     /// tokio::time::advance(Duration::from_secs(2)).await;
@@ -419,14 +419,14 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(3)?;
     /// map.insert('b', ());
     /// map.insert('a', ());
     /// map.insert('b', ()); // an overwrite keeps the place
     /// assert_eq!(map.keys(), ['b', 'a']);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn keys(&self) -> Vec<K> {
@@ -438,13 +438,13 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// let map = LimitableMap::new(1)?;
     /// map.insert(1, ());
     /// map.insert(2, ());
     /// assert_eq!(map.stats().evicted_capacity, 1);
-    /// # Ok::<(), cache::Error>(())
+    /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]
     pub fn stats(&self) -> CacheStats {
@@ -482,7 +482,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::LimitableMap;
+    /// use nodebook_cache::LimitableMap;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -16,7 +16,7 @@ use crate::stats::LoadStats;
 /// # Examples
 ///
 /// ```
-/// use cache::{AbandonPolicy, OnceQueue};
+/// use nodebook_cache::{AbandonPolicy, OnceQueue};
 ///
 /// let queue: OnceQueue<u32, String, std::io::Error> =
 ///     OnceQueue::with_policy(AbandonPolicy::CancelLoad);
@@ -66,7 +66,7 @@ pub enum AbandonPolicy {
 /// The book's scenario: many requests for one query at once run it once.
 ///
 /// ```
-/// use cache::OnceQueue;
+/// use nodebook_cache::OnceQueue;
 /// use std::sync::Arc;
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::time::Duration;
@@ -110,7 +110,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::OnceQueue;
+    /// use nodebook_cache::OnceQueue;
     ///
     /// let queue: OnceQueue<String, u64, std::io::Error> = OnceQueue::new();
     /// assert_eq!(queue.in_flight(), 0);
@@ -125,7 +125,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::{AbandonPolicy, OnceQueue};
+    /// use nodebook_cache::{AbandonPolicy, OnceQueue};
     ///
     /// let queue: OnceQueue<String, u64, std::io::Error> =
     ///     OnceQueue::with_policy(AbandonPolicy::CancelLoad);
@@ -170,7 +170,7 @@ where
     /// Errors are shared, then forgotten:
     ///
     /// ```
-    /// use cache::{Error, OnceQueue};
+    /// use nodebook_cache::{Error, OnceQueue};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -200,7 +200,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::OnceQueue;
+    /// use nodebook_cache::OnceQueue;
     ///
     /// let queue: OnceQueue<u32, u32, String> = OnceQueue::new();
     /// assert!(!queue.forget(&1));
@@ -214,7 +214,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::OnceQueue;
+    /// use nodebook_cache::OnceQueue;
     ///
     /// let queue: OnceQueue<u32, u32, String> = OnceQueue::new();
     /// assert!(!queue.is_loading(&1));
@@ -229,7 +229,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::OnceQueue;
+    /// use nodebook_cache::OnceQueue;
     ///
     /// let queue: OnceQueue<u32, u32, String> = OnceQueue::new();
     /// assert_eq!(queue.in_flight(), 0);
@@ -244,7 +244,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::{AbandonPolicy, OnceQueue};
+    /// use nodebook_cache::{AbandonPolicy, OnceQueue};
     ///
     /// let queue: OnceQueue<u32, u32, String> = OnceQueue::new();
     /// assert_eq!(queue.policy(), AbandonPolicy::KeepLoading);
@@ -262,7 +262,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use cache::OnceQueue;
+    /// use nodebook_cache::OnceQueue;
     ///
     /// let queue: OnceQueue<u32, u32, String> = OnceQueue::new();
     /// assert_eq!(queue.stats().started, 0);

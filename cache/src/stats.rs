@@ -5,7 +5,7 @@
 /// # Examples
 ///
 /// ```
-/// use cache::{LimitableMap, RemovalCause};
+/// use nodebook_cache::{LimitableMap, RemovalCause};
 /// use std::sync::{Arc, Mutex};
 ///
 /// let seen = Arc::new(Mutex::new(Vec::new()));
@@ -16,7 +16,7 @@
 /// map.insert("a", 1);
 /// map.insert("b", 2); // "a" is the oldest and the map is full
 /// assert_eq!(*seen.lock().unwrap(), [("a", 1, RemovalCause::Capacity)]);
-/// # Ok::<(), cache::Error>(())
+/// # Ok::<(), nodebook_cache::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -41,7 +41,7 @@ pub enum RemovalCause {
 /// # Examples
 ///
 /// ```
-/// use cache::LimitableMap;
+/// use nodebook_cache::LimitableMap;
 ///
 /// let map = LimitableMap::new(2)?;
 /// map.insert(1, "one");
@@ -49,7 +49,7 @@ pub enum RemovalCause {
 /// assert_eq!(map.get(&2), None);
 /// let stats = map.stats();
 /// assert_eq!((stats.hits, stats.misses, stats.inserts), (1, 1, 1));
-/// # Ok::<(), cache::Error>(())
+/// # Ok::<(), nodebook_cache::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -81,7 +81,7 @@ pub struct CacheStats {
 /// # Examples
 ///
 /// ```
-/// use cache::OnceQueue;
+/// use nodebook_cache::OnceQueue;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

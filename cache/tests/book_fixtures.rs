@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use cache::{LimitableMap, OnceQueue};
+use nodebook_cache::{LimitableMap, OnceQueue};
 use tokio::time::{Instant, sleep, sleep_until};
 
 const MAP_FIXTURE: &str = include_str!("fixtures/limitable_map.txt");

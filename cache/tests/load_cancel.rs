@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
-use cache::{AbandonPolicy, LimitableMap, OnceQueue};
+use nodebook_cache::{AbandonPolicy, LimitableMap, OnceQueue};
 use tokio::time::{Instant, advance, sleep};
 use tokio_test::task;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cache::{AbandonPolicy, Error, LimitableMap, OnceQueue};
 use futures_util::future::join_all;
+use nodebook_cache::{AbandonPolicy, Error, LimitableMap, OnceQueue};
 use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout};
 

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cache::{Error, LimitableMap, RemovalCause};
+use nodebook_cache::{Error, LimitableMap, RemovalCause};
 
 type Log<K, V> = Arc<Mutex<Vec<(K, V, RemovalCause)>>>;
 
@@ -289,15 +289,16 @@ fn clones_share_one_map() {
 fn public_types_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<LimitableMap<String, Arc<str>>>();
-    send_sync::<cache::OnceQueue<String, Arc<str>, std::io::Error>>();
-    send_sync::<cache::Builder<String, u32>>();
+    send_sync::<nodebook_cache::OnceQueue<String, Arc<str>, std::io::Error>>();
+    send_sync::<nodebook_cache::Builder<String, u32>>();
     send_sync::<Error<std::io::Error>>();
-    send_sync::<cache::CacheStats>();
+    send_sync::<nodebook_cache::CacheStats>();
 
     // The futures of `run` and `get_or_load` can be spawned.
     fn send<T: Send>(_: &T) {}
     let map: LimitableMap<String, u32> = LimitableMap::new(1).unwrap();
     send(&map.get_or_load("k".to_string(), || async { Ok::<u32, std::io::Error>(1) }));
-    let queue: cache::OnceQueue<String, u32, std::io::Error> = cache::OnceQueue::new();
+    let queue: nodebook_cache::OnceQueue<String, u32, std::io::Error> =
+        nodebook_cache::OnceQueue::new();
     send(&queue.run("k".to_string(), || async { Ok(1) }));
 }

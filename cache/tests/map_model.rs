@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use cache::{LimitableMap, RemovalCause};
+use nodebook_cache::{LimitableMap, RemovalCause};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use cache::{LimitableMap, RemovalCause};
+use nodebook_cache::{LimitableMap, RemovalCause};
 
 const THREADS: u64 = 4;
 const OPS_PER_THREAD: u64 = 250_000;

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use base64::Engine as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use decoder::StringDecoder;
+use nodebook_decoder::StringDecoder;
 
 const BIG_CHUNK: usize = 64 * 1024;
 const SMALL_CHUNK: usize = 11;

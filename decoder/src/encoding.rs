@@ -14,13 +14,13 @@ use crate::Error;
 /// # Examples
 ///
 /// ```
-/// use decoder::Encoding;
+/// use nodebook_decoder::Encoding;
 ///
 /// assert_eq!(Encoding::for_label("UCS-2")?, Encoding::Utf16Le);
 /// assert_eq!(Encoding::for_label("binary")?.name(), "latin1");
 /// assert_eq!(Encoding::for_label("gb2312")?, Encoding::Whatwg(encoding_rs::GBK));
 /// assert_eq!(Encoding::for_label("gbk")?.to_string(), "GBK");
-/// # Ok::<(), decoder::Error>(())
+/// # Ok::<(), nodebook_decoder::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -61,13 +61,13 @@ impl Encoding {
     /// # Examples
     ///
     /// ```
-    /// use decoder::Encoding;
+    /// use nodebook_decoder::Encoding;
     ///
     /// assert_eq!(Encoding::for_label("UTF-8")?, Encoding::Utf8);
     /// assert_eq!(Encoding::for_label("Latin1")?, Encoding::Latin1);
     /// assert_eq!(Encoding::for_label("shift_jis")?.name(), "Shift_JIS");
     /// assert!(Encoding::for_label("utf-7").is_err());
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn for_label(label: &str) -> Result<Self, Error> {
         if let Some(node) = Self::for_node_name(label) {
@@ -118,7 +118,7 @@ impl Encoding {
     /// # Examples
     ///
     /// ```
-    /// use decoder::Encoding;
+    /// use nodebook_decoder::Encoding;
     ///
     /// assert_eq!(Encoding::Utf16Le.name(), "utf16le");
     /// assert_eq!(Encoding::Whatwg(encoding_rs::EUC_KR).name(), "EUC-KR");

@@ -7,7 +7,7 @@ use crate::Encoding;
 /// # Examples
 ///
 /// ```
-/// use decoder::{Error, StringDecoder};
+/// use nodebook_decoder::{Error, StringDecoder};
 ///
 /// let err = StringDecoder::new("klingon").unwrap_err();
 /// assert!(matches!(err, Error::UnknownEncoding { ref label } if label == "klingon"));

@@ -7,7 +7,7 @@
 //! holds the unfinished tail back until the next one (the book, section 6.3).
 //!
 //! ```
-//! use decoder::StringDecoder;
+//! use nodebook_decoder::StringDecoder;
 //!
 //! let poem = "床前明月光，疑是地上霜。";
 //! let chunks: Vec<&[u8]> = poem.as_bytes().chunks(11).collect();
@@ -25,7 +25,7 @@
 //! }
 //! decoder.end_into(&mut text);
 //! assert_eq!(text, poem);
-//! # Ok::<(), decoder::Error>(())
+//! # Ok::<(), nodebook_decoder::Error>(())
 //! ```
 //!
 //! # Encodings

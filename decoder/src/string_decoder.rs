@@ -43,7 +43,7 @@ use crate::{Encoding, Error, bytewise};
 /// the characters cut at chunk boundaries, the decoder does not.
 ///
 /// ```
-/// use decoder::StringDecoder;
+/// use nodebook_decoder::StringDecoder;
 ///
 /// let poem = "床前明月光，疑是地上霜；举头望明月，低头思故乡。";
 /// let mut decoder = StringDecoder::new("utf8")?;
@@ -53,7 +53,7 @@ use crate::{Encoding, Error, bytewise};
 /// }
 /// text += &decoder.end();
 /// assert_eq!(text, poem);
-/// # Ok::<(), decoder::Error>(())
+/// # Ok::<(), nodebook_decoder::Error>(())
 /// ```
 pub struct StringDecoder {
     encoding: Encoding,
@@ -96,11 +96,11 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::{Encoding, StringDecoder};
+    /// use nodebook_decoder::{Encoding, StringDecoder};
     ///
     /// assert_eq!(StringDecoder::new("UCS-2")?.encoding(), Encoding::Utf16Le);
     /// assert!(StringDecoder::new("utf-32").is_err());
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn new(label: &str) -> Result<Self, Error> {
         Encoding::for_label(label).map(Self::with_encoding)
@@ -112,7 +112,7 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// let mut decoder = StringDecoder::from_encoding(encoding_rs::SHIFT_JIS);
     /// assert_eq!(decoder.write(&[0x93, 0xfa, 0x96]), "日");
@@ -128,7 +128,7 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::{Encoding, StringDecoder};
+    /// use nodebook_decoder::{Encoding, StringDecoder};
     ///
     /// let mut decoder = StringDecoder::with_encoding(Encoding::Hex);
     /// assert_eq!(decoder.write(b"\x0a\xff"), "0aff");
@@ -161,11 +161,11 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// assert_eq!(StringDecoder::new("BINARY")?.encoding().name(), "latin1");
     /// assert_eq!(StringDecoder::new("x-sjis")?.encoding().name(), "Shift_JIS");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     #[must_use]
     pub fn encoding(&self) -> Encoding {
@@ -178,13 +178,13 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// let mut decoder = StringDecoder::new("utf8")?;
     /// assert_eq!(decoder.write(&[0xe2]), "");
     /// assert_eq!(decoder.write(&[0x82]), "");
     /// assert_eq!(decoder.write(&[0xac]), "€");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     #[must_use = "the returned text is the decoded output"]
     pub fn write(&mut self, bytes: &[u8]) -> String {
@@ -199,7 +199,7 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// let mut decoder = StringDecoder::new("utf16le")?;
     /// let mut text = String::with_capacity(64);
@@ -208,7 +208,7 @@ impl StringDecoder {
     /// }
     /// decoder.end_into(&mut text);
     /// assert_eq!(text, "👍a");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn write_into(&mut self, bytes: &[u8], out: &mut String) {
         // Lossy decoding never reports a malformed sequence.
@@ -223,14 +223,14 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// let mut decoder = StringDecoder::new("base64")?;
     /// assert_eq!(decoder.write(b"a"), "");
     /// assert_eq!(decoder.end(), "YQ==");
     /// assert_eq!(decoder.write(b"aaa"), "YWFh");
     /// assert_eq!(decoder.end(), "");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     #[must_use = "the returned text is the rest of the decoded output"]
     pub fn end(&mut self) -> String {
@@ -244,14 +244,14 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// let mut decoder = StringDecoder::new("utf8")?;
     /// let mut text = String::new();
     /// decoder.write_into(&[0x61, 0xe2, 0x82], &mut text);
     /// decoder.end_into(&mut text);
     /// assert_eq!(text, "a\u{fffd}");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn end_into(&mut self, out: &mut String) {
         // Lossy decoding never reports a malformed sequence.
@@ -274,13 +274,13 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::{Error, StringDecoder};
+    /// use nodebook_decoder::{Error, StringDecoder};
     ///
     /// let mut decoder = StringDecoder::new("utf8")?;
     /// assert_eq!(decoder.try_write(b"ok ")?, "ok ");
     /// let err = decoder.try_write(b"\xc3\xa9 \xff").unwrap_err();
     /// assert!(matches!(err, Error::Malformed { offset: 6, .. }));
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn try_write(&mut self, bytes: &[u8]) -> Result<String, Error> {
         let mut out = String::with_capacity(self.estimate(bytes.len()));
@@ -298,7 +298,7 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// let mut decoder = StringDecoder::new("gbk")?;
     /// let mut text = String::new();
@@ -306,7 +306,7 @@ impl StringDecoder {
     /// decoder.try_write_into(b"\xc4", &mut text)?;
     /// decoder.try_end_into(&mut text)?;
     /// assert_eq!(text, "中文");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn try_write_into(&mut self, bytes: &[u8], out: &mut String) -> Result<(), Error> {
         self.decode(bytes, out, true)
@@ -323,13 +323,13 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::{Error, StringDecoder};
+    /// use nodebook_decoder::{Error, StringDecoder};
     ///
     /// let mut decoder = StringDecoder::new("utf8")?;
     /// assert_eq!(decoder.try_write(b"ab\xe2\x82")?, "ab");
     /// assert!(matches!(decoder.try_end(), Err(Error::Malformed { offset: 2, .. })));
     /// assert_eq!(decoder.try_write(b"\xe2\x82\xac")?, "€");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn try_end(&mut self) -> Result<String, Error> {
         let mut out = String::new();
@@ -346,14 +346,14 @@ impl StringDecoder {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     ///
     /// let mut decoder = StringDecoder::new("utf16le")?;
     /// let mut text = String::new();
     /// decoder.try_write_into(&[0x61, 0x00, 0x62], &mut text)?;
     /// assert!(decoder.try_end_into(&mut text).is_err());
     /// assert_eq!(text, "a");
-    /// # Ok::<(), decoder::Error>(())
+    /// # Ok::<(), nodebook_decoder::Error>(())
     /// ```
     pub fn try_end_into(&mut self, out: &mut String) -> Result<(), Error> {
         self.finish(out, true)
@@ -431,7 +431,7 @@ impl Default for StringDecoder {
     /// A UTF-8 decoder, Node's default.
     ///
     /// ```
-    /// use decoder::{Encoding, StringDecoder};
+    /// use nodebook_decoder::{Encoding, StringDecoder};
     ///
     /// assert_eq!(StringDecoder::default().encoding(), Encoding::Utf8);
     /// ```

@@ -7,7 +7,7 @@
 //! exception is UTF-16LE output holding a lone surrogate, which a Rust `String` cannot: there
 //! each stream's total must equal Node's total with every lone surrogate replaced by U+FFFD.
 
-use decoder::StringDecoder;
+use nodebook_decoder::StringDecoder;
 
 const FIXTURE: &str = include_str!("fixtures/node_string_decoder.txt");
 

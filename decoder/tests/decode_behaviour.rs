@@ -1,7 +1,7 @@
 //! What the decoder promises, case by case: the book's poem, label resolution, Node's rules per
 //! encoding, legacy encodings split mid-character, reuse after `end`, and strict mode.
 
-use decoder::{Encoding, Error, StringDecoder};
+use nodebook_decoder::{Encoding, Error, StringDecoder};
 
 fn decode_chunks(decoder: &mut StringDecoder, chunks: &[&[u8]]) -> Vec<String> {
     let mut outputs: Vec<String> = chunks.iter().map(|chunk| decoder.write(chunk)).collect();

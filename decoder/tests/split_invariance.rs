@@ -4,7 +4,7 @@
 //! here by an independent reference (std, the `base64` crate, `encoding_rs`'s one-shot API).
 
 use base64::Engine as _;
-use decoder::{Encoding, Error, StringDecoder};
+use nodebook_decoder::{Encoding, Error, StringDecoder};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::{PlainListener, counting_listener, read_each};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 fn emit_sync(c: &mut Criterion) {
     let mut group = c.benchmark_group("emit_sync");

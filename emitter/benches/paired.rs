@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use common::{PlainListener, counting_listener, read_each};
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 /// Operations per batch and rounds per pair (after one warm-up round).
 const BATCH: u32 = 20_000;

@@ -31,7 +31,7 @@ use crate::{Error, EventName, Listener, ListenerChange, ListenerId, MaxListeners
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use emitter::Emitter;
+/// use nodebook_emitter::Emitter;
 ///
 /// let emitter: Emitter<String> = Emitter::new();
 /// let seen = Arc::new(Mutex::new(Vec::new()));
@@ -52,7 +52,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u32> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u32> = nodebook_emitter::Emitter::new();
     /// assert!(emitter.event_names().is_empty());
     /// ```
     #[must_use]
@@ -78,7 +78,7 @@ impl<T> Emitter<T> {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
     ///
-    /// let emitter: emitter::Emitter<u32> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u32> = nodebook_emitter::Emitter::new();
     /// let total = Arc::new(AtomicU32::new(0));
     /// let sum = Arc::clone(&total);
     /// emitter.on("add", move |n| {
@@ -113,7 +113,7 @@ impl<T> Emitter<T> {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
     ///
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let calls = Arc::new(AtomicU32::new(0));
     /// let count = Arc::clone(&calls);
     /// emitter.once("ready", move |_| {
@@ -147,7 +147,7 @@ impl<T> Emitter<T> {
     /// ```
     /// use std::sync::{Arc, Mutex};
     ///
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let order = Arc::new(Mutex::new(Vec::new()));
     /// let (a, b) = (Arc::clone(&order), Arc::clone(&order));
     /// emitter.on("go", move |_| a.lock().unwrap().push("a"));
@@ -179,7 +179,7 @@ impl<T> Emitter<T> {
     /// ```
     /// use std::sync::{Arc, Mutex};
     ///
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let order = Arc::new(Mutex::new(Vec::new()));
     /// let (a, c) = (Arc::clone(&order), Arc::clone(&order));
     /// emitter.on("go", move |_| a.lock().unwrap().push("a"));
@@ -211,7 +211,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// use emitter::{Emitter, Listener, Mode};
+    /// use nodebook_emitter::{Emitter, Listener, Mode};
     ///
     /// let emitter: Emitter<u32> = Emitter::new();
     /// let log = Listener::new(|n: &u32| println!("{n}"));
@@ -263,7 +263,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let id = emitter.on("tick", |_| {});
     /// assert!(emitter.off("tick", id));
     /// assert!(!emitter.off("tick", id));
@@ -289,7 +289,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// use emitter::{Emitter, Listener, Mode};
+    /// use nodebook_emitter::{Emitter, Listener, Mode};
     ///
     /// let emitter: Emitter<()> = Emitter::new();
     /// let l1 = Listener::new(|_: &()| {});
@@ -323,7 +323,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// emitter.on("a", |_| {});
     /// emitter.on("b", |_| {});
     /// emitter.remove_all_listeners(Some("a"));
@@ -357,7 +357,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// use emitter::{Emitter, Error};
+    /// use nodebook_emitter::{Emitter, Error};
     ///
     /// let emitter: Emitter<&str> = Emitter::new();
     /// assert_eq!(emitter.emit("data", "x"), Ok(false));
@@ -375,7 +375,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// emitter.on("a", |_| {});
     /// emitter.once("a", |_| {});
     /// assert_eq!(emitter.listener_count("a"), 2);
@@ -391,7 +391,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// use emitter::{Emitter, Listener, Mode};
+    /// use nodebook_emitter::{Emitter, Listener, Mode};
     ///
     /// let emitter: Emitter<()> = Emitter::new();
     /// let h = Listener::new(|_: &()| {});
@@ -411,7 +411,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let a = emitter.on("e", |_| {});
     /// let b = emitter.prepend_listener("e", |_| {});
     /// assert_eq!(emitter.listeners("e"), [b, a]);
@@ -427,7 +427,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// emitter.on("foo", |_| {});
     /// emitter.on("bar", |_| {});
     /// emitter.on("7", |_| {});
@@ -443,7 +443,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let id = emitter.once("e", |_| {});
     /// assert!(emitter.contains("e", id));
     /// emitter.emit("e", ()).unwrap();
@@ -461,7 +461,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// assert_eq!(emitter.set_max_listeners(0).max_listeners(), 0);
     /// ```
     #[allow(
@@ -479,8 +479,8 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
-    /// assert_eq!(emitter.max_listeners(), emitter::default_max_listeners());
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
+    /// assert_eq!(emitter.max_listeners(), nodebook_emitter::default_max_listeners());
     /// ```
     #[must_use]
     pub fn max_listeners(&self) -> usize {
@@ -496,7 +496,7 @@ impl<T> Emitter<T> {
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
     ///
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let warnings = Arc::new(AtomicUsize::new(0));
     /// let count = Arc::clone(&warnings);
     /// emitter.set_warning_hook(move |_| {
@@ -521,7 +521,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// emitter.set_warning_hook(|w| println!("{w}"));
     /// emitter.clear_warning_hook();
     /// ```
@@ -545,7 +545,7 @@ impl<T> Emitter<T> {
     /// ```
     /// use std::sync::{Arc, Mutex};
     ///
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let counts = Arc::new(Mutex::new(Vec::new()));
     /// let (log, handle) = (Arc::clone(&counts), emitter.clone());
     /// emitter.on_new_listener(move |change| {
@@ -572,7 +572,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// emitter.once_new_listener(|change| assert_eq!(change.event(), "first"));
     /// emitter.on("first", |_| {});
     /// emitter.on("second", |_| {});
@@ -601,7 +601,7 @@ impl<T> Emitter<T> {
     /// ```
     /// use std::sync::{Arc, Mutex};
     ///
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let counts = Arc::new(Mutex::new(Vec::new()));
     /// let (log, handle) = (Arc::clone(&counts), emitter.clone());
     /// emitter.on_remove_listener(move |change| {
@@ -648,7 +648,7 @@ impl<T> Emitter<T> {
     /// ```
     /// use std::sync::{Arc, Mutex};
     ///
-    /// let emitter: emitter::Emitter<&str> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<&str> = nodebook_emitter::Emitter::new();
     /// let seen = Arc::new(Mutex::new(Vec::new()));
     /// let log = Arc::clone(&seen);
     /// emitter.on_error_monitor(move |e| log.lock().unwrap().push(*e));
@@ -675,7 +675,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let id = emitter.on_error_monitor(|_| {});
     /// assert!(emitter.off_error_monitor(id));
     /// assert_eq!(emitter.error_monitor_count(), 0);
@@ -693,7 +693,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// emitter.on_error_monitor(|_| {});
     /// assert_eq!(emitter.error_monitor_count(), 1);
     /// ```

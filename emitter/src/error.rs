@@ -7,7 +7,7 @@
 /// # Examples
 ///
 /// ```
-/// use emitter::{Emitter, Error};
+/// use nodebook_emitter::{Emitter, Error};
 ///
 /// let emitter: Emitter<String> = Emitter::new();
 /// let err = emitter.emit("error", "disk full".to_string()).unwrap_err();

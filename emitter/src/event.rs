@@ -28,7 +28,7 @@ use crate::{Emitter, Error, EventName};
 /// # async fn main() {
 /// use futures_util::StreamExt;
 ///
-/// let emitter: emitter::Emitter<u64> = emitter::Emitter::new();
+/// let emitter: nodebook_emitter::Emitter<u64> = nodebook_emitter::Emitter::new();
 /// let mut ticks = emitter.subscribe("tick", 16).unwrap();
 /// let tick = emitter.event("tick");
 /// for n in 1..=3 {
@@ -56,7 +56,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u32> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u32> = nodebook_emitter::Emitter::new();
     /// let data = emitter.event("data");
     /// assert_eq!(data.name(), "data");
     /// assert_eq!(data.emit(1), Ok(false)); // nobody listens yet
@@ -90,7 +90,7 @@ impl<T> EventHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// use emitter::{Emitter, Error};
+    /// use nodebook_emitter::{Emitter, Error};
     ///
     /// let emitter: Emitter<&'static str> = Emitter::new();
     /// let errors = emitter.event("error");
@@ -115,7 +115,7 @@ impl<T> EventHandle<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u8> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u8> = nodebook_emitter::Emitter::new();
     /// let data = emitter.event("data");
     /// data.emitter().on("data", |_| {});
     /// assert_eq!(emitter.listener_count("data"), 1);

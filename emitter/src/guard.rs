@@ -14,7 +14,7 @@ use crate::{Emitter, EventName, ListenerId};
 /// # Examples
 ///
 /// ```
-/// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+/// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
 /// {
 ///     let _guard = emitter.guard("tick", emitter.on("tick", |_| {}));
 ///     assert_eq!(emitter.listener_count("tick"), 1);
@@ -37,7 +37,7 @@ impl<T> Emitter<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u8> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u8> = nodebook_emitter::Emitter::new();
     /// let guard = emitter.guard("data", emitter.once("data", |_| {}));
     /// drop(guard);
     /// assert_eq!(emitter.emit("data", 1), Ok(false));
@@ -58,7 +58,7 @@ impl<T> ListenerGuard<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let id = emitter.on("e", |_| {});
     /// assert_eq!(emitter.guard("e", id).id(), id);
     /// ```
@@ -72,7 +72,7 @@ impl<T> ListenerGuard<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let guard = emitter.guard("e", emitter.on("e", |_| {}));
     /// assert_eq!(guard.event(), "e");
     /// ```
@@ -86,7 +86,7 @@ impl<T> ListenerGuard<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<()> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
     /// let guard = emitter.guard("e", emitter.on("e", |_| {}));
     /// let id = guard.disarm();
     /// assert!(emitter.contains("e", id));

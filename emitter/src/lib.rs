@@ -16,7 +16,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use std::sync::{Arc, Mutex};
-//! use emitter::Emitter;
+//! use nodebook_emitter::Emitter;
 //!
 //! let proxy: Emitter<Arc<str>> = Emitter::new();
 //! let answers = Arc::new(Mutex::new(Vec::new()));

@@ -15,7 +15,7 @@ use crate::EventName;
 /// # Examples
 ///
 /// ```
-/// use emitter::Emitter;
+/// use nodebook_emitter::Emitter;
 ///
 /// let emitter: Emitter<u32> = Emitter::new();
 /// let first = emitter.on("tick", |_| {});
@@ -38,7 +38,7 @@ pub struct ListenerId(pub(crate) u64);
 /// # Examples
 ///
 /// ```
-/// use emitter::{Emitter, Listener, Mode};
+/// use nodebook_emitter::{Emitter, Listener, Mode};
 ///
 /// let emitter: Emitter<&str> = Emitter::new();
 /// let pong = Listener::new(|msg: &&str| assert_eq!(*msg, "ping"));
@@ -56,7 +56,7 @@ impl<T> Listener<T> {
     /// # Examples
     ///
     /// ```
-    /// use emitter::Listener;
+    /// use nodebook_emitter::Listener;
     ///
     /// let log = Listener::new(|line: &String| println!("{line}"));
     /// assert!(log.same_as(&log.clone()));
@@ -74,7 +74,7 @@ impl<T> Listener<T> {
     /// # Examples
     ///
     /// ```
-    /// use emitter::Listener;
+    /// use nodebook_emitter::Listener;
     ///
     /// let a = Listener::new(|_: &u8| {});
     /// let b = Listener::new(|_: &u8| {});
@@ -116,7 +116,7 @@ impl<T> fmt::Debug for Listener<T> {
 /// # Examples
 ///
 /// ```
-/// use emitter::{Emitter, Listener, Mode};
+/// use nodebook_emitter::{Emitter, Listener, Mode};
 ///
 /// let emitter: Emitter<()> = Emitter::new();
 /// let noop = Listener::new(|_: &()| {});
@@ -152,7 +152,7 @@ impl Mode {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use emitter::Emitter;
+/// use nodebook_emitter::Emitter;
 ///
 /// let emitter: Emitter<u32> = Emitter::new();
 /// let seen = Arc::new(Mutex::new(Vec::new()));
@@ -177,7 +177,7 @@ impl ListenerChange {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use emitter::Emitter;
+    /// use nodebook_emitter::Emitter;
     ///
     /// let emitter: Emitter<u32> = Emitter::new();
     /// let names = Arc::new(Mutex::new(Vec::new()));
@@ -198,7 +198,7 @@ impl ListenerChange {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use emitter::Emitter;
+    /// use nodebook_emitter::Emitter;
     ///
     /// let emitter: Emitter<u32> = Emitter::new();
     /// let ids = Arc::new(Mutex::new(Vec::new()));
@@ -218,7 +218,7 @@ impl ListenerChange {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use emitter::Emitter;
+    /// use nodebook_emitter::Emitter;
     ///
     /// let emitter: Emitter<u32> = Emitter::new();
     /// let flags = Arc::new(Mutex::new(Vec::new()));

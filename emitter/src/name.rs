@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// # Examples
 ///
 /// ```
-/// use emitter::EventName;
+/// use nodebook_emitter::EventName;
 ///
 /// const DATA: EventName = EventName::from_static("data");
 /// let owned = EventName::from(String::from("data"));
@@ -42,7 +42,7 @@ impl EventName {
     /// # Examples
     ///
     /// ```
-    /// use emitter::EventName;
+    /// use nodebook_emitter::EventName;
     ///
     /// const CLOSE: EventName = EventName::from_static("close");
     /// assert_eq!(CLOSE.as_str(), "close");
@@ -57,7 +57,7 @@ impl EventName {
     /// # Examples
     ///
     /// ```
-    /// use emitter::EventName;
+    /// use nodebook_emitter::EventName;
     ///
     /// assert_eq!(EventName::from("ready").as_str(), "ready");
     /// ```

@@ -22,7 +22,7 @@ use crate::{Emitter, Error, EventName, ListenerId};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let emitter: emitter::Emitter<u32> = emitter::Emitter::new();
+/// let emitter: nodebook_emitter::Emitter<u32> = nodebook_emitter::Emitter::new();
 /// let next = emitter.once_event("ready");
 /// emitter.emit("ready", 42).unwrap();
 /// assert_eq!(next.await.unwrap(), 42);
@@ -106,7 +106,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use emitter::{Emitter, Error};
+    /// use nodebook_emitter::{Emitter, Error};
     ///
     /// let emitter: Emitter<String> = Emitter::new();
     /// let next = emitter.once_event("selected");

@@ -32,7 +32,7 @@ use crate::{Emitter, Error, EventName, ListenerId};
 /// # async fn main() {
 /// use futures_util::StreamExt;
 ///
-/// let emitter: emitter::Emitter<u32> = emitter::Emitter::new();
+/// let emitter: nodebook_emitter::Emitter<u32> = nodebook_emitter::Emitter::new();
 /// let mut ticks = emitter.subscribe("tick", 16).unwrap();
 /// emitter.emit("tick", 1).unwrap();
 /// emitter.emit("tick", 2).unwrap();
@@ -508,10 +508,10 @@ impl<T: Clone + Send + 'static> Emitter<T> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use emitter::Error;
+    /// use nodebook_emitter::Error;
     /// use futures_util::StreamExt;
     ///
-    /// let emitter: emitter::Emitter<u32> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u32> = nodebook_emitter::Emitter::new();
     /// assert!(matches!(emitter.subscribe("n", 0), Err(Error::ZeroCapacity)));
     /// let mut numbers = emitter.subscribe("n", 2).unwrap();
     /// for n in 1..=5 {
@@ -596,7 +596,7 @@ impl<T> Subscription<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u8> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u8> = nodebook_emitter::Emitter::new();
     /// let sub = emitter.subscribe("data", 8).unwrap();
     /// assert_eq!(sub.event(), "data");
     /// ```
@@ -611,7 +611,7 @@ impl<T> Subscription<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u8> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u8> = nodebook_emitter::Emitter::new();
     /// let sub = emitter.subscribe("data", 8).unwrap();
     /// assert_eq!(emitter.listeners("data"), [sub.id()]);
     /// ```
@@ -625,7 +625,7 @@ impl<T> Subscription<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u8> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u8> = nodebook_emitter::Emitter::new();
     /// assert_eq!(emitter.subscribe("data", 8).unwrap().capacity(), 8);
     /// ```
     #[must_use]
@@ -638,7 +638,7 @@ impl<T> Subscription<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u8> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u8> = nodebook_emitter::Emitter::new();
     /// let sub = emitter.subscribe("data", 8).unwrap();
     /// emitter.emit("data", 1).unwrap();
     /// assert_eq!(sub.len(), 1);
@@ -653,7 +653,7 @@ impl<T> Subscription<T> {
     /// # Examples
     ///
     /// ```
-    /// let emitter: emitter::Emitter<u8> = emitter::Emitter::new();
+    /// let emitter: nodebook_emitter::Emitter<u8> = nodebook_emitter::Emitter::new();
     /// assert!(emitter.subscribe("data", 8).unwrap().is_empty());
     /// ```
     #[must_use]

@@ -17,7 +17,7 @@ static DEFAULT_MAX_LISTENERS: AtomicUsize = AtomicUsize::new(10);
 /// # Examples
 ///
 /// ```
-/// assert_eq!(emitter::default_max_listeners(), 10);
+/// assert_eq!(nodebook_emitter::default_max_listeners(), 10);
 /// ```
 #[must_use]
 pub fn default_max_listeners() -> usize {
@@ -33,8 +33,8 @@ pub fn default_max_listeners() -> usize {
 /// # Examples
 ///
 /// ```
-/// emitter::set_default_max_listeners(50);
-/// assert_eq!(emitter::default_max_listeners(), 50);
+/// nodebook_emitter::set_default_max_listeners(50);
+/// assert_eq!(nodebook_emitter::default_max_listeners(), 50);
 /// ```
 pub fn set_default_max_listeners(limit: usize) {
     DEFAULT_MAX_LISTENERS.store(limit, Ordering::Relaxed);
@@ -55,7 +55,7 @@ pub(crate) type WarningHook = Arc<dyn Fn(&MaxListenersExceeded) + Send + Sync>;
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use emitter::Emitter;
+/// use nodebook_emitter::Emitter;
 ///
 /// let emitter: Emitter<()> = Emitter::new();
 /// let warnings = Arc::new(Mutex::new(Vec::new()));
@@ -83,7 +83,7 @@ impl MaxListenersExceeded {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use emitter::Emitter;
+    /// use nodebook_emitter::Emitter;
     ///
     /// let emitter: Emitter<()> = Emitter::new();
     /// let seen = Arc::new(Mutex::new(None));
@@ -107,7 +107,7 @@ impl MaxListenersExceeded {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use emitter::Emitter;
+    /// use nodebook_emitter::Emitter;
     ///
     /// let emitter: Emitter<()> = Emitter::new();
     /// let seen = Arc::new(Mutex::new(None));
@@ -131,7 +131,7 @@ impl MaxListenersExceeded {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use emitter::Emitter;
+    /// use nodebook_emitter::Emitter;
     ///
     /// let emitter: Emitter<()> = Emitter::new();
     /// let seen = Arc::new(Mutex::new(None));
@@ -156,7 +156,7 @@ impl MaxListenersExceeded {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use emitter::Emitter;
+    /// use nodebook_emitter::Emitter;
     ///
     /// let emitter: Emitter<()> = Emitter::new();
     /// let lines = Arc::new(Mutex::new(Vec::new()));

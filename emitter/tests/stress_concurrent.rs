@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 use tokio::sync::Barrier;
 
 const TASKS: usize = 4;

@@ -13,9 +13,9 @@
 //!
 //! Section 4.2.1 of the book: when a popular page is not cached, every request runs the same
 //! query at once and the database drowns. [`ArticleStore`] is the answer the book builds,
-//! made of the toolkit's crates: a `cache::LimitableMap` with a time-to-live, its once-queue so
-//! that concurrent misses share one query, a `bagpipe::Bagpipe` that caps concurrent queries at
-//! the connection count and refuses beyond its queue, and an `emitter::Emitter` that announces
+//! made of the toolkit's crates: a `nodebook_cache::LimitableMap` with a time-to-live, its once-queue so
+//! that concurrent misses share one query, a `nodebook_bagpipe::Bagpipe` that caps concurrent queries at
+//! the connection count and refuses beyond its queue, and an `nodebook_emitter::Emitter` that announces
 //! updates.
 //!
 //! ```
@@ -47,7 +47,7 @@
 //! | `PUT /articles/{id}`        | [`ArticleStore::update`]: write, invalidate, emit `article.updated` | 400 bad JSON, 404, 503, 504 |
 //! | `GET /events`               | server-sent events from an emitter subscription     | |
 //! | `POST /import?charset=gbk`  | body streamed through `streams` with a size limit, decoded by `decoder`, stored as UTF-8 | 400 unknown charset, 413 too large |
-//! | `GET /files/{name}`         | a file of `DATA_DIR/files` streamed by `streams::ReadStream` | 400 for `/`, `\`, `..`, NUL; 404 |
+//! | `GET /files/{name}`         | a file of `DATA_DIR/files` streamed by `nodebook_streams::ReadStream` | 400 for `/`, `\`, `..`, NUL; 404 |
 //! | `GET /stats`                | counters of the limiter, the cache, the emitter and SQLite as JSON | |
 //!
 //! Ctrl-C or SIGTERM stops it gracefully: no new connections, running requests finish, event
@@ -57,13 +57,13 @@
 //!
 //! | Node (the book)                                   | here                                   |
 //! |---------------------------------------------------|----------------------------------------|
-//! | `proxy.once("selected", cb)` + `status` (4.2.1)   | `cache::OnceQueue`, `LimitableMap::get_or_load`, [`ArticleStore::get`] |
-//! | `LimitableMap` (5.3.1)                            | `cache::LimitableMap`                  |
-//! | `new Bagpipe(10)`, `TooMuchAsyncCallError` (4.3.1) | `bagpipe::Bagpipe`, [`Error::Overloaded`] → 503 |
-//! | `emitter.on("full")`, `setMaxListeners`           | `emitter::Emitter`                     |
-//! | `rs.setEncoding("utf8")`, `StringDecoder` (6.3)   | `streams::ReadStream::set_encoding`, `decoder::StringDecoder` |
-//! | `createReadStream(path, {highWaterMark})` (6.4)   | `streams::ReadStream::open` with `ReadOptions::high_water_mark` |
-//! | `Buffer.concat(chunks, size)`                     | `streams::concat` with a limit         |
+//! | `proxy.once("selected", cb)` + `status` (4.2.1)   | `nodebook_cache::OnceQueue`, `LimitableMap::get_or_load`, [`ArticleStore::get`] |
+//! | `LimitableMap` (5.3.1)                            | `nodebook_cache::LimitableMap`                  |
+//! | `new Bagpipe(10)`, `TooMuchAsyncCallError` (4.3.1) | `nodebook_bagpipe::Bagpipe`, [`Error::Overloaded`] → 503 |
+//! | `emitter.on("full")`, `setMaxListeners`           | `nodebook_emitter::Emitter`                     |
+//! | `rs.setEncoding("utf8")`, `StringDecoder` (6.3)   | `nodebook_streams::ReadStream::set_encoding`, `nodebook_decoder::StringDecoder` |
+//! | `createReadStream(path, {highWaterMark})` (6.4)   | `nodebook_streams::ReadStream::open` with `ReadOptions::high_water_mark` |
+//! | `Buffer.concat(chunks, size)`                     | `nodebook_streams::concat` with a limit         |
 //!
 //! # Feature flags
 //!

@@ -8,8 +8,8 @@
 //! waiting forever, so each one also ends when the shutdown flag (a `watch` channel set by
 //! [`Service::serve`] when the signal arrives) turns true.
 //!
-//! `POST /import` collects the body with `streams::concat` under the size limit and decodes it
-//! once with a `decoder::StringDecoder`: the book's own answer for arbitrary charsets (6.3.3,
+//! `POST /import` collects the body with `nodebook_streams::concat` under the size limit and decodes it
+//! once with a `nodebook_decoder::StringDecoder`: the book's own answer for arbitrary charsets (6.3.3,
 //! `Buffer.concat` then decode). Memory stays bounded by the limit, and the charset is checked
 //! before a byte of the body is read.
 
@@ -378,7 +378,7 @@ async fn import(
     body: Body,
 ) -> Response {
     let charset = query.get("charset").map_or("utf-8", String::as_str);
-    let mut decoder = match decoder::StringDecoder::new(charset) {
+    let mut decoder = match nodebook_decoder::StringDecoder::new(charset) {
         Ok(decoder) => decoder,
         Err(err) => {
             return problem(
@@ -389,14 +389,15 @@ async fn import(
     };
     let reader =
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(io::Error::other));
-    let options = streams::ReadOptions::new().high_water_mark(state.config.high_water_mark);
-    let chunks = match streams::ReadStream::from_reader(reader, options) {
+    let options =
+        nodebook_streams::ReadOptions::new().high_water_mark(state.config.high_water_mark);
+    let chunks = match nodebook_streams::ReadStream::from_reader(reader, options) {
         Ok(chunks) => chunks,
         Err(err) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
     };
-    let bytes = match streams::concat(chunks, state.config.import_limit).await {
+    let bytes = match nodebook_streams::concat(chunks, state.config.import_limit).await {
         Ok(bytes) => bytes,
-        Err(streams::Error::LimitExceeded { limit, .. }) => {
+        Err(nodebook_streams::Error::LimitExceeded { limit, .. }) => {
             let message = format!("body is larger than the import limit of {limit} bytes");
             return problem(StatusCode::PAYLOAD_TOO_LARGE, &message);
         }
@@ -431,14 +432,15 @@ async fn file(Shared(state): AppState, Path(name): Path<String>) -> Response {
         Err(bad) => return problem(StatusCode::BAD_REQUEST, bad.reason()),
     };
     let path = files_dir(&state.config.data_dir).join(name);
-    let options = streams::ReadOptions::new().high_water_mark(state.config.high_water_mark);
-    match streams::ReadStream::open(&path, options).await {
+    let options =
+        nodebook_streams::ReadOptions::new().high_water_mark(state.config.high_water_mark);
+    match nodebook_streams::ReadStream::open(&path, options).await {
         Ok(chunks) => (
             [(header::CONTENT_TYPE, "application/octet-stream")],
             Body::from_stream(chunks),
         )
             .into_response(),
-        Err(streams::Error::Open { source, .. })
+        Err(nodebook_streams::Error::Open { source, .. })
             if matches!(
                 source.kind(),
                 io::ErrorKind::NotFound | io::ErrorKind::IsADirectory

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bagpipe::Bagpipe;
-use cache::LimitableMap;
-use emitter::Emitter;
 use futures::{Stream, StreamExt};
+use nodebook_bagpipe::Bagpipe;
+use nodebook_cache::LimitableMap;
+use nodebook_emitter::Emitter;
 use serde::Serialize;
 
 use crate::{Article, ArticleSource, ArticleUpdate, Error};
@@ -214,7 +214,7 @@ impl<S: ArticleSource> ArticleStore<S> {
             })
             .await;
         loaded.map_err(|err| match err {
-            cache::Error::Load(shared) => Error::clone(&shared),
+            nodebook_cache::Error::Load(shared) => Error::clone(&shared),
             other => Error::Internal {
                 what: "the cache",
                 reason: other.to_string(),
@@ -328,7 +328,7 @@ impl<S: ArticleSource> ArticleStore<S> {
             })?;
         Ok(updates.map(|update| {
             update.map_err(|err| match err {
-                emitter::Error::Lagged { missed } => Error::Lagged { missed },
+                nodebook_emitter::Error::Lagged { missed } => Error::Lagged { missed },
                 other => Error::Internal {
                     what: "the event subscription",
                     reason: other.to_string(),
@@ -459,9 +459,9 @@ impl<S: ArticleSource> ArticleStore<S> {
     }
 }
 
-fn limiter_error(err: bagpipe::Error) -> Error {
+fn limiter_error(err: nodebook_bagpipe::Error) -> Error {
     match err {
-        bagpipe::Error::TooMuchAsyncCall {
+        nodebook_bagpipe::Error::TooMuchAsyncCall {
             limit,
             queue_length,
             queued,
@@ -470,8 +470,8 @@ fn limiter_error(err: bagpipe::Error) -> Error {
             queue_length,
             queued,
         },
-        bagpipe::Error::Timeout { timeout } => Error::DatabaseTimeout { timeout },
-        bagpipe::Error::QueueTimeout { queue_timeout } => Error::DatabaseTimeout {
+        nodebook_bagpipe::Error::Timeout { timeout } => Error::DatabaseTimeout { timeout },
+        nodebook_bagpipe::Error::QueueTimeout { queue_timeout } => Error::DatabaseTimeout {
             timeout: queue_timeout,
         },
         other => Error::Internal {

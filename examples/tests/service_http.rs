@@ -74,7 +74,7 @@ impl Running {
 
 struct Held {
     release: oneshot::Sender<()>,
-    busy: bagpipe::Push<Option<()>>,
+    busy: nodebook_bagpipe::Push<Option<()>>,
 }
 
 impl Held {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use streams::{Error, concat};
+use nodebook_streams::{Error, concat};
 use toolkit_fuzz::{cuts, ready, split};
 
 /// A chunk's storage; it counts itself in `live` until dropped.

@@ -12,7 +12,7 @@
 //! be refused, the listed known ones accepted, and an arbitrary one either way without a panic.
 #![no_main]
 
-use decoder::{Error, StringDecoder};
+use nodebook_decoder::{Error, StringDecoder};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use toolkit_fuzz::{cuts, split};

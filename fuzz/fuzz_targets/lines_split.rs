@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use streams::{Error, Lines};
+use nodebook_streams::{Error, Lines};
 use toolkit_fuzz::{Ready, collect, cuts, split};
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use common::{FILE_LEN, cached_file, ours, reader_stream, runtimes, std_loop};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures::StreamExt;
-use streams::concat;
+use nodebook_streams::concat;
 use tokio::runtime::Builder;
 
 const SIZES: [(usize, &str); 3] = [(16 << 10, "16KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];

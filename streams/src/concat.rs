@@ -31,7 +31,7 @@ use crate::Error;
 /// # Examples
 ///
 /// ```
-/// use streams::{concat, Error, ReadOptions, ReadStream};
+/// use nodebook_streams::{concat, Error, ReadOptions, ReadStream};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Error> {
@@ -94,9 +94,9 @@ where
 /// # Examples
 ///
 /// ```
-/// use streams::buffer_concat;
+/// use nodebook_streams::buffer_concat;
 ///
-/// # fn main() -> Result<(), streams::Error> {
+/// # fn main() -> Result<(), nodebook_streams::Error> {
 /// let list: [&[u8]; 2] = [b"abc", b"defg"];
 /// assert_eq!(buffer_concat(&list, None)?, &b"abcdefg"[..]);
 /// assert_eq!(buffer_concat(&list, Some(5))?, &b"abcde"[..]);

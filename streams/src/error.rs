@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// # Examples
 ///
 /// ```
-/// use streams::{Error, ReadOptions};
+/// use nodebook_streams::{Error, ReadOptions};
 ///
 /// let err = ReadOptions::new().start(10).end(3).validate().unwrap_err();
 /// assert!(matches!(err, Error::InvalidRange { start: 10, end: 3 }));
@@ -89,7 +89,7 @@ pub enum Error {
     },
     /// The encoding label is unknown (Node's `ERR_UNKNOWN_ENCODING`), or strict decoding failed.
     #[error(transparent)]
-    Decode(#[from] decoder::Error),
+    Decode(#[from] nodebook_decoder::Error),
     /// A line of a [`Lines`](crate::Lines) stream is longer than its maximum.
     #[error("line {line} is longer than the maximum of {max_line_length} bytes")]
     LineTooLong {

@@ -8,10 +8,10 @@
 //!
 //! ```
 //! use futures::TryStreamExt;
-//! use streams::{ReadOptions, ReadStream};
+//! use nodebook_streams::{ReadOptions, ReadStream};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), streams::Error> {
+//! # async fn main() -> Result<(), nodebook_streams::Error> {
 //! # let dir = tempfile::tempdir().unwrap();
 //! # let path = dir.path().join("test.md");
 //! let poem = "床前明月光，疑是地上霜；举头望明月，低头思故乡。";
@@ -39,7 +39,7 @@
 //!   buffers, at most `high_water_mark` bytes ahead of the consumer; a stalled stream gives its
 //!   thread back.
 //! - [`TextStream`] ([`ReadStream::set_encoding`]): the chunks decoded by
-//!   [`decoder::StringDecoder`], in any encoding it knows (Node's and every WHATWG one, GBK
+//!   [`nodebook_decoder::StringDecoder`], in any encoding it knows (Node's and every WHATWG one, GBK
 //!   included); [`Lines`] splits text into lines with a maximum length.
 //! - [`concat()`]: a whole stream as one `Bytes` under a size limit ([`ReadStream::concat`]
 //!   refuses a file known to be too long before reading it); [`buffer_concat`]: Node's

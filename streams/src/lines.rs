@@ -27,7 +27,7 @@ use crate::Error;
 ///
 /// ```
 /// use futures::TryStreamExt;
-/// use streams::{Error, ReadOptions, ReadStream};
+/// use nodebook_streams::{Error, ReadOptions, ReadStream};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Error> {
@@ -79,7 +79,7 @@ impl<S> Lines<S> {
     ///
     /// ```
     /// use futures::{stream, TryStreamExt};
-    /// use streams::{Error, Lines};
+    /// use nodebook_streams::{Error, Lines};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Error> {

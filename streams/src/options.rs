@@ -21,7 +21,7 @@ pub const MIN_POOL_SPACE: usize = 128;
 /// # Examples
 ///
 /// ```
-/// use streams::ReadOptions;
+/// use nodebook_streams::ReadOptions;
 ///
 /// // Bytes 100 to 199 (inclusive), in chunks of at most 16 bytes.
 /// let options = ReadOptions::new().high_water_mark(16).start(100).end(199);
@@ -46,7 +46,7 @@ impl ReadOptions {
     /// # Examples
     ///
     /// ```
-    /// use streams::ReadOptions;
+    /// use nodebook_streams::ReadOptions;
     ///
     /// assert_eq!(ReadOptions::new(), ReadOptions::default());
     /// ```
@@ -65,7 +65,7 @@ impl ReadOptions {
     /// # Examples
     ///
     /// ```
-    /// use streams::ReadOptions;
+    /// use nodebook_streams::ReadOptions;
     ///
     /// let options = ReadOptions::new().high_water_mark(1 << 20);
     /// assert!(options.validate().is_ok());
@@ -82,7 +82,7 @@ impl ReadOptions {
     /// # Examples
     ///
     /// ```
-    /// use streams::ReadOptions;
+    /// use nodebook_streams::ReadOptions;
     ///
     /// let options = ReadOptions::new().start(4);
     /// assert!(options.validate().is_ok());
@@ -98,7 +98,7 @@ impl ReadOptions {
     /// # Examples
     ///
     /// ```
-    /// use streams::ReadOptions;
+    /// use nodebook_streams::ReadOptions;
     ///
     /// let first_ten = ReadOptions::new().end(9);
     /// assert!(first_ten.validate().is_ok());
@@ -119,7 +119,7 @@ impl ReadOptions {
     /// # Examples
     ///
     /// ```
-    /// use streams::{Error, ReadOptions};
+    /// use nodebook_streams::{Error, ReadOptions};
     ///
     /// let err = ReadOptions::new().high_water_mark(0).validate().unwrap_err();
     /// assert!(matches!(err, Error::InvalidHighWaterMark { high_water_mark: 0 }));

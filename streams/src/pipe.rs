@@ -39,10 +39,10 @@ use crate::Error;
 /// # Examples
 ///
 /// ```
-/// use streams::{pipe, ReadOptions, ReadStream};
+/// use nodebook_streams::{pipe, ReadOptions, ReadStream};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), streams::Error> {
+/// # async fn main() -> Result<(), nodebook_streams::Error> {
 /// let stream = ReadStream::from_reader(&b"move me"[..], ReadOptions::new())?;
 /// let mut out = Vec::new();
 /// assert_eq!(pipe(stream, &mut out).await?, 7);
@@ -72,10 +72,10 @@ where
 /// # Examples
 ///
 /// ```
-/// use streams::{pipe_with_progress, ReadOptions, ReadStream};
+/// use nodebook_streams::{pipe_with_progress, ReadOptions, ReadStream};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), streams::Error> {
+/// # async fn main() -> Result<(), nodebook_streams::Error> {
 /// let stream = ReadStream::from_reader(&b"0123456789"[..], ReadOptions::new().high_water_mark(4))?;
 /// let mut seen = Vec::new();
 /// let written = pipe_with_progress(stream, tokio::io::sink(), |n| seen.push(n)).await?;

@@ -54,10 +54,10 @@ use crate::{Error, ReadOptions};
 ///
 /// ```
 /// use futures::StreamExt;
-/// use streams::{ReadOptions, ReadStream};
+/// use nodebook_streams::{ReadOptions, ReadStream};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), streams::Error> {
+/// # async fn main() -> Result<(), nodebook_streams::Error> {
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("test.md");
 /// std::fs::write(&path, "hello, streams of bytes").unwrap();
@@ -142,7 +142,7 @@ impl ReadStream {
     /// # Examples
     ///
     /// ```
-    /// use streams::{Error, ReadOptions, ReadStream};
+    /// use nodebook_streams::{Error, ReadOptions, ReadStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -213,10 +213,10 @@ impl ReadStream {
     ///
     /// ```
     /// use futures::TryStreamExt;
-    /// use streams::{ReadOptions, ReadStream};
+    /// use nodebook_streams::{ReadOptions, ReadStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), streams::Error> {
+    /// # async fn main() -> Result<(), nodebook_streams::Error> {
     /// let reader = std::io::Cursor::new(b"0123456789".to_vec());
     /// let stream = ReadStream::from_blocking_reader(reader, ReadOptions::new().start(2).end(5))?;
     /// let chunks: Vec<_> = stream.try_collect().await?;
@@ -263,10 +263,10 @@ impl ReadStream {
     ///
     /// ```
     /// use futures::TryStreamExt;
-    /// use streams::{ReadOptions, ReadStream};
+    /// use nodebook_streams::{ReadOptions, ReadStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), streams::Error> {
+    /// # async fn main() -> Result<(), nodebook_streams::Error> {
     /// let stream = ReadStream::from_reader(&b"abcdefgh"[..], ReadOptions::new().high_water_mark(3))?;
     /// let chunks: Vec<_> = stream.try_collect().await?;
     /// assert_eq!(chunks, [&b"abc"[..], b"def", b"gh"]);
@@ -301,10 +301,10 @@ impl ReadStream {
     ///
     /// ```
     /// use futures::StreamExt;
-    /// use streams::{ReadOptions, ReadStream};
+    /// use nodebook_streams::{ReadOptions, ReadStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), streams::Error> {
+    /// # async fn main() -> Result<(), nodebook_streams::Error> {
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("data.bin");
     /// std::fs::write(&path, [7u8; 100]).unwrap();
@@ -339,7 +339,7 @@ impl ReadStream {
     /// # Examples
     ///
     /// ```
-    /// use streams::{Error, ReadOptions, ReadStream};
+    /// use nodebook_streams::{Error, ReadOptions, ReadStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Error> {

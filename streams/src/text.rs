@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use decoder::StringDecoder;
 use futures_core::{FusedStream, Stream};
+use nodebook_decoder::StringDecoder;
 use pin_project::pin_project;
 
 use crate::{Error, Lines};
@@ -14,7 +14,7 @@ use crate::{Error, Lines};
 /// A stream of text decoded from a stream of byte chunks: what Node's `readable.setEncoding`
 /// turns a readable into.
 ///
-/// Every chunk goes through one [`decoder::StringDecoder`], so a character cut at a chunk
+/// Every chunk goes through one [`nodebook_decoder::StringDecoder`], so a character cut at a chunk
 /// boundary is held back and completed by the next chunk instead of turning into U+FFFD
 /// garbage (the book's section 6.3). At the end of the input the decoder is flushed: an
 /// unfinished character becomes U+FFFD, as in Node. Chunks that decode to nothing so far are
@@ -36,10 +36,10 @@ use crate::{Error, Lines};
 ///
 /// ```
 /// use futures::TryStreamExt;
-/// use streams::{ReadOptions, ReadStream};
+/// use nodebook_streams::{ReadOptions, ReadStream};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), streams::Error> {
+/// # async fn main() -> Result<(), nodebook_streams::Error> {
 /// let poem = "床前明月光，疑是地上霜；举头望明月，低头思故乡。";
 /// let bytes = ReadStream::from_reader(poem.as_bytes(), ReadOptions::new().high_water_mark(11))?;
 /// let text: Vec<String> = bytes.set_encoding("utf8")?.try_collect().await?;
@@ -76,13 +76,13 @@ impl<S> TextStream<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::Decode`] wrapping [`decoder::Error::UnknownEncoding`] when the label is not
+    /// [`Error::Decode`] wrapping [`nodebook_decoder::Error::UnknownEncoding`] when the label is not
     /// known.
     ///
     /// # Examples
     ///
     /// ```
-    /// use streams::{Error, ReadOptions, ReadStream, TextStream};
+    /// use nodebook_streams::{Error, ReadOptions, ReadStream, TextStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Error> {
@@ -108,12 +108,12 @@ impl<S> TextStream<S> {
     /// # Examples
     ///
     /// ```
-    /// use decoder::StringDecoder;
+    /// use nodebook_decoder::StringDecoder;
     /// use futures::TryStreamExt;
-    /// use streams::{ReadOptions, ReadStream, TextStream};
+    /// use nodebook_streams::{ReadOptions, ReadStream, TextStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), streams::Error> {
+    /// # async fn main() -> Result<(), nodebook_streams::Error> {
     /// let bytes = ReadStream::from_reader(&b"\x82\xa0"[..], ReadOptions::new().high_water_mark(1))?;
     /// let decoder = StringDecoder::from_encoding(encoding_rs::SHIFT_JIS);
     /// let text: Vec<String> = TextStream::with_decoder(bytes, decoder).try_collect().await?;
@@ -135,10 +135,10 @@ impl<S> TextStream<S> {
     ///
     /// ```
     /// use futures::TryStreamExt;
-    /// use streams::{ReadOptions, ReadStream};
+    /// use nodebook_streams::{ReadOptions, ReadStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), streams::Error> {
+    /// # async fn main() -> Result<(), nodebook_streams::Error> {
     /// let bytes = ReadStream::from_reader(&b"one\r\ntwo\nthree"[..], ReadOptions::new())?;
     /// let lines: Vec<String> = bytes.set_encoding("utf8")?.lines(80).try_collect().await?;
     /// assert_eq!(lines, ["one", "two", "three"]);
@@ -204,10 +204,10 @@ impl crate::ReadStream {
     ///
     /// ```
     /// use futures::TryStreamExt;
-    /// use streams::{ReadOptions, ReadStream};
+    /// use nodebook_streams::{ReadOptions, ReadStream};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), streams::Error> {
+    /// # async fn main() -> Result<(), nodebook_streams::Error> {
     /// let gbk = b"\xd6\xd0\xce\xc4"; // 中文
     /// let bytes = ReadStream::from_reader(&gbk[..], ReadOptions::new().high_water_mark(1))?;
     /// let text: Vec<String> = bytes.set_encoding("gbk")?.try_collect().await?;

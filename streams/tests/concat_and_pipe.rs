@@ -5,7 +5,9 @@ use std::path::Path;
 
 use bytes::Bytes;
 use futures::{StreamExt, stream};
-use streams::{Error, ReadOptions, ReadStream, buffer_concat, concat, pipe, pipe_with_progress};
+use nodebook_streams::{
+    Error, ReadOptions, ReadStream, buffer_concat, concat, pipe, pipe_with_progress,
+};
 
 /// Asserts that `err` is `concat`'s limit error with these figures.
 #[track_caller]

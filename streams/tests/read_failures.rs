@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::StreamExt;
-use streams::{Error, ReadOptions, ReadStream, pipe};
+use nodebook_streams::{Error, ReadOptions, ReadStream, pipe};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 #[tokio::test]
@@ -247,7 +247,7 @@ async fn concat_passes_a_stream_error_through() {
         ReadOptions::new().high_water_mark(10),
     )
     .unwrap();
-    let err = streams::concat(stream, 1000).await.unwrap_err();
+    let err = nodebook_streams::concat(stream, 1000).await.unwrap_err();
     assert!(matches!(err, Error::Read { .. }), "{err:?}");
 }
 

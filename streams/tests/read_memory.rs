@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures::StreamExt;
-use streams::{ReadOptions, ReadStream, pipe};
+use nodebook_streams::{ReadOptions, ReadStream, pipe};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 
@@ -290,7 +290,7 @@ fn a_stalled_stream_gives_its_blocking_thread_back() {
         let b = ReadStream::open(&path, options).await.unwrap();
         let whole_b = tokio::time::timeout(
             std::time::Duration::from_secs(20),
-            streams::concat(b, 1 << 20),
+            nodebook_streams::concat(b, 1 << 20),
         )
         .await
         .expect("stream B must not wait for stream A's thread")
@@ -298,7 +298,7 @@ fn a_stalled_stream_gives_its_blocking_thread_back() {
         assert_eq!(whole_b, data);
 
         // A resumes where it stopped.
-        let rest = streams::concat(a, 1 << 20).await.unwrap();
+        let rest = nodebook_streams::concat(a, 1 << 20).await.unwrap();
         assert_eq!([&first[..], &rest[..]].concat(), data);
     });
 }

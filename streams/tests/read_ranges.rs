@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use streams::{Error, MIN_POOL_SPACE, ReadOptions, ReadStream};
+use nodebook_streams::{Error, MIN_POOL_SPACE, ReadOptions, ReadStream};
 use tokio::io::{AsyncRead, ReadBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -123,7 +123,7 @@ async fn start_after_end_is_a_clear_error_before_anything_is_opened() {
 
 #[tokio::test]
 async fn high_water_mark_must_be_positive_and_bounded() {
-    for hwm in [0, streams::MAX_HIGH_WATER_MARK + 1] {
+    for hwm in [0, nodebook_streams::MAX_HIGH_WATER_MARK + 1] {
         let err =
             ReadStream::from_reader(&b""[..], ReadOptions::new().high_water_mark(hwm)).unwrap_err();
         assert!(

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use futures::{StreamExt, TryStreamExt, stream};
-use streams::{Error, Lines, ReadOptions, ReadStream};
+use nodebook_streams::{Error, Lines, ReadOptions, ReadStream};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -113,7 +113,7 @@ async fn unknown_label_is_a_clear_error() {
     let bytes = ReadStream::from_reader(&b""[..], ReadOptions::new()).unwrap();
     let err = bytes.set_encoding("utf-32").unwrap_err();
     assert!(
-        matches!(err, Error::Decode(decoder::Error::UnknownEncoding { ref label }) if label == "utf-32")
+        matches!(err, Error::Decode(nodebook_decoder::Error::UnknownEncoding { ref label }) if label == "utf-32")
     );
     assert_eq!(err.to_string(), "unknown encoding `utf-32`");
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use emitter::Subscription;
 use futures_core::Stream;
+use nodebook_emitter::Subscription;
 
 /// The floor: what a hand-written listener list stores.
 pub(crate) type PlainListener = Box<dyn Fn(&u64) + Send + Sync>;

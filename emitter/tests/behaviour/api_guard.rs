@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 #[test]
 fn dropping_the_guard_removes_and_announces_its_listener() {

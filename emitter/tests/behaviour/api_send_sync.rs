@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use emitter::{
+use nodebook_emitter::{
     Emitter, Error, EventHandle, EventName, Listener, ListenerChange, ListenerGuard, ListenerId,
     MaxListenersExceeded, Mode, OnceEvent, Subscription,
 };

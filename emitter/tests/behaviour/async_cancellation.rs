@@ -1,7 +1,7 @@
 //! Cancellation: poll a future or stream k times, drop it, check that nothing is left behind,
 //! for k = 0, 1, 2, ... until it completes (the habit of tokio's semaphore tests).
 
-use emitter::{Emitter, Error};
+use nodebook_emitter::{Emitter, Error};
 use tokio_test::task;
 
 /// What happens on the emitter between two polls; the k-th step runs after the k-th poll.

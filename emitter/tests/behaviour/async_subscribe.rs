@@ -3,8 +3,8 @@
 
 use std::task::Poll;
 
-use emitter::{Emitter, Error};
 use futures_util::StreamExt;
+use nodebook_emitter::{Emitter, Error};
 use tokio_test::{assert_pending, assert_ready, task};
 
 #[test]

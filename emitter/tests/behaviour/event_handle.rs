@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
-use emitter::{Emitter, Error, EventHandle, ListenerId, Subscription};
 use futures_util::{FutureExt, StreamExt};
+use nodebook_emitter::{Emitter, Error, EventHandle, ListenerId, Subscription};
 use proptest::prelude::*;
 use tokio_test::{assert_pending, assert_ready, task};
 

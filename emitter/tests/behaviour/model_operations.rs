@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use emitter::{Emitter, ListenerId};
+use nodebook_emitter::{Emitter, ListenerId};
 use proptest::prelude::*;
 
 const NAMES: [&str; 4] = ["a", "b", "7", "c"];

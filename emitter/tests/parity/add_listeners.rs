@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 use crate::{Log, node_trace};
 

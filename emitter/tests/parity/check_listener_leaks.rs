@@ -1,6 +1,6 @@
 //! Port of `test/parallel/test-event-emitter-check-listener-leaks.js`.
 
-use emitter::{Emitter, default_max_listeners, set_default_max_listeners};
+use nodebook_emitter::{Emitter, default_max_listeners, set_default_max_listeners};
 
 use crate::{collect_warnings, default_limit_lock};
 

@@ -1,6 +1,6 @@
 //! Port of `test/parallel/test-event-emitter-emit-context.js`.
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 #[test]
 fn case_02_emit_without_listeners_returns_false_and_changes_nothing() {

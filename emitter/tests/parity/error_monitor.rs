@@ -1,6 +1,6 @@
 //! Port of `test/parallel/test-event-emitter-error-monitor.js`.
 
-use emitter::{Emitter, Error};
+use nodebook_emitter::{Emitter, Error};
 
 use crate::Log;
 

@@ -1,6 +1,6 @@
 //! Port of `test/parallel/test-event-emitter-errors.js`.
 
-use emitter::{Emitter, Error};
+use nodebook_emitter::{Emitter, Error};
 
 use crate::node_trace;
 

@@ -1,7 +1,7 @@
 //! Port of `test/parallel/test-events-list.js` and
 //! `test-event-emitter-special-event-names.js`.
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 use crate::{Log, node_trace};
 

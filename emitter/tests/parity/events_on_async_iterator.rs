@@ -1,8 +1,8 @@
 //! Port of `test/parallel/test-events-on-async-iterator.js` (`events.on(emitter, name)`), as
 //! `Emitter::subscribe`. Node's `break` / `return()` become dropping the stream.
 
-use emitter::{Emitter, Error};
 use futures_util::StreamExt;
+use nodebook_emitter::{Emitter, Error};
 use tokio_test::{assert_pending, assert_ready, task};
 
 #[tokio::test]

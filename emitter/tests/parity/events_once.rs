@@ -1,7 +1,7 @@
 //! Port of `test/parallel/test-events-once.js` (`events.once(emitter, name)`), as
 //! `Emitter::once_event`. Node's `AbortSignal` becomes dropping the future.
 
-use emitter::{Emitter, Error};
+use nodebook_emitter::{Emitter, Error};
 use tokio_test::{assert_pending, assert_ready, task};
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Port of `test/parallel/test-events-listener-count-with-listener.js`.
 
-use emitter::{Emitter, Listener, Mode};
+use nodebook_emitter::{Emitter, Listener, Mode};
 
 #[test]
 fn case_37_counts_all_registrations_or_those_of_one_listener() {

@@ -2,7 +2,7 @@
 //! `test-event-emitter-listeners-side-effects.js`. Node returns functions; the Rust port returns
 //! registration ids (`rawListeners` and once-wrappers are a JavaScript artifact).
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 #[test]
 fn case_35_listeners_returns_a_copy() {

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use emitter::{Emitter, MaxListenersExceeded};
+use nodebook_emitter::{Emitter, MaxListenersExceeded};
 
 mod add_listeners;
 mod check_listener_leaks;

@@ -2,7 +2,7 @@
 //! `test-event-emitter-get-max-listeners.js`. Node's NaN / negative / string checks have no
 //! counterpart: the limit is a `usize`, so those inputs do not compile.
 
-use emitter::{Emitter, default_max_listeners};
+use nodebook_emitter::{Emitter, default_max_listeners};
 
 use crate::default_limit_lock;
 

@@ -1,7 +1,7 @@
 //! Port of `test/parallel/test-event-emitter-max-listeners-warning.js` and its `-for-null` /
 //! `-for-symbol` variants, plus the add paths of `lib/events.js` (`_addListener`).
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 use crate::{collect_warnings, node_trace};
 

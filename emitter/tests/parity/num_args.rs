@@ -1,7 +1,7 @@
 //! Port of `test/parallel/test-event-emitter-num-args.js`: Node's variadic arguments become one
 //! typed payload, delivered unchanged whatever its shape.
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 use crate::Log;
 

@@ -1,6 +1,6 @@
 //! Port of `test/parallel/test-event-emitter-once.js`.
 
-use emitter::{Emitter, Listener, Mode};
+use nodebook_emitter::{Emitter, Listener, Mode};
 
 use crate::{Log, node_trace};
 

@@ -1,6 +1,6 @@
 //! Port of `test/parallel/test-event-emitter-remove-all-listeners.js`.
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 use crate::{Log, node_trace};
 

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use emitter::{Emitter, Listener, Mode};
+use nodebook_emitter::{Emitter, Listener, Mode};
 
 use crate::Log;
 

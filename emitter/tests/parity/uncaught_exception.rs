@@ -3,7 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use emitter::Emitter;
+use nodebook_emitter::Emitter;
 
 use crate::Log;
 

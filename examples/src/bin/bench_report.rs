@@ -499,17 +499,26 @@ fn read_or_empty(path: &Path) -> String {
 /// Runs one crate's benches, echoing their output, and records what they printed beside
 /// criterion's lines and which groups they wrote.
 fn run_benches(paths: &Paths, krate: &str, warm_up: f64, measurement: f64) -> Result<(), String> {
-    println!("bench-report: cargo bench -p {krate}");
+    let package = format!("nodebook-{krate}");
+    println!("bench-report: cargo bench -p {package}");
     let started = SystemTime::now();
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(&paths.root)
-        .args(["bench", "-p", krate, "--bench", "*", "--", "--warm-up-time"])
+        .args([
+            "bench",
+            "-p",
+            &package,
+            "--bench",
+            "*",
+            "--",
+            "--warm-up-time",
+        ])
         .arg(warm_up.to_string())
         .arg("--measurement-time")
         .arg(measurement.to_string())
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run cargo bench -p {krate}: {e}"))?;
+        .map_err(|e| format!("cannot run cargo bench -p {package}: {e}"))?;
     let mut printed = String::new();
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines() {
@@ -523,9 +532,9 @@ fn run_benches(paths: &Paths, krate: &str, warm_up: f64, measurement: f64) -> Re
     }
     let status = child
         .wait()
-        .map_err(|e| format!("cargo bench -p {krate}: {e}"))?;
+        .map_err(|e| format!("cargo bench -p {package}: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo bench -p {krate} failed ({status})"));
+        return Err(format!("cargo bench -p {package} failed ({status})"));
     }
     let mut groups = BTreeSet::new();
     for file in find_benchmark_files(&paths.criterion) {

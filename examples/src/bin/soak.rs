@@ -31,10 +31,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bagpipe::{Bagpipe, Event, OnTimeout};
-use cache::{LimitableMap, OnceQueue};
-use emitter::Emitter;
 use examples::Flags;
+use nodebook_bagpipe::{Bagpipe, Event, OnTimeout};
+use nodebook_cache::{LimitableMap, OnceQueue};
+use nodebook_emitter::Emitter;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, timeout};
 
@@ -401,13 +401,15 @@ async fn pipe_pusher(parts: Arc<Parts>, seed: u64) {
         let work = Duration::from_millis(rng.below(60));
         match parts.pipe.push(sleep(work)).await {
             Ok(()) => bump(&parts.tally.pipe_ok),
-            Err(bagpipe::Error::TooMuchAsyncCall { .. }) => {
+            Err(nodebook_bagpipe::Error::TooMuchAsyncCall { .. }) => {
                 bump(&parts.tally.pipe_refused);
                 // A refused client backs off a little, as a real one would.
                 sleep(Duration::from_millis(1)).await;
             }
-            Err(bagpipe::Error::Timeout { .. }) => bump(&parts.tally.pipe_timeout),
-            Err(bagpipe::Error::QueueTimeout { .. }) => bump(&parts.tally.pipe_queue_timeout),
+            Err(nodebook_bagpipe::Error::Timeout { .. }) => bump(&parts.tally.pipe_timeout),
+            Err(nodebook_bagpipe::Error::QueueTimeout { .. }) => {
+                bump(&parts.tally.pipe_queue_timeout)
+            }
             Err(_) => bump(&parts.tally.wrong),
         }
     }
@@ -419,12 +421,14 @@ async fn pipe_runner(parts: Arc<Parts>, seed: u64) {
         let work = Duration::from_millis(rng.below(10));
         match timeout(Duration::from_millis(5), parts.pipe.run(sleep(work))).await {
             Ok(Ok(())) => bump(&parts.tally.pipe_ok),
-            Ok(Err(bagpipe::Error::TooMuchAsyncCall { .. })) => {
+            Ok(Err(nodebook_bagpipe::Error::TooMuchAsyncCall { .. })) => {
                 bump(&parts.tally.pipe_refused);
                 sleep(Duration::from_millis(1)).await;
             }
-            Ok(Err(bagpipe::Error::Timeout { .. })) => bump(&parts.tally.pipe_timeout),
-            Ok(Err(bagpipe::Error::QueueTimeout { .. })) => bump(&parts.tally.pipe_queue_timeout),
+            Ok(Err(nodebook_bagpipe::Error::Timeout { .. })) => bump(&parts.tally.pipe_timeout),
+            Ok(Err(nodebook_bagpipe::Error::QueueTimeout { .. })) => {
+                bump(&parts.tally.pipe_queue_timeout)
+            }
             Ok(Err(_)) => bump(&parts.tally.wrong),
             Err(_elapsed) => bump(&parts.tally.pipe_run_dropped),
         }
@@ -466,7 +470,7 @@ async fn cache_client(parts: Arc<Parts>, seed: u64) {
         bump(&parts.tally.cache_calls);
         match answer {
             Ok(value) if *value == *article(key) => {}
-            Err(cache::Error::Load(_)) if key % 97 == 0 => bump(&parts.tally.cache_errors),
+            Err(nodebook_cache::Error::Load(_)) if key % 97 == 0 => bump(&parts.tally.cache_errors),
             _ => bump(&parts.tally.wrong),
         }
         if rng.below(64) == 0 {
@@ -521,7 +525,9 @@ async fn subscriber(parts: Arc<Parts>) {
                     received += 1;
                     bump(&parts.tally.events_received);
                 }
-                Ok(Some(Err(emitter::Error::Lagged { .. }))) => bump(&parts.tally.events_lagged),
+                Ok(Some(Err(nodebook_emitter::Error::Lagged { .. }))) => {
+                    bump(&parts.tally.events_lagged)
+                }
                 Ok(_) => bump(&parts.tally.wrong),
                 Err(_elapsed) => {}
             }

@@ -10,15 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bagpipe::{Bagpipe, Event, OnTimeout};
-use cache::LimitableMap;
-use decoder::StringDecoder;
-use emitter::Emitter;
 use examples::{ArticleSource, ArticleStore, MockDatabase, POEM, StoreConfig};
 use futures::future::join_all;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use streams::{ReadOptions, ReadStream};
+use nodebook_bagpipe::{Bagpipe, Event, OnTimeout};
+use nodebook_cache::LimitableMap;
+use nodebook_decoder::StringDecoder;
+use nodebook_emitter::Emitter;
+use nodebook_streams::{ReadOptions, ReadStream};
 use tokio::time::Instant;
 
 type TourResult = Result<(), Box<dyn std::error::Error>>;
@@ -170,8 +170,8 @@ async fn limiter() -> TourResult {
         let outcome = match call.await {
             Ok(Ok(_)) => "answered",
             Ok(Err(_)) => "database error",
-            Err(bagpipe::Error::TooMuchAsyncCall { .. }) => "refused (TooMuchAsyncCall)",
-            Err(bagpipe::Error::Timeout { .. }) => "timed out",
+            Err(nodebook_bagpipe::Error::TooMuchAsyncCall { .. }) => "refused (TooMuchAsyncCall)",
+            Err(nodebook_bagpipe::Error::Timeout { .. }) => "timed out",
             Err(_) => "other",
         };
         *outcomes.entry(outcome).or_default() += 1;

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
-use streams::{ReadOptions, ReadStream};
+use nodebook_streams::{ReadOptions, ReadStream};
 use tempfile::TempDir;
 use tokio::runtime::{Builder, Runtime};
 use tokio_util::io::ReaderStream;
