@@ -91,6 +91,7 @@
 //!
 //! # Feature flags
 //!
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     feature = "tower",
     doc = "- `tower` (off by default): [`BagpipeLayer`], a tower `Layer` that takes its slot in \
@@ -124,3 +125,8 @@ pub use crate::event::{Event, Outdated};
 pub use crate::layer::{BagpipeLayer, BagpipeService, ResponseFuture};
 pub use crate::push::Push;
 pub use crate::stats::Stats;
+
+// The README's examples run as doc tests, so the first code a crates.io reader sees compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

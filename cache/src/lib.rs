@@ -95,6 +95,7 @@
 //! # Feature flags
 //!
 //! None: the crate has no optional features. It needs tokio's `rt`, `sync` and `time`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 mod builder;
@@ -112,3 +113,8 @@ pub use error::Error;
 pub use limitable_map::LimitableMap;
 pub use once_queue::{AbandonPolicy, OnceQueue};
 pub use stats::{CacheStats, LoadStats, RemovalCause};
+
+// The README's examples run as doc tests, so the first code a crates.io reader sees compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -71,6 +71,7 @@
 //! # Feature flags
 //!
 //! None: the crate always includes every encoding.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 mod base64;
@@ -85,3 +86,8 @@ mod whatwg;
 pub use encoding::Encoding;
 pub use error::Error;
 pub use string_decoder::StringDecoder;
+
+// The README's examples run as doc tests, so the first code a crates.io reader sees compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

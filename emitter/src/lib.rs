@@ -97,6 +97,7 @@
 //!
 //! - `tracing` (off by default): max-listener warnings are also logged with `tracing::warn!`.
 //!   Without it, and without a hook, they go to standard error as Node's do.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 mod emitter;
@@ -120,3 +121,8 @@ pub use crate::name::EventName;
 pub use crate::once::OnceEvent;
 pub use crate::subscribe::Subscription;
 pub use crate::warning::{MaxListenersExceeded, default_max_listeners, set_default_max_listeners};
+
+// The README's examples run as doc tests, so the first code a crates.io reader sees compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -79,6 +79,7 @@
 //!
 //! None: everything is always available. The crate uses tokio's `rt` (blocking pool), `sync`
 //! and `io-util` features.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 mod blocking;
@@ -99,3 +100,8 @@ pub use options::{DEFAULT_HIGH_WATER_MARK, MAX_HIGH_WATER_MARK, MIN_POOL_SPACE, 
 pub use pipe::{pipe, pipe_with_progress};
 pub use read_stream::ReadStream;
 pub use text::TextStream;
+
+// The README's examples run as doc tests, so the first code a crates.io reader sees compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
