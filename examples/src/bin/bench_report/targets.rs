@@ -1,0 +1,229 @@
+//! What the report checks and how it labels what it shows, read from
+//! `benches-report/report.toml` (the file's header documents every field).
+
+use serde::Deserialize;
+
+/// A criterion benchmark: group, subject (function id) and parameter (empty if none).
+pub(crate) type Id = [String; 3];
+
+/// How a target compares: the median time of ours over the median time of a peer (or of Node's
+/// throughput over ours) must be at most `max`; or a figure must be at most `max` in its unit.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Check {
+    /// `ours` and `peer` are two criterion benchmarks.
+    Ratio { ours: Id, peer: Id, max: f64 },
+    /// A median time in nanoseconds.
+    Nanos { ours: Id, max: f64 },
+    /// Throughput of `ours` against the MB/s that Node's script printed on the line starting
+    /// with `node_line`.
+    Node {
+        ours: Id,
+        node_line: String,
+        max: f64,
+    },
+    /// A median ratio (ours over a peer, in time) printed by a paired bench: the number just
+    /// before `x (median` on the last line of the crate's output that contains `line`.
+    PairedRatio { line: String, max: f64 },
+    /// A number printed by a bench: on the last line of the crate's output that contains
+    /// `line`, the number just before `unit`, less the number just before `minus` if given.
+    Printed {
+        line: String,
+        unit: String,
+        minus: Option<String>,
+        max: f64,
+    },
+}
+
+/// One target of a crate issue.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Target {
+    pub(crate) krate: String,
+    pub(crate) text: String,
+    /// What was chosen by hand, when a side does not run with its defaults.
+    pub(crate) tuned: Option<String>,
+    pub(crate) check: Check,
+}
+
+/// A bench subject that runs with settings chosen by hand.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tuned {
+    #[serde(rename = "crate")]
+    pub(crate) krate: String,
+    pub(crate) subject: String,
+    pub(crate) label: String,
+}
+
+/// What a criterion group measures.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Workload {
+    pub(crate) group: String,
+    /// Only the group named `group`, not every group that starts with it.
+    #[serde(default)]
+    pub(crate) exact: bool,
+    pub(crate) text: String,
+}
+
+/// Everything `report.toml` says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ReportSpec {
+    /// Targets with every side at its defaults first, then the tuned ones, each in file order.
+    pub(crate) targets: Vec<Target>,
+    pub(crate) tuned: Vec<Tuned>,
+    pub(crate) workloads: Vec<Workload>,
+}
+
+impl ReportSpec {
+    /// Parses the text of a `report.toml`; an error names the target and what is wrong with it.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let file: File = toml::from_str(text).map_err(|e| format!("report.toml: {e}"))?;
+        let mut targets = Vec::with_capacity(file.target.len());
+        for (index, row) in file.target.into_iter().enumerate() {
+            targets.push(
+                row.into_target()
+                    .map_err(|e| format!("report.toml: [[target]] number {}: {e}", index + 1))?,
+            );
+        }
+        // Stable: file order within the default rows and within the tuned rows.
+        targets.sort_by_key(|target| target.tuned.is_some());
+        Ok(Self {
+            targets,
+            tuned: file.tuned,
+            workloads: file.workload,
+        })
+    }
+
+    /// The label of a tuned subject of `krate`, if it is one.
+    pub(crate) fn tuned_label(&self, krate: &str, subject: &str) -> Option<&str> {
+        self.tuned
+            .iter()
+            .find(|t| t.krate == krate && t.subject == subject)
+            .map(|t| t.label.as_str())
+    }
+
+    /// What `group` measures, if the file says.
+    pub(crate) fn workload(&self, group: &str) -> Option<&str> {
+        self.workloads
+            .iter()
+            .find(|w| group == w.group || (!w.exact && group.starts_with(&w.group)))
+            .map(|w| w.text.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    target: Vec<TargetRow>,
+    #[serde(default)]
+    tuned: Vec<Tuned>,
+    #[serde(default)]
+    workload: Vec<Workload>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetRow {
+    #[serde(rename = "crate")]
+    krate: String,
+    target: String,
+    tuned: Option<String>,
+    ratio: Option<RatioRow>,
+    nanos: Option<NanosRow>,
+    node: Option<NodeRow>,
+    paired: Option<PairedRow>,
+    printed: Option<PrintedRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RatioRow {
+    ours: Id,
+    peer: Id,
+    max: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NanosRow {
+    ours: Id,
+    max: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeRow {
+    ours: Id,
+    node_line: String,
+    max: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PairedRow {
+    line: String,
+    max: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrintedRow {
+    line: String,
+    unit: String,
+    minus: Option<String>,
+    max: f64,
+}
+
+impl TargetRow {
+    fn into_target(self) -> Result<Target, String> {
+        let mut checks = Vec::new();
+        if let Some(r) = self.ratio {
+            checks.push(Check::Ratio {
+                ours: r.ours,
+                peer: r.peer,
+                max: r.max,
+            });
+        }
+        if let Some(n) = self.nanos {
+            checks.push(Check::Nanos {
+                ours: n.ours,
+                max: n.max,
+            });
+        }
+        if let Some(n) = self.node {
+            checks.push(Check::Node {
+                ours: n.ours,
+                node_line: n.node_line,
+                max: n.max,
+            });
+        }
+        if let Some(p) = self.paired {
+            checks.push(Check::PairedRatio {
+                line: p.line,
+                max: p.max,
+            });
+        }
+        if let Some(p) = self.printed {
+            checks.push(Check::Printed {
+                line: p.line,
+                unit: p.unit,
+                minus: p.minus,
+                max: p.max,
+            });
+        }
+        if checks.len() != 1 {
+            return Err(format!(
+                "`{}` needs exactly one of ratio, nanos, node, paired, printed; it has {}",
+                self.target,
+                checks.len()
+            ));
+        }
+        Ok(Target {
+            krate: self.krate,
+            text: self.target,
+            tuned: self.tuned,
+            check: checks.remove(0),
+        })
+    }
+}

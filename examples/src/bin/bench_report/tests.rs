@@ -1,0 +1,202 @@
+//! The report generator on a small fixed input: a run of two crates' benches, written as
+//! criterion and the benches would write it, and a `report.toml` of four targets.
+
+use std::path::Path;
+
+use crate::results::{Paths, load_benches, load_printed};
+use crate::targets::{Check, ReportSpec};
+
+const SPEC: &str = r#"
+[[target]]
+crate = "cache"
+target = "mixed: at least as fast as the peer"
+tuned = "both with a hasher chosen by hand"
+ratio = { ours = ["mixed", "ours_tuned", ""], peer = ["mixed", "peer", ""], max = 1.0 }
+
+[[target]]
+crate = "cache"
+target = "mixed: at least as fast as the peer"
+ratio = { ours = ["mixed", "ours", ""], peer = ["mixed", "peer", ""], max = 1.0 }
+
+[[target]]
+crate = "bagpipe"
+target = "under 25 ns"
+nanos = { ours = ["uncontended", "bagpipe run", ""], max = 25.0 }
+
+[[target]]
+crate = "bagpipe"
+target = "a row nobody measured"
+nanos = { ours = ["uncontended", "nothing", ""], max = 25.0 }
+
+[[target]]
+crate = "emitter"
+target = "paired within 2x"
+paired = { line = "paired emit_sync emitter/plain_vec_loop 10:", max = 2.0 }
+
+[[tuned]]
+crate = "cache"
+subject = "ours_tuned"
+label = "a hasher chosen by hand"
+
+[[workload]]
+group = "mixed"
+text = "90% get, 10% insert"
+"#;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// One criterion result, as criterion 0.8 writes it under `criterion/<group>/<subject>/new/`.
+fn criterion_result(dir: &Path, group: &str, subject: &str, median_ns: f64) {
+    let at = dir.join(group).join(subject).join("new");
+    write(
+        &at.join("benchmark.json"),
+        &format!(
+            r#"{{"group_id":"{group}","function_id":"{subject}","value_str":null,"throughput":null}}"#
+        ),
+    );
+    write(
+        &at.join("estimates.json"),
+        &format!(r#"{{"median":{{"point_estimate":{median_ns}}}}}"#),
+    );
+}
+
+fn fixture() -> (tempfile::TempDir, Paths) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    let paths = Paths {
+        criterion: dir.path().join("target/criterion"),
+        runs: dir.path().join("target/bench-report"),
+        root,
+    };
+    write(
+        &paths.root.join("benches-report/intro.md"),
+        "# Benchmarks\n",
+    );
+    // The bench sources name their groups: that is how a group is attributed to a crate.
+    write(
+        &paths.root.join("cache/benches/cache.rs"),
+        r#"c.benchmark_group("mixed");"#,
+    );
+    write(
+        &paths.root.join("bagpipe/benches/limiter.rs"),
+        r#"c.benchmark_group("uncontended");"#,
+    );
+    criterion_result(&paths.criterion, "mixed", "ours", 30.0);
+    criterion_result(&paths.criterion, "mixed", "ours_tuned", 18.0);
+    criterion_result(&paths.criterion, "mixed", "peer", 20.0);
+    criterion_result(&paths.criterion, "uncontended", "bagpipe run", 12.0);
+    write(
+        &paths.runs.join("emitter.printed"),
+        "paired emit_sync emitter/plain_vec_loop 10: 1.500x (median of 101 rounds)\n",
+    );
+    (dir, paths)
+}
+
+fn render_fixture() -> String {
+    let (_dir, paths) = fixture();
+    let spec = ReportSpec::parse(SPEC).unwrap();
+    let benches = load_benches(&paths).unwrap();
+    let printed = load_printed(&paths);
+    crate::render::render(&paths, &spec, &benches, &printed, &[])
+}
+
+fn target_rows(report: &str) -> Vec<&str> {
+    report
+        .lines()
+        .skip_while(|line| !line.starts_with("| crate | target |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .collect()
+}
+
+#[test]
+fn targets_come_from_the_data_table_with_default_settings_first() {
+    let report = render_fixture();
+    let rows = target_rows(&report);
+    assert_eq!(rows.len(), 5, "{report}");
+    // The tuned row is first in the file but last in the table, and labelled.
+    assert!(rows[0].starts_with("| cache | mixed: at least as fast as the peer | defaults |"));
+    assert!(rows[4].contains("| tuned: both with a hasher chosen by hand |"));
+}
+
+#[test]
+fn each_target_gets_the_verdict_of_this_runs_figures() {
+    let report = render_fixture();
+    let rows = target_rows(&report);
+    // ours 30 ns against the peer's 20 ns: missed at the defaults...
+    assert!(rows[0].contains("ours/peer 1.50") && rows[0].ends_with("| **missed** |"));
+    // ...and met with the tuned hasher (18 against 20).
+    assert!(rows[4].contains("ours/peer 0.90") && rows[4].ends_with("| met |"));
+    assert!(rows[1].contains("12.0 ns") && rows[1].ends_with("| met |"));
+    assert!(rows[2].contains("no benchmark `uncontended/nothing/`"));
+    assert!(rows[2].ends_with("| not measured |"));
+    assert!(rows[3].contains("ours/peer 1.500") && rows[3].ends_with("| met |"));
+}
+
+#[test]
+fn bench_tables_put_tuned_subjects_after_the_defaults_and_label_them() {
+    let report = render_fixture();
+    let table: Vec<&str> = report
+        .lines()
+        .skip_while(|line| *line != "### `mixed`")
+        .skip_while(|line| !line.starts_with("| benchmark |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .collect();
+    assert!(report.contains("Workload: 90% get, 10% insert."));
+    assert!(table[0].starts_with("| ours |"), "{table:?}");
+    assert!(table[1].starts_with("| peer |"), "{table:?}");
+    assert!(
+        table[2].starts_with("| ours_tuned (tuned: a hasher chosen by hand) |"),
+        "{table:?}"
+    );
+}
+
+#[test]
+fn the_report_says_how_to_rerun_and_copies_no_notes() {
+    let report = render_fixture();
+    assert!(report.contains("## How to rerun"));
+    assert!(report.contains("-- --quick"));
+    assert!(!report.contains("Notes from the crate's author"));
+}
+
+#[test]
+fn a_target_with_no_check_or_two_is_an_error_naming_it() {
+    let none = "[[target]]\ncrate = \"cache\"\ntarget = \"empty\"\n";
+    let err = ReportSpec::parse(none).unwrap_err();
+    assert!(
+        err.contains("[[target]] number 1") && err.contains("`empty`"),
+        "{err}"
+    );
+    let two = "[[target]]\ncrate = \"c\"\ntarget = \"both\"\nnanos = { ours = [\"g\", \"s\", \"\"], max = 1.0 }\npaired = { line = \"x\", max = 1.0 }\n";
+    let err = ReportSpec::parse(two).unwrap_err();
+    assert!(
+        err.contains("exactly one") && err.contains("it has 2"),
+        "{err}"
+    );
+    let unknown = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\nratoi = 1\n";
+    assert!(ReportSpec::parse(unknown).unwrap_err().contains("ratoi"));
+}
+
+#[test]
+fn the_projects_report_toml_parses() {
+    let text = include_str!("../../../../benches-report/report.toml");
+    let spec = ReportSpec::parse(text).unwrap();
+    assert!(spec.targets.len() >= 10);
+    let first_tuned = spec.targets.iter().position(|t| t.tuned.is_some());
+    if let Some(first_tuned) = first_tuned {
+        assert!(
+            spec.targets[first_tuned..]
+                .iter()
+                .all(|t| t.tuned.is_some())
+        );
+    }
+    assert!(
+        spec.targets
+            .iter()
+            .any(|t| matches!(t.check, Check::PairedRatio { .. }))
+    );
+}
