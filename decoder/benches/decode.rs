@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use base64::Engine as _;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use nodebook_decoder::StringDecoder;
 
 const BIG_CHUNK: usize = 64 * 1024;
@@ -29,24 +29,48 @@ fn corpus(len: usize) -> String {
     text
 }
 
+/// The UTF-8 workloads: chunk size and corpus size.
+const UTF8_WORKLOADS: [(usize, usize); 2] = [(BIG_CHUNK, 1024 * 1024), (SMALL_CHUNK, 64 * 1024)];
+
+/// One iteration of `ours_write_into`: the whole corpus through one decoder, chunk by chunk.
+fn utf8_ours_write_into(bytes: &[u8], chunk: usize) -> impl FnMut() + '_ {
+    let mut decoder = StringDecoder::new("utf8").unwrap();
+    let mut out = String::with_capacity(chunk * 3 + 16);
+    move || {
+        for piece in bytes.chunks(chunk) {
+            out.clear();
+            decoder.write_into(piece, &mut out);
+            black_box(&out);
+        }
+        decoder.end_into(&mut out);
+    }
+}
+
+/// One iteration of `encoding_rs_streaming_into`: the same, through encoding_rs's decoder.
+fn utf8_encoding_rs_streaming_into(bytes: &[u8], chunk: usize) -> impl FnMut() + '_ {
+    let mut out = String::with_capacity(chunk * 3 + 16);
+    move || {
+        let mut decoder = encoding_rs::UTF_8.new_decoder_without_bom_handling();
+        for piece in bytes.chunks(chunk) {
+            out.clear();
+            let needed = decoder.max_utf8_buffer_length(piece.len()).unwrap();
+            out.reserve(needed);
+            let _ = black_box(decoder.decode_to_string(piece, &mut out, false));
+            black_box(&out);
+        }
+        let _ = black_box(decoder.decode_to_string(&[], &mut out, true));
+    }
+}
+
 fn utf8(c: &mut Criterion) {
-    for (chunk, total) in [(BIG_CHUNK, 1024 * 1024), (SMALL_CHUNK, 64 * 1024)] {
+    for (chunk, total) in UTF8_WORKLOADS {
         let text = corpus(total);
         let bytes = text.as_bytes();
         let mut group = c.benchmark_group(format!("utf8_{chunk}B_chunks"));
         group.throughput(Throughput::Bytes(bytes.len() as u64));
 
         group.bench_function("ours_write_into", |b| {
-            let mut decoder = StringDecoder::new("utf8").unwrap();
-            let mut out = String::with_capacity(chunk * 3 + 16);
-            b.iter(|| {
-                for piece in bytes.chunks(chunk) {
-                    out.clear();
-                    decoder.write_into(piece, &mut out);
-                    black_box(&out);
-                }
-                decoder.end_into(&mut out);
-            });
+            b.iter(utf8_ours_write_into(bytes, chunk));
         });
         group.bench_function("ours_write", |b| {
             let mut decoder = StringDecoder::new("utf8").unwrap();
@@ -58,18 +82,7 @@ fn utf8(c: &mut Criterion) {
             });
         });
         group.bench_function("encoding_rs_streaming_into", |b| {
-            let mut out = String::with_capacity(chunk * 3 + 16);
-            b.iter(|| {
-                let mut decoder = encoding_rs::UTF_8.new_decoder_without_bom_handling();
-                for piece in bytes.chunks(chunk) {
-                    out.clear();
-                    let needed = decoder.max_utf8_buffer_length(piece.len()).unwrap();
-                    out.reserve(needed);
-                    let _ = black_box(decoder.decode_to_string(piece, &mut out, false));
-                    black_box(&out);
-                }
-                let _ = black_box(decoder.decode_to_string(&[], &mut out, true));
-            });
+            b.iter(utf8_encoding_rs_streaming_into(bytes, chunk));
         });
         group.bench_function("encoding_rs_streaming_fresh", |b| {
             b.iter(|| {
@@ -203,4 +216,43 @@ fn base64_and_hex(c: &mut Criterion) {
 }
 
 criterion_group!(benches, utf8, gbk, base64_and_hex);
-criterion_main!(benches);
+
+/// The bench report's instruction count (`BENCH_COUNT=<group>/<subject>`,
+/// `BENCH_COUNT_ITERS=<n>`): runs that one subject `n` times, outside criterion, and exits. The
+/// report runs it under callgrind at two counts and takes the difference, so that the setup
+/// cancels out and what is left is the instructions of `n` iterations.
+fn count_instructions(id: &str, iters: u64) -> Result<(), String> {
+    for (chunk, total) in UTF8_WORKLOADS {
+        let group = format!("utf8_{chunk}B_chunks");
+        let text = corpus(total);
+        let bytes = text.as_bytes();
+        let mut routine: Box<dyn FnMut() + '_> = match id.strip_prefix(group.as_str()) {
+            Some("/ours_write_into") => Box::new(utf8_ours_write_into(bytes, chunk)),
+            Some("/encoding_rs_streaming_into") => {
+                Box::new(utf8_encoding_rs_streaming_into(bytes, chunk))
+            }
+            _ => continue,
+        };
+        for _ in 0..iters {
+            routine();
+        }
+        return Ok(());
+    }
+    Err(format!("no counted subject {id:?}"))
+}
+
+fn main() {
+    if let Ok(id) = std::env::var("BENCH_COUNT") {
+        let iters = std::env::var("BENCH_COUNT_ITERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        if let Err(err) = count_instructions(&id, iters) {
+            eprintln!("decode bench: {err}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

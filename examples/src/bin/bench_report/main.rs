@@ -20,6 +20,7 @@
 
 mod evaluate;
 mod format;
+mod instructions;
 mod plots;
 mod render;
 mod results;
@@ -147,6 +148,7 @@ fn run(flags: &Flags, report_only: bool, quick: bool) -> Result<(), String> {
             run::run_benches(&paths, krate, settings)?;
         }
         run::run_node(&paths);
+        instructions::count(&paths, &spec, &crates)?;
         let how = format!(
             "{}\n{}warm-up {} s, measurement {} s per benchmark; whole run {:.1} min\n",
             render::utc_now(),
@@ -160,7 +162,8 @@ fn run(flags: &Flags, report_only: bool, quick: bool) -> Result<(), String> {
     let benches = results::load_benches(&paths)?;
     let printed = results::load_printed(&paths);
     let plots = plots::draw_plots(&paths, &benches, &printed)?;
-    let report = render::render(&paths, &spec, &benches, &printed, &plots);
+    let counts = instructions::load(&paths);
+    let report = render::render(&paths, &spec, &benches, &printed, &counts, &plots);
     let output = match flags
         .value::<PathBuf>("--output")
         .map_err(|e| e.to_string())?

@@ -7,9 +7,11 @@ use std::process::Command;
 
 use crate::evaluate::evaluate;
 use crate::format::{throughput, time};
+use crate::instructions::{Counts, DISAGREEMENT, count_name};
 use crate::plots::Plot;
+use crate::results::find;
 use crate::results::{Bench, Paths};
-use crate::targets::ReportSpec;
+use crate::targets::{Check, ReportSpec, Target};
 use crate::{CRATES, read_or_empty};
 
 /// Crates whose versions the report states: the peers, criterion and the runtime.
@@ -93,6 +95,7 @@ pub(crate) fn render(
     spec: &ReportSpec,
     benches: &BTreeMap<String, Vec<Bench>>,
     printed: &BTreeMap<String, String>,
+    counts: &Counts,
     plots: &[Plot],
 ) -> String {
     let (cpu, cores) = machine();
@@ -125,7 +128,7 @@ pub(crate) fn render(
         .collect();
     let _ = writeln!(md, "- Crates: {}.", versions.join(", "));
 
-    render_targets(&mut md, spec, benches, printed);
+    render_targets(&mut md, spec, benches, printed, counts);
 
     if !plots.is_empty() {
         md.push_str("\n## Plots\n\n");
@@ -191,22 +194,30 @@ fn render_targets(
     spec: &ReportSpec,
     benches: &BTreeMap<String, Vec<Bench>>,
     printed: &BTreeMap<String, String>,
+    counts: &Counts,
 ) {
     md.push_str(
         "\n## Targets from the crate issues\n\nRatios are ours/peer in time per operation: under 1 \
          is faster than the peer. Every side runs with the settings a user gets from `new()` \
-         unless the settings column says what was chosen by hand; those rows come last.\n\n",
+         unless the settings column says what was chosen by hand; those rows come last. For the \
+         CPU-bound rows, the instructions column gives the ratio of instructions per operation \
+         (callgrind), which the machine's load cannot move; a row whose time and instruction \
+         ratios disagree by more than 25% is flagged for a look.\n\n",
     );
-    md.push_str("| crate | target | settings | measured | verdict |\n|---|---|---|---|---|\n");
+    md.push_str(
+        "| crate | target | settings | measured | instructions ours/peer | verdict |\n\
+         |---|---|---|---|---|---|\n",
+    );
     for target in &spec.targets {
         let (measured, verdict) = evaluate(target, benches, printed);
+        let instructions = instruction_ratio(target, benches, counts);
         let settings = target
             .tuned
             .as_deref()
             .map_or_else(|| "defaults".to_owned(), |tuned| format!("tuned: {tuned}"));
         let _ = writeln!(
             md,
-            "| {} | {} | {settings} | {measured} | {} |",
+            "| {} | {} | {settings} | {measured} | {instructions} | {} |",
             target.krate,
             target.text,
             verdict.word()
@@ -341,4 +352,40 @@ fn code_list(items: &[&str]) -> String {
         .map(|i| format!("`{i}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The instruction ratio ours/peer of a counted ratio target, flagged when the time ratio of the
+/// same run disagrees with it by more than [`DISAGREEMENT`].
+fn instruction_ratio(
+    target: &Target,
+    benches: &BTreeMap<String, Vec<Bench>>,
+    counts: &Counts,
+) -> String {
+    let Check::Ratio { ours, peer, .. } = &target.check else {
+        return String::new();
+    };
+    if target.instructions.is_none() {
+        return String::new();
+    }
+    let count = |id| counts.get(&(target.krate.clone(), count_name(id))).copied();
+    let (Some(ours_count), Some(peer_count)) = (count(ours), count(peer)) else {
+        return "not counted in this run".to_owned();
+    };
+    let ratio = ours_count / peer_count;
+    let mut text = format!("{ratio:.2} ({ours_count:.0} against {peer_count:.0})");
+    if let (Some(o), Some(p)) = (
+        find(benches, &target.krate, ours),
+        find(benches, &target.krate, peer),
+    ) {
+        let time_ratio = o.median_ns / p.median_ns;
+        let apart = (time_ratio / ratio).max(ratio / time_ratio) - 1.0;
+        if apart > DISAGREEMENT {
+            let _ = write!(
+                text,
+                "; **flagged**: the time ratio {time_ratio:.2} is {:.0}% away",
+                apart * 100.0
+            );
+        }
+    }
+    text
 }

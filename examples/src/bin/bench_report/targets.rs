@@ -42,6 +42,16 @@ pub(crate) struct Target {
     /// What was chosen by hand, when a side does not run with its defaults.
     pub(crate) tuned: Option<String>,
     pub(crate) check: Check,
+    /// Count instructions too (ratio targets only).
+    pub(crate) instructions: Option<Instructions>,
+}
+
+/// How to count a ratio target's instructions: which bench binary, and how many iterations.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Instructions {
+    pub(crate) bench: String,
+    pub(crate) iters: u64,
 }
 
 /// A bench subject that runs with settings chosen by hand.
@@ -134,6 +144,7 @@ struct TargetRow {
     node: Option<NodeRow>,
     paired: Option<PairedRow>,
     printed: Option<PrintedRow>,
+    instructions: Option<Instructions>,
 }
 
 #[derive(Deserialize)]
@@ -219,11 +230,25 @@ impl TargetRow {
                 checks.len()
             ));
         }
+        let check = checks.remove(0);
+        if self.instructions.is_some() && !matches!(check, Check::Ratio { .. }) {
+            return Err(format!(
+                "`{}`: instructions are counted for ratio targets only",
+                self.target
+            ));
+        }
+        if self.instructions.as_ref().is_some_and(|i| i.iters == 0) {
+            return Err(format!(
+                "`{}`: instructions.iters must be at least 1",
+                self.target
+            ));
+        }
         Ok(Target {
             krate: self.krate,
             text: self.target,
             tuned: self.tuned,
-            check: checks.remove(0),
+            check,
+            instructions: self.instructions,
         })
     }
 }

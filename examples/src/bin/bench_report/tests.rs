@@ -12,11 +12,13 @@ crate = "cache"
 target = "mixed: at least as fast as the peer"
 tuned = "both with a hasher chosen by hand"
 ratio = { ours = ["mixed", "ours_tuned", ""], peer = ["mixed", "peer", ""], max = 1.0 }
+instructions = { bench = "cache", iters = 100 }
 
 [[target]]
 crate = "cache"
 target = "mixed: at least as fast as the peer"
 ratio = { ours = ["mixed", "ours", ""], peer = ["mixed", "peer", ""], max = 1.0 }
+instructions = { bench = "cache", iters = 100 }
 
 [[target]]
 crate = "bagpipe"
@@ -92,6 +94,12 @@ fn fixture() -> (tempfile::TempDir, Paths) {
         &paths.runs.join("emitter.printed"),
         "paired emit_sync emitter/plain_vec_loop 10: 1.500x (median of 101 rounds)\n",
     );
+    // What the last counting run found: ours at the defaults does as many instructions as the
+    // peer although its time is 1.5x (a row to look at); the tuned one 0.9x, as its time.
+    write(
+        &paths.runs.join("instructions.tsv"),
+        "cache\tmixed/ours\t1000\ncache\tmixed/ours_tuned\t900\ncache\tmixed/peer\t1000\n",
+    );
     (dir, paths)
 }
 
@@ -100,7 +108,8 @@ fn render_fixture() -> String {
     let spec = ReportSpec::parse(SPEC).unwrap();
     let benches = load_benches(&paths).unwrap();
     let printed = load_printed(&paths);
-    crate::render::render(&paths, &spec, &benches, &printed, &[])
+    let counts = crate::instructions::load(&paths);
+    crate::render::render(&paths, &spec, &benches, &printed, &counts, &[])
 }
 
 fn target_rows(report: &str) -> Vec<&str> {
@@ -134,6 +143,42 @@ fn each_target_gets_the_verdict_of_this_runs_figures() {
     assert!(rows[2].contains("no benchmark `uncontended/nothing/`"));
     assert!(rows[2].ends_with("| not measured |"));
     assert!(rows[3].contains("ours/peer 1.500") && rows[3].ends_with("| met |"));
+}
+
+#[test]
+fn instruction_ratios_stand_beside_time_ratios_and_disagreement_is_flagged() {
+    let report = render_fixture();
+    let rows = target_rows(&report);
+    assert!(
+        rows[0]
+            .contains("| 1.00 (1000 against 1000); **flagged**: the time ratio 1.50 is 50% away |"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[4].contains("| 0.90 (900 against 1000) |"),
+        "{}",
+        rows[4]
+    );
+    // Rows without `instructions` leave the column empty.
+    assert!(rows[1].contains("|  | met |"), "{}", rows[1]);
+}
+
+#[test]
+fn callgrinds_total_is_read_off_its_summary() {
+    let stderr = "==12== Events    : Ir\n==12== Collected : 20410886\n==12==\n==12== I   refs:      20,410,886\n";
+    assert_eq!(
+        crate::instructions::collected_total(stderr),
+        Some(20_410_886)
+    );
+    assert_eq!(crate::instructions::collected_total("no summary"), None);
+}
+
+#[test]
+fn instructions_are_counted_for_ratio_targets_only() {
+    let text = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\nnanos = { ours = [\"g\", \"s\", \"\"], max = 1.0 }\ninstructions = { bench = \"b\", iters = 10 }\n";
+    let err = ReportSpec::parse(text).unwrap_err();
+    assert!(err.contains("ratio targets only"), "{err}");
 }
 
 #[test]
