@@ -9,6 +9,10 @@
 //! cargo run --release -p examples --bin load -- --requests 10000   # against the running service
 //! ```
 //!
+//! Each scene of the tour says in one line what it shows, prints its measured figures, and ends
+//! with a line saying whether those figures support the claim (plainly, when they do not). A
+//! scene whose figures depend on the machine (its clock, page cache or core count) says so.
+//!
 //! # The book's scenario: an avalanche on a cold key
 //!
 //! Section 4.2.1 of the book: when a popular page is not cached, every request runs the same
@@ -18,26 +22,40 @@
 //! the connection count and refuses beyond its queue, and an `nodebook_emitter::Emitter` that announces
 //! updates.
 //!
+//! A database drowns because its capacity is finite: a few connections, each busy for the
+//! length of a query. [`MockDatabase::with_pool`] gives the mock that shape, so a crowd of
+//! identical queries queues up as it would on a real database, and the guard's effect shows in
+//! the time the crowd waits, not only in the query count:
+//!
 //! ```
 //! use examples::{ArticleSource, ArticleStore, MockDatabase, StoreConfig};
+//! use std::num::NonZeroUsize;
 //! use std::time::Duration;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), examples::Error> {
-//! let db = MockDatabase::new(Duration::from_millis(5));
+//! let four = NonZeroUsize::new(4).expect("not zero");
+//! let db = MockDatabase::with_pool(four, Duration::from_millis(5));
 //! let store = ArticleStore::new(db.clone(), StoreConfig::default())?;
 //!
+//! let arrival = tokio::time::Instant::now();
 //! let requests = (0..10_000).map(|_| store.get(1));
 //! let answers = futures::future::join_all(requests).await;
 //!
 //! assert!(answers.iter().all(|row| row.is_ok()));
 //! assert_eq!(db.queries(), 1); // not 10,000
+//! assert_eq!(arrival.elapsed(), Duration::from_millis(5)); // not 10,000 / 4 x 5 ms
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! The tour's first scene, [`Avalanche`], measures the same crowd side by side: every caller
+//! querying, the once-queue alone, and the once-queue with a cache, each with its queries, its
+//! callers' waits (p50, p99), its wall time and the callers that gave up ([`CrowdReport`]).
+//!
 //! The same store runs over SQLite ([`SqliteDatabase`]) in the [`Service`], and over the
-//! [`MockDatabase`] (latency, failure injection, query counting) in the tour and the tests.
+//! [`MockDatabase`] (a connection pool, a per-query cost, failure injection, query counting) in
+//! the tests.
 //!
 //! # The service
 //!
@@ -71,6 +89,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod article;
+mod avalanche;
 mod cli;
 mod client;
 mod error;
@@ -84,6 +103,7 @@ mod sqlite;
 mod store;
 
 pub use article::{ARTICLE_COUNT, Article, ArticleUpdate};
+pub use avalanche::{Avalanche, AvalancheReport, Crowd, CrowdReport};
 pub use cli::Flags;
 pub use client::{HttpAnswer, HttpClient};
 pub use error::Error;

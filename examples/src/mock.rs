@@ -1,6 +1,13 @@
-//! A mock database with latency, failure injection and query counting.
+//! A mock database with a connection pool, a per-query cost, failure injection and query
+//! counting.
 //!
 //! # Implementation details
+//!
+//! A pooled mock holds a fair `tokio::sync::Semaphore` with one permit per connection: a query
+//! waits its turn for a connection (first come, first served, as a real pool hands them out),
+//! holds it for its latency and gives it back, also when the query is cancelled. Only a query
+//! that has a connection counts as started, so a caller that gives up while waiting never reaches
+//! the database.
 //!
 //! A read takes its snapshot of the row *when it starts* and answers after the latency, as a real
 //! database answers with the row it read: an update landing during that latency is not in the
@@ -14,7 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use std::num::NonZeroUsize;
+
+use tokio::sync::{Semaphore, SemaphorePermit, watch};
 
 use crate::{ARTICLE_COUNT, Article, ArticleSource, ArticleUpdate, Error};
 
@@ -24,6 +33,12 @@ use crate::{ARTICLE_COUNT, Article, ArticleSource, ArticleUpdate, Error};
 /// so paused-time tests control it), counts itself, and can be made to fail with
 /// [`fail_next`](Self::fail_next) or [`set_failing`](Self::set_failing). It also records the most
 /// reads that were ever in flight at once, the figure a limiter promises to keep down.
+///
+/// Capacity: [`new`](Self::new) answers any number of queries at once, which no real database
+/// does. [`with_pool`](Self::with_pool) gives it a pool of connections like a real one: each
+/// query (read or write) holds a connection for its latency, and the others wait for one in
+/// arrival order, so a crowd of queries queues up and the last one waits
+/// `crowd / connections × latency`.
 ///
 /// # Examples
 ///
@@ -48,6 +63,7 @@ pub struct MockDatabase {
 
 struct Inner {
     latency: Mutex<Duration>,
+    pool: Option<Pool>,
     updated: Mutex<HashMap<u64, Article>>,
     failures_left: AtomicU64,
     failing: AtomicBool,
@@ -57,10 +73,18 @@ struct Inner {
     started: watch::Sender<u64>,
 }
 
+/// The connections of a pooled mock, and how many queries wait for one.
+struct Pool {
+    connections: NonZeroUsize,
+    free: Semaphore,
+    waiting: AtomicUsize,
+}
+
 impl std::fmt::Debug for MockDatabase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockDatabase")
             .field("latency", &self.latency())
+            .field("connections", &self.connections())
             .field("queries", &self.queries())
             .field("in_flight", &self.in_flight())
             .finish_non_exhaustive()
@@ -68,7 +92,7 @@ impl std::fmt::Debug for MockDatabase {
 }
 
 impl MockDatabase {
-    /// A mock whose every read and write takes `latency`.
+    /// A mock whose every read and write takes `latency`, with no limit on queries at once.
     ///
     /// # Examples
     ///
@@ -77,12 +101,53 @@ impl MockDatabase {
     ///
     /// let db = examples::MockDatabase::new(Duration::from_millis(5));
     /// assert_eq!(db.latency(), Duration::from_millis(5));
+    /// assert_eq!(db.connections(), None);
     /// ```
     #[must_use]
     pub fn new(latency: Duration) -> Self {
+        Self::build(latency, None)
+    }
+
+    /// A mock with `connections` connections: each read or write holds one for `latency`, and
+    /// queries beyond the pool wait for a connection in the order they asked.
+    ///
+    /// # Examples
+    ///
+    /// Eight reads on two connections at 5 ms each: four rounds, 20 ms.
+    ///
+    /// ```
+    /// use examples::{ArticleSource, MockDatabase};
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let two = NonZeroUsize::new(2).expect("not zero");
+    /// let db = MockDatabase::with_pool(two, Duration::from_millis(5));
+    /// let started = tokio::time::Instant::now();
+    /// let reads = futures::future::join_all((1..=8).map(|id| db.article(id))).await;
+    /// assert!(reads.iter().all(|row| row.is_ok()));
+    /// assert_eq!(started.elapsed(), Duration::from_millis(20));
+    /// assert_eq!(db.max_in_flight(), 2);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_pool(connections: NonZeroUsize, latency: Duration) -> Self {
+        Self::build(
+            latency,
+            Some(Pool {
+                connections,
+                free: Semaphore::new(connections.get()),
+                waiting: AtomicUsize::new(0),
+            }),
+        )
+    }
+
+    fn build(latency: Duration, pool: Option<Pool>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 latency: Mutex::new(latency),
+                pool,
                 updated: Mutex::new(HashMap::new()),
                 failures_left: AtomicU64::new(0),
                 failing: AtomicBool::new(false),
@@ -94,7 +159,7 @@ impl MockDatabase {
         }
     }
 
-    /// How long each query takes.
+    /// How long each query takes once it has a connection.
     ///
     /// # Examples
     ///
@@ -169,7 +234,48 @@ impl MockDatabase {
         self.inner.failing.store(failing, Ordering::SeqCst);
     }
 
-    /// Reads running right now.
+    /// The size of the connection pool, or `None` when queries never wait for a connection.
+    ///
+    /// # Examples
+    ///
+    /// See [`with_pool`](Self::with_pool).
+    #[must_use]
+    pub fn connections(&self) -> Option<NonZeroUsize> {
+        self.inner.pool.as_ref().map(|pool| pool.connections)
+    }
+
+    /// Queries (reads and writes) waiting for a free connection right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleSource, MockDatabase};
+    /// use std::num::NonZeroUsize;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let db = MockDatabase::with_pool(NonZeroUsize::MIN, Duration::from_millis(5));
+    /// let reads = tokio::spawn({
+    ///     let db = db.clone();
+    ///     async move { tokio::join!(db.article(1), db.article(2), db.article(3)) }
+    /// });
+    /// db.queries_started(1).await;
+    /// assert_eq!((db.in_flight(), db.waiting()), (1, 2));
+    /// let (a, b, c) = reads.await.unwrap();
+    /// assert!(a.is_ok() && b.is_ok() && c.is_ok());
+    /// assert_eq!(db.waiting(), 0);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn waiting(&self) -> usize {
+        self.inner
+            .pool
+            .as_ref()
+            .map_or(0, |pool| pool.waiting.load(Ordering::SeqCst))
+    }
+
+    /// Reads running right now (holding a connection, for a pooled mock).
     ///
     /// # Examples
     ///
@@ -182,7 +288,7 @@ impl MockDatabase {
         self.inner.in_flight.load(Ordering::SeqCst)
     }
 
-    /// The most reads that were ever running at once.
+    /// The most reads that were ever running at once (never more than the pool's connections).
     ///
     /// # Examples
     ///
@@ -270,20 +376,47 @@ impl MockDatabase {
     }
 }
 
-/// Keeps the in-flight count right even when a read is cancelled mid-way.
-struct InFlight<'a>(&'a AtomicUsize);
+/// Keeps a count right even when a query is cancelled mid-way: the count goes down on drop.
+struct Counted<'a>(&'a AtomicUsize);
 
-impl Drop for InFlight<'_> {
+impl<'a> Counted<'a> {
+    fn enter(count: &'a AtomicUsize) -> (Self, usize) {
+        let now = count.fetch_add(1, Ordering::SeqCst) + 1;
+        (Self(count), now)
+    }
+}
+
+impl Drop for Counted<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
+impl MockDatabase {
+    /// Waits for a free connection of a pooled mock; `None` (nothing to hold) without a pool.
+    ///
+    /// Cancel safe: a caller dropped while waiting leaves the queue and takes no connection.
+    async fn connection(&self) -> Result<Option<SemaphorePermit<'_>>, Error> {
+        let Some(pool) = &self.inner.pool else {
+            return Ok(None);
+        };
+        let _waiting = Counted::enter(&pool.waiting);
+        match pool.free.acquire().await {
+            Ok(permit) => Ok(Some(permit)),
+            // The semaphore lives as long as the mock and nothing closes it.
+            Err(closed) => Err(Error::Internal {
+                what: "the mock database's connection pool",
+                reason: closed.to_string(),
+            }),
+        }
+    }
+}
+
 impl ArticleSource for MockDatabase {
     async fn article(&self, id: u64) -> Result<Option<Article>, Error> {
+        let _connection = self.connection().await?;
         let inner = &self.inner;
-        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        let _in_flight = InFlight(&inner.in_flight);
+        let (_in_flight, now) = Counted::enter(&inner.in_flight);
         inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let mut query = 0;
         inner.started.send_modify(|started| {
@@ -311,6 +444,7 @@ impl ArticleSource for MockDatabase {
         id: u64,
         update: ArticleUpdate,
     ) -> Result<Option<Article>, Error> {
+        let _connection = self.connection().await?;
         tokio::time::sleep(self.latency()).await;
         let Some(old) = self.row(id) else {
             return Ok(None);

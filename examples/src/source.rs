@@ -7,8 +7,8 @@ use crate::{Article, ArticleUpdate, Error};
 /// A database that can read and write articles.
 ///
 /// Implemented by [`SqliteDatabase`](crate::SqliteDatabase) for the service and by
-/// [`MockDatabase`](crate::MockDatabase) for the tour and the tests, so that both run the same
-/// [`ArticleStore`](crate::ArticleStore) composition.
+/// [`MockDatabase`](crate::MockDatabase) for the tour and the tests, so that the service and the
+/// tests run the same [`ArticleStore`](crate::ArticleStore) composition.
 ///
 /// # Examples
 ///

@@ -1,6 +1,7 @@
 //! The crates together in front of a mock database, on paused time: the avalanche cut to one
 //! query, overload refused, timeouts, errors not cached, an update during a load.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use examples::{
@@ -8,8 +9,14 @@ use examples::{
 };
 use futures::StreamExt;
 use futures::future::join_all;
+use tokio::time::Instant;
 
 const LATENCY: Duration = Duration::from_millis(10);
+
+/// The connections of a pooled mock, as many as the store's default limiter lets through.
+fn connections(count: usize) -> NonZeroUsize {
+    NonZeroUsize::new(count).expect("not zero")
+}
 
 fn store(db: &MockDatabase, config: StoreConfig) -> ArticleStore<MockDatabase> {
     ArticleStore::new(db.clone(), config).expect("valid config")
@@ -24,8 +31,9 @@ fn update(title: &str) -> ArticleUpdate {
 
 #[tokio::test(start_paused = true)]
 async fn ten_thousand_concurrent_misses_on_one_key_run_one_query() {
-    let db = MockDatabase::new(LATENCY);
+    let db = MockDatabase::with_pool(connections(4), LATENCY);
     let store = store(&db, StoreConfig::default());
+    let arrival = Instant::now();
 
     let answers = join_all((0..10_000).map(|_| store.get(1))).await;
 
@@ -35,10 +43,76 @@ async fn ten_thousand_concurrent_misses_on_one_key_run_one_query() {
             .all(|row| row.as_ref().is_ok_and(|a| a.id == 1))
     );
     assert_eq!(db.queries(), 1);
+    assert_eq!(
+        arrival.elapsed(),
+        LATENCY,
+        "one query's cost, not 10,000 / 4 connections of them"
+    );
     let stats = store.stats();
     assert_eq!(stats.cache.loads_started, 1);
     assert_eq!(stats.cache.loads_coalesced, 9_999);
     assert_eq!(stats.limiter.admitted, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pooled_mock_runs_no_more_queries_than_connections_in_arrival_order() {
+    let db = MockDatabase::with_pool(connections(2), LATENCY);
+    let arrival = Instant::now();
+
+    let finished = join_all((1..=10).map(|id| {
+        let db = db.clone();
+        async move {
+            let row = db.article(id).await.unwrap().unwrap();
+            (row.id, arrival.elapsed())
+        }
+    }))
+    .await;
+
+    // Two at a time, first come first served: reads 1 and 2 end at 10 ms, 3 and 4 at 20 ms...
+    for (id, waited) in finished {
+        let round = u32::try_from(id.div_ceil(2)).unwrap();
+        assert_eq!(waited, LATENCY * round, "read {id}");
+    }
+    assert_eq!(db.max_in_flight(), 2);
+    assert_eq!((db.in_flight(), db.waiting()), (0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_gives_up_waiting_for_a_connection_never_reaches_the_database() {
+    let db = MockDatabase::with_pool(connections(1), LATENCY);
+    let busy = tokio::spawn({
+        let db = db.clone();
+        async move { db.article(1).await }
+    });
+    db.queries_started(1).await;
+
+    let impatient = tokio::time::timeout(LATENCY / 2, db.article(2)).await;
+
+    assert!(impatient.is_err());
+    assert_eq!(db.waiting(), 0, "the impatient read left the queue");
+    assert_eq!(busy.await.unwrap().unwrap().unwrap().id, 1);
+    assert_eq!(db.queries(), 1);
+    assert_eq!(
+        db.article(3).await.unwrap().unwrap().id,
+        3,
+        "no connection was lost"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_holds_a_connection_like_a_read() {
+    let db = MockDatabase::with_pool(connections(1), LATENCY);
+    let arrival = Instant::now();
+
+    let (written, read) = tokio::join!(db.update_article(1, update("pooled")), db.article(2));
+
+    assert_eq!(written.unwrap().unwrap().version, 2);
+    assert_eq!(read.unwrap().unwrap().id, 2);
+    assert_eq!(
+        arrival.elapsed(),
+        LATENCY * 2,
+        "the read waited for the write"
+    );
 }
 
 #[tokio::test(start_paused = true)]
