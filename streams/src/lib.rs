@@ -35,9 +35,10 @@
 //!
 //! - [`ReadStream`]: a `Stream` of [`bytes::Bytes`] chunks of at most `high_water_mark` bytes
 //!   from a file (with Node's inclusive `start`/`end`), a blocking `std::io::Read` or a tokio
-//!   `AsyncRead`. Files are read by a job on tokio's blocking pool, straight into the chunk
-//!   buffers, at most `high_water_mark` bytes ahead of the consumer; a stalled stream gives its
-//!   thread back.
+//!   `AsyncRead`. Files are read on tokio's blocking pool, one job per chunk, straight into the
+//!   chunk buffers and at most one chunk ahead of the consumer; nothing spins or sleeps in
+//!   `poll`, a stalled stream holds no thread, and every stream takes part in tokio's
+//!   cooperative budget.
 //! - [`TextStream`] ([`ReadStream::set_encoding`]): the chunks decoded by
 //!   [`nodebook_decoder::StringDecoder`], in any encoding it knows (Node's and every WHATWG one, GBK
 //!   included); [`Lines`] splits text into lines with a maximum length.
@@ -70,10 +71,8 @@
 //! reusing a buffer that stays initialised saves the memset a recycled `BytesMut` would need on
 //! every read. Either way the bytes read are the bytes handed out: no extra copy.
 //!
-//! When a file stream is finished (its last chunk dropped), its buffers are kept for the next
-//! stream with the same `high_water_mark`, so a server opening many files does not allocate and
-//! zero new buffers for each. At most 4 MiB and 16 KiB of such idle buffers are kept
-//! process-wide (a whole stream's set at 1 MiB), the oldest dropped first.
+//! Each stream keeps at most four idle buffers of its own for reuse, and frees them when the
+//! stream and its last chunk are gone.
 //!
 //! # Feature flags
 //!
