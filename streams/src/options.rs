@@ -2,7 +2,8 @@
 
 use crate::Error;
 
-/// Node's default `highWaterMark` for file streams: 64 KiB.
+/// The default `highWaterMark`, 64 KiB: Node's for file read streams, and for every stream since
+/// Node 22; [`WriteStream::new`](crate::WriteStream::new) uses it too.
 pub const DEFAULT_HIGH_WATER_MARK: usize = 64 * 1024;
 
 /// The largest accepted `high_water_mark`: 1 GiB, so that a typo cannot ask for all of memory.
