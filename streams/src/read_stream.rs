@@ -118,7 +118,8 @@ impl ReadStream {
     /// `fs.createReadStream(path, options)`).
     ///
     /// The file is opened (and sought to `start`) on tokio's blocking pool before this returns;
-    /// the same blocking job then reads ahead at most `high_water_mark` bytes. A `start` past
+    /// the first chunk is then read ahead at once, and each next one as soon as the one before
+    /// is handed out. A `start` past
     /// the end of the file gives an empty stream, as does an empty file; an `end` past the end
     /// reads to the end.
     ///
