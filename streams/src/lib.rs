@@ -35,10 +35,9 @@
 //!
 //! - [`ReadStream`]: a `Stream` of [`bytes::Bytes`] chunks of at most `high_water_mark` bytes
 //!   from a file (with Node's inclusive `start`/`end`), a blocking `std::io::Read` or a tokio
-//!   `AsyncRead`. Files are read on tokio's blocking pool, one job per chunk, straight into the
-//!   chunk buffers and at most one chunk ahead of the consumer; nothing spins or sleeps in
-//!   `poll`, a stalled stream holds no thread, and every stream takes part in tokio's
-//!   cooperative budget.
+//!   `AsyncRead`. Files are read on tokio's blocking pool straight into the chunk buffers, at
+//!   most two chunks ahead of the consumer; nothing spins or sleeps in `poll`, a stalled
+//!   stream holds no thread, and every stream takes part in tokio's cooperative budget.
 //! - [`TextStream`] ([`ReadStream::set_encoding`]): the chunks decoded by
 //!   [`nodebook_decoder::StringDecoder`], in any encoding it knows (Node's and every WHATWG one, GBK
 //!   included); [`Lines`] splits text into lines with a maximum length.
@@ -151,7 +150,7 @@
 //! | Node | here | why |
 //! |---|---|---|
 //! | after `setEncoding`, `highWaterMark` counts characters (UTF-16 units) | it stays in **bytes** | the bound is about memory: counted in characters, the same mark admits three times the bytes of CJK text (nodejs/node#6798) |
-//! | a readable fills its buffer up to `highWaterMark` and pushes `'data'` | pulled: a file stream reads one chunk ahead, an async reader none | a Rust `Stream` is pulled; one chunk ahead keeps the disk busy while the consumer works |
+//! | a readable fills its buffer up to `highWaterMark` and pushes `'data'` | pulled: a file stream reads at most two chunks ahead, an async reader none | a Rust `Stream` is pulled; reading the next chunk while one waits keeps the disk busy while the consumer works, as Node's buffer does |
 //! | `write()` starts writing in the background | bytes move while a [`WriteStream`] future is awaited; [`WriteStream::flush`] pushes them now | no hidden task: it works over a borrowed writer, on any runtime, and its memory is what [`WriteStream::buffered_len`] says |
 //! | `cork()` / `uncork()` | not provided | writes already wait in the buffer until awaited, and a writer with vectored writes gets them in one `writev`, which is what corking buys |
 //! | `Writable`'s default `highWaterMark` 16 KiB (through Node 21) | 64 KiB everywhere | Node 22's default, and the fs streams' default all along |

@@ -60,8 +60,8 @@ impl ReadOptions {
         }
     }
 
-    /// Node's `highWaterMark`: the largest chunk, and the most a file stream reads ahead of its
-    /// consumer. Between 1 and [`MAX_HIGH_WATER_MARK`]; checked when the stream is created.
+    /// Node's `highWaterMark`: the largest chunk; a file stream reads at most two chunks ahead
+    /// of its consumer. Between 1 and [`MAX_HIGH_WATER_MARK`]; checked when the stream is created.
     ///
     /// # Examples
     ///

@@ -19,7 +19,7 @@ use crate::{Error, WriteStream};
 /// through a [`WriteStream`] with the default `high_water_mark`: the next chunk is pulled from
 /// the stages only while less than that is waiting for the writer, so a slow writer slows the
 /// source, and the data held is at most `high_water_mark` plus one chunk, plus what each stage
-/// holds (a [`ReadStream`](crate::ReadStream): one chunk read ahead).
+/// holds (a file [`ReadStream`](crate::ReadStream): two chunks read ahead at most).
 ///
 /// As in Node, an error anywhere ends every stage:
 ///

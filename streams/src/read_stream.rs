@@ -29,13 +29,13 @@ use tokio::io::AsyncRead;
 ///
 /// Three sources:
 ///
-/// - [`open`](Self::open): a file, read by one job on tokio's blocking pool per chunk,
-///   straight into the chunk buffers. The job for the next chunk starts as soon as a chunk is
-///   handed out, so it is read while the consumer works on this one: the read-ahead is at most
-///   one chunk (`high_water_mark` bytes), however long the consumer stays away, and a stalled
-///   stream holds no blocking thread. A poll that finds the chunk not read yet returns
-///   `Pending` at once, with the task's waker registered: nothing spins or sleeps in `poll`.
-///   `start` seeks.
+/// - [`open`](Self::open): a file, read by a job on tokio's blocking pool straight into the
+///   chunk buffers. The job reads while fewer than two chunks wait for the consumer, so the
+///   next chunk is read while the consumer works on this one: the read-ahead is at most two
+///   chunks (`2 * high_water_mark` bytes), however long the consumer stays away. When two
+///   wait, the job gives its thread back (a stalled stream holds none) and the next poll that
+///   takes a chunk starts it again. A poll that finds no chunk returns `Pending` at once, with
+///   the task's waker registered: nothing spins or sleeps in `poll`. `start` seeks.
 /// - [`from_blocking_reader`](Self::from_blocking_reader): any `std::io::Read` (a pipe, a sync
 ///   decompressor), on the same blocking engine.
 /// - [`from_reader`](Self::from_reader): any tokio `AsyncRead`, read only while the stream is
@@ -118,8 +118,7 @@ impl ReadStream {
     /// `fs.createReadStream(path, options)`).
     ///
     /// The file is opened (and sought to `start`) on tokio's blocking pool before this returns;
-    /// the first chunk is then read ahead at once, and each next one as soon as the one before
-    /// is handed out. A `start` past
+    /// reading ahead starts at once, at most two chunks ahead of the consumer. A `start` past
     /// the end of the file gives an empty stream, as does an empty file; an `end` past the end
     /// reads to the end.
     ///
@@ -310,7 +309,7 @@ impl ReadStream {
     /// Joins the rest of the stream into one `Bytes`, refusing to hold more than `limit` bytes:
     /// [`concat()`](crate::concat()), except that a stream that knows its length
     /// ([`remaining_len`](Self::remaining_len)) and would go over `limit` is refused at once,
-    /// before any chunk is gathered (only the one chunk the engine reads ahead was read).
+    /// before any chunk is gathered (only the chunks the engine reads ahead were read).
     ///
     /// # Errors
     ///
@@ -431,7 +430,7 @@ impl Stream for ReadStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = match &mut self.inner {
-            // The job's `JoinHandle` takes part in tokio's cooperative budget itself.
+            // Charges tokio's cooperative budget itself.
             Inner::Ahead(ahead) => ahead.poll_next(cx),
             Inner::Reader(state) => {
                 // A reader may be ready again and again (bytes in memory, a decompressor): one
