@@ -4,18 +4,25 @@
 //!
 //! What is measured, and why it does not flake: the ticker notes the worker thread's own CPU
 //! clock (`CLOCK_THREAD_CPUTIME_ID`) when it goes to sleep for 1 ms and when it wakes; the CPU
-//! time the worker spent in between, beyond the 1 ms asked for, is time some other task kept
-//! it busy while the tick was due (at most 1 ms less than that, when the worker was busy before
-//! the deadline too). A poll that spins, or a stream that is always ready and never yields,
-//! shows up there in full. Time the operating system gave to other processes does not: the
+//! time the worker spent in between, beyond the 1 ms asked for, is how long other tasks kept
+//! it busy while the tick was due (short of it by at most 1 ms, when the worker was busy
+//! before the deadline too). A poll that spins on the worker, or a stream that is always ready
+//! and never yields, shows up there. Time the operating system gave to other processes does
+//! not: the
 //! worker's clock stands still while it is not running, so the figure does not depend on how
 //! busy the machine is. The wall-clock lag is printed beside it for the record, and is not
 //! asserted: on a shared 2-core machine a thread can wait several milliseconds for a CPU
 //! whatever it runs.
 //!
-//! The bound, 5 ms of worker CPU time, is what the issue asks; a spinning engine measured
-//! 37-72 ms here. The file is 64 MiB, each stream reads all of it: long enough that every
-//! stream goes through many hundreds of hand-overs, short enough for a debug build.
+//! The bound, 5 ms of worker CPU time, is the issue's. The file is 64 MiB and each stream reads
+//! all of it: long enough that every stream goes through a thousand hand-overs, short enough
+//! for a debug build.
+//!
+//! The ticker sees a stream that spins in `poll`, but only in part: much of what a spinning
+//! engine costs its neighbours is CPU its threads take from the worker, which shows as
+//! wall-clock lag and depends on the machine. The exact, deterministic check that a stream
+//! never keeps its worker to itself is the second test: a stream whose chunks are always ready
+//! must let a task beside it run within tokio's cooperative budget, whatever its source.
 
 use std::path::Path;
 use std::sync::Arc;
