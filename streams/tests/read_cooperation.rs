@@ -8,10 +8,9 @@
 //! it busy while the tick was due (short of it by at most 1 ms, when the worker was busy
 //! before the deadline too). A poll that spins on the worker, or a stream that is always ready
 //! and never yields, shows up there. Time the operating system gave to other processes does
-//! not: the
-//! worker's clock stands still while it is not running, so the figure does not depend on how
-//! busy the machine is. The wall-clock lag is printed beside it for the record, and is not
-//! asserted: on a shared 2-core machine a thread can wait several milliseconds for a CPU
+//! not: the worker's clock stands still while it is not running, so the figure does not depend
+//! on how busy the machine is. The wall-clock lag is printed beside it for the record, and is
+//! not asserted: on a shared 2-core machine a thread can wait several milliseconds for a CPU
 //! whatever it runs.
 //!
 //! The bound, 5 ms of worker CPU time, is the issue's. The file is 64 MiB and each stream reads
