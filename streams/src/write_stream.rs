@@ -30,6 +30,9 @@ const MAX_SLICES: usize = 64;
 /// - As a [`Sink<Bytes>`](futures_sink::Sink) it composes with `futures`
 ///   (`stream.forward(write_stream)`, `SinkExt::send`).
 ///
+/// The writer must be `Unpin`, as files, sockets and `Vec<u8>` are; put any other in
+/// `Box::pin`.
+///
 /// # Where the writing happens
 ///
 /// A `WriteStream` spawns no task: bytes move into the writer while one of its futures
