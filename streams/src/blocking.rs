@@ -3,421 +3,313 @@
 //! The read-ahead engine behind file streams and
 //! [`ReadStream::from_blocking_reader`](crate::ReadStream::from_blocking_reader): a job on
 //! tokio's blocking pool reads with plain `std::io::Read` calls straight into recycled chunk
-//! buffers and hands the chunks to the stream over a `tokio::sync::mpsc` channel of capacity 1.
+//! buffers ([`crate::recycle`]) and queues the chunks in a slot it shares with the stream.
 //!
-//! Why: `tokio::fs::File` runs one `spawn_blocking` job per read and copies every byte once more
-//! from its own buffer into the caller's. Here one job keeps reading as long as the consumer
-//! keeps up, and the bytes read are the bytes handed out.
+//! Why this shape: `tokio::fs::File` runs one blocking job per read and copies every byte once
+//! more from its own buffer into the caller's; here the bytes read are the bytes handed out, and
+//! one job keeps reading as long as the consumer keeps up. One job per chunk was measured too:
+//! with a fast consumer it ran at `ReaderStream`'s speed, spending its time on the hand-over
+//! (a wake-up of a pool thread and one of the worker for every chunk); the continuing job reads
+//! 64 KiB chunks about twice as fast with half the CPU (the `paired` bench).
 //!
 //! Invariants:
-//! - The job takes a channel permit *before* each read, so it reads only while the channel is
-//!   empty: at most one chunk (at most `high_water_mark` bytes) waits for the consumer. That is
-//!   the whole read-ahead, however long the consumer stays away.
-//! - A job that waits longer than [`IDLE`] for a permit gives its thread back to the pool: it
-//!   parks itself (reader, buffers, position) in the stream's `parked` slot and returns. The
-//!   stream resumes it (a new `spawn_blocking`) when a poll finds the channel empty. So a slow
-//!   or stalled consumer holds no blocking thread; only streams being read do.
-//! - No lost wake-up between parking and resuming: the job stores itself in the slot and *then*
-//!   checks the channel; the stream takes a chunk from the channel and *then* (on its next poll
-//!   that finds the channel empty) checks the slot. Whichever comes second sees the other's
-//!   step, both under the slot's mutex or the channel's own synchronisation.
-//! - The hand-over is where the time goes: the job may not start read k+2 before the consumer
-//!   has taken chunk k+1, so a consumer asleep in `Pending` would put its wake-up latency on
-//!   every read. Both sides therefore wait a few microseconds actively first: the job for a
-//!   permit (spin, then `yield_now`, then park), the stream for the chunk being read (about twice
-//!   as long as reads have been taking, within [`CONSUMER_SPIN`] and [`CONSUMER_SPIN_MAX`],
-//!   without registering its waker, so the job's `send` wakes nobody). A
-//!   stream whose spins keep missing (a slow source) stops spinning for a while, so it wastes
-//!   at most a few spins per [`CONSUMER_SPIN_PAUSE`] polls.
-//! - The slot is owned by the stream; the job holds only a `Weak` to it, so a parked job is
-//!   dropped (and its file closed) with the stream, and there is no reference cycle.
-//! - The job ends when the data ends, after the first error (sent as the last item), or as soon
-//!   as the receiver is gone: a dropped stream stops reading at the latest after the read in
-//!   progress, and the reader is dropped on the blocking thread.
+//! - At most two chunks wait in the slot: the job reads only while fewer than two wait, so a
+//!   chunk is read while the one before it waits for the consumer (Node's fs stream, likewise,
+//!   keeps reading while less than a `highWaterMark` is buffered). The read-ahead is at most
+//!   two chunks, `2 * high_water_mark` bytes, however long the consumer stays away.
+//! - Nothing waits on a blocking thread: when two chunks wait, the job puts the source in the
+//!   slot (`parked`) and returns, so a stalled consumer holds no thread. The stream starts a
+//!   new job with the parked source when it takes a chunk. Both steps happen under the slot's
+//!   mutex, so a job is never parked with no chunk left for the stream to take: no lost
+//!   wake-up. There is no spinning and no timed wait anywhere.
+//! - `poll_next` charges tokio's cooperative budget, takes a chunk under the mutex or
+//!   registers the task's waker and returns `Pending`. The job wakes it after queuing a chunk,
+//!   outside the lock.
+//! - Jobs are spawned on the runtime the stream was created in (its `Handle`), so the stream
+//!   may be polled from any executor thread.
+//! - A job that does not finish (its reader panicked, or the runtime shut down before it ran)
+//!   queues an error and ends the stream, never silently as if the data had ended.
+//! - Dropping the stream marks the slot closed and drops a parked source at once; a job in
+//!   progress sees the mark after its read and drops the source (a file: its descriptor) on
+//!   the blocking pool.
 
-use std::future::Future;
+use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::pin::pin;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
-use tokio::sync::mpsc::{self, Permit, Receiver, Sender};
 
 use crate::Error;
 use crate::recycle::Recycler;
 
-/// Tries for a channel slot this many times before parking: the first half with a few
-/// `spin_loop` hints in between (the consumer usually takes the chunk within a microsecond or
-/// two), the second half yielding the CPU in between.
-const SPINS: usize = 512;
+/// What a source's I/O errors are reported as.
+#[derive(Clone)]
+pub(crate) enum Origin {
+    /// A file opened by path: [`Error::ReadFile`].
+    File(Arc<Path>),
+    /// A reader given by the caller: [`Error::Read`].
+    Reader,
+}
 
-/// The fewest tries before parking, for a consumer that is slow between chunks.
-const MIN_SPINS: usize = 8;
+impl Origin {
+    fn error(&self, source: io::Error) -> Error {
+        match self {
+            Self::File(path) => Error::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            },
+            Self::Reader => Error::Read { source },
+        }
+    }
+}
 
-/// The shortest time a poll that finds the channel empty waits for the chunk being read before
-/// returning `Pending`. The budget adapts: twice the last wait that ended within it, doubled
-/// after one that did not, up to [`CONSUMER_SPIN_MAX`] (a 64 KiB read from the page cache takes
-/// about 6 µs, a 1 MiB read about 60). Real time: a CPU budget, not a timer.
-const CONSUMER_SPIN: Duration = Duration::from_micros(20);
+/// Everything needed to go on reading a source; it travels into each job and back.
+pub(crate) struct Reading {
+    reader: Box<dyn Read + Send>,
+    buffers: Recycler,
+    /// Bytes to read and drop before the first chunk (`start` on a reader that cannot seek).
+    skip: u64,
+    /// Bytes left in the range, `None` for "to the end".
+    remaining: Option<u64>,
+    origin: Origin,
+}
 
-/// The longest a poll spins. With the budget fixed at 20 µs, nearly every 1 MiB chunk missed
-/// the spin and paid for the consumer's wake-up.
-const CONSUMER_SPIN_MAX: Duration = Duration::from_micros(200);
+impl Reading {
+    pub(crate) fn new(
+        reader: impl Read + Send + 'static,
+        high_water_mark: usize,
+        skip: u64,
+        remaining: Option<u64>,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            reader: Box::new(reader),
+            buffers: Recycler::new(high_water_mark),
+            skip,
+            remaining,
+            origin,
+        }
+    }
 
-/// Channel checks between two looks at the clock (a clock read costs more than a check).
-const CLOCK_EVERY: u32 = 16;
+    /// One job: skips what is left to skip, then reads the next chunk.
+    fn step(mut self: Box<Self>) -> Step {
+        while self.skip > 0 {
+            let buf = self.buffers.buffer(clamp(self.skip));
+            match self.reader.read(buf) {
+                Ok(0) => return Step::End,
+                Ok(n) => self.skip -= n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Step::Failed(self.origin.error(e)),
+            }
+        }
+        let want = match self.remaining {
+            Some(0) => return Step::End,
+            Some(left) => clamp(left),
+            None => usize::MAX,
+        };
+        loop {
+            let buf = self.buffers.buffer(want);
+            match self.reader.read(buf) {
+                Ok(0) => return Step::End,
+                Ok(n) => {
+                    if let Some(left) = &mut self.remaining {
+                        *left -= n as u64;
+                    }
+                    let chunk = self.buffers.take(n);
+                    return Step::Chunk(chunk, self);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Step::Failed(self.origin.error(e)),
+            }
+        }
+    }
+}
 
-/// After this many spins in a row that found nothing (a slow source), the stream stops
-/// spinning for a while.
-const CONSUMER_SPIN_MISSES: u32 = 8;
+/// What one read gives back.
+enum Step {
+    /// A chunk, and the source to read the next one from.
+    Chunk(Bytes, Box<Reading>),
+    /// The data (or the range) ended.
+    End,
+    /// Reading failed; the stream ends with this error.
+    Failed(Error),
+}
 
-/// Polls without spinning after [`CONSUMER_SPIN_MISSES`]; then one spin is tried again (a miss
-/// pauses again at once, a hit resumes spinning).
-const CONSUMER_SPIN_PAUSE: u32 = 64;
+/// What the job and the stream share.
+#[derive(Default)]
+struct Slot {
+    /// Chunks read and not yet taken, at most two.
+    queue: VecDeque<Result<Bytes, Error>>,
+    /// Nothing more will be added to `queue`.
+    ended: bool,
+    /// The source, when the job stopped because two chunks were waiting.
+    parked: Option<Box<Reading>>,
+    /// The consumer waiting for a chunk.
+    waker: Option<Waker>,
+    /// The stream is gone.
+    closed: bool,
+}
 
-/// How long a job waits for the consumer before giving its blocking thread back. Long enough
-/// that a consumer doing real work between chunks rarely causes a respawn (which costs one
-/// `spawn_blocking`), short enough that stalled streams do not hold threads for long. Real time
-/// (`std::time::Instant`): the job runs on a plain thread, outside tokio's clock.
-const IDLE: Duration = Duration::from_millis(10);
+type Shared = Arc<Mutex<Slot>>;
 
-type Item = Result<Bytes, Error>;
-
-/// A parked job, ready to be put back on the blocking pool.
-type Resume = Box<dyn FnOnce() + Send>;
-
-/// Where a job that stopped waiting parks itself.
-type Slot = Mutex<Option<Resume>>;
+fn lock(shared: &Shared) -> MutexGuard<'_, Slot> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The stream's end of the engine.
 pub(crate) struct Ahead {
-    rx: Receiver<Item>,
-    parked: Arc<Slot>,
-    /// Spins in a row that ran out of budget; at [`CONSUMER_SPIN_MISSES`] the stream stops
-    /// spinning for [`CONSUMER_SPIN_PAUSE`] polls, then tries once more.
-    spin_misses: u32,
-    /// Polls left before spinning is tried again.
-    spin_paused: u32,
-    /// How long the next spin may last: twice the last wait that a spin saw end, doubled after
-    /// a spin that ran out, within [`CONSUMER_SPIN`] and [`CONSUMER_SPIN_MAX`].
-    spin_budget: Duration,
-}
-
-/// The job's end of the engine.
-pub(crate) struct Link {
-    tx: Sender<Item>,
-    parked: Weak<Slot>,
+    shared: Shared,
     handle: Handle,
+    origin: Origin,
 }
 
 impl Ahead {
-    /// A new engine: the stream's end and the job's end.
+    /// Starts reading `reading` ahead: its job is spawned at once.
     ///
     /// Panics outside a tokio runtime (the job needs its blocking pool).
-    pub(crate) fn new() -> (Self, Link) {
-        let (tx, rx) = mpsc::channel(1);
-        let parked = Arc::new(Slot::default());
-        let link = Link {
-            tx,
-            parked: Arc::downgrade(&parked),
+    pub(crate) fn start(reading: Reading) -> Self {
+        let ahead = Self {
+            shared: Shared::default(),
             handle: Handle::current(),
+            origin: reading.origin.clone(),
         };
-        (
-            Self {
-                rx,
-                parked,
-                spin_misses: 0,
-                spin_paused: 0,
-                spin_budget: CONSUMER_SPIN,
-            },
-            link,
-        )
+        ahead.spawn(Box::new(reading));
+        ahead
     }
 
-    /// The next chunk; resumes a parked job when the channel is empty.
-    ///
-    /// The waker is registered only when the chunk is not there after a short spin: a
-    /// registered waker makes the job's `send` wake this task, which costs the job a syscall
-    /// when it comes from another thread, on its path to the next read.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
-        if let Some(ready) = self.try_recv() {
-            return Poll::Ready(ready);
-        }
-        let resume = self
-            .parked
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(resume) = resume {
-            resume();
-        } else if self.spin_paused > 0 {
-            self.spin_paused -= 1;
-        } else if let Poll::Ready(ready) = self.spin() {
-            return Poll::Ready(ready);
-        }
-        self.rx.poll_recv(cx)
+    fn spawn(&self, reading: Box<Reading>) {
+        let job = Job {
+            reading: Some(reading),
+            shared: Arc::clone(&self.shared),
+            origin: self.origin.clone(),
+            finished: false,
+        };
+        self.handle.spawn_blocking(move || job.run());
     }
 
-    /// The next item if the channel holds one, `Some(None)` when the job is gone.
-    fn try_recv(&mut self) -> Option<Option<Item>> {
-        match self.rx.try_recv() {
-            Ok(item) => Some(Some(item)),
-            Err(TryRecvError::Disconnected) => Some(None),
-            Err(TryRecvError::Empty) => None,
-        }
-    }
-
-    /// The channel is empty and the job is reading the next chunk right now: waits for it a
-    /// few microseconds instead of going to sleep, which would put the wake-up latency on the
-    /// reader's path (it may not start the following read until this chunk is taken).
-    fn spin(&mut self) -> Poll<Option<Item>> {
-        let start = Instant::now();
-        loop {
-            for _ in 0..CLOCK_EVERY {
-                for _ in 0..4 {
-                    std::hint::spin_loop();
-                }
-                if let Some(ready) = self.try_recv() {
-                    self.spin_misses = 0;
-                    self.spin_budget =
-                        (start.elapsed() * 2).clamp(CONSUMER_SPIN, CONSUMER_SPIN_MAX);
-                    return Poll::Ready(ready);
-                }
+    /// The next chunk, or `Pending` with the waker registered.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        let mut slot = lock(&self.shared);
+        if let Some(item) = slot.queue.pop_front() {
+            let resume = slot.parked.take();
+            drop(slot);
+            if let Some(reading) = resume {
+                self.spawn(reading);
             }
-            if start.elapsed() >= self.spin_budget {
-                break;
-            }
+            coop.made_progress();
+            return Poll::Ready(Some(item));
         }
-        self.spin_budget = (self.spin_budget * 2).min(CONSUMER_SPIN_MAX);
-        self.spin_misses += 1;
-        if self.spin_misses >= CONSUMER_SPIN_MISSES {
-            self.spin_misses -= 1;
-            self.spin_paused = CONSUMER_SPIN_PAUSE;
+        if slot.ended {
+            coop.made_progress();
+            return Poll::Ready(None);
+        }
+        match &mut slot.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            waker => *waker = Some(cx.waker().clone()),
         }
         Poll::Pending
     }
 }
 
-impl Link {
-    /// Runs `job` on the blocking pool.
-    pub(crate) fn spawn<R, F>(job: Job<R, F>)
-    where
-        R: Read + Send + 'static,
-        F: Fn(io::Error) -> Error + Send + 'static,
-    {
-        let handle = job.link.handle.clone();
-        handle.spawn_blocking(move || job.run());
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        let parked = {
+            let mut slot = lock(&self.shared);
+            slot.closed = true;
+            slot.parked.take()
+        };
+        drop(parked);
     }
 }
 
-/// One stream's reader and everything needed to go on reading it.
-pub(crate) struct Job<R, F: Fn(io::Error) -> Error> {
-    reader: R,
-    pool: Recycler,
-    link: Link,
-    /// Bytes to read and drop before the first chunk (`start` on a reader that cannot seek).
-    skip: u64,
-    /// The source's byte offset of the next read (where reads land in their buffers depends
-    /// on it, see `recycle.rs`).
-    position: u64,
-    /// Bytes left in the range, `None` for "to the end".
-    remaining: Option<u64>,
-    /// Turns an I/O error into the crate error naming the source.
-    map_err: F,
-    /// The stream has seen its end (data, error, or its own drop); set before a normal drop.
+/// A reading job on the blocking pool.
+struct Job {
+    reading: Option<Box<Reading>>,
+    shared: Shared,
+    origin: Origin,
     finished: bool,
 }
 
-/// Why the read loop stopped.
-enum Stop {
-    /// Nothing more to do: end of data, error delivered, or stream gone.
-    Finished,
-    /// The consumer did not take the waiting chunk within [`IDLE`].
-    Idle,
-}
-
-/// The outcome of waiting for a channel permit.
-enum Reserved<'a> {
-    Permit(Permit<'a, Item>),
-    Closed,
-    Idle,
-}
-
-impl<R, F> Job<R, F>
-where
-    R: Read + Send + 'static,
-    F: Fn(io::Error) -> Error + Send + 'static,
-{
-    pub(crate) fn new(
-        reader: R,
-        link: Link,
-        high_water_mark: usize,
-        position: u64,
-        skip: u64,
-        remaining: Option<u64>,
-        map_err: F,
-    ) -> Self {
-        Self {
-            reader,
-            pool: Recycler::new(high_water_mark),
-            link,
-            skip,
-            position,
-            remaining,
-            map_err,
-            finished: false,
-        }
-    }
-
-    /// Reads until the end of the range, an error, the receiver going away, or [`IDLE`] (then
-    /// parks the job in the stream).
-    pub(crate) fn run(mut self) {
-        match self.read() {
-            Stop::Finished => self.finished = true,
-            Stop::Idle => self.park(),
-        }
-    }
-
-    /// The read loop of [`run`](Self::run).
-    fn read(&mut self) -> Stop {
-        let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-        let mut spins = SPINS;
-        while self.skip > 0 {
-            let buf = self.pool.buffer(clamp(self.skip), self.position);
-            match self.reader.read(buf) {
-                Ok(0) => return Stop::Finished,
-                Ok(n) => {
-                    self.skip -= n as u64;
-                    self.position += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = self.link.tx.blocking_send(Err((self.map_err)(e)));
-                    return Stop::Finished;
-                }
-            }
-        }
-        loop {
-            let want = match self.remaining {
-                Some(0) => return Stop::Finished,
-                Some(left) => clamp(left),
-                None => usize::MAX,
-            };
-            let permit = match reserve(&self.link.tx, &waker, &mut spins) {
-                Reserved::Permit(permit) => permit,
-                Reserved::Closed => return Stop::Finished,
-                Reserved::Idle => return Stop::Idle,
-            };
-            let buf = self.pool.buffer(want, self.position);
-            match self.reader.read(buf) {
-                Ok(0) => return Stop::Finished,
-                Ok(n) => {
-                    self.position += n as u64;
-                    if let Some(left) = &mut self.remaining {
-                        *left -= n as u64;
-                    }
-                    permit.send(Ok(self.pool.take(n)));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    permit.send(Err((self.map_err)(e)));
-                    return Stop::Finished;
-                }
-            }
-        }
-    }
-
-    /// Gives the thread back: stores the job in the stream's slot, unless the stream is gone.
-    fn park(self) {
-        let Some(slot) = self.link.parked.upgrade() else {
+impl Job {
+    /// Reads while at most one chunk waits for the consumer; parks the source in the slot
+    /// when two do.
+    fn run(mut self) {
+        let Some(mut reading) = self.reading.take() else {
             return;
         };
-        let tx = self.link.tx.clone();
-        let resume: Resume = Box::new(move || Link::spawn(self));
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(resume);
-        // The consumer may have taken the waiting chunk after the last look and before the job
-        // was in the slot; it would then wait for a chunk nobody reads. Look once more.
-        if tx.capacity() > 0 || tx.is_closed() {
-            let resume = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-            if let Some(resume) = resume {
-                resume();
+        loop {
+            let step = reading.step();
+            let mut slot = lock(&self.shared);
+            if slot.closed {
+                self.finished = true;
+                return;
             }
-        }
-    }
-}
-
-impl<R, F: Fn(io::Error) -> Error> Drop for Job<R, F> {
-    /// A job dropped before the end (its reader panicked, or the runtime shut down before a
-    /// parked job could be resumed) tells the stream, which would otherwise end early as if the
-    /// data had ended.
-    fn drop(&mut self) {
-        if !self.finished {
-            let why = io::Error::other(
-                "reading stopped early: the reader panicked or the runtime shut down",
-            );
-            let _ = self.link.tx.try_send(Err((self.map_err)(why)));
-        }
-    }
-}
-
-/// Waits for room in the channel: a short spin first (the consumer usually takes the waiting
-/// chunk within microseconds, and a park/unpark pair costs more than that), then parks the
-/// thread until [`IDLE`] has passed. `spins` adapts to the consumer: halved each time spinning
-/// did not help (a consumer busy for long between chunks would only burn CPU), doubled back up
-/// to [`SPINS`] each time it did.
-fn reserve<'a>(tx: &'a Sender<Item>, waker: &Waker, spins: &mut usize) -> Reserved<'a> {
-    for spin in 0..*spins {
-        match tx.try_reserve() {
-            Ok(permit) => {
-                *spins = (*spins * 2).min(SPINS);
-                return Reserved::Permit(permit);
+            let go_on = match step {
+                Step::Chunk(chunk, next) => {
+                    reading = next;
+                    slot.queue.push_back(Ok(chunk));
+                    if slot.queue.len() >= 2 {
+                        slot.parked = Some(reading);
+                        None
+                    } else {
+                        Some(reading)
+                    }
+                }
+                Step::End => {
+                    slot.ended = true;
+                    None
+                }
+                Step::Failed(err) => {
+                    slot.queue.push_back(Err(err));
+                    slot.ended = true;
+                    None
+                }
+            };
+            let waker = slot.waker.take();
+            drop(slot);
+            if let Some(waker) = waker {
+                waker.wake();
             }
-            Err(TrySendError::Closed(())) => return Reserved::Closed,
-            Err(TrySendError::Full(())) if spin < *spins / 2 => {
-                for _ in 0..4 {
-                    std::hint::spin_loop();
+            match go_on {
+                Some(next) => reading = next,
+                None => {
+                    self.finished = true;
+                    return;
                 }
             }
-            Err(TrySendError::Full(())) => thread::yield_now(),
         }
     }
-    *spins = (*spins / 2).max(MIN_SPINS);
-    let deadline = Instant::now() + IDLE;
-    let mut reserving = pin!(tx.reserve());
-    let mut cx = Context::from_waker(waker);
-    loop {
-        match reserving.as_mut().poll(&mut cx) {
-            Poll::Ready(Ok(permit)) => return Reserved::Permit(permit),
-            Poll::Ready(Err(_)) => return Reserved::Closed,
-            Poll::Pending => {}
+}
+
+impl Drop for Job {
+    /// A job that did not finish (its reader panicked, or the runtime shut down before it
+    /// ran) tells the stream, which would otherwise wait forever.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Reserved::Idle;
+        let why = if std::thread::panicking() {
+            "reading stopped early: the reader panicked"
+        } else {
+            "reading stopped early: the runtime shut down"
+        };
+        let mut slot = lock(&self.shared);
+        slot.queue
+            .push_back(Err(self.origin.error(io::Error::other(why))));
+        slot.ended = true;
+        let waker = slot.waker.take();
+        drop(slot);
+        if let Some(waker) = waker {
+            waker.wake();
         }
-        thread::park_timeout(deadline - now);
     }
 }
 
 /// `n` as a `usize`, saturating (a range longer than the address space is read in pieces anyway).
 pub(crate) fn clamp(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
-}
-
-/// Wakes the parked job thread.
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
 }

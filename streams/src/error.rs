@@ -3,7 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
-/// Everything that can go wrong while opening, reading, decoding, joining or piping a stream.
+/// Everything that can go wrong while opening, reading, decoding, joining, writing or piping a
+/// stream.
 ///
 /// A stream that yields an `Err` is finished: the next poll returns `None`. Every variant carries
 /// what the caller needs to report or recover: the path and the operation for file errors, the
@@ -71,7 +72,9 @@ pub enum Error {
         /// The reader's error.
         source: io::Error,
     },
-    /// Writing to the destination of a [`pipe`](crate::pipe) failed.
+    /// Writing to the destination of a [`pipe`](crate::pipe), a [`pipeline`](crate::pipeline())
+    /// or a [`WriteStream`](crate::WriteStream) failed, or it accepted zero bytes
+    /// ([`io::ErrorKind::WriteZero`]).
     #[error("cannot write to the destination after {written} bytes: {source}")]
     Write {
         /// Bytes the destination accepted before the error.
@@ -79,7 +82,28 @@ pub enum Error {
         /// The writer's error.
         source: io::Error,
     },
-    /// Flushing the destination of a [`pipe`](crate::pipe) failed.
+    /// Shutting down the destination (closing it for writing) failed, in
+    /// [`WriteStream::end`](crate::WriteStream::end) or at the end of a
+    /// [`pipeline`](crate::pipeline()).
+    #[error("cannot close the destination after {written} bytes: {source}")]
+    Shutdown {
+        /// Bytes the destination accepted before the shutdown.
+        written: u64,
+        /// The writer's error.
+        source: io::Error,
+    },
+    /// [`WriteStream::write`](crate::WriteStream::write) after
+    /// [`end`](crate::WriteStream::end) (Node's `ERR_STREAM_WRITE_AFTER_END`): the chunk was not
+    /// taken.
+    #[error("write after end: the write stream was ended, create a new one to write more")]
+    WriteAfterEnd,
+    /// A [`WriteStream`](crate::WriteStream) whose writer failed earlier was used again (Node's
+    /// `ERR_STREAM_DESTROYED`): the first error was returned then, and the chunks still
+    /// buffered were dropped with it.
+    #[error("the write stream was destroyed by an earlier write error; create a new one")]
+    Destroyed,
+    /// Flushing the destination of a [`pipe`](crate::pipe) or a
+    /// [`WriteStream`](crate::WriteStream) failed.
     #[error("cannot flush the destination after {written} bytes: {source}")]
     Flush {
         /// Bytes the destination accepted before the flush.

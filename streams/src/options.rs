@@ -2,7 +2,8 @@
 
 use crate::Error;
 
-/// Node's default `highWaterMark` for file streams: 64 KiB.
+/// The default `highWaterMark`, 64 KiB: Node's for file read streams, and for every stream since
+/// Node 22; [`WriteStream::new`](crate::WriteStream::new) uses it too.
 pub const DEFAULT_HIGH_WATER_MARK: usize = 64 * 1024;
 
 /// The largest accepted `high_water_mark`: 1 GiB, so that a typo cannot ask for all of memory.
@@ -59,8 +60,8 @@ impl ReadOptions {
         }
     }
 
-    /// Node's `highWaterMark`: the largest chunk, and the most a file stream reads ahead of its
-    /// consumer. Between 1 and [`MAX_HIGH_WATER_MARK`]; checked when the stream is created.
+    /// Node's `highWaterMark`: the largest chunk; a file stream reads at most two chunks ahead
+    /// of its consumer. Between 1 and [`MAX_HIGH_WATER_MARK`]; checked when the stream is created.
     ///
     /// # Examples
     ///

@@ -15,8 +15,8 @@ use crate::Error;
 ///
 /// Backpressure: the next chunk is pulled only once the writer has accepted the whole current
 /// one, so a slow writer slows the reads. With a [`ReadStream`](crate::ReadStream) the data
-/// held at any time is the chunk being written plus the stream's read-ahead (at most
-/// `high_water_mark` bytes for files, none for async readers).
+/// held at any time is the chunk being written plus the stream's read-ahead (at most two
+/// chunks of `high_water_mark` bytes for files, none for async readers).
 ///
 /// An error on either side ends both: the stream and the writer are dropped (a file stream
 /// stops reading) and the error is returned. The writer is flushed at the end but not shut

@@ -5,16 +5,15 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use crate::blocking::{Ahead, Origin, Reading, clamp};
+use crate::pool::Pool;
+use crate::{Error, ReadOptions};
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use tokio::io::AsyncRead;
-use tokio::sync::oneshot;
-
-use crate::blocking::{Ahead, Job, Link, clamp};
-use crate::pool::Pool;
-use crate::{Error, ReadOptions};
 
 /// A stream of byte chunks from a file or a reader, Node's `fs.createReadStream`.
 ///
@@ -30,15 +29,13 @@ use crate::{Error, ReadOptions};
 ///
 /// Three sources:
 ///
-/// - [`open`](Self::open): a file. A job on tokio's blocking pool reads straight into the chunk
-///   buffers and keeps one chunk ready while the consumer is busy: the read-ahead is at most
-///   `high_water_mark` bytes, however long the consumer stays away. The job keeps its thread
-///   only while the consumer keeps up; after about 10 ms without a taker it gives the thread
-///   back and is resumed by the next poll, so stalled streams never exhaust the blocking pool.
-///   A poll that finds no chunk ready waits actively for the one being read before it returns
-///   `Pending` (so the reader is not slowed by the task's wake-up): about twice as long as
-///   reads have been taking, from 20 µs up to 200 µs for large chunks, and not at all for a
-///   while when such waits keep failing (a slow source). `start` seeks.
+/// - [`open`](Self::open): a file, read by a job on tokio's blocking pool straight into the
+///   chunk buffers. The job reads while fewer than two chunks wait for the consumer, so the
+///   next chunk is read while the consumer works on this one: the read-ahead is at most two
+///   chunks (`2 * high_water_mark` bytes), however long the consumer stays away. When two
+///   wait, the job gives its thread back (a stalled stream holds none) and the next poll that
+///   takes a chunk starts it again. A poll that finds no chunk returns `Pending` at once, with
+///   the task's waker registered: nothing spins or sleeps in `poll`. `start` seeks.
 /// - [`from_blocking_reader`](Self::from_blocking_reader): any `std::io::Read` (a pipe, a sync
 ///   decompressor), on the same blocking engine.
 /// - [`from_reader`](Self::from_reader): any tokio `AsyncRead`, read only while the stream is
@@ -47,6 +44,10 @@ use crate::{Error, ReadOptions};
 /// The first `Err` ends the stream: the next poll returns `None`. Dropping the stream stops any
 /// read-ahead and closes the file (after the read in progress, if any). Polling is cancel safe:
 /// a `next()` future dropped before it completes loses no chunk.
+///
+/// Every source takes part in tokio's cooperative budget (`tokio::task::coop`), as tokio's own
+/// channels do: a task that reads chunks which are always ready still yields to its
+/// neighbours on the worker thread after a while.
 ///
 /// # Examples
 ///
@@ -117,7 +118,7 @@ impl ReadStream {
     /// `fs.createReadStream(path, options)`).
     ///
     /// The file is opened (and sought to `start`) on tokio's blocking pool before this returns;
-    /// the same blocking job then reads ahead at most `high_water_mark` bytes. A `start` past
+    /// reading ahead starts at once, at most two chunks ahead of the consumer. A `start` past
     /// the end of the file gives an empty stream, as does an empty file; an `end` past the end
     /// reads to the end.
     ///
@@ -153,45 +154,35 @@ impl ReadStream {
     /// ```
     pub async fn open(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self, Error> {
         options.validate()?;
-        let path = path.as_ref().to_path_buf();
-        let (ahead, link) = Ahead::new();
-        let (opened_tx, opened_rx) = oneshot::channel();
-        let failed_path = path.clone();
-        tokio::task::spawn_blocking(move || {
-            let (file, left) = match open_at(&path, options.start) {
-                Ok(opened) => opened,
-                Err(err) => {
-                    let _ = opened_tx.send(Err(err));
-                    return;
-                }
-            };
-            let remaining = match (left, options.range_len()) {
-                (Some(0), _) => Some(0),
-                (_, range) => range,
-            };
-            // What the stream will yield, if the file's size says: its rest, within the range.
-            let known = left.map(|left| remaining.map_or(left, |range| left.min(range)));
-            if opened_tx.send(Ok(known)).is_err() {
-                return;
+        let path: Arc<Path> = Arc::from(path.as_ref());
+        let opening = Arc::clone(&path);
+        let opened = tokio::task::spawn_blocking(move || open_at(&opening, options.start)).await;
+        let (file, left) = match opened {
+            Ok(opened) => opened?,
+            Err(_) => {
+                return Err(Error::Open {
+                    path: path.to_path_buf(),
+                    source: io::Error::other("the blocking task ended before the file was opened"),
+                });
             }
-            let map_err = move |source| Error::ReadFile {
-                path: path.clone(),
-                source,
-            };
-            let (hwm, start) = (options.high_water_mark, options.start);
-            Job::new(file, link, hwm, start, 0, remaining, map_err).run();
-        });
-        match opened_rx.await {
-            Ok(Ok(remaining_len)) => Ok(Self {
-                inner: Inner::Ahead(ahead),
-                remaining_len,
-            }),
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(Error::Open {
-                path: failed_path,
-                source: io::Error::other("the blocking task ended before the file was opened"),
-            }),
-        }
+        };
+        let remaining = match (left, options.range_len()) {
+            (Some(0), _) => Some(0),
+            (_, range) => range,
+        };
+        // What the stream will yield, if the file's size says: its rest, within the range.
+        let remaining_len = left.map(|left| remaining.map_or(left, |range| left.min(range)));
+        let reading = Reading::new(
+            file,
+            options.high_water_mark,
+            0,
+            remaining,
+            Origin::File(path),
+        );
+        Ok(Self {
+            inner: Inner::Ahead(Ahead::start(reading)),
+            remaining_len,
+        })
     }
 
     /// Streams the bytes of a blocking `std::io::Read` (a pipe, a sync decoder, a file you
@@ -229,22 +220,16 @@ impl ReadStream {
         R: Read + Send + 'static,
     {
         options.validate()?;
-        let (ahead, link) = Ahead::new();
-        let map_err = |source| Error::Read { source };
-        let start = options.start;
-        // The reader's own position is unknown; reads are placed as if it started at 0.
-        let job = Job::new(
+        // The reader's own position is unknown: `start` bytes are read and dropped.
+        let reading = Reading::new(
             reader,
-            link,
             options.high_water_mark,
-            0,
-            start,
+            options.start,
             options.range_len(),
-            map_err,
+            Origin::Reader,
         );
-        Link::spawn(job);
         Ok(Self {
-            inner: Inner::Ahead(ahead),
+            inner: Inner::Ahead(Ahead::start(reading)),
             remaining_len: None,
         })
     }
@@ -324,7 +309,7 @@ impl ReadStream {
     /// Joins the rest of the stream into one `Bytes`, refusing to hold more than `limit` bytes:
     /// [`concat()`](crate::concat()), except that a stream that knows its length
     /// ([`remaining_len`](Self::remaining_len)) and would go over `limit` is refused at once,
-    /// before any chunk is gathered (only the one chunk the engine reads ahead was read).
+    /// before any chunk is gathered (only the chunks the engine reads ahead were read).
     ///
     /// # Errors
     ///
@@ -445,8 +430,18 @@ impl Stream for ReadStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let polled = match &mut self.inner {
-            Inner::Ahead(ahead) => ahead.poll_recv(cx),
-            Inner::Reader(state) => state.poll_chunk(cx),
+            // Charges tokio's cooperative budget itself.
+            Inner::Ahead(ahead) => ahead.poll_next(cx),
+            Inner::Reader(state) => {
+                // A reader may be ready again and again (bytes in memory, a decompressor): one
+                // unit of the task's budget per chunk, so that a busy consumer still yields.
+                let coop = ready!(tokio::task::coop::poll_proceed(cx));
+                let polled = state.poll_chunk(cx);
+                if polled.is_ready() {
+                    coop.made_progress();
+                }
+                polled
+            }
             Inner::Done => return Poll::Ready(None),
         };
         match ready!(polled) {

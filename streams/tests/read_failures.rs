@@ -316,8 +316,8 @@ fn a_stream_that_outlives_its_runtime_reports_it_instead_of_ending_early() {
         assert_eq!(stream.next().await.unwrap().unwrap().len(), 1000);
         stream
     });
-    // Shutting the runtime down waits for its blocking pool: the read-ahead job parks itself in
-    // the stream after its idle wait, and can no longer be resumed on that runtime.
+    // The stream's jobs run on the runtime it was created in: once that is shut down, the next
+    // chunk cannot be read, and the stream says so instead of ending as if the file had.
     drop(first);
     let second = tokio::runtime::Builder::new_current_thread()
         .build()

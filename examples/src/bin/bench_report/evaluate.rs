@@ -12,6 +12,8 @@ pub(crate) enum Verdict {
     Met,
     Missed,
     NotMeasured,
+    /// A figure reported against a ceiling, not judged.
+    Ceiling,
 }
 
 impl Verdict {
@@ -20,6 +22,7 @@ impl Verdict {
             Self::Met => "met",
             Self::Missed => "**missed**",
             Self::NotMeasured => "not measured",
+            Self::Ceiling => "the ceiling, not a target",
         }
     }
 }
@@ -107,6 +110,18 @@ pub(crate) fn evaluate(
                         "ours/peer {ratio:.3}, median of paired rounds (target at most {max:.2})"
                     ),
                     Verdict::from(ratio <= *max),
+                ),
+                None => (
+                    format!("not measured in this run (no printed line with `{line}`)"),
+                    Verdict::NotMeasured,
+                ),
+            }
+        }
+        Check::Ceiling { line } => {
+            match last_printed(line).and_then(|found| number_before(found, "x (median")) {
+                Some(ratio) => (
+                    format!("ours/ceiling {ratio:.3}, median of paired rounds"),
+                    Verdict::Ceiling,
                 ),
                 None => (
                     format!("not measured in this run (no printed line with `{line}`)"),

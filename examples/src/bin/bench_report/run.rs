@@ -12,7 +12,7 @@ use crate::{Settings, write};
 /// criterion's lines and which groups they wrote.
 ///
 /// With `--quick`, criterion takes 10 samples and the paired benches are told, through
-/// `BENCH_REPORT_QUICK=1`, to run few rounds.
+/// `NODEBOOK_PAIRED_ROUNDS=5`, to run five rounds per pair.
 pub(crate) fn run_benches(paths: &Paths, krate: &str, settings: Settings) -> Result<(), String> {
     let package = format!("nodebook-{krate}");
     println!("bench-report: cargo bench -p {package}");
@@ -36,7 +36,7 @@ pub(crate) fn run_benches(paths: &Paths, krate: &str, settings: Settings) -> Res
     if settings.quick {
         command
             .args(["--sample-size", "10"])
-            .env("BENCH_REPORT_QUICK", "1");
+            .env("NODEBOOK_PAIRED_ROUNDS", "5");
     }
     let mut child = command
         .spawn()

@@ -24,6 +24,9 @@ pub(crate) enum Check {
     /// A median ratio (ours over a peer, in time) printed by a paired bench: the number just
     /// before `x (median` on the last line of the crate's output that contains `line`.
     PairedRatio { line: String, max: f64 },
+    /// A median ratio printed by a paired bench against a ceiling (such as the std loop):
+    /// reported, not judged.
+    Ceiling { line: String },
     /// A number printed by a bench: on the last line of the crate's output that contains
     /// `line`, the number just before `unit`, less the number just before `minus` if given.
     Printed {
@@ -143,6 +146,7 @@ struct TargetRow {
     nanos: Option<NanosRow>,
     node: Option<NodeRow>,
     paired: Option<PairedRow>,
+    ceiling: Option<CeilingRow>,
     printed: Option<PrintedRow>,
     instructions: Option<Instructions>,
 }
@@ -175,6 +179,12 @@ struct NodeRow {
 struct PairedRow {
     line: String,
     max: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CeilingRow {
+    line: String,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +225,9 @@ impl TargetRow {
                 max: p.max,
             });
         }
+        if let Some(c) = self.ceiling {
+            checks.push(Check::Ceiling { line: c.line });
+        }
         if let Some(p) = self.printed {
             checks.push(Check::Printed {
                 line: p.line,
@@ -225,7 +238,7 @@ impl TargetRow {
         }
         if checks.len() != 1 {
             return Err(format!(
-                "`{}` needs exactly one of ratio, nanos, node, paired, printed; it has {}",
+                "`{}` needs exactly one of ratio, nanos, node, paired, ceiling, printed; it has {}",
                 self.target,
                 checks.len()
             ));
