@@ -103,12 +103,15 @@ mod error;
 mod expiry;
 mod flight;
 mod limitable_map;
+mod loading;
 mod once_queue;
+mod policy;
 mod stats;
 mod store;
 
-pub use builder::Builder;
+pub use builder::{Builder, DefaultHashBuilder};
 pub use error::Error;
 pub use limitable_map::LimitableMap;
 pub use once_queue::{AbandonPolicy, OnceQueue};
+pub use policy::EvictionPolicy;
 pub use stats::{CacheStats, LoadStats, RemovalCause};

@@ -1,20 +1,20 @@
 //! [`LimitableMap`]: the book's bounded FIFO cache, concurrent.
 
 use std::borrow::Borrow;
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::builder::Builder;
+use crate::builder::{Builder, DefaultHashBuilder};
 use crate::error::Error;
-use crate::expiry::{Expiry, Never, Ttl};
 use crate::flight::Flights;
+use crate::loading::Loading;
 use crate::once_queue::AbandonPolicy;
+use crate::policy::EvictionPolicy;
 use crate::stats::CacheStats;
-use crate::store::{Listener, Store};
+use crate::store::{Found, NEGATIVE_HITS, REFRESHES, Store};
 
 /// A bounded map that evicts in FIFO order of first insertion once `limit` keys are held
 /// (the book's `LimitableMap`, section 5.3.1), safe to share between tasks and threads.
@@ -65,26 +65,10 @@ use crate::store::{Listener, Store};
 /// assert_eq!(map.len(), 2);
 /// # Ok::<(), nodebook_cache::Error>(())
 /// ```
-pub struct LimitableMap<K, V, S = RandomState> {
-    store: Shape<K, V, S>,
+pub struct LimitableMap<K, V, S = DefaultHashBuilder> {
+    store: Arc<Store<K, V, S>>,
+    loading: Arc<Loading<K, V, S>>,
     flights: Arc<Flights<K>>,
-}
-
-/// The store, by whether entries can expire: a map without a time-to-live keeps no expiry in
-/// its slots and never reads the clock.
-enum Shape<K, V, S> {
-    Lasting(Arc<Store<K, V, S, Never>>),
-    Expiring(Arc<Store<K, V, S, Ttl>>),
-}
-
-/// Runs `$body` with `$s` bound to the map's store, whatever its shape.
-macro_rules! with_store {
-    ($map:expr, $s:ident => $body:expr) => {
-        match &$map.store {
-            Shape::Lasting($s) => $body,
-            Shape::Expiring($s) => $body,
-        }
-    };
 }
 
 impl<K, V> LimitableMap<K, V>
@@ -139,20 +123,13 @@ where
     S: BuildHasher + Clone + Send + Sync + 'static,
 {
     pub(crate) fn from_parts(
-        limit: usize,
-        ttl: Option<Duration>,
-        listener: Option<Listener<K, V>>,
+        store: Store<K, V, S>,
+        loading: Loading<K, V, S>,
         policy: AbandonPolicy,
-        hasher: S,
     ) -> Self {
-        let store = match ttl {
-            None => Shape::Lasting(Arc::new(Store::new(limit, Never, listener, hasher))),
-            Some(ttl) => {
-                Shape::Expiring(Arc::new(Store::new(limit, Ttl::new(ttl), listener, hasher)))
-            }
-        };
         Self {
-            store,
+            store: Arc::new(store),
+            loading: Arc::new(loading),
             flights: Arc::new(Flights::new(policy)),
         }
     }
@@ -178,7 +155,35 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.flights.forget(&key);
-        with_store!(self, s => s.insert(key, value))
+        self.loading.forget_error(&key);
+        self.store.insert(key, value, None)
+    }
+
+    /// [`insert`](Self::insert) with a time-to-live of its own for this entry, instead of the
+    /// map's (if any): the entry expires `ttl` from now (an overwrite later gives it the
+    /// map's time-to-live again, or none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), nodebook_cache::Error> {
+    /// let sessions = LimitableMap::new(100)?; // no time-to-live for the map
+    /// sessions.insert_with_ttl("guest", 1, Duration::from_secs(60));
+    /// sessions.insert("admin", 2);
+    /// tokio::time::advance(Duration::from_secs(60)).await;
+    /// assert_eq!(sessions.get("guest"), None);
+    /// assert_eq!(sessions.get("admin"), Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Option<V> {
+        self.flights.forget(&key);
+        self.loading.forget_error(&key);
+        self.store.insert(key, value, Some(Some(ttl)))
     }
 
     /// A clone of the value stored under `key`, if present and not expired.
@@ -204,7 +209,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        with_store!(self, s => s.get(key))
+        self.store.get(key)
     }
 
     /// Whether `key` is present and not expired. Not counted as a hit or miss.
@@ -226,7 +231,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        with_store!(self, s => s.contains_key(key))
+        self.store.contains_key(key)
     }
 
     /// Removes `key` and returns its value if it was present and not expired.
@@ -251,7 +256,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.flights.forget(key);
-        with_store!(self, s => s.remove(key))
+        self.loading.forget_error(key);
+        self.store.remove(key)
     }
 
     /// Drops whatever the map knows about `key`: its value, and the right of a load in flight
@@ -297,7 +303,8 @@ where
     /// ```
     pub fn clear(&self) {
         self.flights.forget_all();
-        with_store!(self, s => s.clear());
+        self.loading.forget_errors();
+        self.store.clear();
     }
 
     /// How many entries the map holds, never more than [`limit`](Self::limit). Entries that
@@ -318,7 +325,7 @@ where
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        with_store!(self, s => s.len())
+        self.store.len()
     }
 
     /// Whether the map holds no entry.
@@ -350,7 +357,7 @@ where
     /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
-        with_store!(self, s => s.limit())
+        self.store.limit()
     }
 
     /// The time-to-live of entries, if the map has one.
@@ -366,7 +373,7 @@ where
     /// ```
     #[must_use]
     pub fn time_to_live(&self) -> Option<std::time::Duration> {
-        with_store!(self, s => s.time_to_live())
+        self.store.time_to_live()
     }
 
     /// What [`get_or_load`](Self::get_or_load) does with a load whose callers have all left.
@@ -410,7 +417,7 @@ where
         reason = "called for its effect; the count is extra information"
     )]
     pub fn purge_expired(&self) -> usize {
-        with_store!(self, s => s.purge_expired())
+        self.store.purge_expired()
     }
 
     /// The live keys, oldest-inserted first: the order in which they would be evicted. O(n),
@@ -430,7 +437,79 @@ where
     /// ```
     #[must_use]
     pub fn keys(&self) -> Vec<K> {
-        with_store!(self, s => s.keys())
+        self.store.keys()
+    }
+
+    /// The total weight of the entries, by the builder's
+    /// [`weigher`](Builder::weigher) (0 without one); never above
+    /// [`max_weight`](Self::max_weight).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    ///
+    /// let pages = LimitableMap::builder(1_000)
+    ///     .weigher(|_url: &&str, body: &String| body.len() as u32)
+    ///     .max_weight(1 << 20)
+    ///     .build()?;
+    /// pages.insert("/", "<html></html>".to_string());
+    /// assert_eq!(pages.weight(), 13);
+    /// assert_eq!(pages.max_weight(), Some(1 << 20));
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn weight(&self) -> u64 {
+        self.store.weight()
+    }
+
+    /// The weight budget, if the builder set one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.max_weight(), None);
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn max_weight(&self) -> Option<u64> {
+        self.store.max_weight()
+    }
+
+    /// The eviction policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::{EvictionPolicy, LimitableMap};
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.eviction_policy(), EvictionPolicy::Sieve);
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn eviction_policy(&self) -> EvictionPolicy {
+        self.store.policy()
+    }
+
+    /// How long after it was written an entry is refreshed in the background by
+    /// [`get_or_load`](Self::get_or_load), if the builder set it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.refresh_after(), None);
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn refresh_after(&self) -> Option<Duration> {
+        self.store.refresh_after()
     }
 
     /// The map's counters, with those of its once-queue in [`CacheStats::loads`].
@@ -448,7 +527,7 @@ where
     /// ```
     #[must_use]
     pub fn stats(&self) -> CacheStats {
-        let mut stats = with_store!(self, s => s.stats());
+        let mut stats = self.store.stats();
         stats.loads = self.flights.stats();
         stats
     }
@@ -500,48 +579,71 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        with_store!(self, store => self.load_through(store, key, loader).await)
-    }
-
-    /// `get_or_load` on one shape of store.
-    async fn load_through<X, F, Fut, E>(
-        &self,
-        store: &Arc<Store<K, V, S, X>>,
-        key: K,
-        loader: F,
-    ) -> Result<V, Error<E>>
-    where
-        X: Expiry,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<V, E>> + Send + 'static,
-        E: Send + Sync + 'static,
-    {
-        if let Some(value) = store.get(&key) {
-            return Ok(value);
+        match self.store.lookup(&key) {
+            Found::Fresh(value) => return Ok(value),
+            Found::Due(value, generation) => {
+                self.refresh(key, loader, generation);
+                return Ok(value);
+            }
+            Found::Missing => {}
         }
-        let committer = Arc::clone(store);
+        if let Some(error) = self.loading.cached_error::<E>(&key) {
+            self.store.count(NEGATIVE_HITS);
+            return Err(Error::Load(error));
+        }
+        let (store, loading) = (Arc::clone(&self.store), Arc::clone(&self.loading));
         self.flights
             .run(
                 key,
                 loader,
-                |key: &K| store.peek_quiet(key),
-                move |key: &K, value: &V| {
-                    let (_, departed) = committer.insert_quiet(key.clone(), value.clone());
-                    move || committer.notify(departed)
+                |key: &K| self.store.peek_quiet(key),
+                move |key: &K, outcome: &Result<V, Error<E>>| {
+                    let departed = loading.commit(&store, key, outcome, None);
+                    move || {
+                        if let Some(departed) = departed {
+                            store.notify(departed);
+                        }
+                    }
                 },
             )
             .await
+    }
+
+    /// Starts the background refresh of `key` (generation `generation`), unless one is in
+    /// flight.
+    fn refresh<F, Fut, E>(&self, key: K, loader: F, generation: u32)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        if self.flights.is_loading(&key) {
+            return;
+        }
+        let (store, loading) = (Arc::clone(&self.store), Arc::clone(&self.loading));
+        let started = self.flights.start(
+            key,
+            loader,
+            move |key: &K, outcome: &Result<V, Error<E>>| {
+                let departed = loading.commit(&store, key, outcome, Some(generation));
+                move || {
+                    if let Some(departed) = departed {
+                        store.notify(departed);
+                    }
+                }
+            },
+        );
+        if started {
+            self.store.count(REFRESHES);
+        }
     }
 }
 
 impl<K, V, S> Clone for LimitableMap<K, V, S> {
     fn clone(&self) -> Self {
-        let store = match &self.store {
-            Shape::Lasting(s) => Shape::Lasting(Arc::clone(s)),
-            Shape::Expiring(s) => Shape::Expiring(Arc::clone(s)),
-        };
         Self {
-            store,
+            store: Arc::clone(&self.store),
+            loading: Arc::clone(&self.loading),
             flights: Arc::clone(&self.flights),
         }
     }
@@ -550,8 +652,8 @@ impl<K, V, S> Clone for LimitableMap<K, V, S> {
 impl<K, V, S> fmt::Debug for LimitableMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitableMap")
-            .field("len", &with_store!(self, s => s.len()))
-            .field("limit", &with_store!(self, s => s.limit()))
+            .field("len", &self.store.len())
+            .field("limit", &self.store.limit())
             .field("in_flight", &self.flights.in_flight())
             .finish_non_exhaustive()
     }
