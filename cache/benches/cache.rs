@@ -22,51 +22,21 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dashmap::DashMap;
 use nodebook_cache::LimitableMap;
 
+mod common;
+use common::{Xorshift, Zipf};
+
 const KEY_SPACE: usize = 100_000;
 const CAPACITY: usize = 10_000;
 const STREAM: usize = 1 << 20;
-
-/// A Zipf(s) sampler over ranks `0..n` (rank 0 the most popular): inverse CDF by binary search.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Self {
-        let mut acc = 0.0;
-        let mut cdf: Vec<f64> = (1..=n)
-            .map(|r| {
-                acc += 1.0 / (r as f64).powf(s);
-                acc
-            })
-            .collect();
-        for c in &mut cdf {
-            *c /= acc;
-        }
-        Self { cdf }
-    }
-
-    fn sample(&self, u: f64) -> u64 {
-        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1) as u64
-    }
-}
-
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
 
 /// A key stream per thread, each from its own seed.
 fn streams(threads: usize) -> Vec<Arc<[u64]>> {
     let zipf = Zipf::new(KEY_SPACE, 0.99);
     (0..threads)
         .map(|t| {
-            let mut rng = 0x2545_F491_4F6C_DD1D ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9);
-            (0..STREAM)
-                .map(|_| zipf.sample((xorshift(&mut rng) >> 11) as f64 / (1u64 << 53) as f64))
-                .collect()
+            let mut rng =
+                Xorshift(0x2545_F491_4F6C_DD1D ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9));
+            (0..STREAM).map(|_| zipf.sample(rng.unit())).collect()
         })
         .collect()
 }
