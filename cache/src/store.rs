@@ -321,21 +321,23 @@ where
     /// or a miss.
     pub(crate) fn lookup(&self, key: &K) -> Found<V> {
         let mut now = LazyNow::new(&self.clock);
+        // The shard guard must be gone before `reclaim` takes the same shard's write lock.
         let found = match self.map.get(key) {
             Some(slot) if !now.reached(slot.expires) => {
                 self.visit(&slot);
                 if now.reached(slot.refresh_at) {
-                    Found::Due(slot.value.clone(), slot.generation())
+                    Some(Found::Due(slot.value.clone(), slot.generation()))
                 } else {
-                    Found::Fresh(slot.value.clone())
+                    Some(Found::Fresh(slot.value.clone()))
                 }
             }
-            Some(_) => {
-                self.reclaim(key, now.get());
-                Found::Missing
-            }
-            None => Found::Missing,
+            Some(_) => None,
+            None => Some(Found::Missing),
         };
+        let found = found.unwrap_or_else(|| {
+            self.reclaim(key, now.get());
+            Found::Missing
+        });
         let which = if matches!(found, Found::Missing) {
             MISSES
         } else {
