@@ -114,7 +114,7 @@ impl Subject for Moka {
         "moka"
     }
     fn request(&mut self, key: u64, i: usize) -> bool {
-        if i % 1_000 == 0 {
+        if i.is_multiple_of(1_000) {
             self.0.run_pending_tasks();
         }
         if self.0.get(&key).is_some() {

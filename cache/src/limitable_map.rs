@@ -1,4 +1,4 @@
-//! [`LimitableMap`]: the book's bounded FIFO cache, concurrent.
+//! [`LimitableMap`]: the book's bounded cache, concurrent, with SIEVE or FIFO eviction.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -16,23 +16,28 @@ use crate::policy::EvictionPolicy;
 use crate::stats::CacheStats;
 use crate::store::{Found, NEGATIVE_HITS, REFRESHES, Store};
 
-/// A bounded map that evicts in FIFO order of first insertion once `limit` keys are held
-/// (the book's `LimitableMap`, section 5.3.1), safe to share between tasks and threads.
+/// A bounded map (the book's `LimitableMap`, section 5.3.1) that evicts once `limit` keys (or
+/// `max_weight` by its weigher) are held, safe to share between tasks and threads.
 ///
-/// - [`insert`](Self::insert) of a new key when the map is full evicts the oldest-inserted key;
-///   overwriting a key keeps its place in the order and returns the old value.
+/// - [`insert`](Self::insert) of a new key when the map is full evicts a key chosen by the
+///   [`EvictionPolicy`]: by default SIEVE, which keeps keys that were read since the hand last
+///   passed them and evicts the others in insertion order; or the book's FIFO, the
+///   oldest-inserted key. Overwriting a key keeps its place in the order and returns the old
+///   value.
 /// - [`get`](Self::get) returns a clone of the value. For large values store `Arc<V>`, so the
 ///   clone is a reference count.
 /// - Every operation is O(1) amortized (the book's `keys.shift()` and a delete by
 ///   `splice` are O(n)).
-/// - Reads take no global lock: a `get` touches one shard of a sharded map and nothing else, and
-///   never reorders anything. Inserting a new key, evicting and removing take one short lock
+/// - Reads take no global lock: a `get` touches one shard of a sharded map and nothing else
+///   (under SIEVE it sets the entry's visited bit there), and never reorders anything. Inserting a new key, evicting and removing take one short lock
 ///   over the insertion order. [`len`](Self::len) never exceeds [`limit`](Self::limit), even
 ///   while many threads insert.
 /// - Optional, from the [`builder`](Self::builder): a time-to-live (counted from the last
-///   write; expired entries are never returned and are reclaimed), an eviction listener told
-///   the key, the value and the [`RemovalCause`](crate::RemovalCause), and the
-///   [`AbandonPolicy`] of [`get_or_load`](Self::get_or_load). Counters are always on
+///   write; expired entries are never returned and are reclaimed), per entry too
+///   ([`insert_with_ttl`](Self::insert_with_ttl)); a weight budget; stale-while-revalidate
+///   ([`Builder::refresh_after`]); negative caching ([`Builder::negative_caching`]); an
+///   eviction listener told the key, the value and the [`RemovalCause`](crate::RemovalCause);
+///   and the [`AbandonPolicy`] of [`get_or_load`](Self::get_or_load). Counters are always on
 ///   ([`stats`](Self::stats)).
 /// - [`get_or_load`](Self::get_or_load) puts the once-queue in front of the map: a hit returns
 ///   at once, a crowd of misses on one key runs one load, and the result is stored, unless an
@@ -40,9 +45,8 @@ use crate::store::{Found, NEGATIVE_HITS, REFRESHES, Store};
 ///   that key came after the load started (the newer state wins).
 ///
 /// `LimitableMap` is a handle: clones share one map. It is `Send + Sync` when `K` and `V` are.
-/// `S` hashes the keys: the standard library's SipHash [`RandomState`] unless the builder was
-/// given another with [`Builder::hasher`] (a faster one pays off for small keys no attacker
-/// picks).
+/// `S` hashes the keys: [`DefaultHashBuilder`] (foldhash, seeded at random per map) unless the
+/// builder was given another with [`Builder::hasher`].
 ///
 /// | Node (the book) | Rust |
 /// |---|---|
@@ -59,7 +63,7 @@ use crate::store::{Found, NEGATIVE_HITS, REFRESHES, Store};
 /// map.insert("a", 1);
 /// map.insert("b", 2);
 /// assert_eq!(map.insert("a", 10), Some(1)); // an overwrite keeps "a" first in line
-/// map.insert("c", 3); // full: "a", the oldest-inserted key, goes
+/// map.insert("c", 3); // full: "a", never read, goes first
 /// assert_eq!(map.get(&"a"), None);
 /// assert_eq!(map.get(&"b"), Some(2));
 /// assert_eq!(map.len(), 2);
@@ -136,9 +140,9 @@ where
 
     /// Stores `value` under `key` and returns the value it replaced, if the key was present.
     ///
-    /// A new key goes to the back of the eviction order; when the map is full the
-    /// oldest-inserted key is evicted first. An overwrite keeps the key's place (and restarts its
-    /// time-to-live). A load for `key` in flight from [`get_or_load`](Self::get_or_load) will
+    /// A new key goes to the back of the eviction order; when the map is full a key is evicted
+    /// first, as the [`EvictionPolicy`] chooses. An overwrite keeps the key's place (and restarts
+    /// its time-to-live); in a map with a weigher it puts the key in anew, reweighed. A load for `key` in flight from [`get_or_load`](Self::get_or_load) will
     /// not overwrite this value when it finishes.
     ///
     /// # Examples
@@ -188,8 +192,8 @@ where
 
     /// A clone of the value stored under `key`, if present and not expired.
     ///
-    /// Reads never reorder anything (FIFO eviction does not care about reads) and take no
-    /// global lock.
+    /// Reads never reorder anything and take no global lock; under SIEVE a read marks the key
+    /// as visited, so the next sweep of the eviction hand spares it.
     ///
     /// # Examples
     ///
@@ -420,8 +424,8 @@ where
         self.store.purge_expired()
     }
 
-    /// The live keys, oldest-inserted first: the order in which they would be evicted. O(n),
-    /// and it holds the order lock meanwhile; meant for inspection and tests.
+    /// The live keys, oldest-inserted first (under FIFO, the order in which they would be
+    /// evicted). O(n), and it holds the order lock meanwhile; meant for inspection and tests.
     ///
     /// # Examples
     ///

@@ -80,6 +80,14 @@ enum Check {
     /// A median ratio (ours over a peer, in time) printed by a paired bench: the number just
     /// before `x (median` on the last line of `krate`'s output that contains `line`.
     PairedRatio { line: &'static str, max: f64 },
+    /// Hit ratios printed by a bench as `hit ratio trace <trace>/<subject>: <ratio>`: the best
+    /// of `peers` less `ours`, in percentage points, must be at most `max_points`.
+    HitRatioGap {
+        trace: &'static str,
+        ours: &'static str,
+        peers: &'static [&'static str],
+        max_points: f64,
+    },
     /// A number printed by a bench: on the last line of `krate`'s output that contains
     /// `line`, the number just before `unit`, less the number just before `minus` if given.
     Printed {
@@ -92,6 +100,9 @@ enum Check {
 
 type Id = (&'static str, &'static str, &'static str);
 
+/// The peers of the cache's hit-ratio bench.
+const HIT_RATIO_PEERS: [&str; 3] = ["moka", "quick_cache", "lru"];
+
 struct Target {
     krate: &'static str,
     text: &'static str,
@@ -100,7 +111,7 @@ struct Target {
 
 /// The targets of the crate issues (3 to 7), as the benches name their subjects.
 fn targets() -> Vec<Target> {
-    use Check::{Nanos, Node, PairedRatio, Printed, Ratio};
+    use Check::{HitRatioGap, Nanos, Node, PairedRatio, Printed, Ratio};
     let t = |krate, text, check| Target { krate, text, check };
     let mixed1 = "mixed_90get_10insert/threads_1";
     let mixed2 = "mixed_90get_10insert/threads_2";
@@ -199,56 +210,146 @@ fn targets() -> Vec<Target> {
         ),
         t(
             "cache",
-            "mixed, 1 thread: at least as fast as quick_cache (both with foldhash)",
+            "mixed, 1 thread: at least as fast as quick_cache (each with its default hasher)",
             Ratio {
-                ours: (mixed1, "ours_foldhash", ""),
+                ours: (mixed1, "ours", ""),
                 peer: (mixed1, "quick_cache", ""),
                 max: 1.0,
             },
         ),
         t(
             "cache",
-            "mixed, 2 threads: at least as fast as quick_cache (both with foldhash)",
+            "mixed, 2 threads: at least as fast as quick_cache (each with its default hasher)",
             Ratio {
-                ours: (mixed2, "ours_foldhash", ""),
+                ours: (mixed2, "ours", ""),
                 peer: (mixed2, "quick_cache", ""),
                 max: 1.0,
             },
         ),
         t(
             "cache",
-            "mixed, 1 thread: over 5x moka (both with std's hasher)",
+            "100% gets, 1 thread: within 10% of the unbounded DashMap (both with foldhash)",
             Ratio {
-                ours: (mixed1, "ours", ""),
+                ours: (get1, "ours", ""),
+                peer: (get1, "dashmap_unbounded_foldhash", ""),
+                max: 1.1,
+            },
+        ),
+        t(
+            "cache",
+            "100% gets, 2 threads: within 10% of the unbounded DashMap (both with foldhash)",
+            Ratio {
+                ours: (get2, "ours", ""),
+                peer: (get2, "dashmap_unbounded_foldhash", ""),
+                max: 1.1,
+            },
+        ),
+        t(
+            "cache",
+            "mixed, 1 thread: over 5x moka (both with SipHash)",
+            Ratio {
+                ours: (mixed1, "ours_siphash", ""),
                 peer: (mixed1, "moka", ""),
                 max: 0.2,
             },
         ),
         t(
             "cache",
-            "mixed, 2 threads: over 5x moka (both with std's hasher)",
+            "mixed, 2 threads: over 5x moka (both with SipHash)",
             Ratio {
-                ours: (mixed2, "ours", ""),
+                ours: (mixed2, "ours_siphash", ""),
                 peer: (mixed2, "moka", ""),
                 max: 0.2,
             },
         ),
         t(
             "cache",
-            "100% gets, 1 thread: within 10% of the unbounded DashMap (both with std's hasher)",
-            Ratio {
-                ours: (get1, "ours", ""),
-                peer: (get1, "dashmap_unbounded", ""),
-                max: 1.1,
+            "hit ratio, zipf_0.8: the default policy at or above moka",
+            HitRatioGap {
+                trace: "zipf_0.8",
+                ours: "ours_sieve",
+                peers: &["moka"],
+                max_points: 0.0,
             },
         ),
         t(
             "cache",
-            "100% gets, 2 threads: within 10% of the unbounded DashMap (both with std's hasher)",
-            Ratio {
-                ours: (get2, "ours", ""),
-                peer: (get2, "dashmap_unbounded", ""),
-                max: 1.1,
+            "hit ratio, zipf_0.99: the default policy at or above moka",
+            HitRatioGap {
+                trace: "zipf_0.99",
+                ours: "ours_sieve",
+                peers: &["moka"],
+                max_points: 0.0,
+            },
+        ),
+        t(
+            "cache",
+            "hit ratio, zipf_1.2: the default policy at or above moka",
+            HitRatioGap {
+                trace: "zipf_1.2",
+                ours: "ours_sieve",
+                peers: &["moka"],
+                max_points: 0.0,
+            },
+        ),
+        t(
+            "cache",
+            "hit ratio, zipf_0.8: the default policy within 2 points of the best peer",
+            HitRatioGap {
+                trace: "zipf_0.8",
+                ours: "ours_sieve",
+                peers: &HIT_RATIO_PEERS,
+                max_points: 2.0,
+            },
+        ),
+        t(
+            "cache",
+            "hit ratio, zipf_0.99: the default policy within 2 points of the best peer",
+            HitRatioGap {
+                trace: "zipf_0.99",
+                ours: "ours_sieve",
+                peers: &HIT_RATIO_PEERS,
+                max_points: 2.0,
+            },
+        ),
+        t(
+            "cache",
+            "hit ratio, zipf_1.2: the default policy within 2 points of the best peer",
+            HitRatioGap {
+                trace: "zipf_1.2",
+                ours: "ours_sieve",
+                peers: &HIT_RATIO_PEERS,
+                max_points: 2.0,
+            },
+        ),
+        t(
+            "cache",
+            "hit ratio, loop_1.5x: the default policy within 2 points of the best peer",
+            HitRatioGap {
+                trace: "loop_1.5x",
+                ours: "ours_sieve",
+                peers: &HIT_RATIO_PEERS,
+                max_points: 2.0,
+            },
+        ),
+        t(
+            "cache",
+            "hit ratio, zipf_0.99_scan: the default policy within 2 points of the best peer",
+            HitRatioGap {
+                trace: "zipf_0.99_scan",
+                ours: "ours_sieve",
+                peers: &HIT_RATIO_PEERS,
+                max_points: 2.0,
+            },
+        ),
+        t(
+            "cache",
+            "hit ratio, zipf_0.99_shifting: the default policy within 2 points of the best peer",
+            HitRatioGap {
+                trace: "zipf_0.99_shifting",
+                ours: "ours_sieve",
+                peers: &HIT_RATIO_PEERS,
+                max_points: 2.0,
             },
         ),
         t(
@@ -900,6 +1001,39 @@ fn evaluate(
                 ),
             }
         }
+        Check::HitRatioGap {
+            trace,
+            ours,
+            peers,
+            max_points,
+        } => {
+            let ratio = |subject: &str| {
+                last_printed(&format!("hit ratio trace {trace}/{subject}: "))
+                    .and_then(|line| line.rsplit(": ").next())
+                    .and_then(|ratio| ratio.trim().parse::<f64>().ok())
+            };
+            let best = peers
+                .iter()
+                .filter_map(|peer| ratio(peer).map(|r| (r, *peer)))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match (ratio(ours), best) {
+                (Some(mine), Some((theirs, peer))) => {
+                    let gap = (theirs - mine) * 100.0;
+                    (
+                        format!(
+                            "{:.2} % against {peer}'s {:.2} %: {gap:+.2} points behind (target at most {max_points:.1})",
+                            mine * 100.0,
+                            theirs * 100.0
+                        ),
+                        Some(gap <= *max_points),
+                    )
+                }
+                _ => (
+                    format!("not measured in this run (no hit ratios for trace `{trace}`)"),
+                    None,
+                ),
+            }
+        }
         Check::Printed {
             line,
             unit,
@@ -1340,7 +1474,7 @@ fn draw_plots(
     if let Some(text) = printed.get("cache") {
         let rows: Vec<(String, f64, bool)> = text
             .lines()
-            .filter_map(|line| line.strip_prefix("hit ratio "))
+            .filter_map(|line| line.strip_prefix("hit ratio trace "))
             .filter_map(|rest| rest.rsplit_once(": "))
             .filter_map(|(name, ratio)| {
                 let subject = name.rsplit('/').next().unwrap_or(name);
@@ -1354,7 +1488,7 @@ fn draw_plots(
         if !rows.is_empty() {
             bars(
                 "cache_hit_ratio.svg",
-                "cache: hit ratio in % (Zipf 0.99, 10^5 keys, 10^4 capacity)",
+                "cache: hit ratio in % per trace (10^4 capacity, every subject in one run)",
                 rows,
                 "cache: hit ratio per peer",
             )?;
