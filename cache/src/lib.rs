@@ -110,6 +110,7 @@
 mod builder;
 mod counters;
 mod error;
+mod eviction;
 mod expiry;
 mod flight;
 mod limitable_map;

@@ -18,6 +18,7 @@
 /// |---|---|---|---|
 /// | [`Fifo`](Self::Fifo) | nothing | the oldest-inserted key | flushes the hot set |
 /// | [`Sieve`](Self::Sieve) | sets the key's *visited* bit | the first unvisited key the hand finds | one-off keys go first |
+/// | [`S3Fifo`](Self::S3Fifo) | raises the key's counter | a new key not read again, else an old key whose counter ran out | one-off keys never reach the main queue |
 ///
 /// # Examples
 ///
@@ -51,4 +52,16 @@ pub enum EvictionPolicy {
     /// a map that is only written evicts exactly as [`Fifo`](Self::Fifo) does.
     #[default]
     Sieve,
+    /// S3-FIFO (Yang et al., SOSP 2023): a small FIFO queue for new keys (a tenth of the
+    /// limit), a main FIFO queue, and a *ghost* queue remembering recently evicted keys (their
+    /// hashes only). A read raises the key's 2-bit counter (up to 3). A key leaving the small
+    /// queue moves to the main one if it was read meanwhile and is evicted otherwise (and
+    /// remembered in the ghost: if it comes back soon it enters the main queue at once). A key
+    /// leaving the main queue is put back with its counter lowered by one while the counter is
+    /// not zero, and evicted when it is. One-off keys never reach the main queue.
+    ///
+    /// Reads stay lock-free (one compare-and-swap in the entry while the counter is below 3),
+    /// and inserts keep the ghost's hashes: about 24 more bytes per entry, once the map is
+    /// full.
+    S3Fifo,
 }

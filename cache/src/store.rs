@@ -48,6 +48,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 
 use crate::counters::Counters;
+use crate::eviction::Ghost;
 use crate::expiry::{Clock, LazyNow, NEVER, deadline};
 use crate::policy::EvictionPolicy;
 use crate::stats::{CacheStats, RemovalCause};
@@ -79,8 +80,8 @@ pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u32 + Send + Sync>;
 const HITS: usize = 0;
 const MISSES: usize = 1;
 const INSERTS: usize = 2;
-const CAPACITY: usize = 3;
-const EXPIRED: usize = 4;
+pub(crate) const CAPACITY: usize = 3;
+pub(crate) const EXPIRED: usize = 4;
 const REMOVED: usize = 5;
 const REPLACED: usize = 6;
 const OVERWEIGHT: usize = 7;
@@ -89,8 +90,13 @@ pub(crate) const REFRESH_FAILURES: usize = 9;
 pub(crate) const NEGATIVE_HITS: usize = 10;
 const COUNTERS: usize = 11;
 
-const VISITED: u32 = 1 << 31;
-const GENERATION: u32 = VISITED - 1;
+/// SIEVE's visited bit in a slot's tag.
+pub(crate) const VISITED: u32 = 1 << 31;
+/// One in S3-FIFO's 2-bit access counter (bits 29 and 30 of the tag).
+pub(crate) const FREQ_ONE: u32 = 1 << 29;
+pub(crate) const FREQ: u32 = 3 * FREQ_ONE;
+/// The generation: the low 29 bits.
+pub(crate) const GENERATION: u32 = FREQ_ONE - 1;
 
 /// What a store is built with.
 pub(crate) struct Config<K, V> {
@@ -104,19 +110,20 @@ pub(crate) struct Config<K, V> {
     pub(crate) listener: Option<Listener<K, V>>,
 }
 
-struct Slot<V> {
-    value: V,
+pub(crate) struct Slot<V> {
+    pub(crate) value: V,
     /// When the entry expires, or [`NEVER`].
-    expires: u64,
+    pub(crate) expires: u64,
     /// When `get_or_load` starts refreshing the entry in the background, or [`NEVER`].
     refresh_at: u64,
-    /// The generation of the key's live record; the top bit is SIEVE's visited bit.
-    tag: AtomicU32,
+    /// The generation of the key's live record in the low bits; S3-FIFO's access counter
+    /// and SIEVE's visited bit above it.
+    pub(crate) tag: AtomicU32,
     weight: u32,
 }
 
 impl<V> Slot<V> {
-    fn generation(&self) -> u32 {
+    pub(crate) fn generation(&self) -> u32 {
         self.tag.load(Ordering::Relaxed) & GENERATION
     }
 }
@@ -128,18 +135,22 @@ struct Stamps {
     refresh_at: u64,
 }
 
-struct Record<K> {
-    key: K,
-    generation: u32,
+pub(crate) struct Record<K> {
+    pub(crate) key: K,
+    pub(crate) generation: u32,
 }
 
-struct Order<K> {
-    /// Records in insertion order, oldest first, stale ones included.
-    queue: VecDeque<Record<K>>,
-    /// SIEVE's hand: the index of the next record it looks at.
-    hand: usize,
-    /// Stale records in `queue`.
-    stale: usize,
+pub(crate) struct Order<K> {
+    /// Records in insertion order, oldest first, stale ones included (S3-FIFO's small queue).
+    pub(crate) queue: VecDeque<Record<K>>,
+    /// S3-FIFO's main queue (empty under the other policies).
+    pub(crate) main: VecDeque<Record<K>>,
+    /// S3-FIFO's ghost: hashes of keys recently evicted from the small queue.
+    pub(crate) ghost: Ghost,
+    /// SIEVE's hand: the index in `queue` of the next record it looks at.
+    pub(crate) hand: usize,
+    /// Stale records in `queue` and `main`.
+    pub(crate) stale: usize,
     next_generation: u32,
 }
 
@@ -151,7 +162,7 @@ pub(crate) struct Departed<K, V> {
 }
 
 impl<K, V> Departed<K, V> {
-    fn push(&mut self, entry: (K, V, RemovalCause)) {
+    pub(crate) fn push(&mut self, entry: (K, V, RemovalCause)) {
         if self.keep {
             self.list.push(entry);
         }
@@ -162,10 +173,10 @@ impl<K, V> Departed<K, V> {
 /// fields every `get` reads (the shard table, the hasher), each such write would make the
 /// other cores' next reads miss their cache.
 #[repr(align(128))]
-struct Bookkeeping<K> {
+pub(crate) struct Bookkeeping<K> {
     order: Mutex<Order<K>>,
-    len: AtomicUsize,
-    weight: AtomicU64,
+    pub(crate) len: AtomicUsize,
+    pub(crate) weight: AtomicU64,
 }
 
 /// What a lookup for `get_or_load` found.
@@ -177,20 +188,20 @@ pub(crate) enum Found<V> {
 }
 
 pub(crate) struct Store<K, V, S> {
-    map: DashMap<K, Slot<V>, S>,
-    book: Bookkeeping<K>,
-    limit: usize,
-    max_weight: u64,
+    pub(crate) map: DashMap<K, Slot<V>, S>,
+    pub(crate) book: Bookkeeping<K>,
+    pub(crate) limit: usize,
+    pub(crate) max_weight: u64,
     weigher: Option<Weigher<K, V>>,
-    policy: EvictionPolicy,
-    clock: Clock,
+    pub(crate) policy: EvictionPolicy,
+    pub(crate) clock: Clock,
     ttl: Option<Duration>,
     refresh_after: Option<Duration>,
     /// Whether any entry was ever given an expiry: until then inserts do not look for expired
     /// entries at the front.
-    expiring: AtomicBool,
+    pub(crate) expiring: AtomicBool,
     listener: Option<Listener<K, V>>,
-    counters: Counters<COUNTERS>,
+    pub(crate) counters: Counters<COUNTERS>,
 }
 
 impl<K, V, S> Store<K, V, S> {
@@ -238,6 +249,8 @@ where
             book: Bookkeeping {
                 order: Mutex::new(Order {
                     queue: VecDeque::new(),
+                    main: VecDeque::new(),
+                    ghost: Ghost::default(),
                     hand: 0,
                     stale: 0,
                     next_generation: 0,
@@ -270,7 +283,7 @@ where
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Order<K>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Order<K>> {
         self.book
             .order
             .lock()
@@ -280,8 +293,25 @@ where
     /// Marks a slot read, for SIEVE.
     #[inline]
     fn visit(&self, slot: &Slot<V>) {
-        if self.policy == EvictionPolicy::Sieve && slot.tag.load(Ordering::Relaxed) & VISITED == 0 {
-            slot.tag.fetch_or(VISITED, Ordering::Relaxed);
+        match self.policy {
+            EvictionPolicy::Fifo => {}
+            EvictionPolicy::Sieve => {
+                if slot.tag.load(Ordering::Relaxed) & VISITED == 0 {
+                    slot.tag.fetch_or(VISITED, Ordering::Relaxed);
+                }
+            }
+            EvictionPolicy::S3Fifo => {
+                // One attempt: a count lost to a racing reader is a count of the same access.
+                let tag = slot.tag.load(Ordering::Relaxed);
+                if tag & FREQ != FREQ {
+                    let _ = slot.tag.compare_exchange(
+                        tag,
+                        tag + FREQ_ONE,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
         }
     }
 
@@ -381,7 +411,7 @@ where
 
     /// Takes out the slot of `key` under the lock (the caller holds `order`), keeping the
     /// counters right; its record becomes stale.
-    fn take_out<Q>(
+    pub(crate) fn take_out<Q>(
         &self,
         order: &mut Order<K>,
         key: &Q,
@@ -530,11 +560,19 @@ where
         self.make_room(order, stamps.now, u64::from(weight), departed);
         let generation = order.next_generation;
         order.next_generation = (generation + 1) & GENERATION;
-        self.grow_queue(&mut order.queue);
-        order.queue.push_back(Record {
+        let record = Record {
             key: key.clone(),
             generation,
-        });
+        };
+        // S3-FIFO: a key evicted from the small queue not long ago goes straight to the main one.
+        if self.policy == EvictionPolicy::S3Fifo
+            && order.ghost.contains(self.map.hasher().hash_one(&key))
+        {
+            order.main.push_back(record);
+        } else {
+            self.grow_queue(&mut order.queue);
+            order.queue.push_back(record);
+        }
         self.book.len.fetch_add(1, Ordering::AcqRel);
         self.book
             .weight
@@ -573,140 +611,10 @@ where
     }
 
     /// Whether the record at `index` is live: its key present with its generation.
-    fn is_live(&self, record: &Record<K>) -> bool {
+    pub(crate) fn is_live(&self, record: &Record<K>) -> bool {
         self.map
             .get(&record.key)
             .is_some_and(|slot| slot.generation() == record.generation)
-    }
-
-    /// Evicts until a new key of `weight` fits, and reclaims expired entries met on the way.
-    fn make_room(
-        &self,
-        order: &mut Order<K>,
-        now: u64,
-        weight: u64,
-        departed: &mut Departed<K, V>,
-    ) {
-        let mut at = LazyNow::known(&self.clock, now);
-        let expiring = self.expiring.load(Ordering::Relaxed);
-        // Stale and expired records at the front go first, full or not.
-        while let Some(front) = order.queue.front() {
-            let generation = front.generation;
-            let key = front.key.clone();
-            let gone = match self.map.get(&key) {
-                Some(slot) if slot.generation() == generation => {
-                    if !(expiring && at.reached(slot.expires)) {
-                        break;
-                    }
-                    false
-                }
-                _ => true,
-            };
-            if gone {
-                order.stale -= 1;
-            } else if let Some((k, slot)) =
-                self.take_out(order, &key, |s| s.generation() == generation)
-            {
-                order.stale -= 1;
-                self.counters.add(EXPIRED, 1);
-                departed.push((k, slot.value, RemovalCause::Expired));
-            }
-            order.queue.pop_front();
-            order.hand = order.hand.saturating_sub(1);
-        }
-        if self.policy == EvictionPolicy::Fifo {
-            order.hand = 0;
-        }
-        let mut passed = 0usize;
-        loop {
-            let full = self.book.len.load(Ordering::Acquire) >= self.limit
-                || self
-                    .book
-                    .weight
-                    .load(Ordering::Acquire)
-                    .saturating_add(weight)
-                    > self.max_weight;
-            if !full || order.queue.is_empty() {
-                break;
-            }
-            if order.hand >= order.queue.len() {
-                order.hand = 0;
-            }
-            let hand = order.hand;
-            let record = &order.queue[hand];
-            let generation = record.generation;
-            // One full sweep clears every bit; past it, readers racing the hand are ignored.
-            let ignore_bits = passed > order.queue.len();
-            let verdict = match self.map.get(&record.key) {
-                Some(slot) if slot.generation() == generation => {
-                    if at.reached(slot.expires) {
-                        Some(RemovalCause::Expired)
-                    } else if !ignore_bits && slot.tag.load(Ordering::Relaxed) & VISITED != 0 {
-                        slot.tag.fetch_and(!VISITED, Ordering::Relaxed);
-                        None
-                    } else {
-                        Some(RemovalCause::Capacity)
-                    }
-                }
-                _ => {
-                    // Stale: dropped at the front, passed elsewhere.
-                    if hand == 0 {
-                        order.queue.pop_front();
-                        order.stale -= 1;
-                    } else {
-                        order.hand += 1;
-                    }
-                    passed += 1;
-                    continue;
-                }
-            };
-            passed += 1;
-            let Some(cause) = verdict else {
-                order.hand += 1;
-                continue;
-            };
-            let key = order.queue[hand].key.clone();
-            if let Some((k, slot)) = self.take_out(order, &key, |s| s.generation() == generation) {
-                self.counters.add(
-                    if cause == RemovalCause::Expired {
-                        EXPIRED
-                    } else {
-                        CAPACITY
-                    },
-                    1,
-                );
-                departed.push((k, slot.value, cause));
-            }
-            if hand == 0 {
-                order.queue.pop_front();
-                order.stale -= 1;
-            } else {
-                order.hand += 1;
-            }
-        }
-        let live = self.book.len.load(Ordering::Acquire);
-        // Compacting costs O(queue) and happens once stale records exceed live / 8 + 32, so
-        // each departure pays O(1) for it, and the queue stays within `grow_queue`'s cap.
-        if order.stale > live / 8 + 32 {
-            self.compact(order);
-        }
-    }
-
-    /// Drops every stale record, keeping the hand on the same live record.
-    fn compact(&self, order: &mut Order<K>) {
-        let hand = order.hand;
-        let mut index = 0;
-        let mut before_hand = 0;
-        order.queue.retain(|record| {
-            let live = self.is_live(record);
-            if live && index < hand {
-                before_hand += 1;
-            }
-            index += 1;
-            live
-        });
-        order.hand = before_hand;
-        order.stale = 0;
     }
 
     /// Makes room for one more record. `VecDeque` doubles its buffer when full, which would
@@ -759,7 +667,10 @@ where
         let mut departed = self.departed();
         {
             let mut order = self.lock();
-            for record in std::mem::take(&mut order.queue) {
+            let mut records = std::mem::take(&mut order.queue);
+            records.append(&mut order.main);
+            order.ghost.clear();
+            for record in records {
                 let generation = record.generation;
                 if let Some((k, slot)) =
                     self.take_out(&mut order, &record.key, |s| s.generation() == generation)
@@ -790,10 +701,15 @@ where
         let mut count = 0;
         {
             let mut order = self.lock();
-            let records = std::mem::take(&mut order.queue);
-            for record in &records {
-                let generation = record.generation;
-                if let Some((k, slot)) = self.take_out(&mut order, &record.key, |s| {
+            let records: Vec<(K, u32)> = order
+                .queue
+                .iter()
+                .chain(&order.main)
+                .map(|r| (r.key.clone(), r.generation))
+                .collect();
+            for (key, generation) in &records {
+                let generation = *generation;
+                if let Some((k, slot)) = self.take_out(&mut order, key, |s| {
                     s.generation() == generation && now.reached(s.expires)
                 }) {
                     self.counters.add(EXPIRED, 1);
@@ -801,20 +717,21 @@ where
                     departed.push((k, slot.value, RemovalCause::Expired));
                 }
             }
-            order.queue = records;
             self.compact(&mut order);
         }
         self.notify(departed);
         count
     }
 
-    /// Every live key in insertion order (oldest first).
+    /// Every live key in insertion order (oldest first); under S3-FIFO the main queue's keys
+    /// first, then the small queue's.
     pub(crate) fn keys(&self) -> Vec<K> {
         let mut now = LazyNow::new(&self.clock);
         let order = self.lock();
         order
-            .queue
+            .main
             .iter()
+            .chain(&order.queue)
             .filter(|record| {
                 self.map.get(&record.key).is_some_and(|slot| {
                     slot.generation() == record.generation && !now.reached(slot.expires)
