@@ -1,7 +1,7 @@
 //! LimitableMap and get_or_load side by side with moka, quick_cache, `Mutex<lru::LruCache>` and
 //! an unbounded DashMap (the ceiling), in one run.
 //!
-//! Each crate runs with its default hasher: ours (`ours`, SIEVE) and quick_cache and lru use
+//! Each crate runs with its default hasher: ours (`ours`, S3-FIFO) and quick_cache and lru use
 //! foldhash, moka and DashMap the standard SipHash `RandomState`. The labelled rows change one
 //! thing each: `ours_siphash` is ours with SipHash (beside moka), `ours_fifo` ours with the FIFO
 //! policy, `dashmap_unbounded_foldhash` DashMap with foldhash (the ceiling for ours).

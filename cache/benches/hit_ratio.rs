@@ -16,7 +16,8 @@
 //!   before and never seen again (a one-off scan, three times the cache).
 //! - `zipf_0.99_shifting`: Zipf 0.99 whose popular keys change to other keys five times.
 //!
-//! Contenders: ours with each [`EvictionPolicy`] (`ours_sieve`, `ours_s3fifo`, `ours_fifo`),
+//! Contenders: ours with each [`EvictionPolicy`] (`ours_s3fifo`, the default, `ours_sieve`,
+//! `ours_fifo`),
 //! moka (W-TinyLFU; `run_pending_tasks` every 1,000 requests, so its pending evictions do not
 //! let it hold more than its capacity for long), quick_cache (CLOCK-Pro-like) and
 //! `lru::LruCache`. `model_s3fifo` is a plain single-threaded model of S3-FIFO (SOSP'23: a

@@ -201,7 +201,7 @@ where
         self
     }
 
-    /// Which key a full map evicts; [`EvictionPolicy::Sieve`] unless set. Use
+    /// Which key a full map evicts; [`EvictionPolicy::S3Fifo`] unless set. Use
     /// [`EvictionPolicy::Fifo`] for the book's exact order.
     ///
     /// # Examples

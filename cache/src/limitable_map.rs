@@ -20,8 +20,8 @@ use crate::store::{Found, NEGATIVE_HITS, REFRESHES, Store};
 /// `max_weight` by its weigher) are held, safe to share between tasks and threads.
 ///
 /// - [`insert`](Self::insert) of a new key when the map is full evicts a key chosen by the
-///   [`EvictionPolicy`]: by default SIEVE, which keeps keys that were read since the hand last
-///   passed them and evicts the others in insertion order; or the book's FIFO, the
+///   [`EvictionPolicy`]: by default S3-FIFO, which evicts new keys that were not read again
+///   first and keeps the keys read more than once; or SIEVE; or the book's FIFO, the
 ///   oldest-inserted key. Overwriting a key keeps its place in the order and returns the old
 ///   value.
 /// - [`get`](Self::get) returns a clone of the value. For large values store `Arc<V>`, so the
@@ -29,7 +29,7 @@ use crate::store::{Found, NEGATIVE_HITS, REFRESHES, Store};
 /// - Every operation is O(1) amortized (the book's `keys.shift()` and a delete by
 ///   `splice` are O(n)).
 /// - Reads take no global lock: a `get` touches one shard of a sharded map and nothing else
-///   (under SIEVE it sets the entry's visited bit there), and never reorders anything. Inserting a new key, evicting and removing take one short lock
+///   (it sets a bit or a small counter in the entry there), and never reorders anything. Inserting a new key, evicting and removing take one short lock
 ///   over the insertion order. [`len`](Self::len) never exceeds [`limit`](Self::limit), even
 ///   while many threads insert.
 /// - Optional, from the [`builder`](Self::builder): a time-to-live (counted from the last
@@ -192,8 +192,8 @@ where
 
     /// A clone of the value stored under `key`, if present and not expired.
     ///
-    /// Reads never reorder anything and take no global lock; under SIEVE a read marks the key
-    /// as visited, so the next sweep of the eviction hand spares it.
+    /// Reads never reorder anything and take no global lock; under S3-FIFO and SIEVE a read
+    /// marks the key in its entry, which spares it at its next turn for eviction.
     ///
     /// # Examples
     ///
@@ -491,7 +491,7 @@ where
     /// use nodebook_cache::{EvictionPolicy, LimitableMap};
     ///
     /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
-    /// assert_eq!(map.eviction_policy(), EvictionPolicy::Sieve);
+    /// assert_eq!(map.eviction_policy(), EvictionPolicy::S3Fifo);
     /// # Ok::<(), nodebook_cache::Error>(())
     /// ```
     #[must_use]

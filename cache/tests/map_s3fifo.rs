@@ -142,6 +142,18 @@ proptest! {
 }
 
 #[test]
+fn s3_fifo_is_the_default_and_writes_alone_evict_in_insertion_order() {
+    let map = LimitableMap::new(3).unwrap();
+    assert_eq!(map.eviction_policy(), EvictionPolicy::S3Fifo);
+    for k in 1..=3 {
+        map.insert(k, ());
+    }
+    map.insert(1, ()); // an overwrite is not a read
+    map.insert(4, ());
+    assert_eq!(map.keys(), [2, 3, 4]);
+}
+
+#[test]
 fn keys_read_once_never_reach_the_main_queue() {
     let map = LimitableMap::builder(20)
         .eviction_policy(EvictionPolicy::S3Fifo)

@@ -164,7 +164,10 @@ proptest! {
 
 #[test]
 fn a_scan_of_one_off_keys_does_not_flush_the_hot_set() {
-    let map = LimitableMap::new(100).unwrap();
+    let map = LimitableMap::builder(100)
+        .eviction_policy(EvictionPolicy::Sieve)
+        .build()
+        .unwrap();
     for k in 0..50u32 {
         map.insert(k, k);
     }
@@ -216,9 +219,11 @@ fn a_scan_of_one_off_keys_does_not_flush_the_hot_set() {
 }
 
 #[test]
-fn the_default_policy_is_sieve_and_writes_alone_evict_in_insertion_order() {
-    let map = LimitableMap::new(3).unwrap();
-    assert_eq!(map.eviction_policy(), EvictionPolicy::Sieve);
+fn writes_alone_evict_in_insertion_order() {
+    let map = LimitableMap::builder(3)
+        .eviction_policy(EvictionPolicy::Sieve)
+        .build()
+        .unwrap();
     for k in 1..=3 {
         map.insert(k, ());
     }

@@ -105,10 +105,13 @@ proptest! {
     #[test]
     fn total_weight_never_exceeds_the_budget_under_concurrent_inserts(
         max_weight in 1..200u64,
-        sieve in any::<bool>(),
+        policy in prop_oneof![
+            Just(EvictionPolicy::S3Fifo),
+            Just(EvictionPolicy::Sieve),
+            Just(EvictionPolicy::Fifo)
+        ],
         batches in prop::collection::vec(prop::collection::vec((0..64u32, 0..250u32), 200..400), 4),
     ) {
-        let policy = if sieve { EvictionPolicy::Sieve } else { EvictionPolicy::Fifo };
         let map = weighed(1_000, max_weight, policy);
         let overweight = batches.iter().flatten().filter(|(_, w)| u64::from(*w) > max_weight).count();
         let start = Barrier::new(batches.len() + 1);

@@ -267,7 +267,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_0.8: the default policy at or above moka",
             HitRatioGap {
                 trace: "zipf_0.8",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &["moka"],
                 max_points: 0.0,
             },
@@ -277,7 +277,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_0.99: the default policy at or above moka",
             HitRatioGap {
                 trace: "zipf_0.99",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &["moka"],
                 max_points: 0.0,
             },
@@ -287,7 +287,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_1.2: the default policy at or above moka",
             HitRatioGap {
                 trace: "zipf_1.2",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &["moka"],
                 max_points: 0.0,
             },
@@ -297,7 +297,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_0.8: the default policy within 2 points of the best peer",
             HitRatioGap {
                 trace: "zipf_0.8",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &HIT_RATIO_PEERS,
                 max_points: 2.0,
             },
@@ -307,7 +307,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_0.99: the default policy within 2 points of the best peer",
             HitRatioGap {
                 trace: "zipf_0.99",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &HIT_RATIO_PEERS,
                 max_points: 2.0,
             },
@@ -317,7 +317,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_1.2: the default policy within 2 points of the best peer",
             HitRatioGap {
                 trace: "zipf_1.2",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &HIT_RATIO_PEERS,
                 max_points: 2.0,
             },
@@ -327,7 +327,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, loop_1.5x: the default policy within 2 points of the best peer",
             HitRatioGap {
                 trace: "loop_1.5x",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &HIT_RATIO_PEERS,
                 max_points: 2.0,
             },
@@ -337,7 +337,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_0.99_scan: the default policy within 2 points of the best peer",
             HitRatioGap {
                 trace: "zipf_0.99_scan",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &HIT_RATIO_PEERS,
                 max_points: 2.0,
             },
@@ -347,7 +347,7 @@ fn targets() -> Vec<Target> {
             "hit ratio, zipf_0.99_shifting: the default policy within 2 points of the best peer",
             HitRatioGap {
                 trace: "zipf_0.99_shifting",
-                ours: "ours_sieve",
+                ours: "ours_s3fifo",
                 peers: &HIT_RATIO_PEERS,
                 max_points: 2.0,
             },
