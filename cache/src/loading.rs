@@ -56,7 +56,7 @@ where
         Q: std::hash::Hash + Eq + ?Sized,
     {
         if let Some(negatives) = &self.negatives
-            && !negatives.is_empty()
+            && negatives.len() > 0
         {
             negatives.remove(key);
         }
@@ -105,11 +105,5 @@ where
             }
             (Err(_), None) => None,
         }
-    }
-}
-
-impl<K, V, S> Store<K, V, S> {
-    fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

@@ -1,7 +1,9 @@
 //! # Implementation details
 //!
 //! The storage behind [`LimitableMap`](crate::LimitableMap): a [`DashMap`] of slots for lookups
-//! and a queue of key records in insertion order, behind one mutex, for eviction.
+//! and queues of key records in insertion order, behind one mutex, for eviction (one queue
+//! under FIFO and SIEVE; S3-FIFO's small and main queues and its ghost). How the queues are
+//! used to evict is in `eviction.rs`.
 //!
 //! Invariants:
 //!
@@ -14,23 +16,20 @@
 //!   before they are raised; so `len <= limit` and `weight <= max_weight` at every instant, and
 //!   both are read without a lock.
 //! - Each record carries the *generation* it was pushed with; the slot of a present key carries
-//!   the generation of its one live record. A record whose key is absent, or present with
-//!   another generation, is stale: left behind by a removal, an expiry reclaim or an eviction
-//!   by the SIEVE hand in the middle of the queue. `stale` counts them. Stale records at the
-//!   front are dropped as the front is reached, and the whole queue is compacted when they
-//!   exceed an eighth of the live ones (plus a constant), so each departure costs O(1)
-//!   amortized and the queue holds at most about `1.125 * limit` records. Generations are 31
-//!   bits and wrap; a record lives through far fewer than 2^31 insertions (it reaches the
-//!   front or is compacted away first), and a wrapped match would at worst make a departed
-//!   key's record look live, which eviction tolerates (it finds the slot gone or takes it).
-//! - The slot's `tag` holds the generation and, in its top bit, SIEVE's visited bit. A read
-//!   sets the bit with one atomic OR under the shard's read lock (and only when it is clear, so
-//!   a hot key's cache line is not written on every read); the hand clears it under the
-//!   `order` mutex.
-//! - Eviction (`make_room`): the hand walks from its place toward the newest record, wrapping
-//!   to the oldest; under FIFO it restarts from the front every time. An expired entry it meets
-//!   is reclaimed whatever its bit. If readers keep setting bits faster than the hand clears
-//!   them, after one full sweep the hand evicts regardless, so eviction always ends.
+//!   the generation of its one live record (a record moved from one queue to another keeps it).
+//!   A record whose key is absent, or present with another generation, is stale: left behind
+//!   by a removal, an expiry reclaim or an eviction by the SIEVE hand in the middle of the
+//!   queue. `stale` counts them. Stale records at a front are dropped as the front is reached,
+//!   and the queues are compacted when they exceed an eighth of the live ones (plus a
+//!   constant), so each departure costs O(1) amortized and the queues hold at most about
+//!   `1.125 * limit` records. Generations are 29 bits and wrap; a record lives through far
+//!   fewer than 2^29 insertions (it reaches a front or is compacted away first), and a wrapped
+//!   match would at worst make a departed key's record look live, which eviction tolerates (it
+//!   finds the slot gone or takes it).
+//! - The slot's `tag` holds the generation in its low 29 bits, S3-FIFO's 2-bit access counter
+//!   above it and SIEVE's visited bit on top. A read marks the entry with one atomic operation
+//!   under the shard's read lock, and only when the mark would change, so a hot key's cache
+//!   line is not written on every read; the evictor clears marks under the `order` mutex.
 //! - Expiry and refresh are instants in the units of `expiry.rs`; [`NEVER`] for entries that do
 //!   not expire, which are checked without reading the clock.
 //! - The eviction listener is called after every lock is released, so it may use the map.
