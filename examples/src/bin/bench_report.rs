@@ -1019,9 +1019,14 @@ fn evaluate(
             match (ratio(ours), best) {
                 (Some(mine), Some((theirs, peer))) => {
                     let gap = (theirs - mine) * 100.0;
+                    let standing = if gap > 0.0 {
+                        format!("{gap:.2} points behind")
+                    } else {
+                        format!("{:.2} points ahead", -gap)
+                    };
                     (
                         format!(
-                            "{:.2} % against {peer}'s {:.2} %: {gap:+.2} points behind (target at most {max_points:.1})",
+                            "{:.2} % against {peer}'s {:.2} %: {standing} (target: at most {max_points:.1} behind)",
                             mine * 100.0,
                             theirs * 100.0
                         ),
