@@ -550,11 +550,18 @@ where
     /// lazy (`|| async move { .. }`). A loader that calls `get_or_load` on this map for its own
     /// key gets [`Error::Reentrant`] instead of waiting for itself.
     ///
+    /// What the builder adds: an entry past [`refresh_after`](Builder::refresh_after) is
+    /// returned at once and `loader` becomes its one background refresh (unless one is in
+    /// flight); with [`negative_caching`](Builder::negative_caching) a failed load's error is
+    /// answered without loading until its own time-to-live ends; with
+    /// [`loaded_time_to_live`](Builder::loaded_time_to_live) the loaded value chooses its
+    /// time-to-live.
+    ///
     /// # Errors
     ///
-    /// As [`OnceQueue::run`](crate::OnceQueue::run): [`Error::Load`] (shared, not cached),
-    /// [`Error::LoaderPanicked`], [`Error::LoadCancelled`], [`Error::NoRuntime`],
-    /// [`Error::Reentrant`].
+    /// As [`OnceQueue::run`](crate::OnceQueue::run): [`Error::Load`] (shared; remembered only
+    /// with negative caching), [`Error::LoaderPanicked`], [`Error::LoadCancelled`],
+    /// [`Error::NoRuntime`], [`Error::Reentrant`].
     ///
     /// # Cancel safety
     ///

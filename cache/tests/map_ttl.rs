@@ -93,3 +93,32 @@ async fn a_get_or_load_that_finds_an_expired_entry_reclaims_it_and_loads() {
     assert_eq!(loaded, 2);
     assert_eq!(map.stats().expired, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_row_as_none_can_live_shorter_than_a_found_one() {
+    // Negative caching for a loader that returns `Option`: `None` gets a short time-to-live.
+    let users: LimitableMap<u32, Option<&'static str>> = LimitableMap::builder(10)
+        .time_to_live(SECOND * 60)
+        .loaded_time_to_live(|row: &Option<&'static str>| row.is_none().then_some(SECOND * 5))
+        .build()
+        .unwrap();
+    let select = |row| move || async move { Ok::<_, std::io::Error>(row) };
+    assert_eq!(users.get_or_load(1, select(None)).await.unwrap(), None);
+    assert_eq!(
+        users.get_or_load(2, select(Some("Ada"))).await.unwrap(),
+        Some("Ada")
+    );
+    tokio::time::advance(SECOND * 4).await;
+    assert_eq!(
+        users.get_or_load(1, select(Some("late"))).await.unwrap(),
+        None,
+        "still cached"
+    );
+    tokio::time::advance(SECOND).await;
+    assert_eq!(
+        users.get_or_load(1, select(Some("Bob"))).await.unwrap(),
+        Some("Bob")
+    );
+    assert_eq!(users.get(&2), Some(Some("Ada")));
+    assert_eq!(users.stats().loads.started, 3);
+}
