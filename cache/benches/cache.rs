@@ -1,9 +1,10 @@
 //! LimitableMap and get_or_load side by side with moka, quick_cache, `Mutex<lru::LruCache>` and
 //! an unbounded DashMap (the ceiling), in one run.
 //!
-//! Hashers differ between peers: moka and DashMap default to the standard SipHash
-//! `RandomState`, quick_cache and lru to foldhash. Ours and DashMap run with both, so that
-//! like is compared with like.
+//! Each crate runs with its default hasher: ours (`ours`, S3-FIFO) and quick_cache and lru use
+//! foldhash, moka and DashMap the standard SipHash `RandomState`. The labelled rows change one
+//! thing each: `ours_siphash` is ours with SipHash (beside moka), `ours_fifo` ours with the FIFO
+//! policy, `dashmap_unbounded_foldhash` DashMap with foldhash (the ceiling for ours).
 //!
 //! Workloads (issue 5): a Zipf(0.99) key stream over 10^5 keys, capacity 10^4, `u64` keys and
 //! values; 90% get / 10% insert, and 100% get on a map prefilled with the 10^4 most popular
@@ -18,55 +19,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use dashmap::DashMap;
-use nodebook_cache::LimitableMap;
+use nodebook_cache::{EvictionPolicy, LimitableMap};
+
+mod common;
+use common::{Xorshift, Zipf};
 
 const KEY_SPACE: usize = 100_000;
 const CAPACITY: usize = 10_000;
 const STREAM: usize = 1 << 20;
-
-/// A Zipf(s) sampler over ranks `0..n` (rank 0 the most popular): inverse CDF by binary search.
-struct Zipf {
-    cdf: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize, s: f64) -> Self {
-        let mut acc = 0.0;
-        let mut cdf: Vec<f64> = (1..=n)
-            .map(|r| {
-                acc += 1.0 / (r as f64).powf(s);
-                acc
-            })
-            .collect();
-        for c in &mut cdf {
-            *c /= acc;
-        }
-        Self { cdf }
-    }
-
-    fn sample(&self, u: f64) -> u64 {
-        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1) as u64
-    }
-}
-
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
 
 /// A key stream per thread, each from its own seed.
 fn streams(threads: usize) -> Vec<Arc<[u64]>> {
     let zipf = Zipf::new(KEY_SPACE, 0.99);
     (0..threads)
         .map(|t| {
-            let mut rng = 0x2545_F491_4F6C_DD1D ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9);
-            (0..STREAM)
-                .map(|_| zipf.sample((xorshift(&mut rng) >> 11) as f64 / (1u64 << 53) as f64))
-                .collect()
+            let mut rng =
+                Xorshift(0x2545_F491_4F6C_DD1D ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9));
+            (0..STREAM).map(|_| zipf.sample(rng.unit())).collect()
         })
         .collect()
 }
@@ -80,36 +51,28 @@ trait Contender: Send + Sync {
 }
 
 type Fold = foldhash::fast::RandomState;
+type Sip = std::collections::hash_map::RandomState;
 
-struct Ours(LimitableMap<u64, u64>);
-struct OursFold(LimitableMap<u64, u64, Fold>);
+/// Ours under a row label: the default build, or one setting changed.
+struct Ours<S>(&'static str, LimitableMap<u64, u64, S>);
 struct Moka(moka::sync::Cache<u64, u64>);
 struct Quick(quick_cache::sync::Cache<u64, u64>);
 struct Lru(Mutex<lru::LruCache<u64, u64>>);
 struct Unbounded(DashMap<u64, u64>);
 struct UnboundedFold(DashMap<u64, u64, Fold>);
 
-impl Contender for Ours {
+impl<S> Contender for Ours<S>
+where
+    S: std::hash::BuildHasher + Clone + Send + Sync + 'static,
+{
     fn name(&self) -> &'static str {
-        "ours"
+        self.0
     }
     fn get(&self, key: u64) -> Option<u64> {
-        self.0.get(&key)
+        self.1.get(&key)
     }
     fn insert(&self, key: u64, value: u64) {
-        self.0.insert(key, value);
-    }
-}
-
-impl Contender for OursFold {
-    fn name(&self) -> &'static str {
-        "ours_foldhash"
-    }
-    fn get(&self, key: u64) -> Option<u64> {
-        self.0.get(&key)
-    }
-    fn insert(&self, key: u64, value: u64) {
-        self.0.insert(key, value);
+        self.1.insert(key, value);
     }
 }
 
@@ -178,10 +141,18 @@ impl Contender for Unbounded {
 
 fn contenders() -> Vec<Box<dyn Contender>> {
     vec![
-        Box::new(Ours(LimitableMap::new(CAPACITY).unwrap())),
-        Box::new(OursFold(
+        Box::new(Ours("ours", LimitableMap::new(CAPACITY).unwrap())),
+        Box::new(Ours(
+            "ours_fifo",
             LimitableMap::builder(CAPACITY)
-                .hasher(Fold::default())
+                .eviction_policy(EvictionPolicy::Fifo)
+                .build()
+                .unwrap(),
+        )),
+        Box::new(Ours(
+            "ours_siphash",
+            LimitableMap::builder(CAPACITY)
+                .hasher(Sip::new())
                 .build()
                 .unwrap(),
         )),
@@ -358,4 +329,41 @@ fn stampede(criterion: &mut Criterion) {
 }
 
 criterion_group!(benches, workloads, stampede);
-criterion_main!(benches);
+
+/// The bench report's instruction count (`BENCH_COUNT=<group>/<contender>`, for the one-thread
+/// groups, and `BENCH_COUNT_ITERS=<n>`): prepares that contender as the criterion run does, runs
+/// `n` operations of the workload outside criterion, and exits. The report runs it under
+/// callgrind at two counts and takes the difference, so the setup cancels out.
+fn count_instructions(id: &str, iters: u64) -> Result<(), String> {
+    let (workload, name) = if let Some(name) = id.strip_prefix("mixed_90get_10insert/threads_1/") {
+        (Workload::Mixed, name)
+    } else if let Some(name) = id.strip_prefix("get_100/threads_1/") {
+        (Workload::GetOnly, name)
+    } else {
+        return Err(format!("no counted group in {id:?}"));
+    };
+    let contender = contenders()
+        .into_iter()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| format!("no contender {name:?}"))?;
+    let streams = streams(1);
+    prepare(contender.as_ref(), workload, &streams[0]);
+    run_threads(contender.as_ref(), workload, &streams, iters);
+    Ok(())
+}
+
+fn main() {
+    if let Ok(id) = std::env::var("BENCH_COUNT") {
+        let iters = std::env::var("BENCH_COUNT_ITERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        if let Err(err) = count_instructions(&id, iters) {
+            eprintln!("cache bench: {err}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

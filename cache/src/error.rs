@@ -26,15 +26,25 @@ pub enum Error<E = Infallible> {
     /// A map was built with `limit` 0: it could never hold a key. Pick a limit of at least 1.
     #[error("limit must be at least 1, got 0")]
     ZeroLimit,
-    /// A map was built with a time-to-live of zero: every entry would expire as it was inserted.
-    /// Leave the time-to-live unset for entries that never expire.
-    #[error("time-to-live must be greater than zero")]
-    ZeroTimeToLive,
+    /// A map was built with a duration of zero for `option` (`time_to_live`, `refresh_after`
+    /// or `negative_caching`): every entry would expire, or be due for a refresh, as it was
+    /// written. Leave the option unset to turn it off.
+    #[error("{option} must be greater than zero")]
+    ZeroDuration {
+        /// The builder method given zero.
+        option: &'static str,
+    },
+    /// A map was built with `max_weight` but no `weigher` to weigh the entries with. Set a
+    /// weigher, or bound the map by its count limit only.
+    #[error("max_weight needs a weigher: set one with Builder::weigher")]
+    MaxWeightWithoutWeigher,
     /// A load had to start but the call was not made inside a tokio runtime, where loads run.
     #[error("no tokio runtime to run the load on: call from within a tokio runtime")]
     NoRuntime,
     /// The loader returned an error. Every caller that waited on that load gets this same error;
-    /// it is not remembered, so the next call starts a fresh load.
+    /// it is not remembered (unless the map caches errors, see
+    /// [`Builder::negative_caching`](crate::Builder::negative_caching)), so the next call starts
+    /// a fresh load.
     #[error("the loader failed: {0}")]
     Load(Arc<E>),
     /// The loader panicked. Every caller that waited on that load gets this error; the next call
@@ -58,7 +68,8 @@ impl<E> Clone for Error<E> {
     fn clone(&self) -> Self {
         match self {
             Self::ZeroLimit => Self::ZeroLimit,
-            Self::ZeroTimeToLive => Self::ZeroTimeToLive,
+            Self::ZeroDuration { option } => Self::ZeroDuration { option },
+            Self::MaxWeightWithoutWeigher => Self::MaxWeightWithoutWeigher,
             Self::NoRuntime => Self::NoRuntime,
             Self::Load(e) => Self::Load(Arc::clone(e)),
             Self::LoaderPanicked { message } => Self::LoaderPanicked {
@@ -85,7 +96,8 @@ impl Error<Infallible> {
     pub fn widen<E>(self) -> Error<E> {
         match self {
             Self::ZeroLimit => Error::ZeroLimit,
-            Self::ZeroTimeToLive => Error::ZeroTimeToLive,
+            Self::ZeroDuration { option } => Error::ZeroDuration { option },
+            Self::MaxWeightWithoutWeigher => Error::MaxWeightWithoutWeigher,
             Self::NoRuntime => Error::NoRuntime,
             Self::Load(never) => match *never {},
             Self::LoaderPanicked { message } => Error::LoaderPanicked { message },

@@ -1,90 +1,72 @@
 //! # Implementation details
 //!
-//! How a slot records when it expires. A map without a time-to-live uses [`Never`]: its stamp
-//! is `()`, so its slots carry no expiry field (8 bytes less per entry) and its reads never
-//! look at the clock; every check folds to a constant. A map with a time-to-live uses [`Ttl`]:
-//! the stamp is the nanosecond, counted from the map's creation on
-//! [`tokio::time::Instant`] (so paused test time applies), at which the slot expires.
+//! Time as the map keeps it: nanoseconds since the map was built, on [`tokio::time::Instant`]
+//! (so paused test time applies). A slot stores instants in these units; [`NEVER`] marks an
+//! entry that does not expire (or is never refreshed), and such a slot is checked without
+//! reading the clock, so a map whose entries never expire never reads it on a `get`.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub(crate) trait Expiry: Send + Sync + 'static {
-    /// What a slot stores.
-    type Stamp: Copy + Send + Sync + 'static;
-    /// Whether slots can expire at all.
-    const EXPIRES: bool;
-    /// The current time in stamp units.
-    fn now(&self) -> u64;
-    /// The stamp of a slot written at `now`.
-    fn stamp(&self, now: u64) -> Self::Stamp;
-    /// Whether a slot with `stamp` is still live at `now`.
-    fn live(stamp: Self::Stamp, now: u64) -> bool;
-    fn time_to_live(&self) -> Option<Duration>;
+/// The stamp of an instant that never comes.
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// Nanoseconds in `d`, saturating.
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NEVER)
 }
 
-/// Entries never expire.
-pub(crate) struct Never;
-
-impl Expiry for Never {
-    type Stamp = ();
-    const EXPIRES: bool = false;
-
-    #[inline]
-    fn now(&self) -> u64 {
-        0
-    }
-
-    #[inline]
-    fn stamp(&self, _now: u64) {}
-
-    #[inline]
-    fn live((): (), _now: u64) -> bool {
-        true
-    }
-
-    fn time_to_live(&self) -> Option<Duration> {
-        None
-    }
-}
-
-/// Entries expire a fixed time after they were written.
-pub(crate) struct Ttl {
+/// The map's clock.
+pub(crate) struct Clock {
     epoch: Instant,
-    nanos: u64,
 }
 
-impl Ttl {
-    pub(crate) fn new(ttl: Duration) -> Self {
+impl Clock {
+    pub(crate) fn new() -> Self {
         Self {
             epoch: Instant::now(),
-            nanos: u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX),
         }
+    }
+
+    /// Nanoseconds since the map was built.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        nanos(Instant::now().saturating_duration_since(self.epoch))
     }
 }
 
-impl Expiry for Ttl {
-    type Stamp = u64;
-    const EXPIRES: bool = true;
+/// The instant `after` from `now`, or [`NEVER`] without a duration.
+pub(crate) fn deadline(now: u64, after: Option<Duration>) -> u64 {
+    after.map_or(NEVER, |d| now.saturating_add(nanos(d)).min(NEVER - 1))
+}
 
-    #[inline]
-    fn now(&self) -> u64 {
-        let since = Instant::now().saturating_duration_since(self.epoch);
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+/// Reads the clock at most once, and only when a stamp needs it.
+pub(crate) struct LazyNow<'a> {
+    clock: &'a Clock,
+    now: Option<u64>,
+}
+
+impl<'a> LazyNow<'a> {
+    pub(crate) fn new(clock: &'a Clock) -> Self {
+        Self { clock, now: None }
+    }
+
+    pub(crate) fn known(clock: &'a Clock, now: u64) -> Self {
+        Self {
+            clock,
+            now: Some(now),
+        }
     }
 
     #[inline]
-    fn stamp(&self, now: u64) -> u64 {
-        now.saturating_add(self.nanos)
+    pub(crate) fn get(&mut self) -> u64 {
+        *self.now.get_or_insert_with(|| self.clock.now())
     }
 
+    /// Whether the instant `stamp` has come.
     #[inline]
-    fn live(stamp: u64, now: u64) -> bool {
-        stamp > now
-    }
-
-    fn time_to_live(&self) -> Option<Duration> {
-        Some(Duration::from_nanos(self.nanos))
+    pub(crate) fn reached(&mut self, stamp: u64) -> bool {
+        stamp != NEVER && self.get() >= stamp
     }
 }

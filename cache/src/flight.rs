@@ -12,8 +12,8 @@
 //! Invariants:
 //!
 //! - An entry is in the table from registration until exactly one of: the task finishes (it
-//!   removes the entry, and a successful load commits its value, in one critical section on the
-//!   entry's shard; only then does it publish), the flight is forgotten (`forget`: the task
+//!   removes the entry, and the load commits its outcome (the map stores a value, or an error
+//!   it caches), in one critical section on the entry's shard; only then does it publish), the flight is forgotten (`forget`: the task
 //!   runs on for its waiters but neither commits nor is joined by later callers), or the last
 //!   waiter leaves under [`AbandonPolicy::CancelLoad`] (the entry goes and the task is
 //!   aborted). Entries are matched by `id`, so a task or waiter never touches a newer flight
@@ -93,13 +93,18 @@ pub(crate) struct Flights<K> {
     counters: Counters<COUNTERS>,
 }
 
+/// A flight just registered in the table, before its task is spawned.
+struct Registered<V, E> {
+    id: u64,
+    settled: Arc<AtomicBool>,
+    cell: Arc<Cell<V, E>>,
+    done: watch::Sender<()>,
+}
+
 /// What a caller does after looking at the table.
 enum Step<V, E> {
     Lead {
-        id: u64,
-        settled: Arc<AtomicBool>,
-        cell: Arc<Cell<V, E>>,
-        done: watch::Sender<()>,
+        flight: Registered<V, E>,
         handle: Handle,
     },
     Join {
@@ -189,8 +194,8 @@ where
     /// `recheck` runs under the table lock when no flight exists, before one is started: a
     /// value it returns is answered at once (the map uses it to catch a load that committed
     /// between the caller's miss and now). `commit` runs under the table lock when a load
-    /// succeeds and its flight is still current; what it returns is called after the lock is
-    /// released.
+    /// ends (with its value or its error) and its flight is still current; what it returns is
+    /// called after the lock is released.
     pub(crate) async fn run<V, E, F, Fut, R, C, D>(
         self: &Arc<Self>,
         key: K,
@@ -204,7 +209,7 @@ where
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         R: Fn(&K) -> Option<V>,
-        C: FnOnce(&K, &V) -> D + Send + 'static,
+        C: FnOnce(&K, &Result<V, Error<E>>) -> D + Send + 'static,
         D: FnOnce() + Send + 'static,
     {
         let step = loop {
@@ -233,24 +238,8 @@ where
                     let Ok(handle) = Handle::try_current() else {
                         return Err(Error::NoRuntime);
                     };
-                    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-                    let cell: Arc<Cell<V, E>> = Arc::new(watch::Sender::new(None));
-                    let (done, done_rx) = watch::channel(());
-                    let settled = Arc::new(AtomicBool::new(false));
-                    vacant.insert(Entry {
-                        id,
-                        cell: Arc::clone(&cell) as Arc<dyn Any + Send + Sync>,
-                        waiters: 1,
-                        abort: None,
-                        done: done_rx,
-                        settled: Arc::clone(&settled),
-                    });
-                    self.active.fetch_add(1, Ordering::SeqCst);
                     Ok(Step::Lead {
-                        id,
-                        settled,
-                        cell,
-                        done,
+                        flight: self.register(vacant, 1),
                         handle,
                     })
                 }
@@ -268,31 +257,9 @@ where
                 self.counters.add(COALESCED, 1);
                 self.wait(key, id, rx).await
             }
-            Step::Lead {
-                id,
-                settled,
-                cell,
-                done,
-                handle,
-            } => {
-                self.counters.add(STARTED, 1);
-                let rx = cell.subscribe();
-                let guard = FlightGuard {
-                    flights: Arc::clone(self),
-                    key: key.clone(),
-                    id,
-                    settled,
-                    cell,
-                    done: Some(done),
-                    finished: false,
-                };
-                let task = handle.spawn(guard.drive(loader, commit));
-                if self.policy == AbandonPolicy::CancelLoad
-                    && let Some(mut entry) = self.table.get_mut(&key)
-                    && entry.id == id
-                {
-                    entry.abort = Some(task.abort_handle());
-                }
+            Step::Lead { flight, handle } => {
+                let (id, rx) = (flight.id, flight.cell.subscribe());
+                self.launch(&handle, key.clone(), flight, loader, commit);
                 self.wait(key, id, rx).await
             }
         }
@@ -321,6 +288,101 @@ where
         };
         leave.key = None;
         result
+    }
+
+    /// Registers a new flight for the vacant `key` with `waiters` callers.
+    fn register<V, E>(
+        &self,
+        vacant: dashmap::mapref::entry::VacantEntry<'_, K, Entry>,
+        waiters: usize,
+    ) -> Registered<V, E>
+    where
+        V: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let cell: Arc<Cell<V, E>> = Arc::new(watch::Sender::new(None));
+        let (done, done_rx) = watch::channel(());
+        let settled = Arc::new(AtomicBool::new(false));
+        vacant.insert(Entry {
+            id,
+            cell: Arc::clone(&cell) as Arc<dyn Any + Send + Sync>,
+            waiters,
+            abort: None,
+            done: done_rx,
+            settled: Arc::clone(&settled),
+        });
+        self.active.fetch_add(1, Ordering::SeqCst);
+        Registered {
+            id,
+            settled,
+            cell,
+            done,
+        }
+    }
+
+    /// Spawns the task of the registered flight `id`.
+    fn launch<V, E, F, Fut, C, D>(
+        self: &Arc<Self>,
+        handle: &Handle,
+        key: K,
+        flight: Registered<V, E>,
+        loader: F,
+        commit: C,
+    ) where
+        V: Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        C: FnOnce(&K, &Result<V, Error<E>>) -> D + Send + 'static,
+        D: FnOnce() + Send + 'static,
+    {
+        self.counters.add(STARTED, 1);
+        let Registered {
+            id,
+            settled,
+            cell,
+            done,
+        } = flight;
+        let guard = FlightGuard {
+            flights: Arc::clone(self),
+            key: key.clone(),
+            id,
+            settled,
+            cell,
+            done: Some(done),
+            finished: false,
+        };
+        let task = handle.spawn(guard.drive(loader, commit));
+        if self.policy == AbandonPolicy::CancelLoad
+            && let Some(mut entry) = self.table.get_mut(&key)
+            && entry.id == id
+        {
+            entry.abort = Some(task.abort_handle());
+        }
+    }
+
+    /// Starts a load for `key` that nobody waits for (a background refresh), unless one is in
+    /// flight already or there is no runtime; returns whether it started. Callers that miss
+    /// meanwhile join it as any flight. `commit` runs as for [`run`](Self::run).
+    pub(crate) fn start<V, E, F, Fut, C, D>(self: &Arc<Self>, key: K, loader: F, commit: C) -> bool
+    where
+        V: Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        C: FnOnce(&K, &Result<V, Error<E>>) -> D + Send + 'static,
+        D: FnOnce() + Send + 'static,
+    {
+        let Ok(handle) = Handle::try_current() else {
+            return false;
+        };
+        let flight = match self.table.entry(key.clone()) {
+            MapEntry::Occupied(_) => return false,
+            MapEntry::Vacant(vacant) => self.register::<V, E>(vacant, 0),
+        };
+        self.launch(&handle, key, flight, loader, commit);
+        true
     }
 }
 
@@ -389,7 +451,7 @@ where
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
-        C: FnOnce(&K, &V) -> D,
+        C: FnOnce(&K, &Result<V, Error<E>>) -> D,
         D: FnOnce() + Send + 'static,
     {
         let running = (Arc::as_ptr(&self.flights) as usize, self.id);
@@ -410,9 +472,7 @@ where
         let mut deferred = None;
         let current = match self.flights.table.entry(self.key.clone()) {
             MapEntry::Occupied(occupied) if occupied.get().id == self.id => {
-                if let Ok(value) = &result {
-                    deferred = Some(commit(occupied.key(), value));
-                }
+                deferred = Some(commit(occupied.key(), &result));
                 occupied.remove();
                 self.flights.active.fetch_sub(1, Ordering::SeqCst);
                 true

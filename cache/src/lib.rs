@@ -1,4 +1,5 @@
-//! A bounded FIFO cache and a single-flight guard against cache avalanches, for tokio services.
+//! A bounded cache (S3-FIFO, SIEVE or the book's FIFO) and a single-flight guard against cache
+//! avalanches, for tokio services.
 //!
 //! # The avalanche
 //!
@@ -74,11 +75,21 @@
 //! - **Newer state wins.** A load that started before an [`insert`](LimitableMap::insert),
 //!   [`remove`](LimitableMap::remove) or [`invalidate`](LimitableMap::invalidate) of its key
 //!   does not store its (stale) result.
-//! - **A concurrent map.** Reads take no global lock (a sharded map; FIFO order is kept
-//!   apart and touched only when keys come and go), every operation is O(1) amortized where the
-//!   book's `shift`/`splice` are O(n), and [`len`](LimitableMap::len) never exceeds the limit.
-//!   Optional time-to-live, eviction listener with a [`RemovalCause`], and counters
-//!   ([`CacheStats`], [`LoadStats`]).
+//! - **A concurrent map that keeps its hot keys.** Reads take no global lock (a sharded map;
+//!   the eviction order is kept apart and touched only when keys come and go; a read only
+//!   marks its entry), every operation is O(1) amortized where the book's `shift`/`splice` are
+//!   O(n), and [`len`](LimitableMap::len) never exceeds the limit. The default
+//!   [`EvictionPolicy::S3Fifo`] hits far more often than FIFO on skewed traffic (within a point
+//!   of moka's on Zipf traces), survives one-off scans and follows a moving hot set;
+//!   [`EvictionPolicy::Fifo`] keeps the book's exact order. Keys are
+//!   hashed with foldhash, seeded per map ([`DefaultHashBuilder`]).
+//! - **What a service needs around it.** A weight budget ([`Builder::weigher`],
+//!   [`Builder::max_weight`]); time-to-live for the map and per entry
+//!   ([`LimitableMap::insert_with_ttl`], [`Builder::loaded_time_to_live`]);
+//!   stale-while-revalidate ([`Builder::refresh_after`]: the stale value answers at once while
+//!   one background load replaces it); negative caching ([`Builder::negative_caching`]: a
+//!   missing row does not send every request to the database); an eviction listener with a
+//!   [`RemovalCause`]; counters ([`CacheStats`], [`LoadStats`]).
 //!
 //! [`OnceQueue`] is the once-queue alone, for work whose results are not kept.
 //!
@@ -101,17 +112,21 @@
 mod builder;
 mod counters;
 mod error;
+mod eviction;
 mod expiry;
 mod flight;
 mod limitable_map;
+mod loading;
 mod once_queue;
+mod policy;
 mod stats;
 mod store;
 
-pub use builder::Builder;
+pub use builder::{Builder, DefaultHashBuilder};
 pub use error::Error;
 pub use limitable_map::LimitableMap;
 pub use once_queue::{AbandonPolicy, OnceQueue};
+pub use policy::EvictionPolicy;
 pub use stats::{CacheStats, LoadStats, RemovalCause};
 
 // The README's examples run as doc tests, so the first code a crates.io reader sees compiles.

@@ -1,38 +1,43 @@
-//! [`LimitableMap`]: the book's bounded FIFO cache, concurrent.
+//! [`LimitableMap`]: the book's bounded cache, concurrent, with SIEVE or FIFO eviction.
 
 use std::borrow::Borrow;
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::builder::Builder;
+use crate::builder::{Builder, DefaultHashBuilder};
 use crate::error::Error;
-use crate::expiry::{Expiry, Never, Ttl};
 use crate::flight::Flights;
+use crate::loading::Loading;
 use crate::once_queue::AbandonPolicy;
+use crate::policy::EvictionPolicy;
 use crate::stats::CacheStats;
-use crate::store::{Listener, Store};
+use crate::store::{Found, NEGATIVE_HITS, REFRESHES, Store};
 
-/// A bounded map that evicts in FIFO order of first insertion once `limit` keys are held
-/// (the book's `LimitableMap`, section 5.3.1), safe to share between tasks and threads.
+/// A bounded map (the book's `LimitableMap`, section 5.3.1) that evicts once `limit` keys (or
+/// `max_weight` by its weigher) are held, safe to share between tasks and threads.
 ///
-/// - [`insert`](Self::insert) of a new key when the map is full evicts the oldest-inserted key;
-///   overwriting a key keeps its place in the order and returns the old value.
+/// - [`insert`](Self::insert) of a new key when the map is full evicts a key chosen by the
+///   [`EvictionPolicy`]: by default S3-FIFO, which evicts new keys that were not read again
+///   first and keeps the keys read more than once; or SIEVE; or the book's FIFO, the
+///   oldest-inserted key. Overwriting a key keeps its place in the order and returns the old
+///   value.
 /// - [`get`](Self::get) returns a clone of the value. For large values store `Arc<V>`, so the
 ///   clone is a reference count.
 /// - Every operation is O(1) amortized (the book's `keys.shift()` and a delete by
 ///   `splice` are O(n)).
-/// - Reads take no global lock: a `get` touches one shard of a sharded map and nothing else, and
-///   never reorders anything. Inserting a new key, evicting and removing take one short lock
+/// - Reads take no global lock: a `get` touches one shard of a sharded map and nothing else
+///   (it sets a bit or a small counter in the entry there), and never reorders anything. Inserting a new key, evicting and removing take one short lock
 ///   over the insertion order. [`len`](Self::len) never exceeds [`limit`](Self::limit), even
 ///   while many threads insert.
 /// - Optional, from the [`builder`](Self::builder): a time-to-live (counted from the last
-///   write; expired entries are never returned and are reclaimed), an eviction listener told
-///   the key, the value and the [`RemovalCause`](crate::RemovalCause), and the
-///   [`AbandonPolicy`] of [`get_or_load`](Self::get_or_load). Counters are always on
+///   write; expired entries are never returned and are reclaimed), per entry too
+///   ([`insert_with_ttl`](Self::insert_with_ttl)); a weight budget; stale-while-revalidate
+///   ([`Builder::refresh_after`]); negative caching ([`Builder::negative_caching`]); an
+///   eviction listener told the key, the value and the [`RemovalCause`](crate::RemovalCause);
+///   and the [`AbandonPolicy`] of [`get_or_load`](Self::get_or_load). Counters are always on
 ///   ([`stats`](Self::stats)).
 /// - [`get_or_load`](Self::get_or_load) puts the once-queue in front of the map: a hit returns
 ///   at once, a crowd of misses on one key runs one load, and the result is stored, unless an
@@ -40,9 +45,8 @@ use crate::store::{Listener, Store};
 ///   that key came after the load started (the newer state wins).
 ///
 /// `LimitableMap` is a handle: clones share one map. It is `Send + Sync` when `K` and `V` are.
-/// `S` hashes the keys: the standard library's SipHash [`RandomState`] unless the builder was
-/// given another with [`Builder::hasher`] (a faster one pays off for small keys no attacker
-/// picks).
+/// `S` hashes the keys: [`DefaultHashBuilder`] (foldhash, seeded at random per map) unless the
+/// builder was given another with [`Builder::hasher`].
 ///
 /// | Node (the book) | Rust |
 /// |---|---|
@@ -59,32 +63,16 @@ use crate::store::{Listener, Store};
 /// map.insert("a", 1);
 /// map.insert("b", 2);
 /// assert_eq!(map.insert("a", 10), Some(1)); // an overwrite keeps "a" first in line
-/// map.insert("c", 3); // full: "a", the oldest-inserted key, goes
+/// map.insert("c", 3); // full: "a", never read, goes first
 /// assert_eq!(map.get(&"a"), None);
 /// assert_eq!(map.get(&"b"), Some(2));
 /// assert_eq!(map.len(), 2);
 /// # Ok::<(), nodebook_cache::Error>(())
 /// ```
-pub struct LimitableMap<K, V, S = RandomState> {
-    store: Shape<K, V, S>,
+pub struct LimitableMap<K, V, S = DefaultHashBuilder> {
+    store: Arc<Store<K, V, S>>,
+    loading: Arc<Loading<K, V, S>>,
     flights: Arc<Flights<K>>,
-}
-
-/// The store, by whether entries can expire: a map without a time-to-live keeps no expiry in
-/// its slots and never reads the clock.
-enum Shape<K, V, S> {
-    Lasting(Arc<Store<K, V, S, Never>>),
-    Expiring(Arc<Store<K, V, S, Ttl>>),
-}
-
-/// Runs `$body` with `$s` bound to the map's store, whatever its shape.
-macro_rules! with_store {
-    ($map:expr, $s:ident => $body:expr) => {
-        match &$map.store {
-            Shape::Lasting($s) => $body,
-            Shape::Expiring($s) => $body,
-        }
-    };
 }
 
 impl<K, V> LimitableMap<K, V>
@@ -139,29 +127,22 @@ where
     S: BuildHasher + Clone + Send + Sync + 'static,
 {
     pub(crate) fn from_parts(
-        limit: usize,
-        ttl: Option<Duration>,
-        listener: Option<Listener<K, V>>,
+        store: Store<K, V, S>,
+        loading: Loading<K, V, S>,
         policy: AbandonPolicy,
-        hasher: S,
     ) -> Self {
-        let store = match ttl {
-            None => Shape::Lasting(Arc::new(Store::new(limit, Never, listener, hasher))),
-            Some(ttl) => {
-                Shape::Expiring(Arc::new(Store::new(limit, Ttl::new(ttl), listener, hasher)))
-            }
-        };
         Self {
-            store,
+            store: Arc::new(store),
+            loading: Arc::new(loading),
             flights: Arc::new(Flights::new(policy)),
         }
     }
 
     /// Stores `value` under `key` and returns the value it replaced, if the key was present.
     ///
-    /// A new key goes to the back of the eviction order; when the map is full the
-    /// oldest-inserted key is evicted first. An overwrite keeps the key's place (and restarts its
-    /// time-to-live). A load for `key` in flight from [`get_or_load`](Self::get_or_load) will
+    /// A new key goes to the back of the eviction order; when the map is full a key is evicted
+    /// first, as the [`EvictionPolicy`] chooses. An overwrite keeps the key's place (and restarts
+    /// its time-to-live); in a map with a weigher it puts the key in anew, reweighed. A load for `key` in flight from [`get_or_load`](Self::get_or_load) will
     /// not overwrite this value when it finishes.
     ///
     /// # Examples
@@ -178,13 +159,41 @@ where
     /// ```
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         self.flights.forget(&key);
-        with_store!(self, s => s.insert(key, value))
+        self.loading.forget_error(&key);
+        self.store.insert(key, value, None)
+    }
+
+    /// [`insert`](Self::insert) with a time-to-live of its own for this entry, instead of the
+    /// map's (if any): the entry expires `ttl` from now (an overwrite later gives it the
+    /// map's time-to-live again, or none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), nodebook_cache::Error> {
+    /// let sessions = LimitableMap::new(100)?; // no time-to-live for the map
+    /// sessions.insert_with_ttl("guest", 1, Duration::from_secs(60));
+    /// sessions.insert("admin", 2);
+    /// tokio::time::advance(Duration::from_secs(60)).await;
+    /// assert_eq!(sessions.get("guest"), None);
+    /// assert_eq!(sessions.get("admin"), Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Option<V> {
+        self.flights.forget(&key);
+        self.loading.forget_error(&key);
+        self.store.insert(key, value, Some(Some(ttl)))
     }
 
     /// A clone of the value stored under `key`, if present and not expired.
     ///
-    /// Reads never reorder anything (FIFO eviction does not care about reads) and take no
-    /// global lock.
+    /// Reads never reorder anything and take no global lock; under S3-FIFO and SIEVE a read
+    /// marks the key in its entry, which spares it at its next turn for eviction.
     ///
     /// # Examples
     ///
@@ -204,7 +213,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        with_store!(self, s => s.get(key))
+        self.store.get(key)
     }
 
     /// Whether `key` is present and not expired. Not counted as a hit or miss.
@@ -226,7 +235,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        with_store!(self, s => s.contains_key(key))
+        self.store.contains_key(key)
     }
 
     /// Removes `key` and returns its value if it was present and not expired.
@@ -251,7 +260,8 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.flights.forget(key);
-        with_store!(self, s => s.remove(key))
+        self.loading.forget_error(key);
+        self.store.remove(key)
     }
 
     /// Drops whatever the map knows about `key`: its value, and the right of a load in flight
@@ -297,7 +307,8 @@ where
     /// ```
     pub fn clear(&self) {
         self.flights.forget_all();
-        with_store!(self, s => s.clear());
+        self.loading.forget_errors();
+        self.store.clear();
     }
 
     /// How many entries the map holds, never more than [`limit`](Self::limit). Entries that
@@ -318,7 +329,7 @@ where
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        with_store!(self, s => s.len())
+        self.store.len()
     }
 
     /// Whether the map holds no entry.
@@ -350,7 +361,7 @@ where
     /// ```
     #[must_use]
     pub fn limit(&self) -> usize {
-        with_store!(self, s => s.limit())
+        self.store.limit()
     }
 
     /// The time-to-live of entries, if the map has one.
@@ -366,7 +377,7 @@ where
     /// ```
     #[must_use]
     pub fn time_to_live(&self) -> Option<std::time::Duration> {
-        with_store!(self, s => s.time_to_live())
+        self.store.time_to_live()
     }
 
     /// What [`get_or_load`](Self::get_or_load) does with a load whose callers have all left.
@@ -410,11 +421,11 @@ where
         reason = "called for its effect; the count is extra information"
     )]
     pub fn purge_expired(&self) -> usize {
-        with_store!(self, s => s.purge_expired())
+        self.store.purge_expired()
     }
 
-    /// The live keys, oldest-inserted first: the order in which they would be evicted. O(n),
-    /// and it holds the order lock meanwhile; meant for inspection and tests.
+    /// The live keys, oldest-inserted first (under FIFO, the order in which they would be
+    /// evicted). O(n), and it holds the order lock meanwhile; meant for inspection and tests.
     ///
     /// # Examples
     ///
@@ -430,7 +441,79 @@ where
     /// ```
     #[must_use]
     pub fn keys(&self) -> Vec<K> {
-        with_store!(self, s => s.keys())
+        self.store.keys()
+    }
+
+    /// The total weight of the entries, by the builder's
+    /// [`weigher`](Builder::weigher) (0 without one); never above
+    /// [`max_weight`](Self::max_weight).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    ///
+    /// let pages = LimitableMap::builder(1_000)
+    ///     .weigher(|_url: &&str, body: &String| body.len() as u32)
+    ///     .max_weight(1 << 20)
+    ///     .build()?;
+    /// pages.insert("/", "<html></html>".to_string());
+    /// assert_eq!(pages.weight(), 13);
+    /// assert_eq!(pages.max_weight(), Some(1 << 20));
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn weight(&self) -> u64 {
+        self.store.weight()
+    }
+
+    /// The weight budget, if the builder set one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.max_weight(), None);
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn max_weight(&self) -> Option<u64> {
+        self.store.max_weight()
+    }
+
+    /// The eviction policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::{EvictionPolicy, LimitableMap};
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.eviction_policy(), EvictionPolicy::S3Fifo);
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn eviction_policy(&self) -> EvictionPolicy {
+        self.store.policy()
+    }
+
+    /// How long after it was written an entry is refreshed in the background by
+    /// [`get_or_load`](Self::get_or_load), if the builder set it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::LimitableMap;
+    ///
+    /// let map: LimitableMap<u8, u8> = LimitableMap::new(3)?;
+    /// assert_eq!(map.refresh_after(), None);
+    /// # Ok::<(), nodebook_cache::Error>(())
+    /// ```
+    #[must_use]
+    pub fn refresh_after(&self) -> Option<Duration> {
+        self.store.refresh_after()
     }
 
     /// The map's counters, with those of its once-queue in [`CacheStats::loads`].
@@ -448,7 +531,7 @@ where
     /// ```
     #[must_use]
     pub fn stats(&self) -> CacheStats {
-        let mut stats = with_store!(self, s => s.stats());
+        let mut stats = self.store.stats();
         stats.loads = self.flights.stats();
         stats
     }
@@ -467,11 +550,18 @@ where
     /// lazy (`|| async move { .. }`). A loader that calls `get_or_load` on this map for its own
     /// key gets [`Error::Reentrant`] instead of waiting for itself.
     ///
+    /// What the builder adds: an entry past [`refresh_after`](Builder::refresh_after) is
+    /// returned at once and `loader` becomes its one background refresh (unless one is in
+    /// flight); with [`negative_caching`](Builder::negative_caching) a failed load's error is
+    /// answered without loading until its own time-to-live ends; with
+    /// [`loaded_time_to_live`](Builder::loaded_time_to_live) the loaded value chooses its
+    /// time-to-live.
+    ///
     /// # Errors
     ///
-    /// As [`OnceQueue::run`](crate::OnceQueue::run): [`Error::Load`] (shared, not cached),
-    /// [`Error::LoaderPanicked`], [`Error::LoadCancelled`], [`Error::NoRuntime`],
-    /// [`Error::Reentrant`].
+    /// As [`OnceQueue::run`](crate::OnceQueue::run): [`Error::Load`] (shared; remembered only
+    /// with negative caching), [`Error::LoaderPanicked`], [`Error::LoadCancelled`],
+    /// [`Error::NoRuntime`], [`Error::Reentrant`].
     ///
     /// # Cancel safety
     ///
@@ -500,48 +590,71 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
         E: Send + Sync + 'static,
     {
-        with_store!(self, store => self.load_through(store, key, loader).await)
-    }
-
-    /// `get_or_load` on one shape of store.
-    async fn load_through<X, F, Fut, E>(
-        &self,
-        store: &Arc<Store<K, V, S, X>>,
-        key: K,
-        loader: F,
-    ) -> Result<V, Error<E>>
-    where
-        X: Expiry,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<V, E>> + Send + 'static,
-        E: Send + Sync + 'static,
-    {
-        if let Some(value) = store.get(&key) {
-            return Ok(value);
+        match self.store.lookup(&key) {
+            Found::Fresh(value) => return Ok(value),
+            Found::Due(value, generation) => {
+                self.refresh(key, loader, generation);
+                return Ok(value);
+            }
+            Found::Missing => {}
         }
-        let committer = Arc::clone(store);
+        if let Some(error) = self.loading.cached_error::<E>(&key) {
+            self.store.count(NEGATIVE_HITS);
+            return Err(Error::Load(error));
+        }
+        let (store, loading) = (Arc::clone(&self.store), Arc::clone(&self.loading));
         self.flights
             .run(
                 key,
                 loader,
-                |key: &K| store.peek_quiet(key),
-                move |key: &K, value: &V| {
-                    let (_, departed) = committer.insert_quiet(key.clone(), value.clone());
-                    move || committer.notify(departed)
+                |key: &K| self.store.peek_quiet(key),
+                move |key: &K, outcome: &Result<V, Error<E>>| {
+                    let departed = loading.commit(&store, key, outcome, None);
+                    move || {
+                        if let Some(departed) = departed {
+                            store.notify(departed);
+                        }
+                    }
                 },
             )
             .await
+    }
+
+    /// Starts the background refresh of `key` (generation `generation`), unless one is in
+    /// flight.
+    fn refresh<F, Fut, E>(&self, key: K, loader: F, generation: u32)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + Sync + 'static,
+    {
+        if self.flights.is_loading(&key) {
+            return;
+        }
+        let (store, loading) = (Arc::clone(&self.store), Arc::clone(&self.loading));
+        let started = self.flights.start(
+            key,
+            loader,
+            move |key: &K, outcome: &Result<V, Error<E>>| {
+                let departed = loading.commit(&store, key, outcome, Some(generation));
+                move || {
+                    if let Some(departed) = departed {
+                        store.notify(departed);
+                    }
+                }
+            },
+        );
+        if started {
+            self.store.count(REFRESHES);
+        }
     }
 }
 
 impl<K, V, S> Clone for LimitableMap<K, V, S> {
     fn clone(&self) -> Self {
-        let store = match &self.store {
-            Shape::Lasting(s) => Shape::Lasting(Arc::clone(s)),
-            Shape::Expiring(s) => Shape::Expiring(Arc::clone(s)),
-        };
         Self {
-            store,
+            store: Arc::clone(&self.store),
+            loading: Arc::clone(&self.loading),
             flights: Arc::clone(&self.flights),
         }
     }
@@ -550,8 +663,8 @@ impl<K, V, S> Clone for LimitableMap<K, V, S> {
 impl<K, V, S> fmt::Debug for LimitableMap<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitableMap")
-            .field("len", &with_store!(self, s => s.len()))
-            .field("limit", &with_store!(self, s => s.limit()))
+            .field("len", &self.store.len())
+            .field("limit", &self.store.limit())
             .field("in_flight", &self.flights.in_flight())
             .finish_non_exhaustive()
     }

@@ -187,7 +187,12 @@ where
         Fut: Future<Output = Result<V, E>> + Send + 'static,
     {
         self.flights
-            .run(key, loader, |_: &K| None, |_: &K, _: &V| || ())
+            .run(
+                key,
+                loader,
+                |_: &K| None,
+                |_: &K, _: &Result<V, Error<E>>| || (),
+            )
             .await
     }
 

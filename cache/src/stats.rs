@@ -21,13 +21,13 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RemovalCause {
-    /// The map was full and this was the oldest-inserted key.
+    /// The map was full (by count or by weight) and the eviction policy chose this entry.
     Capacity,
     /// The entry outlived the map's time-to-live.
     Expired,
     /// The entry was removed by `remove`, `invalidate` or `clear`.
     Removed,
-    /// The value was overwritten by `insert`; the key stays.
+    /// The value was overwritten by `insert` or a finished load; the key stays.
     Replaced,
 }
 
@@ -68,6 +68,14 @@ pub struct CacheStats {
     pub removed: u64,
     /// Values overwritten by `insert`.
     pub replaced: u64,
+    /// Entries not cached because they alone weigh more than the map's `max_weight`.
+    pub rejected_overweight: u64,
+    /// Background refreshes started by `get_or_load` for entries past `refresh_after`.
+    pub refreshes: u64,
+    /// Background refreshes whose loader failed (the old value was kept).
+    pub refresh_failures: u64,
+    /// `get_or_load` calls answered with a cached error (negative caching).
+    pub negative_hits: u64,
     /// What the map's own once-queue did for `get_or_load`.
     pub loads: LoadStats,
 }

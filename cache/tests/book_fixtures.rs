@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use nodebook_cache::{LimitableMap, OnceQueue};
+use nodebook_cache::{EvictionPolicy, LimitableMap, OnceQueue};
 use tokio::time::{Instant, sleep, sleep_until};
 
 const MAP_FIXTURE: &str = include_str!("fixtures/limitable_map.txt");
@@ -25,7 +25,12 @@ fn limitable_map_matches_the_books_code_on_node() {
         let mut words = line.split_whitespace();
         let op = words.next().unwrap_or_default();
         if op == "limit" {
-            map = Some(LimitableMap::new(num(words.next(), line) as usize).unwrap());
+            map = Some(
+                LimitableMap::builder(num(words.next(), line) as usize)
+                    .eviction_policy(EvictionPolicy::Fifo)
+                    .build()
+                    .unwrap(),
+            );
             continue;
         }
         let map = map.as_ref().expect("a limit line comes first");

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nodebook_cache::{Error, LimitableMap, RemovalCause};
+use nodebook_cache::{Error, EvictionPolicy, LimitableMap, RemovalCause};
 
 type Log<K, V> = Arc<Mutex<Vec<(K, V, RemovalCause)>>>;
 
@@ -15,6 +15,7 @@ where
     let log: Log<K, V> = Arc::default();
     let sink = Arc::clone(&log);
     let map = LimitableMap::builder(limit)
+        .eviction_policy(EvictionPolicy::Fifo)
         .eviction_listener(move |k: &K, v: &V, cause| {
             sink.lock().unwrap().push((k.clone(), v.clone(), cause))
         })
@@ -36,8 +37,13 @@ fn a_zero_time_to_live_is_refused() {
         .time_to_live(Duration::ZERO)
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::ZeroTimeToLive));
-    assert_eq!(err.to_string(), "time-to-live must be greater than zero");
+    assert!(matches!(
+        err,
+        Error::ZeroDuration {
+            option: "time_to_live"
+        }
+    ));
+    assert_eq!(err.to_string(), "time_to_live must be greater than zero");
 }
 
 #[test]
@@ -75,7 +81,10 @@ fn an_overwrite_keeps_the_place_and_returns_the_old_value() {
 
 #[test]
 fn reads_do_not_change_the_eviction_order() {
-    let map = LimitableMap::new(2).unwrap();
+    let map = LimitableMap::builder(2)
+        .eviction_policy(EvictionPolicy::Fifo)
+        .build()
+        .unwrap();
     map.insert(1, ());
     map.insert(2, ());
     for _ in 0..10 {
@@ -108,7 +117,10 @@ fn remove_takes_the_key_out_of_the_order_too() {
 
 #[test]
 fn many_removals_do_not_grow_memory_or_break_the_order() {
-    let map = LimitableMap::new(4).unwrap();
+    let map = LimitableMap::builder(4)
+        .eviction_policy(EvictionPolicy::Fifo)
+        .build()
+        .unwrap();
     for round in 0..10_000u32 {
         map.insert(round, round);
         if round % 3 != 0 {
@@ -140,7 +152,10 @@ fn clear_empties_the_map_and_tells_the_listener() {
 
 #[test]
 fn counters_count_hits_misses_inserts_and_evictions_by_cause() {
-    let map = LimitableMap::new(2).unwrap();
+    let map = LimitableMap::builder(2)
+        .eviction_policy(EvictionPolicy::Fifo)
+        .build()
+        .unwrap();
     map.insert(1, ());
     map.insert(2, ());
     map.insert(2, ());
@@ -161,7 +176,10 @@ fn counters_count_hits_misses_inserts_and_evictions_by_cause() {
 
 #[test]
 fn borrowed_keys_work_for_lookups() {
-    let map: LimitableMap<String, u32> = LimitableMap::new(2).unwrap();
+    let map: LimitableMap<String, u32> = LimitableMap::builder(2)
+        .eviction_policy(EvictionPolicy::Fifo)
+        .build()
+        .unwrap();
     map.insert("key".to_string(), 1);
     assert_eq!(map.get("key"), Some(1));
     assert!(map.contains_key("key"));
@@ -173,6 +191,7 @@ fn the_listener_may_use_the_map_without_deadlocking() {
     let slot: Arc<Mutex<Option<LimitableMap<u32, u32>>>> = Arc::default();
     let inner = Arc::clone(&slot);
     let map = LimitableMap::builder(1)
+        .eviction_policy(EvictionPolicy::Fifo)
         .eviction_listener(move |k: &u32, _: &u32, _| {
             if let Some(map) = inner.lock().unwrap().as_ref() {
                 // Reads and even writes from inside the listener.
@@ -196,6 +215,7 @@ async fn expired_entries_are_never_returned_and_are_reclaimed() {
     let log: Log<u32, u32> = Arc::default();
     let sink = Arc::clone(&log);
     let map = LimitableMap::builder(3)
+        .eviction_policy(EvictionPolicy::Fifo)
         .time_to_live(Duration::from_millis(100))
         .eviction_listener(move |k: &u32, v: &u32, c| sink.lock().unwrap().push((*k, *v, c)))
         .build()
@@ -215,6 +235,7 @@ async fn expired_entries_are_never_returned_and_are_reclaimed() {
 #[tokio::test(start_paused = true)]
 async fn an_overwrite_restarts_the_time_to_live() {
     let map = LimitableMap::builder(3)
+        .eviction_policy(EvictionPolicy::Fifo)
         .time_to_live(Duration::from_millis(100))
         .build()
         .unwrap();
@@ -228,6 +249,7 @@ async fn an_overwrite_restarts_the_time_to_live() {
 #[tokio::test(start_paused = true)]
 async fn an_expired_key_inserted_again_is_a_new_key_at_the_back() {
     let map = LimitableMap::builder(2)
+        .eviction_policy(EvictionPolicy::Fifo)
         .time_to_live(Duration::from_millis(100))
         .build()
         .unwrap();
@@ -250,6 +272,7 @@ async fn inserts_reclaim_expired_entries_at_the_front_before_evicting_live_ones(
         let log: Log<u32, u32> = Arc::default();
         let sink = Arc::clone(&log);
         let map = LimitableMap::builder(3)
+            .eviction_policy(EvictionPolicy::Fifo)
             .time_to_live(Duration::from_millis(100))
             .eviction_listener(move |k: &u32, v: &u32, c| sink.lock().unwrap().push((*k, *v, c)))
             .build()
@@ -274,7 +297,10 @@ async fn inserts_reclaim_expired_entries_at_the_front_before_evicting_live_ones(
 
 #[test]
 fn clones_share_one_map() {
-    let map = LimitableMap::new(4).unwrap();
+    let map = LimitableMap::builder(4)
+        .eviction_policy(EvictionPolicy::Fifo)
+        .build()
+        .unwrap();
     let other = map.clone();
     map.insert(1, 1);
     assert_eq!(other.get(&1), Some(1));
@@ -296,7 +322,10 @@ fn public_types_are_send_and_sync() {
 
     // The futures of `run` and `get_or_load` can be spawned.
     fn send<T: Send>(_: &T) {}
-    let map: LimitableMap<String, u32> = LimitableMap::new(1).unwrap();
+    let map: LimitableMap<String, u32> = LimitableMap::builder(1)
+        .eviction_policy(EvictionPolicy::Fifo)
+        .build()
+        .unwrap();
     send(&map.get_or_load("k".to_string(), || async { Ok::<u32, std::io::Error>(1) }));
     let queue: nodebook_cache::OnceQueue<String, u32, std::io::Error> =
         nodebook_cache::OnceQueue::new();

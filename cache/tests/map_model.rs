@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use nodebook_cache::{LimitableMap, RemovalCause};
+use nodebook_cache::{EvictionPolicy, LimitableMap, RemovalCause};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -68,6 +68,7 @@ fn check(limit: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let evicted: Arc<Mutex<Vec<(u8, u32)>>> = Arc::default();
     let sink = Arc::clone(&evicted);
     let map = LimitableMap::builder(limit)
+        .eviction_policy(EvictionPolicy::Fifo)
         .eviction_listener(move |k: &u8, v: &u32, cause| {
             if cause == RemovalCause::Capacity {
                 sink.lock().unwrap().push((*k, *v));

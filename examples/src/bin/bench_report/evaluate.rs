@@ -129,6 +129,45 @@ pub(crate) fn evaluate(
                 ),
             }
         }
+        Check::HitRatioGap {
+            trace,
+            ours,
+            peers,
+            max_points,
+        } => {
+            let ratio = |subject: &str| {
+                last_printed(&format!("hit ratio trace {trace}/{subject}: "))
+                    .and_then(|line| line.rsplit(": ").next())
+                    .and_then(|ratio| ratio.trim().parse::<f64>().ok())
+            };
+            let best = peers
+                .iter()
+                .filter_map(|peer| ratio(peer).map(|r| (r, peer)))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match (ratio(ours), best) {
+                (Some(mine), Some((theirs, peer))) => {
+                    let gap = (theirs - mine) * 100.0;
+                    let standing = if gap > 0.0 {
+                        format!("{gap:.2} points behind")
+                    } else {
+                        format!("{:.2} points ahead", -gap)
+                    };
+                    (
+                        format!(
+                            "{:.2} % against {peer}'s {:.2} %: {standing} (target: at most \
+                             {max_points:.1} behind)",
+                            mine * 100.0,
+                            theirs * 100.0
+                        ),
+                        Verdict::from(gap <= *max_points),
+                    )
+                }
+                _ => (
+                    format!("not measured in this run (no hit ratios for trace `{trace}`)"),
+                    Verdict::NotMeasured,
+                ),
+            }
+        }
         Check::Printed {
             line,
             unit,

@@ -68,7 +68,7 @@ pub(crate) fn draw_plots(
     if let Some(text) = printed.get("cache") {
         let rows: Vec<(String, f64, bool)> = text
             .lines()
-            .filter_map(|line| line.strip_prefix("hit ratio "))
+            .filter_map(|line| line.strip_prefix("hit ratio trace "))
             .filter_map(|rest| rest.rsplit_once(": "))
             .filter_map(|(name, ratio)| {
                 let subject = name.rsplit('/').next().unwrap_or(name);
@@ -82,7 +82,7 @@ pub(crate) fn draw_plots(
         if !rows.is_empty() {
             bars(
                 "cache_hit_ratio.svg",
-                "cache: hit ratio in % (Zipf 0.99, 10^5 keys, 10^4 capacity)",
+                "cache: hit ratio in % per trace (10^4 capacity, every subject in one run)",
                 rows,
                 "cache: hit ratio per peer",
             )?;

@@ -27,6 +27,14 @@ pub(crate) enum Check {
     /// A median ratio printed by a paired bench against a ceiling (such as the std loop):
     /// reported, not judged.
     Ceiling { line: String },
+    /// Hit ratios printed by a bench as `hit ratio trace <trace>/<subject>: <ratio>`: the best
+    /// of `peers` less `ours`, in percentage points, must be at most `max_points`.
+    HitRatioGap {
+        trace: String,
+        ours: String,
+        peers: Vec<String>,
+        max_points: f64,
+    },
     /// A number printed by a bench: on the last line of the crate's output that contains
     /// `line`, the number just before `unit`, less the number just before `minus` if given.
     Printed {
@@ -147,6 +155,7 @@ struct TargetRow {
     node: Option<NodeRow>,
     paired: Option<PairedRow>,
     ceiling: Option<CeilingRow>,
+    hit_ratio_gap: Option<HitRatioGapRow>,
     printed: Option<PrintedRow>,
     instructions: Option<Instructions>,
 }
@@ -185,6 +194,15 @@ struct PairedRow {
 #[serde(deny_unknown_fields)]
 struct CeilingRow {
     line: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HitRatioGapRow {
+    trace: String,
+    ours: String,
+    peers: Vec<String>,
+    max_points: f64,
 }
 
 #[derive(Deserialize)]
@@ -228,6 +246,14 @@ impl TargetRow {
         if let Some(c) = self.ceiling {
             checks.push(Check::Ceiling { line: c.line });
         }
+        if let Some(h) = self.hit_ratio_gap {
+            checks.push(Check::HitRatioGap {
+                trace: h.trace,
+                ours: h.ours,
+                peers: h.peers,
+                max_points: h.max_points,
+            });
+        }
         if let Some(p) = self.printed {
             checks.push(Check::Printed {
                 line: p.line,
@@ -238,7 +264,7 @@ impl TargetRow {
         }
         if checks.len() != 1 {
             return Err(format!(
-                "`{}` needs exactly one of ratio, nanos, node, paired, ceiling, printed; it has {}",
+                "`{}` needs exactly one of ratio, nanos, node, paired, ceiling, hit_ratio_gap, printed; it has {}",
                 self.target,
                 checks.len()
             ));
