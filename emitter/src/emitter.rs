@@ -4,8 +4,10 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 
-use crate::registry::{Callback, Inner, Key, Target};
-use crate::{Error, EventName, Listener, ListenerChange, ListenerId, MaxListenersExceeded, Mode};
+use crate::list::{Callback, PayloadFn};
+use crate::listener::same_function;
+use crate::registry::{Inner, Key, Target, refuse_meta_name};
+use crate::{Error, EventName, Listener, ListenerId, MaxListenersExceeded, Mode};
 
 /// Node's `EventEmitter`: named events, each with listeners called synchronously in order.
 ///
@@ -70,7 +72,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -105,7 +112,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -140,7 +152,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -172,7 +189,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -206,7 +228,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -234,13 +261,15 @@ impl<T> Emitter<T> {
         )
     }
 
+    #[track_caller]
     fn add(
         &self,
         event: EventName,
-        listener: Arc<dyn Fn(&T) + Send + Sync>,
+        listener: PayloadFn<T>,
         mode: Mode,
         location: &'static Location<'static>,
     ) -> ListenerId {
+        refuse_meta_name(&event, mode.method());
         self.inner.add(
             Target::Name(event),
             Callback::Payload(listener),
@@ -277,8 +306,10 @@ impl<T> Emitter<T> {
         self.inner.remove(Key::Name(event), id)
     }
 
-    /// Removes the most recently added registration of `listener` from `event` (Node's
-    /// `removeListener(name, fn)`), whether it was added as `on`, `once` or `prepend*`.
+    /// Removes the last registration of `listener` in call order from `event` (Node's
+    /// `removeListener(name, fn)`, which scans the list from its end), whether it was added as
+    /// `on`, `once` or `prepend*`. After a `prepend`, the last in call order is not the most
+    /// recently added: `register(on)` then `register(prepend)` removes the `on` registration.
     ///
     /// Returns whether one was found. Removing a listener that is not registered does nothing.
     ///
@@ -306,7 +337,10 @@ impl<T> Emitter<T> {
         reason = "whether anything was removed is optional information, as in Node"
     )]
     pub fn remove_listener(&self, event: &str, listener: &Listener<T>) -> bool {
-        self.inner.remove_function(event, &listener.0)
+        self.inner.remove_last(
+            event,
+            |callback| matches!(callback, Callback::Payload(f) if same_function(f, &listener.0)),
+        )
     }
 
     /// Removes every listener of `event`, or of every event with `None` (Node's
@@ -402,7 +436,10 @@ impl<T> Emitter<T> {
     /// ```
     #[must_use]
     pub fn listener_count_of(&self, event: &str, listener: &Listener<T>) -> usize {
-        self.inner.count_function(event, &listener.0)
+        self.inner.count_matching(
+            event,
+            |callback| matches!(callback, Callback::Payload(f) if same_function(f, &listener.0)),
+        )
     }
 
     /// The ids of `event`'s registrations, in call order (Node's `listeners(name)`, which returns
@@ -527,112 +564,6 @@ impl<T> Emitter<T> {
     /// ```
     pub fn clear_warning_hook(&self) {
         self.inner.set_warning_hook(None);
-    }
-
-    /// Listens for Node's `'newListener'` meta event: `listener` learns of every registration
-    /// just **before** it is added (so a listener it adds for the same event goes first).
-    ///
-    /// Stored under the name `"newListener"`, so it counts in `listener_count("newListener")`
-    /// and can be removed with [`off`](Self::off). Adding it announces it to the `"newListener"`
-    /// listeners already present, as in Node.
-    ///
-    /// # Panics
-    ///
-    /// Only if an earlier `"newListener"` listener panics; this one is then not added.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// let counts = Arc::new(Mutex::new(Vec::new()));
-    /// let (log, handle) = (Arc::clone(&counts), emitter.clone());
-    /// emitter.on_new_listener(move |change| {
-    ///     log.lock().unwrap().push(handle.listener_count(change.event()));
-    /// });
-    /// emitter.on("hello", |_| {});
-    /// assert_eq!(*counts.lock().unwrap(), [0]); // announced before it was added
-    /// ```
-    #[track_caller]
-    pub fn on_new_listener<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&ListenerChange) + Send + Sync + 'static,
-    {
-        self.add_meta(crate::registry::NEW_LISTENER, Arc::new(listener), false)
-    }
-
-    /// Like [`on_new_listener`](Self::on_new_listener), removed before its first call (Node's
-    /// `once('newListener', fn)`).
-    ///
-    /// # Panics
-    ///
-    /// Only if an earlier `"newListener"` listener panics; this one is then not added.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// emitter.once_new_listener(|change| assert_eq!(change.event(), "first"));
-    /// emitter.on("first", |_| {});
-    /// emitter.on("second", |_| {});
-    /// assert_eq!(emitter.listener_count("newListener"), 0);
-    /// ```
-    #[track_caller]
-    pub fn once_new_listener<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&ListenerChange) + Send + Sync + 'static,
-    {
-        self.add_meta(crate::registry::NEW_LISTENER, Arc::new(listener), true)
-    }
-
-    /// Listens for Node's `'removeListener'` meta event: `listener` learns of every registration
-    /// just **after** it was removed (by `off`, `remove_listener`, `remove_all_listeners`, a
-    /// `once` listener firing, or a dropped guard, future or subscription).
-    ///
-    /// Stored under the name `"removeListener"`; removable with [`off`](Self::off).
-    ///
-    /// # Panics
-    ///
-    /// Only if a `"newListener"` listener panics; this one is then not added.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// let counts = Arc::new(Mutex::new(Vec::new()));
-    /// let (log, handle) = (Arc::clone(&counts), emitter.clone());
-    /// emitter.on_remove_listener(move |change| {
-    ///     log.lock().unwrap().push(handle.listener_count(change.event()));
-    /// });
-    /// let id = emitter.on("hello", |_| {});
-    /// emitter.off("hello", id);
-    /// assert_eq!(*counts.lock().unwrap(), [0]); // announced after it was removed
-    /// ```
-    #[track_caller]
-    pub fn on_remove_listener<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&ListenerChange) + Send + Sync + 'static,
-    {
-        self.add_meta(crate::registry::REMOVE_LISTENER, Arc::new(listener), false)
-    }
-
-    #[track_caller]
-    fn add_meta(
-        &self,
-        name: &'static str,
-        listener: Arc<dyn Fn(&ListenerChange) + Send + Sync>,
-        once: bool,
-    ) -> ListenerId {
-        self.inner.add(
-            Target::Name(EventName::from_static(name)),
-            Callback::Meta(listener),
-            once,
-            false,
-            Location::caller(),
-        )
     }
 
     /// Adds an error monitor (Node's `on(events.errorMonitor, fn)`): it sees every `"error"`

@@ -10,7 +10,8 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::{FusedStream, Stream};
 
-use crate::registry::{Callback, ERROR, Inner, Key, Publish, Stored, Subscriber, Target};
+use crate::list::{Callback, Publish, Stored, Subscriber};
+use crate::registry::{ERROR, Inner, Key, Target, refuse_meta_name};
 use crate::{Emitter, Error, EventName, ListenerId};
 
 /// A stream of one event's payloads for an async task; made by [`Emitter::subscribe`].
@@ -73,6 +74,9 @@ struct Ring<T> {
     free: Vec<usize>,
     next_id: u64,
     waiting: usize,
+    /// Whether the event has these subscriptions and nothing else (kept by the registry): an
+    /// [`EventHandle`](crate::EventHandle) emit may then store here without the registry.
+    direct: bool,
 }
 
 /// Which reader a subscription is: a slot, and the id of the reader in it. Slots are reused,
@@ -253,17 +257,13 @@ impl<T> Hub<T> {
         }
     }
 
-    /// Stores the payload if `still_current()` holds once the ring is locked (an
+    /// Stores the payload if the event has only subscriptions (an
     /// [`EventHandle`](crate::EventHandle)'s direct emit); hands it back otherwise. The evicted
     /// payload's drop and the wake-ups run after the lock is released.
-    pub(crate) fn store_if(
-        &self,
-        payload: T,
-        still_current: impl FnOnce() -> bool,
-    ) -> Result<(), T> {
+    pub(crate) fn store_direct(&self, payload: T) -> Result<(), T> {
         let Stored { evicted, waiting } = {
             let mut ring = self.lock();
-            if !still_current() {
+            if !ring.direct {
                 return Err(payload);
             }
             ring.push(payload)
@@ -273,6 +273,12 @@ impl<T> Hub<T> {
             self.wake_waiting();
         }
         Ok(())
+    }
+
+    /// Whether an emit through a handle would store here directly (for tests of the mark).
+    #[cfg(test)]
+    pub(crate) fn is_direct(&self) -> bool {
+        self.lock().direct
     }
 
     /// Wakes the subscriptions waiting for a payload, a batch at a time. Kept out of line: a
@@ -303,6 +309,7 @@ impl<T: Clone> Hub<T> {
                 free: Vec::new(),
                 next_id: 0,
                 waiting: 0,
+                direct: false,
             }),
         }
     }
@@ -456,8 +463,8 @@ impl<T: Clone + Send> Publish<T> for Hub<T> {
         Hub::wake_waiting(self);
     }
 
-    fn store_if_current(&self, payload: T, generation: &AtomicU64, seen: u64) -> Result<(), T> {
-        self.store_if(payload, || generation.load(Ordering::Acquire) == seen)
+    fn set_direct(&self, direct: bool) {
+        self.lock().direct = direct;
     }
 }
 
@@ -503,6 +510,13 @@ impl<T: Clone + Send + 'static> Emitter<T> {
     ///
     /// [`Error::ZeroCapacity`] if `capacity` is 0.
     ///
+    /// # Panics
+    ///
+    /// If `event` is `"newListener"` or `"removeListener"`: those meta events carry a
+    /// [`ListenerChange`](crate::ListenerChange), not a payload; the message names the method to
+    /// use instead ([`on_new_listener`](Self::on_new_listener) and its kin). Also if a
+    /// `"newListener"` listener panics.
+    ///
     /// # Examples
     ///
     /// ```
@@ -532,6 +546,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
             return Err(Error::ZeroCapacity);
         }
         let event = event.into();
+        refuse_meta_name(&event, "subscribe");
         let location = Location::caller();
         let hub = shared_hub(&self.inner, &event);
         let (seat, position) = hub.join(capacity);
