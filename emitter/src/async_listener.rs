@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll};
 
 use crate::list::{AsyncCall, Callback};
-use crate::registry::{Inner, Target, refuse_meta_name};
+use crate::registry::{ERROR, Inner, Target, refuse_meta_name};
 use crate::rejection::AsyncFailure;
 use crate::{Emitter, EventName, ListenerId};
 
@@ -87,7 +87,15 @@ where
         let mut payload = first;
         loop {
             if let Err(failure) = self.call(payload).await {
-                inner.reject(failure);
+                // A panicking "error" listener or hook must not end the queue's task: its panic
+                // is reported (not routed again, which could loop) and the queue goes on.
+                let routed = catch_unwind(AssertUnwindSafe(|| inner.reject(failure)));
+                if let Err(panic) = routed {
+                    crate::rejection::report::<T>(&AsyncFailure::Panic {
+                        event: EventName::from_static(ERROR),
+                        panic,
+                    });
+                }
             }
             match self.next() {
                 Some(next) => payload = next,
@@ -190,6 +198,10 @@ impl<T: Clone + Send + fmt::Debug + 'static> Emitter<T> {
     /// 3. otherwise (a panic, no `"error"` listener, or an `"error"` listener's own failure) it
     ///    is reported with the event name: through `tracing::error!` with the `tracing` feature,
     ///    or on standard error.
+    ///
+    /// A panic is not a `T`, so it never becomes an `"error"` payload: install the hook to
+    /// handle panics in code. A synchronous `"error"` listener (or hook) that panics while
+    /// handling a failure is reported as a panic of `"error"`; the queue goes on.
     ///
     /// # Dropping the emitter
     ///

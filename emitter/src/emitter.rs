@@ -253,12 +253,9 @@ impl<T> Emitter<T> {
         listener: &Listener<T>,
         mode: Mode,
     ) -> ListenerId {
-        self.add(
-            event.into(),
-            Arc::clone(&listener.0),
-            mode,
-            Location::caller(),
-        )
+        let event = event.into();
+        refuse_meta_name(&event, "register");
+        self.add(event, Arc::clone(&listener.0), mode, Location::caller())
     }
 
     #[track_caller]

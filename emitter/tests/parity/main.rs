@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use nodebook_emitter::{Emitter, MaxListenersExceeded};
 
 mod add_listeners;
+mod capture_rejections;
 mod check_listener_leaks;
 mod emit_context;
 mod error_monitor;
