@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use common::{PlainListener, counting_listener, read_each};
+use common::{PlainListener, adding_listener, counting_listener, read_each};
 use nodebook_emitter::Emitter;
 
 /// Operations per batch and rounds per pair (after one warm-up round).
@@ -87,6 +87,31 @@ fn emit_to_listeners() {
     );
 }
 
+fn emit_to_adding_listeners() {
+    let emitter: Emitter<u64> = Emitter::new();
+    let plain: Vec<PlainListener> = (0..10)
+        .map(|k| {
+            emitter.on("data", adding_listener(k));
+            Box::new(adding_listener(k)) as _
+        })
+        .collect();
+    pair(
+        "emit_sync_plain_add emitter/plain_vec_loop 10",
+        || {
+            emitter.emit(black_box("data"), black_box(1)).unwrap();
+        },
+        || {
+            let payload = black_box(1);
+            for f in &plain {
+                f(&payload);
+            }
+        },
+    );
+}
+
+/// Emits and reads from one task of a multi-thread runtime; by name and through an
+/// `EventHandle`, each against tokio broadcast. Only the handle has a target: an emit by name
+/// looks its event up, which a channel's sender never does.
 fn subscribe_delivery(subscribers: usize) {
     let emitter: Emitter<u64> = Emitter::new();
     let mut subscriptions: Vec<_> = (0..subscribers)
@@ -126,6 +151,12 @@ fn main() {
         return;
     }
     emit_to_listeners();
-    subscribe_delivery(1);
-    subscribe_delivery(10);
+    emit_to_adding_listeners();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .build()
+        .expect("a multi-thread runtime");
+    runtime.block_on(async {
+        subscribe_delivery(1);
+        subscribe_delivery(10);
+    });
 }
