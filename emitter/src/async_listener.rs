@@ -5,7 +5,7 @@
 //!
 //! Each async registration owns a queue: `running` says whether a task is working through it.
 //! An emit that finds no task running spawns one with its payload; an emit that finds one
-//! running appends its payload (up to [`BACKLOG`]) and the task takes it when the call before
+//! running appends its payload (up to [`ASYNC_BACKLOG`]) and the task takes it when the call before
 //! it ends. So one listener's calls run one at a time, in emit order, with no task per waiting
 //! call. The task holds the emitter strongly while it runs, so the failure of a call that ends
 //! after the last handle was dropped still reaches the `"error"` listeners or the hook.
@@ -25,8 +25,14 @@ use crate::{Emitter, EventName, ListenerId};
 
 /// How many emits may wait for one async listener while a call of it runs; beyond that an emit
 /// skips the listener and reports [`AsyncFailure::Overloaded`] with its payload.
+///
+/// # Examples
+///
+/// ```
+/// // A burst of up to this many emits per listener is absorbed without loss.
+/// assert_eq!(nodebook_emitter::ASYNC_BACKLOG, 1024);
+/// ```
 pub const ASYNC_BACKLOG: usize = 1024;
-use ASYNC_BACKLOG as BACKLOG;
 
 struct AsyncListener<T, F> {
     inner: Weak<Inner<T>>,
@@ -141,7 +147,7 @@ where
                 drop(runtime.spawn(self.run(inner, payload.clone())));
                 return;
             }
-            if queue.pending.len() < BACKLOG {
+            if queue.pending.len() < ASYNC_BACKLOG {
                 queue.pending.push_back(payload.clone());
                 return;
             }

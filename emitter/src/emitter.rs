@@ -73,7 +73,7 @@ impl<T> Emitter<T> {
     /// # Panics
     ///
     /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
-    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
     /// listener there would never be called. The message names the method to use instead
     /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
     /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
@@ -113,7 +113,7 @@ impl<T> Emitter<T> {
     /// # Panics
     ///
     /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
-    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
     /// listener there would never be called. The message names the method to use instead
     /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
     /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
@@ -153,7 +153,7 @@ impl<T> Emitter<T> {
     /// # Panics
     ///
     /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
-    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
     /// listener there would never be called. The message names the method to use instead
     /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
     /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
@@ -190,7 +190,7 @@ impl<T> Emitter<T> {
     /// # Panics
     ///
     /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
-    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
     /// listener there would never be called. The message names the method to use instead
     /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
     /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
@@ -229,7 +229,7 @@ impl<T> Emitter<T> {
     /// # Panics
     ///
     /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
-    /// changes to those meta events with a [`ListenerChange`], never with a payload, so a payload
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
     /// listener there would never be called. The message names the method to use instead
     /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
     /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
@@ -561,73 +561,6 @@ impl<T> Emitter<T> {
     /// ```
     pub fn clear_warning_hook(&self) {
         self.inner.set_warning_hook(None);
-    }
-
-    /// Adds an error monitor (Node's `on(events.errorMonitor, fn)`): it sees every `"error"`
-    /// payload before the `"error"` listeners, and does not count as handling it, so an emit of
-    /// `"error"` with only monitors still returns [`Error::Unhandled`].
-    ///
-    /// Monitors are kept apart from named events: they are not in
-    /// [`event_names`](Self::event_names), not announced by the meta events, and not touched by
-    /// [`remove_all_listeners`](Self::remove_all_listeners).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let emitter: nodebook_emitter::Emitter<&str> = nodebook_emitter::Emitter::new();
-    /// let seen = Arc::new(Mutex::new(Vec::new()));
-    /// let log = Arc::clone(&seen);
-    /// emitter.on_error_monitor(move |e| log.lock().unwrap().push(*e));
-    /// assert!(emitter.emit("error", "boom").is_err());
-    /// assert_eq!(*seen.lock().unwrap(), ["boom"]);
-    /// ```
-    #[track_caller]
-    pub fn on_error_monitor<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.inner.add(
-            Target::ErrorMonitor,
-            Callback::Payload(Arc::new(listener)),
-            false,
-            false,
-            Location::caller(),
-        )
-    }
-
-    /// Removes an error monitor added by [`on_error_monitor`](Self::on_error_monitor); returns
-    /// whether it was registered.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// let id = emitter.on_error_monitor(|_| {});
-    /// assert!(emitter.off_error_monitor(id));
-    /// assert_eq!(emitter.error_monitor_count(), 0);
-    /// ```
-    #[allow(
-        clippy::must_use_candidate,
-        reason = "whether anything was removed is optional information, as in Node"
-    )]
-    pub fn off_error_monitor(&self, id: ListenerId) -> bool {
-        self.inner.remove(Key::ErrorMonitor, id)
-    }
-
-    /// How many error monitors are registered (Node's `listenerCount(events.errorMonitor)`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// emitter.on_error_monitor(|_| {});
-    /// assert_eq!(emitter.error_monitor_count(), 1);
-    /// ```
-    #[must_use]
-    pub fn error_monitor_count(&self) -> usize {
-        self.inner.listener_count(Key::ErrorMonitor)
     }
 }
 

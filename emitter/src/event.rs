@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::hub::{Hub, shared_hub};
 use crate::registry::Inner;
-use crate::subscribe::{Hub, shared_hub};
 use crate::{Emitter, Error, EventName};
 
 /// One event of an [`Emitter`], resolved once; made by [`Emitter::event`].

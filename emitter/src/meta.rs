@@ -29,6 +29,16 @@ pub enum MetaEvent {
 
 impl MetaEvent {
     /// The event's name, under which its listeners are counted and listed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_emitter::{Emitter, MetaEvent};
+    ///
+    /// let emitter: Emitter<()> = Emitter::new();
+    /// emitter.on_new_listener(|_| {});
+    /// assert_eq!(emitter.listener_count(MetaEvent::NewListener.name()), 1);
+    /// ```
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {

@@ -307,3 +307,62 @@ fn unhandled_failures_are_logged_with_the_event_name() {
     assert!(output.contains(r#""a.txt is empty""#), "{output}");
     assert!(output.contains("panicked: upload crashed"), "{output}");
 }
+
+#[test]
+fn emits_from_several_threads_each_reach_the_listener_once_in_each_threads_order() {
+    const THREADS: u32 = 4;
+    const PER_THREAD: u32 = 200;
+    const STRIDE: u32 = 1 << 16;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let emitter: Emitter<u32> = Emitter::new();
+    let (seen_tx, mut seen) = mpsc::unbounded_channel();
+    let failures = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&failures);
+    emitter.set_rejection_hook(move |_| {
+        count.fetch_add(1, Ordering::Relaxed);
+    });
+    runtime.block_on(async {
+        emitter.on_async("n", move |n: u32| {
+            let seen = seen_tx.clone();
+            async move {
+                tokio::task::yield_now().await;
+                seen.send(n).unwrap();
+                if n.is_multiple_of(7) { Err(n) } else { Ok(()) }
+            }
+        });
+    });
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let emitter = emitter.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    assert_eq!(emitter.emit("n", t * STRIDE + i), Ok(true));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let all: Vec<u32> = runtime.block_on(async {
+        let mut all = Vec::new();
+        for _ in 0..THREADS * PER_THREAD {
+            all.push(seen.recv().await.unwrap());
+        }
+        all
+    });
+    for t in 0..THREADS {
+        let mine: Vec<u32> = all.iter().copied().filter(|n| n / STRIDE == t).collect();
+        let expected: Vec<u32> = (0..PER_THREAD).map(|i| t * STRIDE + i).collect();
+        assert_eq!(mine, expected, "thread {t}'s emits, once each and in order");
+    }
+    let failing = all.iter().filter(|n| n.is_multiple_of(7)).count();
+    drop(emitter);
+    // A call sends its value and returns its result in one poll, and its failure is routed in
+    // that same poll; dropping the runtime waits for polls in progress to end.
+    drop(runtime);
+    assert_eq!(failures.load(Ordering::Relaxed), failing);
+}
