@@ -88,38 +88,55 @@ where
     }
 
     /// Works through the queue, starting with `first`; each failure goes to the emitter.
-    async fn run(self: Arc<Self>, inner: Arc<Inner<T>>, first: T) {
-        let idle = IdleOnDrop(&*self);
-        let mut payload = first;
-        loop {
-            if let Err(failure) = self.call(payload).await {
-                // A panicking "error" listener or hook must not end the queue's task: its panic
-                // is reported (not routed again, which could loop) and the queue goes on.
-                let routed = catch_unwind(AssertUnwindSafe(|| inner.reject(failure)));
-                if let Err(panic) = routed {
-                    crate::rejection::report::<T>(&AsyncFailure::Panic {
-                        event: EventName::from_static(ERROR),
-                        panic,
-                    });
+    ///
+    /// The guard is made before the task exists, so that a task dropped even before its first
+    /// poll (its runtime shut down) leaves the queue idle rather than stuck as running.
+    fn run(self: Arc<Self>, inner: Arc<Inner<T>>, first: T) -> impl Future<Output = ()> + Send {
+        let idle = IdleOnDrop {
+            listener: Arc::clone(&self),
+            armed: true,
+        };
+        async move {
+            // The whole guard moves into the task (a use of one field would capture only it).
+            let mut idle = idle;
+            let mut payload = first;
+            loop {
+                if let Err(failure) = self.call(payload).await {
+                    // A panicking "error" listener or hook must not end the queue's task: its
+                    // panic is reported (not routed again, which could loop) and the queue goes
+                    // on.
+                    let routed = catch_unwind(AssertUnwindSafe(|| inner.reject(failure)));
+                    if let Err(panic) = routed {
+                        crate::rejection::report::<T>(&AsyncFailure::Panic {
+                            event: EventName::from_static(ERROR),
+                            panic,
+                        });
+                    }
+                }
+                match self.next() {
+                    Some(next) => payload = next,
+                    None => break,
                 }
             }
-            match self.next() {
-                Some(next) => payload = next,
-                None => break,
-            }
+            idle.armed = false;
         }
-        std::mem::forget(idle);
     }
 }
 
-/// Marks the queue idle and drops what waits in it if the task is dropped unfinished (the
-/// runtime shut down), so that a later emit on another runtime is not stuck behind it.
-struct IdleOnDrop<'a, T, F>(&'a AsyncListener<T, F>);
+/// Marks the queue idle and drops what waits in it if the task is dropped unfinished (its
+/// runtime shut down), so that the listener's state stays consistent.
+struct IdleOnDrop<T, F> {
+    listener: Arc<AsyncListener<T, F>>,
+    armed: bool,
+}
 
-impl<T, F> Drop for IdleOnDrop<'_, T, F> {
+impl<T, F> Drop for IdleOnDrop<T, F> {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let dropped = {
-            let mut queue = self.0.queue();
+            let mut queue = self.listener.queue();
             queue.running = false;
             std::mem::take(&mut queue.pending)
         };
@@ -214,7 +231,8 @@ impl<T: Clone + Send + fmt::Debug + 'static> Emitter<T> {
     /// Calls are not cancelled when the last [`Emitter`] handle is dropped: a running call keeps
     /// the emitter's listeners alive until the calls of its queue end, so their failures still
     /// reach the `"error"` listeners or the hook. A runtime that shuts down drops its tasks, as
-    /// it drops any task: the calls not finished then (running or waiting) end without a result.
+    /// it drops any task: the calls not finished then (running or waiting) end without a result,
+    /// and the listener, bound to that runtime, is not called again.
     ///
     /// # Panics
     ///

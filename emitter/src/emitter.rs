@@ -28,6 +28,12 @@ use crate::{Error, EventName, Listener, ListenerId, MaxListenersExceeded, Mode};
 /// - **Panics.** A panicking listener propagates out of `emit`, as a throwing listener does in
 ///   Node: later listeners of that emit are not called, a `once` listener that panicked has
 ///   already been removed, and the emitter stays fully usable (no poisoned lock, no lost listener).
+/// - **Async listeners** ([`on_async`](Self::on_async)) run on the tokio runtime, one call at a
+///   time per listener in emit order; their errors and panics are captured and routed to the
+///   rejection hook, the `"error"` event or the report, never lost.
+/// - **Meta events.** `"newListener"` and `"removeListener"` listeners receive a
+///   [`ListenerChange`](crate::ListenerChange); the payload API refuses those two names with a
+///   panic that names the right method (see [`on`](Self::on)).
 ///
 /// # Examples
 ///

@@ -366,3 +366,38 @@ fn emits_from_several_threads_each_reach_the_listener_once_in_each_threads_order
     drop(runtime);
     assert_eq!(failures.load(Ordering::Relaxed), failing);
 }
+
+#[test]
+fn calls_dropped_with_their_runtime_release_their_payloads_and_leave_the_queue_idle() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let emitter: Emitter<Arc<()>> = Emitter::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&calls);
+    runtime.block_on(async {
+        emitter.on_async("job", move |_payload: Arc<()>| {
+            count.fetch_add(1, Ordering::Relaxed);
+            async { Ok(()) }
+        });
+    });
+    let token = Arc::new(());
+    // Emitted from outside the runtime: the first call's task is queued there, the second
+    // payload waits behind it; neither runs, since nothing drives the runtime.
+    emitter.emit("job", Arc::clone(&token)).unwrap();
+    emitter.emit("job", Arc::clone(&token)).unwrap();
+    assert_eq!(Arc::strong_count(&token), 3);
+    drop(runtime);
+    assert_eq!(
+        Arc::strong_count(&token),
+        1,
+        "the task and the queue let go"
+    );
+    emitter.emit("job", Arc::clone(&token)).unwrap();
+    assert_eq!(
+        Arc::strong_count(&token),
+        1,
+        "a task spawned on a dead runtime is dropped"
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 0);
+}
