@@ -155,22 +155,24 @@ where
         let Some(inner) = self.inner.upgrade() else {
             return;
         };
+        // Cloned before the queue is locked: a payload's `clone` is user code.
+        let payload = payload.clone();
         let overloaded = {
             let mut queue = self.queue();
             if !queue.running {
                 queue.running = true;
                 drop(queue);
                 let runtime = self.runtime.clone();
-                drop(runtime.spawn(self.run(inner, payload.clone())));
+                drop(runtime.spawn(self.run(inner, payload)));
                 return;
             }
             if queue.pending.len() < ASYNC_BACKLOG {
-                queue.pending.push_back(payload.clone());
+                queue.pending.push_back(payload);
                 return;
             }
             AsyncFailure::Overloaded {
                 event: self.event.clone(),
-                payload: payload.clone(),
+                payload,
             }
         };
         inner.reject(overloaded);
