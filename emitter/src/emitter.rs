@@ -349,9 +349,9 @@ impl<T> Emitter<T> {
     /// Removes every listener of `event`, or of every event with `None` (Node's
     /// `removeAllListeners([name])`).
     ///
-    /// With `"removeListener"` listeners present, removes one registration at a time, newest
-    /// first, announcing each; with `None`, the `"removeListener"` listeners go last. Error
-    /// monitors are not affected.
+    /// With `"removeListener"` listeners present, removes one registration at a time, from the
+    /// end of the list (the last in call order first, as Node does), announcing each; with
+    /// `None`, the `"removeListener"` listeners go last. Error monitors are not affected.
     ///
     /// # Panics
     ///

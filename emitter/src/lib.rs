@@ -44,8 +44,9 @@
 //! - **One payload type.** `Emitter<T>` passes `&T` to listeners; use an enum for several kinds
 //!   of payload, or `()` for none. Node's variadic `...args` become a tuple or struct.
 //! - **Listener ids.** Closures have no identity, so every add returns a [`ListenerId`] and
-//!   [`Emitter::off`] takes it. Node's removal by function (`removeListener(name, fn)`, most
-//!   recent instance first) is there too, through [`Listener`] and [`Emitter::remove_listener`].
+//!   [`Emitter::off`] takes it. Node's removal by function (`removeListener(name, fn)`, the
+//!   last instance in call order first) is there too, through [`Listener`] and
+//!   [`Emitter::remove_listener`].
 //!   [`Emitter::guard`] removes a listener when the guard drops.
 //! - **The `error` event returns an error.** `emit("error", e)` with no `"error"` listener
 //!   returns `Err(Error::Unhandled(e))` where Node throws: the payload is never lost, and nothing

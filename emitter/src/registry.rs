@@ -247,7 +247,7 @@ impl<T> Inner<T> {
     }
 
     /// Node's `removeAllListeners([name])`: a plain clear when nobody listens for
-    /// `"removeListener"`, otherwise one removal at a time, newest first, each announced.
+    /// `"removeListener"`, otherwise one removal at a time from the end of each list, each announced.
     pub(crate) fn remove_all(&self, name: Option<&str>) {
         let announced = {
             let mut state = self.lock();
