@@ -253,3 +253,15 @@ fn a_payload_listener_is_not_removed_as_a_meta_listener_or_the_other_way_round()
     assert!(ee.remove_meta_listener(MetaEvent::RemoveListener, &meta));
     assert_eq!(ee.listener_count("removeListener"), 0);
 }
+
+#[test]
+fn remove_all_listeners_goes_from_the_end_of_the_list_not_by_age() {
+    let ee: Emitter<()> = Emitter::new();
+    let log = MetaLog::default();
+    log.name(ee.on("x", log.plain("a")), "a");
+    log.name(ee.prepend_listener("x", log.plain("b")), "b");
+    log.name(ee.on("x", log.plain("c")), "c");
+    log.name(ee.on_remove_listener(log.meta("rl")), "rl");
+    ee.remove_all_listeners(Some("x"));
+    assert_eq!(log.steps(), node_trace("remove_all_after_prepend"));
+}
