@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{PlainListener, counting_listener, read_each};
+use common::{PlainListener, adding_listener, counting_listener, read_each};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use nodebook_emitter::Emitter;
 
@@ -54,6 +54,41 @@ fn emit_sync(c: &mut Criterion) {
                     sender.send(black_box(1)).unwrap();
                     for receiver in &mut receivers {
                         counter.fetch_add(receiver.try_recv().unwrap(), Ordering::Relaxed);
+                    }
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
+/// The same as `emit_sync`, with listeners that do a plain add instead of an atomic one.
+fn emit_sync_plain_add(c: &mut Criterion) {
+    let mut group = c.benchmark_group("emit_sync_plain_add");
+    for listeners in [1usize, 10] {
+        let emitter: Emitter<u64> = Emitter::new();
+        for k in 0..listeners as u64 {
+            emitter.on("data", adding_listener(k));
+        }
+        group.bench_with_input(
+            BenchmarkId::new("emitter", listeners),
+            &listeners,
+            |b, _| {
+                b.iter(|| emitter.emit(black_box("data"), black_box(1)));
+            },
+        );
+
+        let plain: Vec<PlainListener> = (0..listeners as u64)
+            .map(|k| Box::new(adding_listener(k)) as _)
+            .collect();
+        group.bench_with_input(
+            BenchmarkId::new("plain_vec_loop", listeners),
+            &listeners,
+            |b, _| {
+                b.iter(|| {
+                    let payload = black_box(1);
+                    for listener in &plain {
+                        listener(&payload);
                     }
                 });
             },
@@ -170,5 +205,11 @@ fn subscribe_delivery(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, emit_sync, on_off_churn, subscribe_delivery);
+criterion_group!(
+    benches,
+    emit_sync,
+    emit_sync_plain_add,
+    on_off_churn,
+    subscribe_delivery
+);
 criterion_main!(benches);

@@ -16,12 +16,21 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use common::{PlainListener, counting_listener, read_each};
+use common::{PlainListener, adding_listener, counting_listener, read_each};
 use nodebook_emitter::Emitter;
 
-/// Operations per batch and rounds per pair (after one warm-up round).
+/// Operations per batch, and rounds per pair (after one warm-up round) unless
+/// `NODEBOOK_PAIRED_ROUNDS` says otherwise (the bench report's `--quick` sets 5).
 const BATCH: u32 = 20_000;
 const ROUNDS: usize = 101;
+
+fn rounds() -> usize {
+    std::env::var("NODEBOOK_PAIRED_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(ROUNDS)
+}
 
 /// Nanoseconds per call of `op`, over one batch.
 fn per_call(mut op: impl FnMut()) -> f64 {
@@ -37,9 +46,10 @@ fn per_call(mut op: impl FnMut()) -> f64 {
 fn pair(label: &str, mut ours: impl FnMut(), mut peer: impl FnMut()) {
     per_call(&mut ours);
     per_call(&mut peer);
-    let mut ratios = Vec::with_capacity(ROUNDS);
+    let rounds = rounds();
+    let mut ratios = Vec::with_capacity(rounds);
     let (mut ours_times, mut peer_times) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let (a, b) = if round % 2 == 0 {
             let a = per_call(&mut ours);
             (a, per_call(&mut peer))
@@ -52,7 +62,7 @@ fn pair(label: &str, mut ours: impl FnMut(), mut peer: impl FnMut()) {
         peer_times.push(b);
     }
     println!(
-        "paired {label}: {:.3}x (median of {ROUNDS} rounds; medians {:.1} ns and {:.1} ns)",
+        "paired {label}: {:.3}x (median of {rounds} rounds; medians {:.1} ns and {:.1} ns)",
         median(&mut ratios),
         median(&mut ours_times),
         median(&mut peer_times),
@@ -87,6 +97,31 @@ fn emit_to_listeners() {
     );
 }
 
+fn emit_to_adding_listeners() {
+    let emitter: Emitter<u64> = Emitter::new();
+    let plain: Vec<PlainListener> = (0..10)
+        .map(|k| {
+            emitter.on("data", adding_listener(k));
+            Box::new(adding_listener(k)) as _
+        })
+        .collect();
+    pair(
+        "emit_sync_plain_add emitter/plain_vec_loop 10",
+        || {
+            emitter.emit(black_box("data"), black_box(1)).unwrap();
+        },
+        || {
+            let payload = black_box(1);
+            for f in &plain {
+                f(&payload);
+            }
+        },
+    );
+}
+
+/// Emits and reads from one task of a multi-thread runtime; by name and through an
+/// `EventHandle`, each against tokio broadcast. Only the handle has a target: an emit by name
+/// looks its event up, which a channel's sender never does.
 fn subscribe_delivery(subscribers: usize) {
     let emitter: Emitter<u64> = Emitter::new();
     let mut subscriptions: Vec<_> = (0..subscribers)
@@ -126,6 +161,12 @@ fn main() {
         return;
     }
     emit_to_listeners();
-    subscribe_delivery(1);
-    subscribe_delivery(10);
+    emit_to_adding_listeners();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .build()
+        .expect("a multi-thread runtime");
+    runtime.block_on(async {
+        subscribe_delivery(1);
+        subscribe_delivery(10);
+    });
 }

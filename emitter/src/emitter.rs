@@ -4,8 +4,10 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
 
-use crate::registry::{Callback, Inner, Key, Target};
-use crate::{Error, EventName, Listener, ListenerChange, ListenerId, MaxListenersExceeded, Mode};
+use crate::list::{Callback, PayloadFn};
+use crate::listener::same_function;
+use crate::registry::{Inner, Key, Target, refuse_meta_name};
+use crate::{Error, EventName, Listener, ListenerId, MaxListenersExceeded, Mode};
 
 /// Node's `EventEmitter`: named events, each with listeners called synchronously in order.
 ///
@@ -26,6 +28,12 @@ use crate::{Error, EventName, Listener, ListenerChange, ListenerId, MaxListeners
 /// - **Panics.** A panicking listener propagates out of `emit`, as a throwing listener does in
 ///   Node: later listeners of that emit are not called, a `once` listener that panicked has
 ///   already been removed, and the emitter stays fully usable (no poisoned lock, no lost listener).
+/// - **Async listeners** ([`on_async`](Self::on_async)) run on the tokio runtime, one call at a
+///   time per listener in emit order; their errors and panics are captured and routed to the
+///   rejection hook, the `"error"` event or the report, never lost.
+/// - **Meta events.** `"newListener"` and `"removeListener"` listeners receive a
+///   [`ListenerChange`](crate::ListenerChange); the payload API refuses those two names with a
+///   panic that names the right method (see [`on`](Self::on)).
 ///
 /// # Examples
 ///
@@ -70,7 +78,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -105,7 +118,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -140,7 +158,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -172,7 +195,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -206,7 +234,12 @@ impl<T> Emitter<T> {
     ///
     /// # Panics
     ///
-    /// Only if a `"newListener"` listener panics; the listener is then not added.
+    /// If `event` is `"newListener"` or `"removeListener"`: the emitter announces listener
+    /// changes to those meta events with a [`ListenerChange`](crate::ListenerChange), never with a payload, so a payload
+    /// listener there would never be called. The message names the method to use instead
+    /// ([`on_new_listener`](Self::on_new_listener), [`on_remove_listener`](Self::on_remove_listener)
+    /// and their `once_` / `prepend_` / `prepend_once_` forms). Also if a `"newListener"`
+    /// listener panics; the listener is then not added.
     ///
     /// # Examples
     ///
@@ -226,21 +259,20 @@ impl<T> Emitter<T> {
         listener: &Listener<T>,
         mode: Mode,
     ) -> ListenerId {
-        self.add(
-            event.into(),
-            Arc::clone(&listener.0),
-            mode,
-            Location::caller(),
-        )
+        let event = event.into();
+        refuse_meta_name(&event, "register");
+        self.add(event, Arc::clone(&listener.0), mode, Location::caller())
     }
 
+    #[track_caller]
     fn add(
         &self,
         event: EventName,
-        listener: Arc<dyn Fn(&T) + Send + Sync>,
+        listener: PayloadFn<T>,
         mode: Mode,
         location: &'static Location<'static>,
     ) -> ListenerId {
+        refuse_meta_name(&event, mode.method());
         self.inner.add(
             Target::Name(event),
             Callback::Payload(listener),
@@ -277,8 +309,10 @@ impl<T> Emitter<T> {
         self.inner.remove(Key::Name(event), id)
     }
 
-    /// Removes the most recently added registration of `listener` from `event` (Node's
-    /// `removeListener(name, fn)`), whether it was added as `on`, `once` or `prepend*`.
+    /// Removes the last registration of `listener` in call order from `event` (Node's
+    /// `removeListener(name, fn)`, which scans the list from its end), whether it was added as
+    /// `on`, `once` or `prepend*`. After a `prepend`, the last in call order is not the most
+    /// recently added: `register(on)` then `register(prepend)` removes the `on` registration.
     ///
     /// Returns whether one was found. Removing a listener that is not registered does nothing.
     ///
@@ -306,15 +340,18 @@ impl<T> Emitter<T> {
         reason = "whether anything was removed is optional information, as in Node"
     )]
     pub fn remove_listener(&self, event: &str, listener: &Listener<T>) -> bool {
-        self.inner.remove_function(event, &listener.0)
+        self.inner.remove_last(
+            event,
+            |callback| matches!(callback, Callback::Payload(f) if same_function(f, &listener.0)),
+        )
     }
 
     /// Removes every listener of `event`, or of every event with `None` (Node's
     /// `removeAllListeners([name])`).
     ///
-    /// With `"removeListener"` listeners present, removes one registration at a time, newest
-    /// first, announcing each; with `None`, the `"removeListener"` listeners go last. Error
-    /// monitors are not affected.
+    /// With `"removeListener"` listeners present, removes one registration at a time, from the
+    /// end of the list (the last in call order first, as Node does), announcing each; with
+    /// `None`, the `"removeListener"` listeners go last. Error monitors are not affected.
     ///
     /// # Panics
     ///
@@ -402,7 +439,10 @@ impl<T> Emitter<T> {
     /// ```
     #[must_use]
     pub fn listener_count_of(&self, event: &str, listener: &Listener<T>) -> usize {
-        self.inner.count_function(event, &listener.0)
+        self.inner.count_matching(
+            event,
+            |callback| matches!(callback, Callback::Payload(f) if same_function(f, &listener.0)),
+        )
     }
 
     /// The ids of `event`'s registrations, in call order (Node's `listeners(name)`, which returns
@@ -527,179 +567,6 @@ impl<T> Emitter<T> {
     /// ```
     pub fn clear_warning_hook(&self) {
         self.inner.set_warning_hook(None);
-    }
-
-    /// Listens for Node's `'newListener'` meta event: `listener` learns of every registration
-    /// just **before** it is added (so a listener it adds for the same event goes first).
-    ///
-    /// Stored under the name `"newListener"`, so it counts in `listener_count("newListener")`
-    /// and can be removed with [`off`](Self::off). Adding it announces it to the `"newListener"`
-    /// listeners already present, as in Node.
-    ///
-    /// # Panics
-    ///
-    /// Only if an earlier `"newListener"` listener panics; this one is then not added.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// let counts = Arc::new(Mutex::new(Vec::new()));
-    /// let (log, handle) = (Arc::clone(&counts), emitter.clone());
-    /// emitter.on_new_listener(move |change| {
-    ///     log.lock().unwrap().push(handle.listener_count(change.event()));
-    /// });
-    /// emitter.on("hello", |_| {});
-    /// assert_eq!(*counts.lock().unwrap(), [0]); // announced before it was added
-    /// ```
-    #[track_caller]
-    pub fn on_new_listener<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&ListenerChange) + Send + Sync + 'static,
-    {
-        self.add_meta(crate::registry::NEW_LISTENER, Arc::new(listener), false)
-    }
-
-    /// Like [`on_new_listener`](Self::on_new_listener), removed before its first call (Node's
-    /// `once('newListener', fn)`).
-    ///
-    /// # Panics
-    ///
-    /// Only if an earlier `"newListener"` listener panics; this one is then not added.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// emitter.once_new_listener(|change| assert_eq!(change.event(), "first"));
-    /// emitter.on("first", |_| {});
-    /// emitter.on("second", |_| {});
-    /// assert_eq!(emitter.listener_count("newListener"), 0);
-    /// ```
-    #[track_caller]
-    pub fn once_new_listener<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&ListenerChange) + Send + Sync + 'static,
-    {
-        self.add_meta(crate::registry::NEW_LISTENER, Arc::new(listener), true)
-    }
-
-    /// Listens for Node's `'removeListener'` meta event: `listener` learns of every registration
-    /// just **after** it was removed (by `off`, `remove_listener`, `remove_all_listeners`, a
-    /// `once` listener firing, or a dropped guard, future or subscription).
-    ///
-    /// Stored under the name `"removeListener"`; removable with [`off`](Self::off).
-    ///
-    /// # Panics
-    ///
-    /// Only if a `"newListener"` listener panics; this one is then not added.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// let counts = Arc::new(Mutex::new(Vec::new()));
-    /// let (log, handle) = (Arc::clone(&counts), emitter.clone());
-    /// emitter.on_remove_listener(move |change| {
-    ///     log.lock().unwrap().push(handle.listener_count(change.event()));
-    /// });
-    /// let id = emitter.on("hello", |_| {});
-    /// emitter.off("hello", id);
-    /// assert_eq!(*counts.lock().unwrap(), [0]); // announced after it was removed
-    /// ```
-    #[track_caller]
-    pub fn on_remove_listener<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&ListenerChange) + Send + Sync + 'static,
-    {
-        self.add_meta(crate::registry::REMOVE_LISTENER, Arc::new(listener), false)
-    }
-
-    #[track_caller]
-    fn add_meta(
-        &self,
-        name: &'static str,
-        listener: Arc<dyn Fn(&ListenerChange) + Send + Sync>,
-        once: bool,
-    ) -> ListenerId {
-        self.inner.add(
-            Target::Name(EventName::from_static(name)),
-            Callback::Meta(listener),
-            once,
-            false,
-            Location::caller(),
-        )
-    }
-
-    /// Adds an error monitor (Node's `on(events.errorMonitor, fn)`): it sees every `"error"`
-    /// payload before the `"error"` listeners, and does not count as handling it, so an emit of
-    /// `"error"` with only monitors still returns [`Error::Unhandled`].
-    ///
-    /// Monitors are kept apart from named events: they are not in
-    /// [`event_names`](Self::event_names), not announced by the meta events, and not touched by
-    /// [`remove_all_listeners`](Self::remove_all_listeners).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let emitter: nodebook_emitter::Emitter<&str> = nodebook_emitter::Emitter::new();
-    /// let seen = Arc::new(Mutex::new(Vec::new()));
-    /// let log = Arc::clone(&seen);
-    /// emitter.on_error_monitor(move |e| log.lock().unwrap().push(*e));
-    /// assert!(emitter.emit("error", "boom").is_err());
-    /// assert_eq!(*seen.lock().unwrap(), ["boom"]);
-    /// ```
-    #[track_caller]
-    pub fn on_error_monitor<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.inner.add(
-            Target::ErrorMonitor,
-            Callback::Payload(Arc::new(listener)),
-            false,
-            false,
-            Location::caller(),
-        )
-    }
-
-    /// Removes an error monitor added by [`on_error_monitor`](Self::on_error_monitor); returns
-    /// whether it was registered.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// let id = emitter.on_error_monitor(|_| {});
-    /// assert!(emitter.off_error_monitor(id));
-    /// assert_eq!(emitter.error_monitor_count(), 0);
-    /// ```
-    #[allow(
-        clippy::must_use_candidate,
-        reason = "whether anything was removed is optional information, as in Node"
-    )]
-    pub fn off_error_monitor(&self, id: ListenerId) -> bool {
-        self.inner.remove(Key::ErrorMonitor, id)
-    }
-
-    /// How many error monitors are registered (Node's `listenerCount(events.errorMonitor)`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let emitter: nodebook_emitter::Emitter<()> = nodebook_emitter::Emitter::new();
-    /// emitter.on_error_monitor(|_| {});
-    /// assert_eq!(emitter.error_monitor_count(), 1);
-    /// ```
-    #[must_use]
-    pub fn error_monitor_count(&self) -> usize {
-        self.inner.listener_count(Key::ErrorMonitor)
     }
 }
 

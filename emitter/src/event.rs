@@ -3,21 +3,21 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::registry::{Inner, Route};
-use crate::subscribe::{Hub, shared_hub};
+use crate::hub::{Hub, shared_hub};
+use crate::registry::Inner;
 use crate::{Emitter, Error, EventName};
 
 /// One event of an [`Emitter`], resolved once; made by [`Emitter::event`].
 ///
 /// [`emit`](Self::emit) through a handle does exactly what [`Emitter::emit`] does with the
 /// handle's event name, and is faster for an event that only [subscriptions](Emitter::subscribe)
-/// listen to: while the event's listeners stay the same, the payload goes straight into the
-/// subscriptions' buffer, without the emitter's lock or a lookup of the name. Any change to the
-/// emitter's listeners (on any event) sends the next emit through the name again, which
-/// re-checks the event; so a handle never misses a listener added after it was made.
+/// listen to: the payload goes straight into the subscriptions' shared buffer, under that
+/// buffer's lock alone, without the emitter's lock or a lookup of the name. The emitter keeps a
+/// mark on that buffer, changed under both locks whenever the event's listeners change: while
+/// the event has anything but subscriptions (or is `"error"`), the handle emits by name. So a
+/// handle never misses a listener added before its emit, on any thread.
 ///
-/// The emitter gives emits by name the same direct path for the first four events it finds
-/// with only subscriptions; a handle has it for any event, and skips comparing the name.
+/// It is the like-for-like peer of a channel's sender: an event resolved once.
 ///
 /// A handle keeps the emitter alive, as an [`Emitter`] clone does, and is cheap to clone.
 ///
@@ -44,7 +44,7 @@ use crate::{Emitter, Error, EventName};
 pub struct EventHandle<T> {
     inner: Arc<Inner<T>>,
     hub: Arc<Hub<T>>,
-    route: Route,
+    name: EventName,
 }
 
 impl<T: Clone + Send + 'static> Emitter<T> {
@@ -69,8 +69,8 @@ impl<T: Clone + Send + 'static> Emitter<T> {
         let hub = shared_hub(&self.inner, &name);
         EventHandle {
             inner: Arc::clone(&self.inner),
-            route: Route::new(name, &hub),
             hub,
+            name,
         }
     }
 }
@@ -97,17 +97,16 @@ impl<T> EventHandle<T> {
     /// assert!(matches!(errors.emit("boom"), Err(Error::Unhandled("boom"))));
     /// ```
     pub fn emit(&self, payload: T) -> Result<bool, Error<T>> {
-        self.inner
-            .emit_routed(&self.route, payload, |payload, seen| {
-                self.hub
-                    .store_if(payload, || self.inner.unchanged_since(seen))
-            })
+        match self.hub.store_direct(payload) {
+            Ok(()) => Ok(true),
+            Err(payload) => self.inner.emit(&self.name, payload),
+        }
     }
 
     /// The event this handle emits.
     #[must_use]
     pub fn name(&self) -> &EventName {
-        &self.route.name
+        &self.name
     }
 
     /// A handle to the whole emitter.
@@ -133,7 +132,7 @@ impl<T> Clone for EventHandle<T> {
         Self {
             inner: Arc::clone(&self.inner),
             hub: Arc::clone(&self.hub),
-            route: self.route.clone(),
+            name: self.name.clone(),
         }
     }
 }
@@ -141,7 +140,7 @@ impl<T> Clone for EventHandle<T> {
 impl<T> fmt::Debug for EventHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventHandle")
-            .field("event", &self.route.name)
+            .field("event", &self.name)
             .finish_non_exhaustive()
     }
 }
@@ -151,58 +150,56 @@ mod tests {
     use super::*;
 
     fn direct<T>(handle: &EventHandle<T>) -> bool {
-        handle.inner.is_direct(&handle.route)
+        handle.hub.is_direct()
     }
 
     #[test]
-    fn the_direct_path_is_armed_by_an_emit_to_subscriptions_alone_and_disarmed_by_any_change() {
+    fn the_direct_mark_follows_whether_only_subscriptions_listen() {
         let emitter: Emitter<u32> = Emitter::new();
         let tick = emitter.event("tick");
-        assert!(!direct(&tick), "nothing verified yet");
-        assert_eq!(tick.emit(0), Ok(false));
         assert!(!direct(&tick), "no listeners: nothing to send to directly");
+        assert_eq!(tick.emit(0), Ok(false));
 
-        let _subscription = emitter.subscribe("tick", 4).unwrap();
-        assert_eq!(tick.emit(1), Ok(true));
-        assert!(
-            direct(&tick),
-            "only subscriptions: the next emit goes straight to them"
-        );
-        assert_eq!(tick.emit(2), Ok(true));
-        assert!(direct(&tick));
-
-        let id = emitter.on("other", |_| {});
-        assert!(!direct(&tick), "a change on any event disarms it");
-        assert_eq!(tick.emit(3), Ok(true));
-        assert!(direct(&tick));
+        let subscription = emitter.subscribe("tick", 4).unwrap();
+        assert!(direct(&tick), "only a subscription");
+        let other = emitter.on("other", |_| {});
+        assert!(direct(&tick), "a change on another event leaves it");
 
         let listener = emitter.on("tick", |_| {});
-        assert_eq!(tick.emit(4), Ok(true));
         assert!(
             !direct(&tick),
             "a listener of the event keeps emits on the named path"
         );
         assert!(emitter.off("tick", listener));
-        assert!(emitter.off("other", id));
-        assert_eq!(tick.emit(5), Ok(true));
         assert!(direct(&tick));
 
-        let clone = tick.clone();
+        let meta = emitter.on_new_listener(|_| {});
+        let second = emitter.subscribe("tick", 4).unwrap();
+        assert!(direct(&tick), "a second subscription joins the same buffer");
+        assert!(emitter.off("newListener", meta));
+        assert!(emitter.off("other", other));
+
+        drop(second);
+        assert!(direct(&tick));
+        drop(subscription);
         assert!(
-            direct(&clone),
-            "a clone starts from what the original verified"
+            !direct(&tick),
+            "the last subscription took the mark with it"
         );
+
+        let _again = emitter.subscribe("tick", 4).unwrap();
+        assert!(direct(&tick));
         emitter.remove_all_listeners(None);
-        assert!(!direct(&tick));
+        assert!(!direct(&tick), "a plain clear takes it too");
         assert_eq!(tick.emit(6), Ok(false));
     }
 
     #[test]
-    fn the_error_event_never_takes_the_direct_path() {
+    fn the_error_event_is_never_direct() {
         let emitter: Emitter<u32> = Emitter::new();
         let errors = emitter.event("error");
         let _subscription = emitter.subscribe("error", 4).unwrap();
-        assert_eq!(errors.emit(1), Ok(true));
         assert!(!direct(&errors));
+        assert_eq!(errors.emit(1), Ok(true));
     }
 }

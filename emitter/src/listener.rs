@@ -30,8 +30,11 @@ pub struct ListenerId(pub(crate) u64);
 /// A listener function with an identity, for code that removes listeners the way Node does: by
 /// the function itself (`emitter.removeListener(name, fn)`).
 ///
-/// Clones share the identity. [`Emitter::remove_listener`] removes the most recently added
-/// registration of the listener, as Node's `removeListener` does.
+/// Clones share the identity. [`Emitter::remove_listener`] removes the last registration of the
+/// listener in call order, as Node's `removeListener` does. A `Listener<ListenerChange>` is a
+/// meta-event listener with an identity ([`Emitter::register_meta`]).
+///
+/// [`Emitter::register_meta`]: crate::Emitter::register_meta
 ///
 /// [`Emitter::remove_listener`]: crate::Emitter::remove_listener
 ///
@@ -44,7 +47,7 @@ pub struct ListenerId(pub(crate) u64);
 /// let pong = Listener::new(|msg: &&str| assert_eq!(*msg, "ping"));
 /// emitter.register("ping", &pong, Mode::On);
 /// emitter.register("ping", &pong, Mode::Once);
-/// // Node's rule: the most recently added instance (the `once` one) goes.
+/// // Node's rule: the last instance in call order (here the `once` one) goes.
 /// assert!(emitter.remove_listener("ping", &pong));
 /// assert_eq!(emitter.listener_count("ping"), 1);
 /// ```
@@ -142,6 +145,16 @@ impl Mode {
 
     pub(crate) fn prepend(self) -> bool {
         matches!(self, Self::Prepend | Self::PrependOnce)
+    }
+
+    /// The `Emitter` method of this mode, for messages.
+    pub(crate) fn method(self) -> &'static str {
+        match self {
+            Self::On => "on",
+            Self::Once => "once",
+            Self::Prepend => "prepend_listener",
+            Self::PrependOnce => "prepend_once_listener",
+        }
     }
 }
 

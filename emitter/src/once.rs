@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 
-use crate::registry::{Callback, ERROR, Inner, Key, Target};
+use crate::list::Callback;
+use crate::registry::{ERROR, Inner, Key, Target, refuse_meta_name};
 use crate::{Emitter, Error, EventName, ListenerId};
 
 /// A future of the next payload of one event; made by [`Emitter::once_event`].
@@ -96,6 +97,11 @@ impl<T: Clone + Send + 'static> Emitter<T> {
     /// registered too: an error emitted first resolves the future to [`Error::ErrorEvent`] (and
     /// counts as handled). Once settled, both listeners are gone.
     ///
+    /// # Panics
+    ///
+    /// If `event` is `"newListener"` or `"removeListener"` (see [`on`](Self::on)), or if a
+    /// `"newListener"` listener panics.
+    ///
     /// # Cancel safety
     ///
     /// Dropping the future removes both listeners at once. A payload that had already arrived
@@ -118,6 +124,7 @@ impl<T: Clone + Send + 'static> Emitter<T> {
     #[track_caller]
     pub fn once_event(&self, event: impl Into<EventName>) -> OnceEvent<T> {
         let event = event.into();
+        refuse_meta_name(&event, "once_event");
         let location = Location::caller();
         let shared = Arc::new(Shared {
             slot: Mutex::new(Slot {

@@ -5,20 +5,16 @@
 //! Invariants:
 //!
 //! - One `std::sync::Mutex` guards the table. It is held only for table operations: never while
-//!   a listener, a meta-event listener or the warning hook runs, and never while a removed
-//!   registration is dropped (a listener's captured state may run code on drop, such as waking a
-//!   subscription, and that code may call back into the emitter). So listeners may emit, add and
-//!   remove on the same emitter without deadlock, and a panicking listener cannot poison the lock.
-//!   Poison is ignored anyway: no code that can panic runs while the guard is held.
-//! - Each event's listeners live in an `Arc<Vec<Registration>>`. An emit clones the `Arc` (the
-//!   snapshot) and calls the listeners after unlocking; add and remove go through
+//!   a listener, a meta-event listener or a hook runs, and never while a removed registration is
+//!   dropped (a listener's captured state may run code on drop, such as waking a subscription,
+//!   and that code may call back into the emitter). So listeners may emit, add and remove on the
+//!   same emitter without deadlock, and a panicking listener cannot poison the lock. Poison is
+//!   ignored anyway: no code that can panic runs while the guard is held.
+//! - Each event's listeners live in an `Arc<Listeners>` (`list.rs`). An emit clones the `Arc`
+//!   (the snapshot) and calls the listeners after unlocking; add and remove go through
 //!   `Arc::make_mut`, which copies the list only when a snapshot is alive. This gives Node's
 //!   snapshot rule (listeners added during an emit are not called by it, removed ones still are)
 //!   and makes an emit cost one lock, one hash lookup and one reference-count increment.
-//! - While every registration of a list is a payload listener without `once` (the common
-//!   case), the list also keeps their functions in order as a plain `Vec` (`plain`), kept in
-//!   step by insert and remove; an emit then calls them in a plain loop. Any other
-//!   registration clears it until the list is plain again.
 //! - An entry's list is never empty: the entry is removed with its last listener, so
 //!   `event_names` and the meta-event checks read presence only.
 //! - A `once` registration carries a shared `fired` flag. The emit that wins the flag's swap
@@ -30,31 +26,23 @@
 //!   subscription. A subscription made during an emit therefore misses it, as a listener would.
 //!   An event with only subscriptions skips the snapshot: the payload moves into the hub's
 //!   ring under the registry lock (lock order: registry, then ring; nothing takes them the
-//!   other way round), so it is never cloned on emit; the payload the ring pushes out is
+//!   other way round), so it is never cloned on emit; the payload the ring pushed out is
 //!   dropped, and waiters are woken, after both locks are released.
-//! - A generation counter moves, under the lock, before every change to the lists. A [`Route`]
-//!   (an [`EventHandle`](crate::EventHandle)'s state) remembers the generation at which an
-//!   emit by name found its event with only subscriptions, fed by the route's hub. While the
-//!   generation is unchanged, an emit through the route stores the payload in that hub without
-//!   the registry's lock, re-reading the generation under the hub's lock: a change that
-//!   reached the hub first has moved it, and the emit falls back to the name. Any change,
-//!   to any event, sends the next emit through the name, which verifies the route again.
-//! - The emitter keeps such a route itself for the first [`HOT_ROUTES`] events that an emit
-//!   by name finds with only subscriptions (written once each, under the lock, into a
-//!   `OnceLock`), so emits by those names take the same direct path after an inline name
-//!   compare. A hot route keeps its event's hub alive with the emitter: later subscriptions
-//!   join it.
+//! - An [`EventHandle`](crate::EventHandle) emit takes the ring lock alone while the hub is
+//!   marked *direct* (the event has subscriptions and nothing else); the list keeps that mark
+//!   in step under this lock (`list.rs`), so a listener added before the emit is never missed.
 //! - The `warned` flag lives on the entry and is cleared when the list falls to one listener, as
 //!   Node's flag lives on the listener array that collapses back to a bare function.
 
 use std::any::Any;
 use std::fmt;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use crate::listener::same_function;
-use crate::table::{NameTable, same_name};
+use crate::list::{Callback, Listeners, Registration, Stored};
+use crate::rejection::{AsyncFailure, RejectionHook};
+use crate::table::NameTable;
 use crate::warning::{MaxListenersExceeded, WarningHook, default_max_listeners, report};
 use crate::{Error, EventName, ListenerChange, ListenerId};
 
@@ -63,178 +51,23 @@ pub(crate) const REMOVE_LISTENER: &str = "removeListener";
 pub(crate) const ERROR: &str = "error";
 const ERROR_MONITOR: EventName = EventName::from_static("errorMonitor");
 
-pub(crate) type PayloadFn<T> = Arc<dyn Fn(&T) + Send + Sync>;
-pub(crate) type MetaFn = Arc<dyn Fn(&ListenerChange) + Send + Sync>;
-
-/// What a registration calls: a payload listener, a meta-event listener (stored under
-/// `"newListener"` / `"removeListener"` and called only by the announcements), or a
-/// subscription (fed through its event's hub, once per emit for all subscriptions).
-pub(crate) enum Callback<T> {
-    Payload(PayloadFn<T>),
-    Meta(MetaFn),
-    Subscriber(Arc<dyn Subscriber<T>>),
-}
-
-/// The registry's view of a subscription: the hub its payloads go through.
-pub(crate) trait Subscriber<T>: Send + Sync {
-    fn hub(&self) -> Arc<dyn Publish<T>>;
-}
-
-/// A hub that stores each payload once for all the subscriptions of one event.
-pub(crate) trait Publish<T>: Send + Sync {
-    fn publish(&self, payload: &T);
-    /// Stores the payload itself, for an event with only subscriptions. Runs under the
-    /// registry's lock, so it runs no user code: nothing is cloned or dropped here.
-    fn store(&self, payload: T) -> Stored<T>;
-    /// Wakes the subscriptions waiting for a payload.
-    fn wake_waiting(&self);
-    /// Stores the payload if the lists are still at generation `seen` once the hub is
-    /// locked, then drops what the ring pushed out and wakes waiters; hands the payload back
-    /// otherwise. The direct path of a hot route.
-    fn store_if_current(&self, payload: T, generation: &AtomicU64, seen: u64) -> Result<(), T>;
-}
-
-/// What a [`Publish::store`] leaves for after the lock: the payload it pushed out of the ring
-/// (its drop may run user code) and whether subscriptions wait to be woken.
-pub(crate) struct Stored<T> {
-    pub(crate) evicted: Option<T>,
-    pub(crate) waiting: bool,
-}
-
-impl<T> Clone for Callback<T> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Payload(f) => Self::Payload(Arc::clone(f)),
-            Self::Meta(f) => Self::Meta(Arc::clone(f)),
-            Self::Subscriber(s) => Self::Subscriber(Arc::clone(s)),
-        }
-    }
-}
-
-struct Registration<T> {
-    id: ListenerId,
-    fired: Option<Arc<AtomicBool>>,
-    callback: Callback<T>,
-}
-
-impl<T> Clone for Registration<T> {
-    fn clone(&self) -> Self {
-        Self {
-            id: self.id,
-            fired: self.fired.clone(),
-            callback: self.callback.clone(),
-        }
-    }
+/// Refuses the two meta-event names for payload listeners: the emitter announces listener
+/// changes with a [`ListenerChange`], never with a payload, so such a listener would never be
+/// called (Node's `on('newListener', fn)` habit).
+#[track_caller]
+pub(crate) fn refuse_meta_name(event: &str, method: &str) {
+    let right = match event {
+        NEW_LISTENER => "on_new_listener (or once_/prepend_/prepend_once_new_listener)",
+        REMOVE_LISTENER => "on_remove_listener (or once_/prepend_/prepend_once_remove_listener)",
+        _ => return,
+    };
+    panic!(
+        "Emitter::{method}({event:?}, ..): {event:?} is a meta event whose listeners receive a \
+         ListenerChange, not a payload; use Emitter::{right}"
+    );
 }
 
 type List<T> = Arc<Listeners<T>>;
-
-/// One event's registrations in call order, plus the hub of its subscriptions (present while
-/// at least one subscription is registered), so that an emit publishes once to the hub.
-struct Listeners<T> {
-    registrations: Vec<Registration<T>>,
-    hub: Option<Arc<dyn Publish<T>>>,
-    subscribers: usize,
-    /// How many registrations are payload listeners: an emit to subscriptions only skips the
-    /// walk over the list.
-    payloads: usize,
-    /// The payload listeners, in order, while every registration is a payload listener without
-    /// `once` (the common case): an emit then calls them as a plain list of functions, without
-    /// looking at each registration's kind and `once` flag.
-    plain: Option<Vec<PayloadFn<T>>>,
-}
-
-impl<T> Clone for Listeners<T> {
-    fn clone(&self) -> Self {
-        Self {
-            registrations: self.registrations.clone(),
-            hub: self.hub.clone(),
-            subscribers: self.subscribers,
-            payloads: self.payloads,
-            plain: self.plain.clone(),
-        }
-    }
-}
-
-impl<T> Listeners<T> {
-    fn new() -> Self {
-        Self {
-            registrations: Vec::new(),
-            hub: None,
-            subscribers: 0,
-            payloads: 0,
-            // An empty list is plain.
-            plain: Some(Vec::new()),
-        }
-    }
-
-    fn insert(&mut self, registration: Registration<T>, prepend: bool) {
-        match &registration.callback {
-            Callback::Subscriber(subscriber) => {
-                self.subscribers += 1;
-                if self.hub.is_none() {
-                    self.hub = Some(subscriber.hub());
-                }
-            }
-            Callback::Payload(_) => self.payloads += 1,
-            Callback::Meta(_) => {}
-        }
-        match (&mut self.plain, plain_function(&registration)) {
-            (Some(plain), Some(f)) if prepend => plain.insert(0, f),
-            (Some(plain), Some(f)) => plain.push(f),
-            (plain, None) => *plain = None,
-            (None, Some(_)) => {}
-        }
-        if prepend {
-            self.registrations.insert(0, registration);
-        } else {
-            self.registrations.push(registration);
-        }
-    }
-
-    fn plain_functions(&self) -> Option<Vec<PayloadFn<T>>> {
-        self.registrations.iter().map(plain_function).collect()
-    }
-
-    fn remove(&mut self, position: usize) -> Registration<T> {
-        let registration = self.registrations.remove(position);
-        match &mut self.plain {
-            Some(plain) => drop(plain.remove(position)),
-            // Removing the one registration that was not plain makes the list plain again.
-            None if plain_function(&registration).is_none() => {
-                self.plain = self.plain_functions();
-            }
-            None => {}
-        }
-        match registration.callback {
-            Callback::Subscriber(_) => {
-                self.subscribers -= 1;
-                if self.subscribers == 0 {
-                    self.hub = None;
-                }
-            }
-            Callback::Payload(_) => self.payloads -= 1,
-            Callback::Meta(_) => {}
-        }
-        registration
-    }
-}
-
-/// A registration's function, if it is a payload listener without `once`.
-fn plain_function<T>(registration: &Registration<T>) -> Option<PayloadFn<T>> {
-    match (&registration.callback, &registration.fired) {
-        (Callback::Payload(f), None) => Some(Arc::clone(f)),
-        _ => None,
-    }
-}
-
-impl<T> std::ops::Deref for Listeners<T> {
-    type Target = [Registration<T>];
-
-    fn deref(&self) -> &[Registration<T>] {
-        &self.registrations
-    }
-}
 
 struct Entry<T> {
     /// Insertion order of the name, for `event_names`.
@@ -257,7 +90,8 @@ struct State<T> {
     next_seq: u64,
     max_listeners: Option<usize>,
     warning_hook: Option<WarningHook>,
-    /// Each event's subscription hub, alive while a subscription holds it.
+    rejection_hook: Option<RejectionHook<T>>,
+    /// Each event's subscription hub, alive while a subscription or a handle holds it.
     hubs: NameTable<Weak<dyn Any + Send + Sync>>,
 }
 
@@ -296,63 +130,7 @@ pub(crate) enum Target {
 
 pub(crate) struct Inner<T> {
     state: Mutex<State<T>>,
-    /// Bumped under the lock before every change to the listener lists, so that a [`Route`]
-    /// can tell, without the lock, that the lists are as it last saw them.
-    generation: AtomicU64,
-    /// Routes for the first [`HOT_ROUTES`] events that an emit by name found with only
-    /// subscriptions: later emits by those names take the direct path of an
-    /// [`EventHandle`](crate::EventHandle). Each is written once, under the lock, and read
-    /// without it; `hot_count` says how many are written.
-    hot: [OnceLock<HotRoute<T>>; HOT_ROUTES],
-    hot_count: AtomicUsize,
 }
-
-/// How many events an emitter keeps a hot route for. A hot route keeps its event's hub
-/// alive for as long as the emitter lives, so the number is small and fixed.
-const HOT_ROUTES: usize = 4;
-
-/// A [`Route`] kept by the emitter itself, with the hub it stores into.
-struct HotRoute<T> {
-    route: Route,
-    hub: Arc<dyn Publish<T>>,
-}
-
-/// One event resolved once (the state behind an [`EventHandle`](crate::EventHandle)): its
-/// name, the address of the hub its subscriptions read from (the handle keeps that hub alive),
-/// and the generation at which the registry was last seen sending this event to that hub alone.
-pub(crate) struct Route {
-    pub(crate) name: EventName,
-    hub: usize,
-    verified: AtomicU64,
-}
-
-impl Route {
-    pub(crate) fn new<H: ?Sized>(name: EventName, hub: &Arc<H>) -> Self {
-        Self {
-            name,
-            hub: address(hub),
-            verified: AtomicU64::new(NEVER),
-        }
-    }
-}
-
-impl Clone for Route {
-    fn clone(&self) -> Self {
-        Self {
-            name: self.name.clone(),
-            hub: self.hub,
-            verified: AtomicU64::new(self.verified.load(Ordering::Relaxed)),
-        }
-    }
-}
-
-/// Where a hub lives, to tell whether the registry's hub for an event is a route's.
-fn address<H: ?Sized>(hub: &Arc<H>) -> usize {
-    Arc::as_ptr(hub).cast::<()>() as usize
-}
-
-/// A generation the registry never reaches.
-const NEVER: u64 = u64::MAX;
 
 impl<T> Inner<T> {
     pub(crate) fn new() -> Self {
@@ -364,23 +142,14 @@ impl<T> Inner<T> {
                 next_seq: 0,
                 max_listeners: None,
                 warning_hook: None,
+                rejection_hook: None,
                 hubs: NameTable::new(),
             }),
-            generation: AtomicU64::new(0),
-            hot: Default::default(),
-            hot_count: AtomicUsize::new(0),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Marks the listener lists as about to change. Called with the lock held, so the
-    /// generation only moves under it (a plain store suffices).
-    fn changing(&self) {
-        let next = self.generation.load(Ordering::Relaxed) + 1;
-        self.generation.store(next, Ordering::Release);
     }
 
     /// Adds a registration: announces it to `"newListener"` first, inserts it, then warns if the
@@ -414,7 +183,6 @@ impl<T> Inner<T> {
             fired: once.then(|| Arc::new(AtomicBool::new(false))),
             callback,
         };
-        self.changing();
         let warning = insert(&mut state, target, registration, prepend, location);
         drop(state);
         if let Some((warning, hook)) = warning {
@@ -433,7 +201,6 @@ impl<T> Inner<T> {
             let Some(position) = entry.list.iter().position(|r| r.id == id) else {
                 return false;
             };
-            self.changing();
             let list = Arc::make_mut(&mut entry.list);
             let registration = list.remove(position);
             let remaining = list.len();
@@ -465,33 +232,35 @@ impl<T> Inner<T> {
         true
     }
 
-    /// Removes the most recently added registration of `listener` (Node's `removeListener(fn)`).
-    pub(crate) fn remove_function(&self, name: &str, listener: &PayloadFn<T>) -> bool {
-        let id = {
-            let state = self.lock();
-            state.events.get(name).and_then(|entry| {
-                entry.list.iter().rev().find_map(|r| match &r.callback {
-                    Callback::Payload(f) if same_function(f, listener) => Some(r.id),
-                    _ => None,
-                })
-            })
-        };
+    /// Removes the last registration, in call order, whose callback `matches` (Node's
+    /// `removeListener(name, fn)`, which scans from the end).
+    pub(crate) fn remove_last(&self, name: &str, matches: impl Fn(&Callback<T>) -> bool) -> bool {
+        let id = self.lock().events.get(name).and_then(|entry| {
+            entry
+                .list
+                .iter()
+                .rev()
+                .find(|r| matches(&r.callback))
+                .map(|r| r.id)
+        });
         id.is_some_and(|id| self.remove(Key::Name(name), id))
     }
 
     /// Node's `removeAllListeners([name])`: a plain clear when nobody listens for
-    /// `"removeListener"`, otherwise one removal at a time, newest first, each announced.
+    /// `"removeListener"`, otherwise one removal at a time from the end of each list, each announced.
     pub(crate) fn remove_all(&self, name: Option<&str>) {
         let announced = {
             let mut state = self.lock();
             if state.events.contains(REMOVE_LISTENER) {
                 true
             } else {
-                self.changing();
-                let removed = match name {
+                let removed: Vec<Entry<T>> = match name {
                     Some(name) => state.events.remove(name).into_iter().collect(),
                     None => state.events.take_values(),
                 };
+                for entry in &removed {
+                    entry.list.detach();
+                }
                 drop(state);
                 drop(removed);
                 false
@@ -509,10 +278,14 @@ impl<T> Inner<T> {
                     }
                 }
                 self.remove_each(REMOVE_LISTENER);
+                // Listeners added by the announcements themselves go without announcement.
                 let removed = {
                     let mut state = self.lock();
-                    self.changing();
-                    state.events.take_values()
+                    let removed = state.events.take_values();
+                    for entry in &removed {
+                        entry.list.detach();
+                    }
+                    removed
                 };
                 drop(removed);
             }
@@ -529,8 +302,7 @@ impl<T> Inner<T> {
         }
     }
 
-    /// Calls the meta-event listeners of a snapshot (payload listeners under the meta names are
-    /// only for explicit emits and are skipped).
+    /// Calls the meta-event listeners of a snapshot.
     fn announce(&self, name: &str, list: &[Registration<T>], change: &ListenerChange) {
         for registration in list {
             let Callback::Meta(f) = &registration.callback else {
@@ -572,127 +344,35 @@ impl<T> Inner<T> {
         }
     }
 
-    /// The general case: subscriptions, `once` listeners and meta-event listeners among them.
+    /// The general case: subscriptions, `once` listeners, async and meta-event listeners.
     #[inline(always)]
     fn run_each(&self, key: Key<'_>, list: &Listeners<T>, payload: &T) {
         if let Some(hub) = &list.hub {
             hub.publish(payload);
         }
-        if list.payloads == 0 {
+        if list.calls == 0 {
             return;
         }
         for registration in list.iter() {
-            let Callback::Payload(f) = &registration.callback else {
-                continue;
-            };
-            if self.claim(key, registration) {
-                f(payload);
+            match &registration.callback {
+                Callback::Payload(f) => {
+                    if self.claim(key, registration) {
+                        f(payload);
+                    }
+                }
+                Callback::Async(call) => {
+                    if self.claim(key, registration) {
+                        Arc::clone(call).start(payload);
+                    }
+                }
+                Callback::Meta(_) | Callback::Subscriber(_) => {}
             }
         }
     }
 
+    /// Node's `emit(name, payload)`.
     #[inline]
     pub(crate) fn emit(&self, name: &str, payload: T) -> Result<bool, Error<T>> {
-        let hot = self.hot_count.load(Ordering::Acquire);
-        if hot > 0 {
-            return self.emit_hot(hot, name, payload);
-        }
-        self.emit_by_name(name, payload, None)
-    }
-
-    /// An emit by name once the emitter keeps hot routes: the direct path if `name` has one.
-    #[inline(never)]
-    fn emit_hot(&self, hot: usize, name: &str, payload: T) -> Result<bool, Error<T>> {
-        match self.hot[..hot]
-            .iter()
-            .filter_map(OnceLock::get)
-            .find(|slot| same_name(&slot.route.name, name))
-        {
-            Some(slot) => self.emit_routed(&slot.route, payload, |payload, seen| {
-                slot.hub.store_if_current(payload, &self.generation, seen)
-            }),
-            None => self.emit_by_name(name, payload, None),
-        }
-    }
-
-    /// Keeps a hot route for `name`, found with only subscriptions fed by `hub`; the caller saw
-    /// room for one. Called with the lock held, which orders the writers of the slots.
-    #[cold]
-    #[inline(never)]
-    fn keep_hot(&self, name: &str, hub: &Arc<dyn Publish<T>>) {
-        let count = self.hot_count.load(Ordering::Relaxed);
-        // Another emit by this name may have kept it while this one waited for the lock.
-        let kept = |slot: &HotRoute<T>| same_name(&slot.route.name, name);
-        if self.hot[..count].iter().filter_map(OnceLock::get).any(kept) {
-            return;
-        }
-        let route = Route::new(EventName::from(name), hub);
-        route
-            .verified
-            .store(self.generation.load(Ordering::Relaxed), Ordering::Relaxed);
-        let written = self.hot[count].set(HotRoute {
-            route,
-            hub: Arc::clone(hub),
-        });
-        if written.is_ok() {
-            self.hot_count.store(count + 1, Ordering::Release);
-        }
-    }
-
-    /// The generation at which `route` was verified, if nothing changed since: an emit through
-    /// it may then store its payload in the route's hub directly, provided
-    /// [`unchanged_since`](Self::unchanged_since) still holds under the hub's lock (a change
-    /// that reached the hub first has moved the generation).
-    #[inline]
-    fn direct(&self, route: &Route) -> Option<u64> {
-        let seen = self.generation.load(Ordering::Acquire);
-        (seen == route.verified.load(Ordering::Relaxed)).then_some(seen)
-    }
-
-    /// Whether the listener lists are still at generation `seen`.
-    #[inline]
-    pub(crate) fn unchanged_since(&self, seen: u64) -> bool {
-        self.generation.load(Ordering::Acquire) == seen
-    }
-
-    /// An emit through a route (an [`EventHandle`](crate::EventHandle)'s or a hot one).
-    ///
-    /// While the route is verified and nothing changed since, `store(payload, seen)` puts the
-    /// payload straight into the route's hub; it must check
-    /// [`unchanged_since(seen)`](Self::unchanged_since) under the hub's lock and hand the
-    /// payload back if that fails. Otherwise, or then, it is an emit by the route's name, which
-    /// verifies the route again: if the event has only subscriptions, fed by the route's hub,
-    /// later emits through the route may go directly.
-    #[inline]
-    pub(crate) fn emit_routed(
-        &self,
-        route: &Route,
-        payload: T,
-        store: impl FnOnce(T, u64) -> Result<(), T>,
-    ) -> Result<bool, Error<T>> {
-        let payload = match self.direct(route) {
-            Some(seen) => match store(payload, seen) {
-                Ok(()) => return Ok(true),
-                Err(payload) => payload,
-            },
-            None => payload,
-        };
-        self.emit_by_name(&route.name, payload, Some(route))
-    }
-
-    /// Whether the route's next emit takes the fast path (for tests of the route itself).
-    #[cfg(test)]
-    pub(crate) fn is_direct(&self, route: &Route) -> bool {
-        self.direct(route).is_some()
-    }
-
-    #[inline]
-    fn emit_by_name(
-        &self,
-        name: &str,
-        payload: T,
-        route: Option<&Route>,
-    ) -> Result<bool, Error<T>> {
         if name == ERROR {
             return self.emit_error(payload);
         }
@@ -700,22 +380,11 @@ impl<T> Inner<T> {
         let Some(entry) = state.events.get(name) else {
             return Ok(false);
         };
-        if entry.list.payloads == 0
+        if entry.list.calls == 0
             && let Some(hub) = &entry.list.hub
         {
             // Only subscriptions: the payload moves into their ring, without a snapshot or a
             // clone; what the ring pushed out is dropped and waiters are woken after unlocking.
-            match route {
-                Some(route) if address(hub) == route.hub => {
-                    let now = self.generation.load(Ordering::Relaxed);
-                    route.verified.store(now, Ordering::Relaxed);
-                }
-                Some(_) => {}
-                None if self.hot_count.load(Ordering::Relaxed) < HOT_ROUTES => {
-                    self.keep_hot(name, hub);
-                }
-                None => {}
-            }
             let Stored { evicted, waiting } = hub.store(payload);
             let to_wake = waiting.then(|| Arc::clone(hub));
             drop(state);
@@ -754,15 +423,14 @@ impl<T> Inner<T> {
         self.lock().entry(key).map_or(0, |entry| entry.list.len())
     }
 
-    pub(crate) fn count_function(&self, name: &str, listener: &PayloadFn<T>) -> usize {
+    /// How many registrations of `name` have a callback that `matches`.
+    pub(crate) fn count_matching(
+        &self,
+        name: &str,
+        matches: impl Fn(&Callback<T>) -> bool,
+    ) -> usize {
         self.lock().events.get(name).map_or(0, |entry| {
-            entry
-                .list
-                .iter()
-                .filter(
-                    |r| matches!(&r.callback, Callback::Payload(f) if same_function(f, listener)),
-                )
-                .count()
+            entry.list.iter().filter(|r| matches(&r.callback)).count()
         })
     }
 
@@ -832,6 +500,34 @@ impl<T> Inner<T> {
         let previous = std::mem::replace(&mut self.lock().warning_hook, hook);
         drop(previous);
     }
+
+    pub(crate) fn set_rejection_hook(&self, hook: Option<RejectionHook<T>>) {
+        let previous = std::mem::replace(&mut self.lock().rejection_hook, hook);
+        drop(previous);
+    }
+
+    /// Where an async listener's failure goes (Node's `captureRejections`): the rejection hook
+    /// if one is set; else an `Err` is emitted as `"error"` (unless the failing listener listens
+    /// for `"error"` itself, which would loop); what is left is reported, never dropped unseen.
+    pub(crate) fn reject(&self, failure: AsyncFailure<T>)
+    where
+        T: fmt::Debug,
+    {
+        let hook = self.lock().rejection_hook.clone();
+        if let Some(hook) = hook {
+            hook(failure);
+            return;
+        }
+        let failure = match failure {
+            AsyncFailure::Err { event, error } if event != ERROR => match self.emit(ERROR, error) {
+                Ok(_) => return,
+                Err(Error::Unhandled(error)) => AsyncFailure::Err { event, error },
+                Err(_) => unreachable!("an emit fails only with Error::Unhandled"),
+            },
+            failure => failure,
+        };
+        crate::rejection::report(&failure);
+    }
 }
 
 /// Puts a registration into its list and applies Node's warning rule to the new count.
@@ -844,15 +540,23 @@ fn insert<T>(
 ) -> Option<(MaxListenersExceeded, Option<WarningHook>)> {
     let limit = state.max_listeners.unwrap_or_else(default_max_listeners);
     let seq = state.next_seq;
-    let fresh_entry = || Entry {
+    let fresh_entry = |direct: bool| Entry {
         seq,
-        list: Arc::new(Listeners::new()),
+        list: Arc::new(Listeners::new(direct)),
         warned: false,
     };
     let (entry, event) = match target {
-        Target::Name(name) => (state.events.get_or_insert_with(&name, fresh_entry), name),
+        Target::Name(name) => {
+            let direct = name != ERROR;
+            let entry = state
+                .events
+                .get_or_insert_with(&name, || fresh_entry(direct));
+            (entry, name)
+        }
         Target::ErrorMonitor => (
-            state.error_monitor.get_or_insert_with(fresh_entry),
+            state
+                .error_monitor
+                .get_or_insert_with(|| fresh_entry(false)),
             ERROR_MONITOR,
         ),
     };
@@ -901,101 +605,5 @@ impl<T> fmt::Debug for Inner<T> {
             .field("listeners", &counts)
             .field("max_listeners", &self.max_listeners())
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::Emitter;
-
-    /// Everything the subscription can read right now.
-    fn drain(subscription: &mut crate::Subscription<u32>) -> Vec<u32> {
-        std::iter::from_fn(|| {
-            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut *subscription))
-                .flatten()
-                .map(Result::unwrap)
-        })
-        .collect()
-    }
-
-    fn hot_names<T>(emitter: &Emitter<T>) -> Vec<String> {
-        let inner = &emitter.inner;
-        let count = inner.hot_count.load(super::Ordering::Acquire);
-        inner.hot[..count]
-            .iter()
-            .filter_map(std::sync::OnceLock::get)
-            .map(|slot| slot.route.name.to_string())
-            .collect()
-    }
-
-    #[test]
-    fn an_emit_by_name_to_subscriptions_alone_keeps_a_hot_route_for_the_next_ones() {
-        let emitter: Emitter<u32> = Emitter::new();
-        let mut a = emitter.subscribe("a", 8).unwrap();
-        assert!(hot_names(&emitter).is_empty());
-        assert_eq!(emitter.emit("a", 1), Ok(true));
-        assert_eq!(hot_names(&emitter), ["a"]);
-        let slot = emitter.inner.hot[0].get().unwrap();
-        assert!(
-            emitter.inner.direct(&slot.route).is_some(),
-            "the next emit goes directly"
-        );
-
-        emitter.on("b", |_| {});
-        assert!(
-            emitter.inner.direct(&slot.route).is_none(),
-            "any change disarms it"
-        );
-        let _b = emitter.subscribe("b", 8).unwrap();
-        assert_eq!(emitter.emit("b", 2), Ok(true));
-        assert_eq!(hot_names(&emitter), ["a"], "b has a listener too");
-        assert_eq!(emitter.emit("a", 4), Ok(true));
-        assert!(
-            emitter.inner.direct(&slot.route).is_some(),
-            "re-verified by that emit"
-        );
-        assert_eq!(drain(&mut a), [1, 4]);
-
-        let _error = emitter.subscribe("error", 8).unwrap();
-        assert_eq!(emitter.emit("error", 3), Ok(true));
-        assert_eq!(emitter.emit("error", 5), Ok(true));
-        assert_eq!(hot_names(&emitter), ["a"], "\"error\" never gets one");
-    }
-
-    #[test]
-    fn two_emits_that_both_found_no_hot_route_keep_one() {
-        // As when two threads read the hot routes before either had taken the lock.
-        let emitter: Emitter<u32> = Emitter::new();
-        let _a = emitter.subscribe("a", 8).unwrap();
-        assert_eq!(emitter.inner.emit_by_name("a", 1, None), Ok(true));
-        assert_eq!(emitter.inner.emit_by_name("a", 2, None), Ok(true));
-        assert_eq!(hot_names(&emitter), ["a"]);
-    }
-
-    #[test]
-    fn hot_routes_are_kept_for_the_first_four_events_and_the_others_still_deliver() {
-        let emitter: Emitter<u32> = Emitter::new();
-        let names = ["e0", "e1", "e2", "e3", "e4", "e5"];
-        let mut subscriptions: Vec<_> = names
-            .iter()
-            .map(|name| emitter.subscribe(*name, 8).unwrap())
-            .collect();
-        for round in 0..3 {
-            for (i, name) in names.iter().enumerate() {
-                assert_eq!(emitter.emit(name, round * 10 + i as u32), Ok(true));
-            }
-        }
-        assert_eq!(hot_names(&emitter), ["e0", "e1", "e2", "e3"]);
-        for (i, subscription) in subscriptions.iter_mut().enumerate() {
-            let expected: Vec<u32> = (0..3).map(|round| round * 10 + i as u32).collect();
-            assert_eq!(drain(subscription), expected, "{}", names[i]);
-        }
-        // A hot route outlives its subscriptions: a new one joins the same buffer.
-        drop(subscriptions);
-        assert_eq!(emitter.emit("e0", 7), Ok(false));
-        let mut again = emitter.subscribe("e0", 8).unwrap();
-        assert_eq!(emitter.emit("e0", 8), Ok(true));
-        assert_eq!(emitter.emit("e0", 9), Ok(true));
-        assert_eq!(drain(&mut again), [8, 9]);
     }
 }

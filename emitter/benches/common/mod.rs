@@ -1,6 +1,7 @@
 //! What both emitter benches share: the floor's listener type, the counting listener every
 //! workload registers, and a subscriber task's read.
 
+use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +18,15 @@ pub(crate) fn counting_listener(counter: &Arc<AtomicU64>) -> impl Fn(&u64) + Sen
     let counter = Arc::clone(counter);
     move |n| {
         counter.fetch_add(*n, Ordering::Relaxed);
+    }
+}
+
+/// A listener that does a plain add of the payload and a constant of its own, and hands the
+/// sum to `black_box` so that it is computed: the cheapest listener that does any work, where
+/// the emit's own cost shows most.
+pub(crate) fn adding_listener(k: u64) -> impl Fn(&u64) + Send + Sync + 'static {
+    move |n| {
+        black_box(*n + k);
     }
 }
 

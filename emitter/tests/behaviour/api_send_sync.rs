@@ -3,8 +3,8 @@
 use std::rc::Rc;
 
 use nodebook_emitter::{
-    Emitter, Error, EventHandle, EventName, Listener, ListenerChange, ListenerGuard, ListenerId,
-    MaxListenersExceeded, Mode, OnceEvent, Subscription,
+    AsyncFailure, Emitter, Error, EventHandle, EventName, Listener, ListenerChange, ListenerGuard,
+    ListenerId, MaxListenersExceeded, MetaEvent, Mode, OnceEvent, Subscription,
 };
 
 fn send_sync<T: Send + Sync>() {}
@@ -21,6 +21,7 @@ fn emitter_and_guards_are_send_and_sync_for_any_payload() {
     send_sync::<ListenerChange>();
     send_sync::<MaxListenersExceeded>();
     send_sync::<Mode>();
+    send_sync::<MetaEvent>();
 }
 
 #[test]
@@ -30,6 +31,8 @@ fn async_adapters_are_send_and_sync_for_send_payloads() {
     send_sync::<EventHandle<String>>();
     send_sync::<Error<String>>();
     send::<Subscription<std::sync::mpsc::Sender<u8>>>();
+    // A failure travels to the rejection hook from the task of the failed call.
+    send::<AsyncFailure<String>>();
 }
 
 #[test]

@@ -148,7 +148,7 @@ fn a_listener_added_on_another_thread_is_called_by_the_next_handle_emit() {
 
 #[test]
 fn a_listener_added_on_another_thread_is_called_by_the_next_emit_by_name() {
-    // Emits by name to an event with only subscriptions take the emitter's hot route.
+    // Emits by name to an event with only subscriptions store under the registry's lock.
     let emitter: Emitter<u64> = Emitter::new();
     let by_name = emitter.clone();
     listener_added_elsewhere_is_called_by_the_next_emit(&emitter, |n| by_name.emit("tick", n));

@@ -5,6 +5,7 @@ mod api_guard;
 mod api_send_sync;
 mod api_warning_tracing;
 mod async_cancellation;
+mod async_listeners;
 mod async_subscribe;
 mod event_handle;
 mod model_operations;

@@ -6,14 +6,15 @@
 //! differs (ids instead of function identity, typed meta events), the behaviour is the same.
 //! Ordering traces recorded from Node 20 by `tests/fixtures/gen.js` are compared verbatim.
 //!
-//! Case 46 (`captureRejections`, `test-event-capture-rejections.js`) has no counterpart: listeners
-//! are plain functions and cannot return a promise whose rejection would need routing.
+//! Case 46 (`captureRejections`, `test-event-capture-rejections.js`) is in `capture_rejections`:
+//! async listeners added with `Emitter::on_async`.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use nodebook_emitter::{Emitter, MaxListenersExceeded};
 
 mod add_listeners;
+mod capture_rejections;
 mod check_listener_leaks;
 mod emit_context;
 mod error_monitor;
@@ -25,12 +26,14 @@ mod listener_count_with_listener;
 mod listeners;
 mod max_listeners;
 mod max_listeners_warning;
+mod meta_events;
 mod modify_in_emit;
 mod num_args;
 mod once;
 mod prepend;
 mod remove_all_listeners;
 mod remove_listeners;
+mod reserved_names;
 mod uncaught_exception;
 
 /// A shared, ordered record of what listeners saw.
