@@ -248,12 +248,21 @@ impl<T: Clone> Stream for Subscription<T> {
     type Item = Result<T, Error<T>>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // A subscription that always has a payload ready takes part in tokio's cooperative
+        // budget, as tokio's own channels do, so a busy reader still lets its neighbours run.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         let this = self.get_mut();
         let ring = match this.hub.next_ready(&this.position, this.capacity) {
-            Ok(payload) => return Poll::Ready(Some(Ok(payload))),
+            Ok(payload) => {
+                coop.made_progress();
+                return Poll::Ready(Some(Ok(payload)));
+            }
             Err(ring) => ring,
         };
         let polled = Hub::poll_read(ring, this.seat, cx);
+        if polled.is_ready() {
+            coop.made_progress();
+        }
         if matches!(
             polled,
             Poll::Ready(None) | Poll::Ready(Some(Err(Error::ErrorEvent(_))))

@@ -244,3 +244,36 @@ fn a_departed_subscription_cannot_end_the_one_that_took_its_place() {
     assert_pending!(second.poll_next());
     assert_eq!(ee.listener_count("n"), 1);
 }
+
+/// A reader whose subscription always has a payload ready still yields to the tasks beside it:
+/// the subscription takes part in tokio's cooperative budget, as tokio's channels do.
+#[tokio::test(flavor = "current_thread")]
+async fn a_reader_with_payloads_always_ready_still_lets_its_neighbours_run() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const PAYLOADS: u32 = 10_000;
+    let ee: Emitter<u32> = Emitter::new();
+    let mut subscription = ee.subscribe("n", PAYLOADS as usize).unwrap();
+    for n in 0..PAYLOADS {
+        ee.emit("n", n).unwrap();
+    }
+    let neighbour_ran = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&neighbour_ran);
+    tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+
+    // Every payload is ready at once; without the budget this loop would read all of them
+    // before the spawned task got the thread.
+    let mut read_before_the_neighbour_ran = 0;
+    for n in 0..PAYLOADS {
+        assert_eq!(subscription.next().await, Some(Ok(n)));
+        if !neighbour_ran.load(Ordering::SeqCst) {
+            read_before_the_neighbour_ran += 1;
+        }
+    }
+    assert!(neighbour_ran.load(Ordering::SeqCst));
+    assert!(
+        read_before_the_neighbour_ran < PAYLOADS,
+        "the neighbour ran only after all {PAYLOADS} payloads were read"
+    );
+}
