@@ -43,7 +43,27 @@ fn per_call(mut op: impl FnMut()) -> f64 {
 
 /// Runs `ours` and `peer` in `ROUNDS` pairs; prints the median of `ours / peer` and both
 /// medians.
+///
+/// Under the bench report's instruction count (`BENCH_COUNT=<label>/ours` or `<label>/peer`,
+/// `BENCH_COUNT_ITERS=<n>`) it times nothing: the named side runs `n` times and the process
+/// exits, and every other pair is skipped. The report runs this under callgrind at two counts
+/// and takes the difference, so the setup cancels out.
 fn pair(label: &str, mut ours: impl FnMut(), mut peer: impl FnMut()) {
+    if let Ok(counted) = std::env::var("BENCH_COUNT") {
+        let iters: u64 = std::env::var("BENCH_COUNT_ITERS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let side: &mut dyn FnMut() = match counted.strip_prefix(label) {
+            Some("/ours") => &mut ours,
+            Some("/peer") => &mut peer,
+            _ => return,
+        };
+        for _ in 0..iters {
+            side();
+        }
+        std::process::exit(0);
+    }
     per_call(&mut ours);
     per_call(&mut peer);
     let rounds = rounds();
@@ -169,4 +189,8 @@ fn main() {
         subscribe_delivery(1);
         subscribe_delivery(10);
     });
+    if let Ok(counted) = std::env::var("BENCH_COUNT") {
+        eprintln!("paired bench: no pair {counted:?} to count");
+        std::process::exit(2);
+    }
 }

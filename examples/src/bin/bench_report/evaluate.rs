@@ -200,3 +200,24 @@ impl From<bool> for Verdict {
         if met { Self::Met } else { Self::Missed }
     }
 }
+
+/// The time ratio ours/peer of a ratio or paired target in this run, if it was measured.
+pub(crate) fn time_ratio(
+    target: &Target,
+    benches: &BTreeMap<String, Vec<Bench>>,
+    printed: &BTreeMap<String, String>,
+) -> Option<f64> {
+    match &target.check {
+        Check::Ratio { ours, peer, .. } => {
+            let ours = find(benches, &target.krate, ours)?;
+            let peer = find(benches, &target.krate, peer)?;
+            Some(ours.median_ns / peer.median_ns)
+        }
+        Check::PairedRatio { line, .. } => printed
+            .get(target.krate.as_str())?
+            .lines()
+            .rfind(|l| l.contains(line.as_str()))
+            .and_then(|found| number_before(found, "x (median")),
+        _ => None,
+    }
+}

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::results::Paths;
-use crate::targets::{Check, Id, ReportSpec};
+use crate::targets::{Id, ReportSpec};
 use crate::{read_or_empty, write};
 
 /// Where a row's time and instruction ratios disagree by more than this, the report flags it.
@@ -44,10 +44,7 @@ pub(crate) fn count(paths: &Paths, spec: &ReportSpec, crates: &[String]) -> Resu
         .targets
         .iter()
         .filter(|t| crates.contains(&t.krate))
-        .filter_map(|t| match (&t.check, &t.instructions) {
-            (Check::Ratio { ours, peer, .. }, Some(how)) => Some((t, [ours, peer], how)),
-            _ => None,
-        })
+        .filter_map(|t| t.counted().map(|(how, ids)| (t, ids, how)))
         .collect();
     if wanted.is_empty() {
         return Ok(());

@@ -5,13 +5,12 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use crate::evaluate::evaluate;
+use crate::evaluate::{evaluate, time_ratio};
 use crate::format::{throughput, time};
 use crate::instructions::{Counts, DISAGREEMENT, count_name};
 use crate::plots::Plot;
-use crate::results::find;
 use crate::results::{Bench, Paths};
-use crate::targets::{Check, ReportSpec, Target};
+use crate::targets::{ReportSpec, Target};
 use crate::{CRATES, read_or_empty};
 
 /// Crates whose versions the report states: the peers, criterion and the runtime.
@@ -210,7 +209,7 @@ fn render_targets(
     );
     for target in &spec.targets {
         let (measured, verdict) = evaluate(target, benches, printed);
-        let instructions = instruction_ratio(target, benches, counts);
+        let instructions = instruction_ratio(target, time_ratio(target, benches, printed), counts);
         let settings = target
             .tuned
             .as_deref()
@@ -354,30 +353,19 @@ fn code_list(items: &[&str]) -> String {
         .join(", ")
 }
 
-/// The instruction ratio ours/peer of a counted ratio target, flagged when the time ratio of the
-/// same run disagrees with it by more than [`DISAGREEMENT`].
-fn instruction_ratio(
-    target: &Target,
-    benches: &BTreeMap<String, Vec<Bench>>,
-    counts: &Counts,
-) -> String {
-    let Check::Ratio { ours, peer, .. } = &target.check else {
+/// The instruction ratio ours/peer of a counted target, flagged when the time ratio of the same
+/// run disagrees with it by more than [`DISAGREEMENT`].
+fn instruction_ratio(target: &Target, time_ratio: Option<f64>, counts: &Counts) -> String {
+    let Some((_, [ours, peer])) = target.counted() else {
         return String::new();
     };
-    if target.instructions.is_none() {
-        return String::new();
-    }
     let count = |id| counts.get(&(target.krate.clone(), count_name(id))).copied();
     let (Some(ours_count), Some(peer_count)) = (count(ours), count(peer)) else {
         return "not counted in this run".to_owned();
     };
     let ratio = ours_count / peer_count;
     let mut text = format!("{ratio:.2} ({ours_count:.0} against {peer_count:.0})");
-    if let (Some(o), Some(p)) = (
-        find(benches, &target.krate, ours),
-        find(benches, &target.krate, peer),
-    ) {
-        let time_ratio = o.median_ns / p.median_ns;
+    if let Some(time_ratio) = time_ratio {
         let apart = (time_ratio / ratio).max(ratio / time_ratio) - 1.0;
         if apart > DISAGREEMENT {
             let _ = write!(

@@ -57,12 +57,28 @@ pub(crate) struct Target {
     pub(crate) instructions: Option<Instructions>,
 }
 
-/// How to count a ratio target's instructions: which bench binary, and how many iterations.
+/// How to count a target's instructions: which bench binary, how many iterations, and which
+/// two subjects (a ratio target's own unless given; a paired target must name them).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Instructions {
     pub(crate) bench: String,
     pub(crate) iters: u64,
+    pub(crate) ours: Option<Id>,
+    pub(crate) peer: Option<Id>,
+}
+
+impl Target {
+    /// The two subjects whose instructions are counted, if the target asks for a count.
+    pub(crate) fn counted(&self) -> Option<(&Instructions, [&Id; 2])> {
+        let how = self.instructions.as_ref()?;
+        let (ours, peer) = match (&how.ours, &how.peer, &self.check) {
+            (Some(ours), Some(peer), _) => (ours, peer),
+            (None, None, Check::Ratio { ours, peer, .. }) => (ours, peer),
+            _ => return None,
+        };
+        Some((how, [ours, peer]))
+    }
 }
 
 /// A bench subject that runs with settings chosen by hand.
@@ -270,11 +286,29 @@ impl TargetRow {
             ));
         }
         let check = checks.remove(0);
-        if self.instructions.is_some() && !matches!(check, Check::Ratio { .. }) {
-            return Err(format!(
-                "`{}`: instructions are counted for ratio targets only",
-                self.target
-            ));
+        if let Some(how) = &self.instructions {
+            let named = match (&how.ours, &how.peer) {
+                (Some(_), Some(_)) => true,
+                (None, None) => false,
+                _ => {
+                    return Err(format!(
+                        "`{}`: instructions name both ours and peer, or neither",
+                        self.target
+                    ));
+                }
+            };
+            let fits = match check {
+                Check::Ratio { .. } => true,
+                Check::PairedRatio { .. } => named,
+                _ => false,
+            };
+            if !fits {
+                return Err(format!(
+                    "`{}`: instructions are counted for ratio targets, and for paired targets \
+                     that name ours and peer",
+                    self.target
+                ));
+            }
         }
         if self.instructions.as_ref().is_some_and(|i| i.iters == 0) {
             return Err(format!(

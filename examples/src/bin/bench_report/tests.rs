@@ -175,10 +175,16 @@ fn callgrinds_total_is_read_off_its_summary() {
 }
 
 #[test]
-fn instructions_are_counted_for_ratio_targets_only() {
+fn instructions_are_counted_for_ratio_targets_and_for_paired_targets_naming_both_sides() {
     let text = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\nnanos = { ours = [\"g\", \"s\", \"\"], max = 1.0 }\ninstructions = { bench = \"b\", iters = 10 }\n";
     let err = ReportSpec::parse(text).unwrap_err();
-    assert!(err.contains("ratio targets only"), "{err}");
+    assert!(err.contains("counted for ratio targets"), "{err}");
+    let paired_unnamed = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\npaired = { line = \"x\", max = 1.0 }\ninstructions = { bench = \"b\", iters = 10 }\n";
+    assert!(ReportSpec::parse(paired_unnamed).is_err());
+    let paired_named = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\npaired = { line = \"x\", max = 1.0 }\ninstructions = { bench = \"b\", iters = 10, ours = [\"g\", \"o\", \"1\"], peer = [\"g\", \"p\", \"1\"] }\n";
+    let spec = ReportSpec::parse(paired_named).unwrap();
+    let (_, [ours, peer]) = spec.targets[0].counted().unwrap();
+    assert_eq!((ours[1].as_str(), peer[1].as_str()), ("o", "p"));
 }
 
 #[test]
