@@ -107,20 +107,29 @@ mod bagpipe;
 mod builder;
 mod error;
 mod event;
+mod execute;
+mod launch;
 #[cfg(feature = "tower")]
 mod layer;
+mod options;
+mod permit;
 mod push;
-mod queued_push;
 mod shared;
 mod slots;
 mod stats;
 mod sync;
+#[cfg(all(test, bagpipe_loom))]
+mod tests;
+mod waiter;
 
 pub use crate::bagpipe::Bagpipe;
-pub use crate::builder::{Builder, OnTimeout};
-pub use crate::error::Error;
-pub use crate::event::{Event, Outdated};
+pub use crate::builder::Builder;
+pub use crate::error::{Error, OutputError, TryAcquireError};
+pub use crate::event::{Event, LateOutput, Outdated};
 #[cfg(feature = "tower")]
 pub use crate::layer::{BagpipeLayer, BagpipeService, ResponseFuture};
+pub use crate::options::OnTimeout;
+pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::push::Push;
 pub use crate::stats::Stats;
+pub use crate::waiter::{Acquire, AcquireOwned};
