@@ -17,7 +17,10 @@ fn outdated_log(pipe: &Bagpipe) -> Arc<Mutex<Vec<Late>>> {
     let sink = Arc::clone(&log);
     pipe.events().on(Event::OUTDATED, move |event: &Event| {
         if let Event::Outdated(late) = event {
-            let taken = late.output::<Result<u32, String>>().ok().map(|output| output.clone());
+            let taken = late
+                .output::<Result<u32, String>>()
+                .ok()
+                .map(|output| output.clone());
             let panic = late.panic_message().map(str::to_owned);
             sink.lock().unwrap().push((taken, panic, late.elapsed()));
         }
