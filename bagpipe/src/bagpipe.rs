@@ -36,6 +36,11 @@ use crate::waiter::{Acquire, AcquireOwned, Acquiring, Ticket};
 ///   own code would.
 /// - **Timeouts.** The execution timeout and the queue timeout each free or give up exactly what
 ///   the call held. No sequence of drops, panics and timeouts leaks a slot.
+/// - **No call left hanging.** Every queued call ends: it runs, or fails with
+///   [`Error::Closed`] when no slot can free for it any more (after [`close`](Bagpipe::close),
+///   or when the last handle is dropped while the limit is 0), or with [`Error::Cancelled`] when
+///   its runtime shuts down. When the last handle is dropped with slots still held, queued calls
+///   keep their turn.
 ///
 /// # Examples
 ///
@@ -107,9 +112,11 @@ impl Bagpipe {
     /// The call runs on its own tokio task (so it needs `Send + 'static`), spawned on the
     /// runtime `push` was called from: at once when admitted, and when its slot is granted when
     /// queued. A queued call is only its future and a few words of bookkeeping in the queue
-    /// until then; on a bagpipe with a [`queue_timeout`](crate::Builder::queue_timeout) it waits in its
-    /// own task instead, where the deadline's timer runs. Either way its future is first polled
-    /// once the slot is held.
+    /// until then; on a bagpipe with a [`queue_timeout`](crate::Builder::queue_timeout) it waits
+    /// in its own task instead, where the deadline's timer runs. Either way it waits as a
+    /// permit does, and its future is first polled once the slot is held. A queued call that can
+    /// never get a slot ends with [`Error::Closed`] (see [`Push`]).
+    ///
     /// A refusal ([`Error::TooMuchAsyncCall`]), a closed bagpipe ([`Error::Closed`]) or a
     /// missing runtime ([`Error::NoRuntime`]) resolve the handle at once. A push that leaves
     /// two or more calls waiting emits [`Event::Full`].
@@ -181,7 +188,7 @@ impl Bagpipe {
     ///
     /// Waits in the queue like [`push`](Bagpipe::push), but the future is polled right here,
     /// so it may borrow (no `'static`, no `Send`). An execution timeout cancels the future even
-    /// under [`OnTimeout::Detach`], since a borrowed future cannot outlive this call. A panic
+    /// under [`OnTimeout::Detach`](crate::OnTimeout::Detach), since a borrowed future cannot outlive this call. A panic
     /// in the future frees the slot and unwinds into the caller.
     ///
     /// # Errors

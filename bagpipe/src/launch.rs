@@ -9,11 +9,12 @@
 //! reference to the shared state and the runtime captured by `push`) and the handle's waker. The
 //! node's own waker is the node itself (`impl Wake`), so the one allocation is the queue's node.
 //!
-//! Waiting is the same as everywhere else: when the machine decides (grants a slot or closes
-//! the node out), it wakes the node's waker; waking spawns the call's task, whose body
-//! ([`pushed`]) polls an ordinary [`Waiter`] on this node, which resolves at once to the granted
-//! slot (or to `Error::Closed`). From there on a call that waited is one that was admitted at
-//! once. The task is not spawned before the decision because nothing would poll it usefully.
+//! Waiting is the same as everywhere else: when the machine decides, it wakes the node's waker.
+//! For a grant, waking spawns the call's task, whose body ([`pushed`]) polls an ordinary
+//! [`Waiter`] on this node, which resolves at once to the granted slot; from there on a call
+//! that waited is one that was admitted at once. For a close, waking drops the future and leaves
+//! `Error::Closed` for the handle, without a task. The task is not spawned before the decision
+//! because nothing would poll it usefully.
 //!
 //! Who owns a granted slot is decided under the stage's mutex, so exactly one side does:
 //!
