@@ -1,12 +1,14 @@
 //! Bagpipe against its peers, side by side in one run:
 //!
 //! - `uncontended`: the cost of one call through the limiter when a slot is free (acquire,
-//!   run an empty future, release), on a current-thread runtime: `Bagpipe::run` against tokio's
-//!   `Semaphore::acquire` + drop, tower's `ConcurrencyLimit` (`ready` + `call`) and
+//!   run an empty future, release), on a current-thread runtime: `Bagpipe::run` and the permit
+//!   API (`Bagpipe::acquire` and `try_acquire`, then drop) against tokio's `Semaphore::acquire`
+//!   and drop, tower's `ConcurrencyLimit` (`ready` + `call`) and
 //!   `futures::StreamExt::buffer_unordered` (per item).
-//! - `throughput`: 2 * 10^5 tiny tasks at limit 100 on a 2-worker runtime: `Bagpipe::push`
-//!   against `Semaphore::acquire_owned` + `tokio::spawn`, tower's `ConcurrencyLimit` per spawned
-//!   task, and `buffer_unordered(100)`.
+//! - `throughput`: 2 * 10^5 tiny tasks at limit 100 on a 2-worker runtime, each caller getting
+//!   its task's result: `Bagpipe::push`, and `Bagpipe::acquire_owned` + `tokio::spawn`, against
+//!   `Semaphore::acquire_owned` + `tokio::spawn` with the join handles awaited (the like-for-like
+//!   peer), tower's `ConcurrencyLimit` per spawned task, and `buffer_unordered(100)`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -44,6 +46,34 @@ fn uncontended(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     black_box(pipe.run(async { black_box(1) }).await.unwrap());
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("bagpipe acquire+drop", |b| {
+        let pipe = Bagpipe::new(LIMIT);
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let permit = pipe.acquire().await.unwrap();
+                    black_box(async { black_box(1) }.await);
+                    drop(permit);
+                }
+                start.elapsed()
+            })
+        });
+    });
+    group.bench_function("bagpipe try_acquire+drop", |b| {
+        let pipe = Bagpipe::new(LIMIT);
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let permit = pipe.try_acquire().unwrap();
+                    black_box(async { black_box(1) }.await);
+                    drop(permit);
                 }
                 start.elapsed()
             })
@@ -152,7 +182,28 @@ fn throughput(c: &mut Criterion) {
             )
         });
     });
-    group.bench_function("tokio semaphore acquire_owned+spawn", |b| {
+    group.bench_function("bagpipe acquire_owned+spawn", |b| {
+        b.iter_custom(|iters| {
+            timed_runs(
+                &rt,
+                iters,
+                || Bagpipe::new(LIMIT),
+                |pipe| async move {
+                    let mut handles = Vec::with_capacity(TASKS);
+                    for _ in 0..TASKS {
+                        let permit = pipe.acquire_owned().await.unwrap();
+                        handles.push(tokio::spawn(async move {
+                            let n = tiny().await;
+                            drop(permit);
+                            n
+                        }));
+                    }
+                    sum_in_order(handles).await
+                },
+            )
+        });
+    });
+    group.bench_function("tokio semaphore+spawn awaiting join handles", |b| {
         b.iter_custom(|iters| {
             timed_runs(
                 &rt,

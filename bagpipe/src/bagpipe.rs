@@ -8,7 +8,7 @@ use nodebook_emitter::Emitter;
 
 use crate::error::{Error, TryAcquireError};
 use crate::event::Event;
-use crate::execute::{Execute, pushed};
+use crate::execute::{Execute, waited};
 use crate::launch::launch;
 use crate::options::Options;
 use crate::permit::{Held, OwnedPermit, Permit};
@@ -178,7 +178,7 @@ impl Bagpipe {
                         .map(|node| QueuedCall::new(Arc::clone(shared), Arc::clone(node))),
                     Ticket::Admitted(_) => None,
                 };
-                Push::running(runtime.spawn(pushed(ticket, future)), queued)
+                Push::running(runtime.spawn(waited(ticket, future)), queued)
             }
             Err(error) => Push::failed(error),
         }
@@ -243,7 +243,10 @@ impl Bagpipe {
     /// # }
     /// ```
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        let permit = Acquiring::new(&*self.shared).await?;
+        let permit = match try_held(&*self.shared) {
+            Ok(permit) => permit,
+            Err(_) => Acquiring::new(&*self.shared).await?,
+        };
         Execute::new(permit, future).await
     }
 
@@ -559,6 +562,7 @@ impl fmt::Debug for Bagpipe {
 }
 
 /// A slot without waiting, if one is free and nobody waits.
+#[inline]
 fn try_held<S: std::borrow::Borrow<Shared>>(shared: S) -> Result<Held<S>, TryAcquireError> {
     let this = shared.borrow();
     if this.options.disabled {

@@ -95,25 +95,47 @@ impl<S: Borrow<Shared>, F> fmt::Debug for Execute<S, F> {
     }
 }
 
-/// The body of a pushed call's task: waits for the slot if the ticket says so, runs the call
-/// under the execution timeout, turns a panic into [`Error::Panicked`], and under
-/// [`OnTimeout::Detach`] lets a late call finish on a task of its own, reported as `outdated`.
-pub(crate) async fn pushed<F>(ticket: Ticket<Arc<Shared>>, call: F) -> Result<F::Output, Error>
+/// The body of a pushed call's task that waits for its slot in the task (a bagpipe with a
+/// queue deadline, whose timer needs a task to run in).
+pub(crate) async fn waited<F>(ticket: Ticket<Arc<Shared>>, call: F) -> Result<F::Output, Error>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let permit = ticket.await?;
-    let shared = Arc::clone(permit.shared_arc());
-    let detach = permit.holds_slot()
+    pushed(permit, call).await
+}
+
+/// The body of a pushed call's task once its slot is held: runs the call under the execution
+/// timeout and turns a panic into [`Error::Panicked`]. Under [`OnTimeout::Detach`] the rest is
+/// [`detached`], boxed so that its larger state does not size every pushed call's task.
+pub(crate) async fn pushed<F>(permit: Held<Arc<Shared>>, call: F) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let shared = permit.shared();
+    if permit.holds_slot()
         && shared.options.timeout.is_some()
-        && shared.options.on_timeout == OnTimeout::Detach;
-    if !detach {
-        let outcome = AssertUnwindSafe(Execute::new(permit, call))
-            .catch_unwind()
-            .await;
-        return outcome.unwrap_or_else(|payload| Err(panicked(&shared, &*payload)));
+        && shared.options.on_timeout == OnTimeout::Detach
+    {
+        return Box::pin(detached(permit, call)).await;
     }
+    let shared = Arc::clone(permit.shared_arc());
+    let outcome = AssertUnwindSafe(Execute::new(permit, call))
+        .catch_unwind()
+        .await;
+    outcome.unwrap_or_else(|payload| Err(panicked(&shared, &*payload)))
+}
+
+/// As [`pushed`], but a call that runs past its timeout finishes on a task of its own, outside
+/// the limit, and its late result is reported as `outdated`.
+async fn detached<F>(permit: Held<Arc<Shared>>, call: F) -> Result<F::Output, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let shared = Arc::clone(permit.shared_arc());
     let started = Instant::now();
     let mut late = Box::pin(call);
     let outcome = AssertUnwindSafe(Execute::new(permit, late.as_mut()))

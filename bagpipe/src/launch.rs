@@ -6,36 +6,35 @@
 //! the waiting future inside it for as long as the call waits, which with a long queue is most
 //! of the call's memory. Instead a queued push is parked in its place in the queue: the node's
 //! payload is a [`Parked`] stage holding the call's future, what is needed to start it (a weak
-//! reference to the shared state and the runtime captured by `push`) and the handle's waker. The
-//! node's own waker is the node itself (`impl Wake`), so the one allocation is the queue's node.
+//! reference to the shared state and the runtime captured by `push`) and the handle's waker, and
+//! the node tells [`decided`] instead of a task's waker. The one allocation is the queue's node.
 //!
-//! Waiting is the same as everywhere else: when the machine decides, it wakes the node's waker.
-//! For a grant, waking spawns the call's task, whose body ([`pushed`]) polls an ordinary
-//! [`Waiter`] on this node, which resolves at once to the granted slot; from there on a call
-//! that waited is one that was admitted at once. For a close, waking drops the future and leaves
-//! `Error::Closed` for the handle, without a task. The task is not spawned before the decision
-//! because nothing would poll it usefully.
+//! Waiting is the same as everywhere else: a node in the one queue, decided by the machine,
+//! which tells the owner once. A waiting future (`waiter::Waiter`) is told through its task's
+//! waker; a parked push through [`decided`], which reads the decision as the waiter's poll does: for a grant, it wraps the granted slot in a permit and spawns the
+//! call's task ([`pushed`]) with it, so from there on a call that waited is one that was
+//! admitted at once; for a close, it drops the future and leaves `Error::Closed` for the
+//! handle, without a task. The task is not spawned before the decision because nothing would
+//! poll it usefully.
 //!
 //! Who owns a granted slot is decided under the stage's mutex, so exactly one side does:
 //!
-//! - the wake finds `Waiting`: it takes the future and spawns the task, whose waiter owns the
+//! - `decided` finds `Waiting`: it takes the future and spawns the task, whose permit owns the
 //!   slot;
 //! - the handle's `cancel` finds `Waiting` first: it marks the stage `Gone` and leaves the
 //!   queue, which either cancels the node (it never runs) or, if the grant came first, hands the
-//!   handle the granted slot, which it releases; a wake arriving later finds `Gone`;
+//!   handle the granted slot, which it releases; `decided` arriving later finds `Gone`;
 //! - the handle's `cancel` finds `Started`: it aborts the task, whose drop releases the slot.
 //!
 //! The stage holds the shared state weakly because the queue (inside the shared state) holds the
 //! node: a strong reference would be a cycle. A grant always comes from code that holds the
-//! shared state, so the upgrade in `wake` succeeds whenever a slot was really granted. The node's
-//! waker holds the node itself; the machine takes that waker when it wakes it, and `leave` drops
-//! it when the node leaves the queue, so that cycle always ends.
+//! shared state, so the upgrade in `decided` succeeds whenever a slot was really granted.
 
 use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -45,7 +44,6 @@ use crate::execute::pushed;
 use crate::permit::Held;
 use crate::shared::{Decision, Shared};
 use crate::slots::{GRANTED, Left, Node};
-use crate::waiter::{Ticket, Waiter};
 
 type Task<T> = JoinHandle<Result<T, Error>>;
 
@@ -103,7 +101,7 @@ where
             waker: None,
         }),
     };
-    match shared.decide(parked)? {
+    match shared.decide(parked, decided::<F>)? {
         Decision::Admitted(parked) => {
             let stage = parked
                 .stage
@@ -112,54 +110,48 @@ where
             let Stage::Waiting { call, runtime, .. } = stage else {
                 return Err(Error::Closed);
             };
-            let ticket = Ticket::Admitted(Some(Held::new(Arc::clone(shared))));
-            Ok(Launched::Running(runtime.spawn(pushed(ticket, call))))
+            let permit = Held::new(Arc::clone(shared));
+            Ok(Launched::Running(runtime.spawn(pushed(permit, call))))
         }
-        Decision::Queued(node) => {
-            let waker = Waker::from(Arc::clone(&node));
-            if node.poll_decided(&waker).is_ready() {
-                // Decided before the waker was in place: start it here, and drop the waker
-                // that now holds the node.
-                node.forget_waker();
-                Arc::clone(&node).wake();
-            }
-            Ok(Launched::Parked(node))
-        }
+        Decision::Queued(node) => Ok(Launched::Parked(node)),
     }
 }
 
-impl<F> Wake for Node<Parked<F>>
+/// The machine decided a parked call's place: start it if it was granted a slot, or leave
+/// `Error::Closed` for its handle.
+fn decided<F>(node: &Node)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    fn wake(self: Arc<Self>) {
-        let mut stage = self.payload().lock();
-        let Stage::Waiting {
-            call,
-            shared,
-            runtime,
-            waker,
-        } = mem::replace(&mut *stage, Stage::Gone)
-        else {
-            return;
-        };
-        match shared.upgrade() {
-            Some(shared) if self.state() == GRANTED => {
-                let node: Arc<Node> = Arc::clone(&self) as Arc<Node>;
-                let ticket = Ticket::Queued(Waiter::new(shared, node, false));
-                *stage = Stage::Started(runtime.spawn(pushed(ticket, call)));
-                drop(stage);
-            }
-            _ => {
-                *stage = Stage::Closed;
-                drop(stage);
-                drop(call);
-            }
+    let Some(parked) = node.payload().downcast_ref::<Parked<F>>() else {
+        return;
+    };
+    let mut stage = parked.lock();
+    let Stage::Waiting {
+        call,
+        shared,
+        runtime,
+        waker,
+    } = mem::replace(&mut *stage, Stage::Gone)
+    else {
+        return;
+    };
+    // Read under the stage lock after the machine's decision: `GRANTED` means the slot is this
+    // call's, and the permit made here is what releases it.
+    match shared.upgrade() {
+        Some(shared) if node.state() == GRANTED => {
+            *stage = Stage::Started(runtime.spawn(pushed(Held::new(shared), call)));
+            drop(stage);
         }
-        if let Some(waker) = waker {
-            waker.wake();
+        _ => {
+            *stage = Stage::Closed;
+            drop(stage);
+            drop(call);
         }
+    }
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 

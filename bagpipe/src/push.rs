@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use futures_util::task::AtomicWaker;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, panic_message};
@@ -196,11 +197,11 @@ impl<T> fmt::Debug for Push<T> {
 #[derive(Debug)]
 pub(crate) struct QueuedCall {
     shared: Arc<Shared>,
-    node: Arc<Node>,
+    node: Arc<Node<AtomicWaker>>,
 }
 
 impl QueuedCall {
-    pub(crate) fn new(shared: Arc<Shared>, node: Arc<Node>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, node: Arc<Node<AtomicWaker>>) -> Self {
         Self { shared, node }
     }
 

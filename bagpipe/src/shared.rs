@@ -20,7 +20,7 @@ use nodebook_emitter::Emitter;
 use crate::error::Error;
 use crate::event::Event;
 use crate::options::Options;
-use crate::slots::{Admission, Drained, Node, Slots};
+use crate::slots::{Admission, Drained, Node, Notify, Slots};
 use crate::stats::Counters;
 
 #[derive(Debug)]
@@ -58,19 +58,22 @@ impl Shared {
         let _ = self.events.emit(name, event);
     }
 
+    #[inline]
     pub(crate) fn drained(&self, drained: Drained) {
         if drained.0 {
             self.emit(Event::Drain);
         }
     }
 
-    /// Decides at once for a caller that carries `payload` into the queue if it has to wait:
-    /// admitted (a slot is held), queued, or an error. Emits `full`.
+    /// Decides at once for a caller that carries `payload` into the queue if it has to wait
+    /// (and is told of the decision through `notify`): admitted (a slot is held), queued, or an
+    /// error. Emits `full`.
     pub(crate) fn decide<P: Send + Sync + 'static>(
         &self,
         payload: P,
+        notify: Notify,
     ) -> Result<Decision<P>, Error> {
-        match self.slots.admit(self.options.refuse_at(), payload) {
+        match self.slots.admit(self.options.refuse_at(), payload, notify) {
             Admission::Admitted(payload) => Ok(Decision::Admitted(payload)),
             Admission::Queued { node, queued } => {
                 if queued > 1 {

@@ -32,11 +32,11 @@
 //! `WAITERS`), and freed slots go to the head of the queue, so admission is FIFO. Wakers are
 //! called after the lock is dropped.
 //!
-//! A queued caller is a [`Node`]: its state word and a waker. The machine only writes the state
-//! word under the lock and wakes the waker once after it; every waiter (the `waiter` module's
-//! future) reads its fate from the node. The node also carries an opaque payload, so that a
-//! pushed call waiting without a task of its own costs one allocation: its future lives in its
-//! node, and its waker spawns the task (see `launch`). The machine never looks at the payload.
+//! A queued caller is a [`Node`]: its state word and a way to tell its owner. The machine only
+//! writes the state word under the lock and tells the owner once after it; every waiter reads
+//! its fate from the node. The node also carries an opaque payload, so that a pushed call
+//! waiting without a task of its own costs one allocation: its future lives in its node, and
+//! being told spawns the task (see `launch`). The machine never looks at the payload.
 //!
 //! Cancelled waiters are marked in place and skipped when they reach the head. To keep memory
 //! bounded when many waiters give up while nothing is released, the queue is compacted when dead
@@ -80,23 +80,30 @@ pub(crate) const GRANTED: u8 = 1;
 pub(crate) const CANCELLED: u8 = 2;
 pub(crate) const CLOSED_OUT: u8 = 3;
 
-/// What a queued node carries besides its state and waker, as the queue sees it.
+/// What a queued node carries besides its state, as the queue sees it.
 pub(crate) type AnyPayload = dyn Any + Send + Sync;
 
-/// One place in the queue: its state (written only under the queue lock), the waker to call
-/// once, after the lock is dropped, when the place is granted a slot or closed out, and what
-/// its owner keeps with it (`()` for a waiting future; a pushed call parks its future here).
+/// Tells a node's owner, once, that the machine decided its place.
+pub(crate) type Notify = fn(&Node);
+
+/// One place in the queue: its state (written only under the queue lock), how to tell its owner
+/// once, after the lock is dropped, that the place was granted a slot or closed out, and what
+/// the owner keeps with it.
+///
+/// A waiting future's payload is the [`AtomicWaker`] its task registers, and it is told through
+/// [`wake_registered`]; a parked push keeps its future in the payload and is told through its
+/// own function (see `launch`).
 pub(crate) struct Node<P: ?Sized = AnyPayload> {
     state: AtomicU8,
-    waker: AtomicWaker,
+    notify: Notify,
     payload: P,
 }
 
 impl<P> Node<P> {
-    fn new(payload: P) -> Self {
+    fn new(payload: P, notify: Notify) -> Self {
         Self {
             state: AtomicU8::new(WAITING),
-            waker: AtomicWaker::new(),
+            notify,
             payload,
         }
     }
@@ -112,7 +119,9 @@ impl<P: ?Sized> Node<P> {
     pub(crate) fn payload(&self) -> &P {
         &self.payload
     }
+}
 
+impl Node<AtomicWaker> {
     /// Ready with `GRANTED` or `CLOSED_OUT` once the machine decided; otherwise registers
     /// `waker` to be woken when it does. The state is read again after the registration, so a
     /// decision that lands in between is not missed.
@@ -121,17 +130,23 @@ impl<P: ?Sized> Node<P> {
         if state == GRANTED || state == CLOSED_OUT {
             return Poll::Ready(state);
         }
-        self.waker.register(waker);
+        self.payload.register(waker);
         match self.state() {
             state @ (GRANTED | CLOSED_OUT) => Poll::Ready(state),
             _ => Poll::Pending,
         }
     }
 
-    /// Forgets the registered waker (a waker that holds the node itself would otherwise keep
-    /// it alive).
+    /// Forgets the registered waker, which a node that left the queue will never wake.
     pub(crate) fn forget_waker(&self) {
-        drop(self.waker.take());
+        drop(self.payload.take());
+    }
+}
+
+/// How the machine tells a waiting future: through the waker its task registered.
+pub(crate) fn wake_registered(node: &Node) {
+    if let Some(waker) = node.payload().downcast_ref::<AtomicWaker>() {
+        waker.wake();
     }
 }
 
@@ -220,6 +235,7 @@ impl Slots {
     }
 
     /// The limit as the active count can hold it.
+    #[inline]
     fn effective_limit(&self) -> u64 {
         u64::try_from(self.limit.load(Ordering::Acquire))
             .unwrap_or(ACTIVE_MAX)
@@ -271,6 +287,7 @@ impl Slots {
         &self,
         refuse_at: Option<usize>,
         payload: P,
+        notify: Notify,
     ) -> Admission<P> {
         if self.try_fast() {
             return Admission::Admitted(payload);
@@ -303,7 +320,7 @@ impl Slots {
                 Err(actual) => current = actual,
             }
         }
-        let node = Arc::new(Node::new(payload));
+        let node = Arc::new(Node::new(payload, notify));
         queue.entries.push_back(Arc::clone(&node) as Arc<Node>);
         queue.live += 1;
         Admission::Queued {
@@ -397,8 +414,7 @@ impl Slots {
         }
     }
 
-    /// A waiter gives up. If it still waits it leaves the queue (and its waker is forgotten);
-    /// if its slot was granted meanwhile, the caller now holds that slot and must release it.
+    /// A waiter gives up. If it still waits it leaves the queue; if its slot was granted meanwhile, the caller now holds that slot and must release it.
     /// The state is read under the lock, so a grant cannot slip between the check and the
     /// change.
     pub(crate) fn leave<P: ?Sized>(&self, node: &Node<P>) -> Left {
@@ -419,9 +435,6 @@ impl Slots {
             _ => Left::Gone,
         };
         drop(queue);
-        if let Left::Waiting(_) = left {
-            node.forget_waker();
-        }
         left
     }
 
@@ -460,7 +473,7 @@ impl Slots {
 
 fn wake_all(woken: Vec<Arc<Node>>) {
     for node in woken {
-        node.waker.wake();
+        (node.notify)(&node);
     }
 }
 

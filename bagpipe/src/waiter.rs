@@ -13,12 +13,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_util::task::AtomicWaker;
 use tokio::time::Sleep;
 
 use crate::error::Error;
 use crate::permit::{Held, OwnedPermit, Permit};
 use crate::shared::{Decision, Shared};
-use crate::slots::{GRANTED, Left, Node};
+use crate::slots::{GRANTED, Left, Node, wake_registered};
 use crate::stats::Counters;
 
 /// A place in the queue; resolves to a held slot once one is granted.
@@ -28,14 +29,14 @@ use crate::stats::Counters;
 #[must_use = "futures do nothing unless you .await or poll them"]
 pub(crate) struct Waiter<S: Borrow<Shared>> {
     shared: Option<S>,
-    node: Option<Arc<Node>>,
+    node: Option<Arc<Node<AtomicWaker>>>,
     deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: Borrow<Shared>> Waiter<S> {
     /// Waits on `node`, a place the machine gave to a caller of `shared`, under the bagpipe's
     /// queue deadline if `timed` (measured from now).
-    pub(crate) fn new(shared: S, node: Arc<Node>, timed: bool) -> Self {
+    pub(crate) fn new(shared: S, node: Arc<Node<AtomicWaker>>, timed: bool) -> Self {
         let deadline = match shared.borrow().options.queue_timeout {
             Some(wait) if timed => Some(Box::pin(tokio::time::sleep(wait))),
             _ => None,
@@ -48,7 +49,7 @@ impl<S: Borrow<Shared>> Waiter<S> {
     }
 
     /// The node, if the waiter has not resolved yet.
-    pub(crate) fn node(&self) -> Option<&Arc<Node>> {
+    pub(crate) fn node(&self) -> Option<&Arc<Node<AtomicWaker>>> {
         self.node.as_ref()
     }
 
@@ -85,6 +86,7 @@ impl<S: Borrow<Shared> + Unpin> Future for Waiter<S> {
         let shared = shared.borrow();
         match shared.slots.leave(node) {
             Left::Waiting(drained) => {
+                node.forget_waker();
                 this.node = None;
                 this.deadline = None;
                 shared.drained(drained);
@@ -109,7 +111,10 @@ impl<S: Borrow<Shared>> Drop for Waiter<S> {
             return;
         };
         match shared.borrow().slots.leave(&node) {
-            Left::Waiting(drained) => shared.borrow().drained(drained),
+            Left::Waiting(drained) => {
+                node.forget_waker();
+                shared.borrow().drained(drained);
+            }
             Left::Granted => drop(Held::new(shared)),
             Left::Gone => {}
         }
@@ -143,8 +148,8 @@ impl<S: Borrow<Shared>> Ticket<S> {
         if this.slots.try_fast() {
             return Ok(Self::Admitted(Some(Held::new(shared))));
         }
-        match this.decide(())? {
-            Decision::Admitted(()) => Ok(Self::Admitted(Some(Held::new(shared)))),
+        match this.decide(AtomicWaker::new(), wake_registered)? {
+            Decision::Admitted(_) => Ok(Self::Admitted(Some(Held::new(shared)))),
             Decision::Queued(node) => Ok(Self::Queued(Waiter::new(shared, node, true))),
         }
     }

@@ -16,7 +16,11 @@ use std::task::{Wake, Waker};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
-use crate::slots::{Admission, CANCELLED, CLOSED_OUT, GRANTED, Left, Node, Slots, WAITING};
+use futures_util::task::AtomicWaker;
+
+use crate::slots::{
+    Admission, CANCELLED, CLOSED_OUT, GRANTED, Left, Node, Slots, WAITING, wake_registered,
+};
 
 /// Counts how often the machine woke a waiter.
 #[derive(Debug)]
@@ -31,14 +35,14 @@ impl Wake for Wakes {
 /// A queued caller that counts how often the machine woke it.
 #[derive(Debug)]
 struct Waiter {
-    node: Arc<Node<()>>,
+    node: Arc<Node<AtomicWaker>>,
     wakes: Arc<Wakes>,
     /// Decided before its waker was registered (the machine found no waker to wake).
     decided_early: bool,
 }
 
 impl Waiter {
-    fn new(node: Arc<Node<()>>) -> Self {
+    fn new(node: Arc<Node<AtomicWaker>>) -> Self {
         let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&wakes));
         let decided_early = node.poll_decided(&waker).is_ready();
@@ -71,8 +75,8 @@ enum Taken {
 }
 
 fn take(slots: &Slots) -> Taken {
-    match slots.admit(None, ()) {
-        Admission::Admitted(()) => Taken::Now,
+    match slots.admit(None, AtomicWaker::new(), wake_registered) {
+        Admission::Admitted(_) => Taken::Now,
         Admission::Queued { node, .. } => Taken::Queued(Arc::new(Waiter::new(node))),
         Admission::Refused { .. } => panic!("refusal is off in these models"),
         Admission::Closed => panic!("the machine was not closed"),
@@ -347,17 +351,19 @@ fn a_refusing_caller_racing_a_handover_never_overfills_the_queue_or_the_limit() 
         let releaser = spawn_on(&slots, |slots| {
             let _ = slots.release();
         });
-        let caller = spawn_on(&slots, |slots| match slots.admit(Some(1), ()) {
-            Admission::Admitted(()) => panic!("the slot freed belongs to the waiter"),
-            Admission::Queued { node, queued } => {
-                assert_eq!(queued, 1, "a queue of one held two waiters");
-                Some(Waiter::new(node))
+        let caller = spawn_on(&slots, |slots| {
+            match slots.admit(Some(1), AtomicWaker::new(), wake_registered) {
+                Admission::Admitted(_) => panic!("the slot freed belongs to the waiter"),
+                Admission::Queued { node, queued } => {
+                    assert_eq!(queued, 1, "a queue of one held two waiters");
+                    Some(Waiter::new(node))
+                }
+                Admission::Refused { queued } => {
+                    assert_eq!(queued, 1);
+                    None
+                }
+                Admission::Closed => panic!("the machine was not closed"),
             }
-            Admission::Refused { queued } => {
-                assert_eq!(queued, 1);
-                None
-            }
-            Admission::Closed => panic!("the machine was not closed"),
         });
         releaser.join().unwrap();
         let second = caller.join().unwrap();
