@@ -192,7 +192,10 @@ impl<S: Borrow<Shared> + Unpin> Future for Acquiring<S> {
             let Some(shared) = shared.take() else {
                 return Poll::Pending;
             };
-            *self = Self::Waiting(Ticket::admit(shared)?);
+            match Ticket::admit(shared)? {
+                Ticket::Admitted(Some(held)) => return Poll::Ready(Ok(held)),
+                ticket => *self = Self::Waiting(ticket),
+            }
         }
         match &mut *self {
             Self::Waiting(ticket) => Pin::new(ticket).poll(cx),
