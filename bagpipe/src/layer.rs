@@ -198,7 +198,8 @@ where
 }
 
 /// The response future of [`BagpipeService`]: waits for the slot, then calls the inner service
-/// and polls its future under the execution timeout. No allocation of its own.
+/// and polls its future under the execution timeout, all in its own state: no boxed future per
+/// request (only a deadline's timer is boxed, when the bagpipe has one).
 ///
 /// # Cancel safety
 ///
