@@ -1,22 +1,21 @@
 //! The limiter itself.
 
-use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
 use nodebook_emitter::Emitter;
-use tokio::time::Instant;
 
-use crate::builder::{Builder, OnTimeout, Options};
-use crate::error::{Error, panic_message};
-use crate::event::{Event, Outdated};
-use crate::push::Push;
-use crate::queued_push::Launch;
-use crate::shared::{Decision, Permit, QueuedCall, Shared, Ticket};
-use crate::stats::{Counters, Stats};
+use crate::error::{Error, TryAcquireError};
+use crate::event::Event;
+use crate::execute::{Execute, waited};
+use crate::launch::launch;
+use crate::options::Options;
+use crate::permit::{Held, OwnedPermit, Permit};
+use crate::push::{Push, QueuedCall};
+use crate::shared::Shared;
+use crate::stats::Stats;
+use crate::waiter::{Acquire, AcquireOwned, Acquiring, Ticket};
 
 /// A concurrency limiter: at most `limit` calls run at once, the rest wait in a FIFO queue.
 ///
@@ -37,6 +36,11 @@ use crate::stats::{Counters, Stats};
 ///   own code would.
 /// - **Timeouts.** The execution timeout and the queue timeout each free or give up exactly what
 ///   the call held. No sequence of drops, panics and timeouts leaks a slot.
+/// - **No call left hanging.** Every queued call ends: it runs, or fails with
+///   [`Error::Closed`] when no slot can free for it any more (after [`close`](Bagpipe::close),
+///   or when the last handle is dropped while the limit is 0), or with [`Error::Cancelled`] when
+///   its runtime shuts down. When the last handle is dropped with slots still held, queued calls
+///   keep their turn.
 ///
 /// # Examples
 ///
@@ -51,9 +55,25 @@ use crate::stats::{Counters, Stats};
 /// assert_eq!(pipe.active(), 0);
 /// # }
 /// ```
-#[derive(Clone)]
 pub struct Bagpipe {
     shared: Arc<Shared>,
+}
+
+impl Clone for Bagpipe {
+    fn clone(&self) -> Self {
+        self.shared.handle_cloned();
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// When the last handle goes, calls still waiting get their turn as running calls free their
+/// slots; at limit 0 nothing can free one, so they end with [`Error::Closed`].
+impl Drop for Bagpipe {
+    fn drop(&mut self) {
+        self.shared.handle_dropped();
+    }
 }
 
 impl Bagpipe {
@@ -62,7 +82,7 @@ impl Bagpipe {
     ///
     /// A limit of 0 admits nothing until [`set_limit`](Bagpipe::set_limit) raises it (calls
     /// queue meanwhile). For the book's "limit below 1 disables the bagpipe", use
-    /// [`Builder::disabled`].
+    /// [`Builder::disabled`](crate::Builder::disabled).
     ///
     /// # Examples
     ///
@@ -72,19 +92,7 @@ impl Bagpipe {
     /// ```
     #[must_use]
     pub fn new(limit: usize) -> Self {
-        Self::builder(limit).build()
-    }
-
-    /// A builder for a bagpipe with options (queue length, refusal, timeouts).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let pipe = nodebook_bagpipe::Bagpipe::builder(10).refuse(true).build();
-    /// assert_eq!(pipe.queue_length(), 10);
-    /// ```
-    pub fn builder(limit: usize) -> Builder {
-        Builder::new(limit)
+        Self::from_options(limit, Options::new(limit))
     }
 
     #[cfg(feature = "tower")]
@@ -104,9 +112,11 @@ impl Bagpipe {
     /// The call runs on its own tokio task (so it needs `Send + 'static`), spawned on the
     /// runtime `push` was called from: at once when admitted, and when its slot is granted when
     /// queued. A queued call is only its future and a few words of bookkeeping in the queue
-    /// until then; on a bagpipe with a [`queue_timeout`](Builder::queue_timeout) it waits in its
-    /// own task instead, where the deadline's timer runs. Either way its future is first polled
-    /// once the slot is held.
+    /// until then; on a bagpipe with a [`queue_timeout`](crate::Builder::queue_timeout) it waits
+    /// in its own task instead, where the deadline's timer runs. Either way it waits as a
+    /// permit does, and its future is first polled once the slot is held. A queued call that can
+    /// never get a slot ends with [`Error::Closed`] (see [`Push`]).
+    ///
     /// A refusal ([`Error::TooMuchAsyncCall`]), a closed bagpipe ([`Error::Closed`]) or a
     /// missing runtime ([`Error::NoRuntime`]) resolve the handle at once. A push that leaves
     /// two or more calls waiting emits [`Event::Full`].
@@ -151,42 +161,25 @@ impl Bagpipe {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Push::failed(Error::NoRuntime);
         };
-        if self.shared.options.disabled {
-            return Push::running(
-                runtime.spawn(async move {
-                    AssertUnwindSafe(future)
-                        .catch_unwind()
-                        .await
-                        .map_err(|payload| Error::Panicked {
-                            message: panic_message(&*payload),
-                        })
-                }),
-                None,
-            );
-        }
-        if self.shared.options.queue_timeout.is_some() {
-            return match Shared::admit(Arc::clone(&self.shared)) {
-                Ok(ticket) => {
-                    let queued = QueuedCall::of(&ticket);
-                    Push::running(runtime.spawn(run_pushed(ticket, future)), queued)
-                }
+        let shared = &self.shared;
+        if shared.options.queue_timeout.is_none() && !shared.options.disabled {
+            return match launch(shared, runtime, future) {
+                Ok(launched) => Push::launched(launched),
                 Err(error) => Push::failed(error),
             };
         }
-        let launch = Launch {
-            future,
-            shared: Arc::downgrade(&self.shared),
-            runtime,
-        };
-        match self.shared.decide(launch) {
-            Ok(Decision::Admitted(launch)) => {
-                let permit = Permit::new(Arc::clone(&self.shared));
-                Push::running(
-                    launch.runtime.spawn(run_admitted(permit, launch.future)),
-                    None,
-                )
+        // The queue deadline needs a timer that fires whether or not anyone polls the handle,
+        // so the call waits in its own task (a disabled bagpipe admits it at once).
+        match Ticket::admit(Arc::clone(shared)) {
+            Ok(ticket) => {
+                let queued = match &ticket {
+                    Ticket::Queued(waiter) => waiter
+                        .node()
+                        .map(|node| QueuedCall::new(Arc::clone(shared), Arc::clone(node))),
+                    Ticket::Admitted(_) => None,
+                };
+                Push::running(runtime.spawn(waited(ticket, future)), queued)
             }
-            Ok(Decision::Queued(call)) => Push::queued(call),
             Err(error) => Push::failed(error),
         }
     }
@@ -195,7 +188,7 @@ impl Bagpipe {
     ///
     /// Waits in the queue like [`push`](Bagpipe::push), but the future is polled right here,
     /// so it may borrow (no `'static`, no `Send`). An execution timeout cancels the future even
-    /// under [`OnTimeout::Detach`], since a borrowed future cannot outlive this call. A panic
+    /// under [`OnTimeout::Detach`](crate::OnTimeout::Detach), since a borrowed future cannot outlive this call. A panic
     /// in the future frees the slot and unwinds into the caller.
     ///
     /// # Errors
@@ -250,26 +243,133 @@ impl Bagpipe {
     /// # }
     /// ```
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        let shared: &Shared = &self.shared;
-        if shared.options.disabled {
-            return Ok(future.await);
-        }
-        let permit = match Shared::try_permit(shared) {
-            Some(permit) => permit,
-            None => Shared::admit(shared)?.ready().await?,
+        let permit = match try_held(&*self.shared) {
+            Ok(permit) => permit,
+            Err(_) => Acquiring::new(&*self.shared).await?,
         };
-        let output = match shared.options.timeout {
-            None => future.await,
-            Some(timeout) => match Box::pin(tokio::time::timeout(timeout, future)).await {
-                Ok(output) => output,
-                Err(_elapsed) => {
-                    Counters::bump(&shared.counters.timeouts);
-                    return Err(Error::Timeout { timeout });
-                }
-            },
-        };
-        permit.complete();
-        Ok(output)
+        Execute::new(permit, future).await
+    }
+
+    /// Waits for a slot and returns it as a [`Permit`] that frees it when dropped.
+    ///
+    /// The permit API in tokio's shape (`Semaphore::acquire`), for work that must hold one slot
+    /// across several awaits, such as a database transaction. The wait is the same as every
+    /// other call's: FIFO behind earlier callers, refused at once in `refuse` mode when the queue
+    /// is full, bounded by [`queue_timeout`](crate::Builder::queue_timeout), ended by
+    /// [`close`](Bagpipe::close), and granted as soon as [`set_limit`](Bagpipe::set_limit)
+    /// raises the limit. The admission is decided on the first poll. The execution timeout does
+    /// not apply: the bagpipe cannot know when a permit's work ends.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooMuchAsyncCall`] when refused, [`Error::QueueTimeout`] when the queue deadline
+    /// passed, [`Error::Closed`] when the bagpipe was closed before a slot was granted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits removes it from the queue; if a slot was granted a
+    /// moment before, the slot goes on to the next waiter. Nothing leaks and no waiter loses its
+    /// place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::Bagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(4);
+    /// let permit = pipe.acquire().await.unwrap();
+    /// // BEGIN; UPDATE ..; UPDATE ..; COMMIT — all on one slot.
+    /// assert_eq!(pipe.active(), 1);
+    /// drop(permit);
+    /// assert_eq!(pipe.active(), 0);
+    /// # }
+    /// ```
+    pub fn acquire(&self) -> Acquire<'_> {
+        Acquire::new(&self.shared)
+    }
+
+    /// Waits for a slot and returns it as an [`OwnedPermit`], which can move into a spawned
+    /// task (tokio's `Semaphore::acquire_owned`). Waits as [`acquire`](Bagpipe::acquire) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Bagpipe::acquire).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Bagpipe::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::Bagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::new(2);
+    /// let mut tasks = Vec::new();
+    /// for n in 0..4 {
+    ///     let permit = pipe.acquire_owned().await.unwrap();
+    ///     tasks.push(tokio::spawn(async move {
+    ///         let _slot = permit;
+    ///         n * 10
+    ///     }));
+    /// }
+    /// let mut total = 0;
+    /// for task in tasks {
+    ///     total += task.await.unwrap();
+    /// }
+    /// assert_eq!(total, 60);
+    /// # }
+    /// ```
+    pub fn acquire_owned(&self) -> AcquireOwned {
+        AcquireOwned::new(Arc::clone(&self.shared))
+    }
+
+    /// Takes a slot if one is free and nobody waits, without waiting (tokio's
+    /// `Semaphore::try_acquire`). It never overtakes a waiter, so the queue stays FIFO.
+    ///
+    /// # Errors
+    ///
+    /// [`TryAcquireError::NoSlot`] when every slot is held or callers wait;
+    /// [`TryAcquireError::Closed`] when the bagpipe is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::{Bagpipe, TryAcquireError};
+    ///
+    /// let pipe = Bagpipe::new(1);
+    /// let permit = pipe.try_acquire().unwrap();
+    /// assert_eq!(pipe.try_acquire().unwrap_err(), TryAcquireError::NoSlot);
+    /// drop(permit);
+    /// pipe.close();
+    /// assert_eq!(pipe.try_acquire().unwrap_err(), TryAcquireError::Closed);
+    /// ```
+    pub fn try_acquire(&self) -> Result<Permit<'_>, TryAcquireError> {
+        try_held(&*self.shared).map(Permit::new)
+    }
+
+    /// As [`try_acquire`](Bagpipe::try_acquire), returning an [`OwnedPermit`].
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Bagpipe::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::Bagpipe;
+    ///
+    /// let pipe = Bagpipe::new(1);
+    /// let permit = pipe.try_acquire_owned().unwrap();
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert_eq!(pipe.active(), 0);
+    /// ```
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, TryAcquireError> {
+        try_held(Arc::clone(&self.shared)).map(OwnedPermit::new)
     }
 
     /// How many calls hold a slot now (Node's `active`).
@@ -396,7 +496,7 @@ impl Bagpipe {
         self.shared.slots.is_closed()
     }
 
-    /// Whether the bagpipe was built [`disabled`](Builder::disabled).
+    /// Whether the bagpipe was built [`disabled`](crate::Builder::disabled).
     ///
     /// # Examples
     ///
@@ -461,86 +561,17 @@ impl fmt::Debug for Bagpipe {
     }
 }
 
-/// The body of a pushed call's task when the call waits for its slot in the task (a bagpipe
-/// with a queue deadline).
-async fn run_pushed<F>(ticket: Ticket<Arc<Shared>>, future: F) -> Result<F::Output, Error>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let permit = ticket.ready().await?;
-    run_admitted(permit, future).await
-}
-
-/// The body of a pushed call's task once its slot is held.
-pub(crate) async fn run_admitted<F>(
-    permit: Permit<Arc<Shared>>,
-    future: F,
-) -> Result<F::Output, Error>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let shared = Arc::clone(permit.shared_arc());
-    let Some(timeout) = shared.options.timeout else {
-        let result = AssertUnwindSafe(future).catch_unwind().await;
-        return finish(&shared, permit, result);
-    };
-    if shared.options.on_timeout == OnTimeout::Cancel {
-        let result = Box::pin(tokio::time::timeout(
-            timeout,
-            AssertUnwindSafe(future).catch_unwind(),
-        ))
-        .await;
-        return match result {
-            Ok(result) => finish(&shared, permit, result),
-            Err(_elapsed) => {
-                drop(permit);
-                Counters::bump(&shared.counters.timeouts);
-                Err(Error::Timeout { timeout })
-            }
-        };
-    }
-    let started = Instant::now();
-    let mut late = Box::pin(AssertUnwindSafe(future).catch_unwind());
-    match Box::pin(tokio::time::timeout(timeout, late.as_mut())).await {
-        Ok(result) => finish(&shared, permit, result),
-        Err(_elapsed) => {
-            drop(permit);
-            Counters::bump(&shared.counters.timeouts);
-            tokio::spawn(async move {
-                let result = late.await;
-                let elapsed = started.elapsed();
-                Counters::bump(&shared.counters.outdated);
-                let outdated = match result {
-                    Ok(output) => Outdated::finished(timeout, elapsed, output),
-                    Err(payload) => {
-                        Outdated::panicked::<F::Output>(timeout, elapsed, panic_message(&*payload))
-                    }
-                };
-                shared.emit(Event::Outdated(outdated));
-            });
-            Err(Error::Timeout { timeout })
-        }
-    }
-}
-
-fn finish<T>(
-    shared: &Shared,
-    permit: Permit<Arc<Shared>>,
-    result: Result<T, Box<dyn Any + Send>>,
-) -> Result<T, Error> {
-    match result {
-        Ok(output) => {
-            permit.complete();
-            Ok(output)
-        }
-        Err(payload) => {
-            drop(permit);
-            Counters::bump(&shared.counters.panicked);
-            Err(Error::Panicked {
-                message: panic_message(&*payload),
-            })
-        }
+/// A slot without waiting, if one is free and nobody waits.
+#[inline]
+fn try_held<S: std::borrow::Borrow<Shared>>(shared: S) -> Result<Held<S>, TryAcquireError> {
+    let this = shared.borrow();
+    if this.options.disabled {
+        Ok(Held::unlimited(shared))
+    } else if this.slots.try_fast() {
+        Ok(Held::new(shared))
+    } else if this.slots.is_closed() {
+        Err(TryAcquireError::Closed)
+    } else {
+        Err(TryAcquireError::NoSlot)
     }
 }

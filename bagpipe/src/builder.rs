@@ -1,48 +1,7 @@
-//! Options of a bagpipe, set once with a builder.
+//! The builder of a bagpipe's options.
 
-use std::time::Duration;
-
-use crate::Bagpipe;
-
-/// What happens to a call that runs past the execution timeout.
-///
-/// Either way its caller gets [`Error::Timeout`](crate::Error::Timeout) and its slot is freed
-/// at once, so the next waiter runs.
-///
-/// # Examples
-///
-/// ```
-/// use nodebook_bagpipe::{Bagpipe, OnTimeout};
-/// use std::time::Duration;
-///
-/// let pipe = Bagpipe::builder(4)
-///     .timeout(Duration::from_secs(1))
-///     .on_timeout(OnTimeout::Detach)
-///     .build();
-/// # drop(pipe);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OnTimeout {
-    /// Drop the late future: its work stops at its next `.await` (tower's `Timeout` does this).
-    #[default]
-    Cancel,
-    /// Let the late future finish on its own task, outside the limit, and report its result as
-    /// an [`Event::Outdated`](crate::Event::Outdated) (the book's behaviour). Applies to
-    /// [`Bagpipe::push`]; [`Bagpipe::run`] borrows its future and cannot outlive it, so it
-    /// always cancels.
-    Detach,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Options {
-    pub(crate) queue_length: usize,
-    pub(crate) refuse: bool,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) queue_timeout: Option<Duration>,
-    pub(crate) on_timeout: OnTimeout,
-    pub(crate) disabled: bool,
-}
+use crate::bagpipe::Bagpipe;
+use crate::options::{OnTimeout, Options};
 
 /// Sets a bagpipe's options; made by [`Bagpipe::builder`].
 ///
@@ -80,22 +39,25 @@ pub struct Builder {
     options: Options,
 }
 
-impl Builder {
-    pub(crate) fn new(limit: usize) -> Self {
-        Self {
+impl Bagpipe {
+    /// A builder for a bagpipe with options (queue length, refusal, timeouts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pipe = nodebook_bagpipe::Bagpipe::builder(10).refuse(true).build();
+    /// assert_eq!(pipe.queue_length(), 10);
+    /// ```
+    pub fn builder(limit: usize) -> Builder {
+        Builder {
             limit,
             queue_length: None,
-            options: Options {
-                queue_length: limit,
-                refuse: false,
-                timeout: None,
-                queue_timeout: None,
-                on_timeout: OnTimeout::Cancel,
-                disabled: false,
-            },
+            options: Options::new(limit),
         }
     }
+}
 
+impl Builder {
     /// How many calls may wait before `refuse` mode turns new ones away (Node's
     /// `queueLength`, there `limit × ratio`). Defaults to the limit, as in the book. Without
     /// `refuse` the queue grows past it and the length only shapes the error text.

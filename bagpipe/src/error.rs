@@ -1,4 +1,5 @@
-//! The one error type of the crate.
+//! The errors of the crate: [`Error`] for calls and waits, and one precise type for each
+//! operation that can fail in fewer ways.
 
 use std::time::Duration;
 
@@ -72,6 +73,54 @@ pub enum Error {
     /// The service wrapped by the tower layer failed.
     #[error("the inner service failed: {0}")]
     Service(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why [`Bagpipe::try_acquire`](crate::Bagpipe::try_acquire) returned no permit.
+///
+/// # Examples
+///
+/// ```
+/// use nodebook_bagpipe::{Bagpipe, TryAcquireError};
+///
+/// let pipe = Bagpipe::new(0);
+/// let err = pipe.try_acquire().unwrap_err();
+/// assert_eq!(err, TryAcquireError::NoSlot);
+/// assert_eq!(err.to_string(), "no free slot: every slot is held or callers wait for one");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TryAcquireError {
+    /// Every slot is held, or callers already wait for one (a permit never overtakes them).
+    /// Wait with [`acquire`](crate::Bagpipe::acquire) instead, or shed the work.
+    #[error("no free slot: every slot is held or callers wait for one")]
+    NoSlot,
+    /// The bagpipe was closed.
+    #[error("the bagpipe is closed")]
+    Closed,
+}
+
+/// Why [`Outdated::output`](crate::Outdated::output) could not show the late output.
+///
+/// # Examples
+///
+/// See [`Outdated::output`](crate::Outdated::output).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// The output is of another type than the one asked for: ask for `actual`.
+    #[error("the late output is a `{actual}`, not a `{expected}`")]
+    WrongType {
+        /// The type that was asked for.
+        expected: &'static str,
+        /// The type of the output, as `std::any::type_name` spells it.
+        actual: &'static str,
+    },
+    /// The late call panicked, so there is no output; the panic message is here.
+    #[error("the late call panicked instead of finishing: {message}")]
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
 }
 
 /// Turns a panic payload into a message for [`Error::Panicked`].

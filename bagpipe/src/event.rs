@@ -2,8 +2,12 @@
 
 use std::any::Any;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use crate::error::OutputError;
 
 /// Something worth telling the application, delivered through [`Bagpipe::events`].
 ///
@@ -87,9 +91,11 @@ impl Event {
 
 /// The late result of a detached call, carried by [`Event::Outdated`].
 ///
-/// The output's type is erased, because one bagpipe runs futures of any output type. A
-/// listener that knows the type takes the value with [`Outdated::take`]; the first such
-/// listener gets it. A call that panicked after its timeout carries the panic message instead.
+/// The output's type is erased, because one bagpipe runs futures of any output type. Every
+/// listener sees the same output, through [`Outdated::output`] with the type it expects; asking
+/// for another type is an error that names both types, so a mistake does not pass silently. A
+/// call that panicked after its timeout carries the panic message instead. Clones share the one
+/// output.
 ///
 /// # Examples
 ///
@@ -104,20 +110,23 @@ impl Event {
 ///     .timeout(Duration::from_millis(10))
 ///     .on_timeout(OnTimeout::Detach)
 ///     .build();
-/// let late = Arc::new(Mutex::new(None));
-/// let sink = Arc::clone(&late);
-/// pipe.events().on(Event::OUTDATED, move |event: &Event| {
-///     if let Event::Outdated(outdated) = event {
-///         *sink.lock().unwrap() = outdated.take::<Result<u32, String>>();
-///     }
-/// });
+/// let late = Arc::new(Mutex::new(Vec::new()));
+/// for listener in 0..2 {
+///     let sink = Arc::clone(&late);
+///     pipe.events().on(Event::OUTDATED, move |event: &Event| {
+///         if let Event::Outdated(outdated) = event {
+///             let output = outdated.output::<Result<u32, String>>().map(|rows| rows.clone());
+///             sink.lock().unwrap().push((listener, output.unwrap()));
+///         }
+///     });
+/// }
 /// let slow = pipe.push(async {
 ///     tokio::time::sleep(Duration::from_millis(50)).await;
 ///     Ok::<u32, String>(7)
 /// });
 /// assert!(matches!(slow.await, Err(Error::Timeout { .. })));
 /// tokio::time::sleep(Duration::from_millis(100)).await;
-/// assert_eq!(*late.lock().unwrap(), Some(Ok(7)));
+/// assert_eq!(*late.lock().unwrap(), [(0, Ok(7)), (1, Ok(7))]);
 /// # }
 /// ```
 #[derive(Clone)]
@@ -129,8 +138,12 @@ struct OutdatedInner {
     timeout: Duration,
     elapsed: Duration,
     output_type: &'static str,
-    panic: Option<String>,
-    output: Mutex<Option<Box<dyn Any + Send>>>,
+    late: Late,
+}
+
+enum Late {
+    Finished(Mutex<Box<dyn Any + Send>>),
+    Panicked(String),
 }
 
 impl Outdated {
@@ -139,7 +152,11 @@ impl Outdated {
         elapsed: Duration,
         output: T,
     ) -> Self {
-        Self::new::<T>(timeout, elapsed, None, Some(Box::new(output)))
+        Self::new::<T>(
+            timeout,
+            elapsed,
+            Late::Finished(Mutex::new(Box::new(output))),
+        )
     }
 
     pub(crate) fn panicked<T: 'static>(
@@ -147,32 +164,34 @@ impl Outdated {
         elapsed: Duration,
         message: String,
     ) -> Self {
-        Self::new::<T>(timeout, elapsed, Some(message), None)
+        Self::new::<T>(timeout, elapsed, Late::Panicked(message))
     }
 
-    fn new<T: 'static>(
-        timeout: Duration,
-        elapsed: Duration,
-        panic: Option<String>,
-        output: Option<Box<dyn Any + Send>>,
-    ) -> Self {
+    fn new<T: 'static>(timeout: Duration, elapsed: Duration, late: Late) -> Self {
         Self {
             inner: Arc::new(OutdatedInner {
                 timeout,
                 elapsed,
                 output_type: std::any::type_name::<T>(),
-                panic,
-                output: Mutex::new(output),
+                late,
             }),
         }
     }
 
-    /// Takes the late output if it is a `T` and no listener took it before.
+    /// The late output, seen as a `T`; every listener (and every clone) sees it.
+    ///
+    /// The output stays locked while the returned [`LateOutput`] lives, so read it and let it
+    /// go (clone what you keep); another listener asking meanwhile, from another thread, waits.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::WrongType`] when the output is not a `T` (it names the output's type),
+    /// [`OutputError::Panicked`] when the late call panicked instead of finishing.
     ///
     /// # Examples
     ///
     /// ```
-    /// use nodebook_bagpipe::{Bagpipe, Event, OnTimeout};
+    /// use nodebook_bagpipe::{Bagpipe, Event, OnTimeout, OutputError};
     /// use std::sync::{Arc, Mutex};
     /// use std::time::Duration;
     ///
@@ -186,10 +205,9 @@ impl Outdated {
     /// let sink = Arc::clone(&seen);
     /// pipe.events().on(Event::OUTDATED, move |event: &Event| {
     ///     if let Event::Outdated(late) = event {
-    ///         let wrong_type = late.take::<String>();
-    ///         let right_type = late.take::<&str>();
-    ///         let again = late.take::<&str>();
-    ///         sink.lock().unwrap().push((wrong_type, right_type, again));
+    ///         let wrong_type = late.output::<String>().map(|text| text.clone());
+    ///         let right_type = late.output::<&str>().map(|text| *text);
+    ///         sink.lock().unwrap().push((wrong_type, right_type));
     ///     }
     /// });
     /// let call = pipe.push(async {
@@ -198,38 +216,49 @@ impl Outdated {
     /// });
     /// assert!(call.await.is_err());
     /// tokio::time::sleep(Duration::from_millis(10)).await;
-    /// assert_eq!(*seen.lock().unwrap(), [(None, Some("late rows"), None)]);
+    /// let wrong = Err(OutputError::WrongType {
+    ///     expected: "alloc::string::String",
+    ///     actual: "&str",
+    /// });
+    /// assert_eq!(*seen.lock().unwrap(), [(wrong, Ok("late rows"))]);
     /// # }
     /// ```
-    #[must_use]
-    pub fn take<T: 'static>(&self) -> Option<T> {
-        let mut slot = self
-            .inner
-            .output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match slot.take()?.downcast::<T>() {
-            Ok(output) => Some(*output),
-            Err(other) => {
-                *slot = Some(other);
-                None
+    pub fn output<T: 'static>(&self) -> Result<LateOutput<'_, T>, OutputError> {
+        match &self.inner.late {
+            Late::Panicked(message) => Err(OutputError::Panicked {
+                message: message.clone(),
+            }),
+            Late::Finished(output) => {
+                let guard = output.lock().unwrap_or_else(PoisonError::into_inner);
+                if guard.is::<T>() {
+                    Ok(LateOutput {
+                        guard,
+                        output: PhantomData,
+                    })
+                } else {
+                    Err(OutputError::WrongType {
+                        expected: std::any::type_name::<T>(),
+                        actual: self.inner.output_type,
+                    })
+                }
             }
         }
     }
 
-    /// Whether the late output is a `T` and still there to take.
+    /// Whether the late output is a `T`.
     ///
     /// # Examples
     ///
-    /// See [`Outdated`]; `outdated.is::<Result<u32, String>>()` is true there before `take`.
+    /// See [`Outdated`]; `outdated.is::<Result<u32, String>>()` is true there.
     #[must_use]
     pub fn is<T: 'static>(&self) -> bool {
-        self.inner
-            .output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .is_some_and(|output| output.is::<T>())
+        match &self.inner.late {
+            Late::Finished(output) => output
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is::<T>(),
+            Late::Panicked(_) => false,
+        }
     }
 
     /// The panic message, if the late call panicked instead of finishing.
@@ -265,9 +294,11 @@ impl Outdated {
     /// ```
     #[must_use]
     pub fn panic_message(&self) -> Option<&str> {
-        self.inner.panic.as_deref()
+        match &self.inner.late {
+            Late::Panicked(message) => Some(message),
+            Late::Finished(_) => None,
+        }
     }
-
     /// The name of the output type, as `std::any::type_name` spells it, for logs.
     ///
     /// # Examples
@@ -305,7 +336,39 @@ impl fmt::Debug for Outdated {
             .field("output_type", &self.inner.output_type)
             .field("timeout", &self.inner.timeout)
             .field("elapsed", &self.inner.elapsed)
-            .field("panic", &self.inner.panic)
+            .field("panic", &self.panic_message())
             .finish_non_exhaustive()
+    }
+}
+
+/// The late output of an [`Outdated`] event, seen as a `T`; from [`Outdated::output`].
+///
+/// It dereferences to the output and keeps it locked while it lives.
+///
+/// # Examples
+///
+/// See [`Outdated::output`].
+#[must_use = "the output is only visible through the value"]
+#[clippy::has_significant_drop]
+pub struct LateOutput<'a, T> {
+    guard: MutexGuard<'a, Box<dyn Any + Send>>,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> Deref for LateOutput<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match self.guard.downcast_ref::<T>() {
+            Some(output) => output,
+            // `Outdated::output` checked the type, and the box never changes.
+            None => unreachable!("the late output changed its type"),
+        }
+    }
+}
+
+impl<T: fmt::Debug + 'static> fmt::Debug for LateOutput<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LateOutput").field(&**self).finish()
     }
 }

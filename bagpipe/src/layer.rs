@@ -4,14 +4,16 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
+use pin_project::pin_project;
 use tower::{Layer, Service};
 
 use crate::bagpipe::Bagpipe;
 use crate::error::Error;
+use crate::execute::Execute;
 use crate::shared::Shared;
-use crate::stats::Counters;
+use crate::waiter::Ticket;
 
 /// Wraps services in [`BagpipeService`], sharing one [`Bagpipe`] among all of them.
 ///
@@ -86,6 +88,76 @@ pub struct BagpipeService<S> {
     pipe: Bagpipe,
 }
 
+impl<S> BagpipeService<S> {
+    /// A service that limits `inner` with `pipe` (what [`BagpipeLayer`] makes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::{Bagpipe, BagpipeService};
+    ///
+    /// let service = BagpipeService::new(tower::service_fn(|n: u32| async move {
+    ///     Ok::<_, std::convert::Infallible>(n + 1)
+    /// }), Bagpipe::new(4));
+    /// assert_eq!(service.bagpipe().limit(), 4);
+    /// ```
+    pub fn new(inner: S, pipe: Bagpipe) -> Self {
+        Self { inner, pipe }
+    }
+
+    /// The wrapped service.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::{Bagpipe, BagpipeService};
+    ///
+    /// let service = BagpipeService::new(String::from("inner"), Bagpipe::new(1));
+    /// assert_eq!(service.get_ref(), "inner");
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::{Bagpipe, BagpipeService};
+    ///
+    /// let mut service = BagpipeService::new(String::from("inner"), Bagpipe::new(1));
+    /// service.get_mut().push_str(" service");
+    /// assert_eq!(service.get_ref(), "inner service");
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::{Bagpipe, BagpipeService};
+    ///
+    /// let service = BagpipeService::new(String::from("inner"), Bagpipe::new(1));
+    /// assert_eq!(service.into_inner(), "inner");
+    /// ```
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The bagpipe that limits the service.
+    ///
+    /// # Examples
+    ///
+    /// See [`BagpipeService::new`].
+    pub fn bagpipe(&self) -> &Bagpipe {
+        &self.pipe
+    }
+}
+
 impl<S> fmt::Debug for BagpipeService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BagpipeService")
@@ -96,15 +168,12 @@ impl<S> fmt::Debug for BagpipeService<S> {
 
 impl<S, Request> Service<Request> for BagpipeService<S>
 where
-    S: Service<Request> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request> + Clone,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    S::Response: Send + 'static,
-    Request: Send + 'static,
 {
     type Response = S::Response;
     type Error = Error;
-    type Future = ResponseFuture<S::Response>;
+    type Future = ResponseFuture<S, Request>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
@@ -113,37 +182,24 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        // The clone that was driven to readiness serves this request; the fresh clone stays for
+        // the next `poll_ready` (tower's advice for services that call later).
         let clone = self.inner.clone();
-        let mut ready = std::mem::replace(&mut self.inner, clone);
-        let shared = Arc::clone(self.pipe.shared());
-        if shared.options.disabled {
-            let call = ready.call(request);
-            return ResponseFuture::new(async move {
-                call.await.map_err(|error| Error::Service(error.into()))
-            });
-        }
-        let ticket = Shared::admit(Arc::clone(&shared));
-        ResponseFuture::new(async move {
-            let permit = ticket?.ready().await?;
-            let call = ready.call(request);
-            let result = match shared.options.timeout {
-                None => call.await,
-                Some(timeout) => match Box::pin(tokio::time::timeout(timeout, call)).await {
-                    Ok(result) => result,
-                    Err(_elapsed) => {
-                        drop(permit);
-                        Counters::bump(&shared.counters.timeouts);
-                        return Err(Error::Timeout { timeout });
-                    }
-                },
-            };
-            permit.complete();
-            result.map_err(|error| Error::Service(error.into()))
-        })
+        let ready = std::mem::replace(&mut self.inner, clone);
+        let state = match Ticket::admit(Arc::clone(self.pipe.shared())) {
+            Ok(ticket) => State::Waiting {
+                ticket,
+                call: Some((ready, request)),
+            },
+            Err(error) => State::Failed { error: Some(error) },
+        };
+        ResponseFuture { state }
     }
 }
 
-/// The response future of [`BagpipeService`].
+/// The response future of [`BagpipeService`]: waits for the slot, then calls the inner service
+/// and polls its future under the execution timeout, all in its own state: no boxed future per
+/// request (only a deadline's timer is boxed, when the bagpipe has one).
 ///
 /// # Cancel safety
 ///
@@ -153,29 +209,83 @@ where
 /// # Examples
 ///
 /// See [`BagpipeLayer`].
+#[pin_project]
 #[must_use = "futures do nothing unless you .await or poll them"]
-pub struct ResponseFuture<T> {
-    inner: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
+pub struct ResponseFuture<S: Service<Request>, Request> {
+    #[pin]
+    state: State<S, Request>,
 }
 
-impl<T> ResponseFuture<T> {
-    fn new(future: impl Future<Output = Result<T, Error>> + Send + 'static) -> Self {
-        Self {
-            inner: Box::pin(future),
+#[pin_project(project = StateProj)]
+enum State<S: Service<Request>, Request> {
+    Waiting {
+        ticket: Ticket<Arc<Shared>>,
+        call: Option<(S, Request)>,
+    },
+    Running {
+        #[pin]
+        call: Execute<Arc<Shared>, S::Future>,
+    },
+    Failed {
+        error: Option<Error>,
+    },
+}
+
+impl<S, Request> Future for ResponseFuture<S, Request>
+where
+    S: Service<Request>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = Result<S::Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Waiting { ticket, call } => {
+                    let permit = match ready!(Pin::new(ticket).poll(cx)) {
+                        Ok(permit) => permit,
+                        Err(error) => {
+                            state.set(State::Failed { error: None });
+                            return Poll::Ready(Err(error));
+                        }
+                    };
+                    let Some((mut service, request)) = call.take() else {
+                        return Poll::Pending;
+                    };
+                    let call = Execute::new(permit, service.call(request));
+                    state.set(State::Running { call });
+                }
+                StateProj::Running { call } => {
+                    let result = ready!(call.poll(cx));
+                    state.set(State::Failed { error: None });
+                    return Poll::Ready(match result {
+                        Ok(Ok(response)) => Ok(response),
+                        Ok(Err(error)) => Err(Error::Service(error.into())),
+                        Err(error) => Err(error),
+                    });
+                }
+                StateProj::Failed { error } => {
+                    return match error.take() {
+                        Some(error) => Poll::Ready(Err(error)),
+                        None => Poll::Pending,
+                    };
+                }
+            }
         }
     }
 }
 
-impl<T> Future for ResponseFuture<T> {
-    type Output = Result<T, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl<T> fmt::Debug for ResponseFuture<T> {
+impl<S: Service<Request>, Request> fmt::Debug for ResponseFuture<S, Request> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        let state = match &self.state {
+            State::Waiting { .. } => "waiting",
+            State::Running { .. } => "running",
+            State::Failed { error: Some(_) } => "failed",
+            State::Failed { error: None } => "resolved",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
     }
 }

@@ -53,7 +53,7 @@
 //! # }
 //! ```
 //!
-//! # Two ways in
+//! # Three ways in
 //!
 //! - [`Bagpipe::push`] decides before it returns (admitted, queued or refused, like the book's
 //!   `push`) and returns a [`Push`] handle that resolves to the output. The call runs on its
@@ -62,6 +62,16 @@
 //!   cancels the call.
 //! - [`Bagpipe::run`] waits for a slot in the caller's task and polls the future there, so it
 //!   may borrow.
+//! - [`Bagpipe::acquire`] (and [`acquire_owned`](Bagpipe::acquire_owned),
+//!   [`try_acquire`](Bagpipe::try_acquire)) hands out the slot itself as a [`Permit`] that frees
+//!   it when dropped, in tokio's `Semaphore` shape, for work that spans several awaits (a
+//!   database transaction).
+//!
+//! All three wait in one FIFO queue, the same way: `push`, `run` and the tower layer are thin
+//! layers over the permits, so `queue_length`, `refuse`, `queue_timeout`, `close` and
+//! `set_limit` mean the same for each. Every queued call ends: it runs, or it fails with
+//! [`Error::Closed`] once no slot can free for it (the bagpipe was closed, or its last handle was
+//! dropped at limit 0), or with [`Error::Cancelled`] when its runtime shuts down.
 //!
 //! # From npm bagpipe
 //!
@@ -76,6 +86,7 @@
 //! | (late call keeps running)                     | [`Builder::on_timeout`] with [`OnTimeout`]    |
 //! | `disabled: true`, or `limit < 1`              | [`Builder::disabled`]                         |
 //! | `bagpipe.push(fn, args..., callback)`         | [`Bagpipe::push`] → [`Push`], [`Bagpipe::run`]|
+//! | (none)                                        | [`Bagpipe::acquire`] → [`Permit`]             |
 //! | `bagpipe.on('full', fn(length))`              | `events().on("full", ..)`, [`Event::Full`]    |
 //! | `bagpipe.on('outdated', fn(err))`             | `events().on("outdated", ..)`, [`Event::Outdated`] |
 //! | (none)                                        | `events().on("drain", ..)`, [`Event::Drain`]  |
@@ -85,9 +96,20 @@
 //! | `bagpipe.limit = n`                           | [`Bagpipe::set_limit`]                        |
 //! | (none)                                        | [`Bagpipe::close`], [`Bagpipe::stats`]        |
 //!
-//! Differences from the original, each on purpose: a call that throws (panics) frees its slot;
-//! a late success is reported as `outdated`, not only a late error; `limit(0)` pauses admission
-//! instead of disabling the limiter.
+//! # Deliberate differences from npm bagpipe
+//!
+//! Each where npm's behaviour is a defect or a limit of callbacks; the book's scenarios behave
+//! as in npm (the `book_scenarios` test replays them step by step).
+//!
+//! | situation                                     | npm bagpipe                      | here                                   |
+//! |-----------------------------------------------|----------------------------------|----------------------------------------|
+//! | `refuse` on, `queue_length(0)`, a slot free   | every push refused               | the call takes the free slot; only a call that would wait is refused |
+//! | `limit < 1`                                   | limiting off                     | admission paused until [`Bagpipe::set_limit`] raises it; [`Builder::disabled`] turns limiting off |
+//! | a call throws (panics)                        | its slot leaks                   | its slot is freed; `push` resolves to [`Error::Panicked`] |
+//! | a call completes twice                        | `active` drops below the truth   | impossible: a slot is a value, freed once |
+//! | a late call (after its timeout) succeeds      | silently dropped                 | reported as `outdated`, like a late error |
+//! | `outdated` listeners                          | each gets the error              | each sees the same late result, typed ([`Outdated::output`]) |
+//! | the limiter is dropped with calls queued      | (garbage collected, callbacks never called) | queued calls run if a slot can still free, else end with [`Error::Closed`] |
 //!
 //! # Feature flags
 //!
@@ -108,23 +130,32 @@ mod bagpipe;
 mod builder;
 mod error;
 mod event;
+mod execute;
+mod launch;
 #[cfg(feature = "tower")]
 mod layer;
+mod options;
+mod permit;
 mod push;
-mod queued_push;
 mod shared;
 mod slots;
 mod stats;
 mod sync;
+#[cfg(all(test, bagpipe_loom))]
+mod tests;
+mod waiter;
 
 pub use crate::bagpipe::Bagpipe;
-pub use crate::builder::{Builder, OnTimeout};
-pub use crate::error::Error;
-pub use crate::event::{Event, Outdated};
+pub use crate::builder::Builder;
+pub use crate::error::{Error, OutputError, TryAcquireError};
+pub use crate::event::{Event, LateOutput, Outdated};
 #[cfg(feature = "tower")]
 pub use crate::layer::{BagpipeLayer, BagpipeService, ResponseFuture};
+pub use crate::options::OnTimeout;
+pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::push::Push;
 pub use crate::stats::Stats;
+pub use crate::waiter::{Acquire, AcquireOwned};
 
 // The README's examples run as doc tests, so the first code a crates.io reader sees compiles.
 #[cfg(doctest)]

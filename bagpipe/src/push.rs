@@ -6,22 +6,28 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use futures_util::task::AtomicWaker;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, panic_message};
-use crate::queued_push::Pending;
-use crate::shared::QueuedCall;
+use crate::launch::{Launched, Pending};
+use crate::shared::Shared;
+use crate::slots::{Left, Node};
 
 /// A call handed to [`Bagpipe::push`](crate::Bagpipe::push): a future that resolves to the
 /// call's output, or to the [`Error`] that kept it from one.
 ///
 /// The call itself runs on its own tokio task whether or not the handle is polled. Dropping the
 /// handle cancels the call: if it still waits, it leaves the queue at once and never runs (its
-/// future is dropped right there, unless it waits in a task of its own under a queue deadline);
-/// if it runs, its task is aborted, so its future is dropped and its slot freed as soon as the runtime
-/// handles the abort (at once if the task is idle, after its current poll if it is being polled).
-/// [`detach`](Push::detach) lets it finish instead. A handle polled again after it resolved stays
-/// pending.
+/// future is dropped right there, unless it waits in a task of its own under a queue deadline,
+/// where the runtime drops it when it handles the abort); if it runs, its task is aborted, so its
+/// future is dropped and its slot freed as soon as the runtime handles the abort (at once if the
+/// task is idle, after its current poll if it is being polled). [`detach`](Push::detach) lets it
+/// finish instead. A handle polled again after it resolved stays pending.
+///
+/// Every handle resolves: a queued call that can never get a slot (the bagpipe was closed, or
+/// its last [`Bagpipe`](crate::Bagpipe) handle was dropped at limit 0) resolves to
+/// [`Error::Closed`], and a call whose runtime shut down to [`Error::Cancelled`].
 ///
 /// # Examples
 ///
@@ -65,10 +71,12 @@ impl<T> Push<T> {
         }
     }
 
-    pub(crate) fn queued(call: Arc<dyn Pending<T>>) -> Self {
-        Self {
-            state: State::Queued(call),
-        }
+    pub(crate) fn launched(launched: Launched<T>) -> Self {
+        let state = match launched {
+            Launched::Running(task) => State::Running(task, None),
+            Launched::Parked(call) => State::Queued(call),
+        };
+        Self { state }
     }
 
     /// Lets the call run to its end without anyone awaiting it (the book's `push` without a
@@ -180,5 +188,28 @@ impl<T> fmt::Debug for Push<T> {
         f.debug_struct("Push")
             .field("state", &state)
             .finish_non_exhaustive()
+    }
+}
+
+/// Lets a push handle take its call out of the queue at once when the handle is dropped, when
+/// the call waits in a task of its own, rather than when the runtime gets round to dropping the
+/// aborted task.
+#[derive(Debug)]
+pub(crate) struct QueuedCall {
+    shared: Arc<Shared>,
+    node: Arc<Node<AtomicWaker>>,
+}
+
+impl QueuedCall {
+    pub(crate) fn new(shared: Arc<Shared>, node: Arc<Node<AtomicWaker>>) -> Self {
+        Self { shared, node }
+    }
+
+    /// Leaves the queue if still waiting; a slot granted meanwhile is left to the task, whose
+    /// waiter releases it when the task is dropped.
+    fn cancel(&self) {
+        if let Left::Waiting(drained) = self.shared.slots.leave(&self.node) {
+            self.shared.drained(drained);
+        }
     }
 }

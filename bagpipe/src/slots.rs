@@ -32,23 +32,27 @@
 //! `WAITERS`), and freed slots go to the head of the queue, so admission is FIFO. Wakers are
 //! called after the lock is dropped.
 //!
-//! A queued caller is a [`Seat`]: a `run` future or a pushed call's own task waits on a [`Node`]
-//! and its waker; a pushed call without a task of its own is a seat that spawns its task when
-//! `wake` finds it granted (see `queued_push`). Either way the machine only writes the state word
-//! under the lock and calls `wake` once after it.
+//! A queued caller is a [`Node`]: its state word and a way to tell its owner. The machine only
+//! writes the state word under the lock and tells the owner once after it; every waiter reads
+//! its fate from the node. The node also carries an opaque payload, so that a pushed call
+//! waiting without a task of its own costs one allocation: its future lives in its node, and
+//! being told spawns the task (see `launch`). The machine never looks at the payload.
 //!
 //! Cancelled waiters are marked in place and skipped when they reach the head. To keep memory
 //! bounded when many waiters give up while nothing is released, the queue is compacted when dead
 //! entries outnumber live ones.
 //!
-//! The atomics and the lock come from `crate::sync`, which swaps in loom's under `--cfg loom`:
-//! `tests/loom_slots.rs` compiles this file into a model test that races releases against new
-//! callers, `set_limit`, `cancel` and `close`, and checks that no slot leaks, no waiter is
-//! stranded and every waiter is woken exactly once.
+//! The atomics and the lock come from `crate::sync`, which swaps in loom's under
+//! `--cfg bagpipe_loom`: the models in `src/tests/loom_slots.rs` race releases against new
+//! callers, `set_limit`, `leave` and `close` on this machine, and those in
+//! `src/tests/loom_handoff.rs` do the same through the waiting future and the permits, checking
+//! that no slot leaks, no waiter is stranded and every waiter is woken exactly once.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, PoisonError};
+use std::task::{Poll, Waker};
 
 use futures_util::task::AtomicWaker;
 
@@ -76,75 +80,102 @@ pub(crate) const GRANTED: u8 = 1;
 pub(crate) const CANCELLED: u8 = 2;
 pub(crate) const CLOSED_OUT: u8 = 3;
 
-/// A place in the queue as the admission machine sees it: a state word, written only under
-/// the queue lock, and what to do once the place is granted a slot or turned away.
-pub(crate) trait Seat: Send + Sync {
-    /// `WAITING`, `GRANTED`, `CANCELLED` or `CLOSED_OUT`.
-    fn seat(&self) -> &AtomicU8;
+/// What a queued node carries besides its state, as the queue sees it.
+pub(crate) type AnyPayload = dyn Any + Send + Sync;
 
-    /// Called once, after the queue lock is dropped, when the seat was granted or closed out.
-    fn wake(self: Arc<Self>);
-}
+/// Tells a node's owner, once, that the machine decided its place.
+pub(crate) type Notify = fn(&Node);
 
-/// Builds the seat of a caller that has to wait; handed back unused to a caller admitted at
-/// once, so that what it carries (a pushed future) is not lost.
-pub(crate) trait Enqueue {
-    type Seat: Seat + 'static;
-
-    fn enqueue(self) -> Arc<Self::Seat>;
-}
-
-/// One queued caller that polls for its slot (a `run` future, or a pushed call's task).
-#[derive(Debug)]
-pub(crate) struct Node {
+/// One place in the queue: its state (written only under the queue lock), how to tell its owner
+/// once, after the lock is dropped, that the place was granted a slot or closed out, and what
+/// the owner keeps with it.
+///
+/// A waiting future's payload is the [`AtomicWaker`] its task registers, and it is told through
+/// [`wake_registered`]; a parked push keeps its future in the payload and is told through its
+/// own function (see `launch`).
+pub(crate) struct Node<P: ?Sized = AnyPayload> {
     state: AtomicU8,
-    waker: AtomicWaker,
+    notify: Notify,
+    payload: P,
 }
 
-impl Node {
-    /// The state as the waiter sees it; `WAITING`, `GRANTED` or `CLOSED_OUT`.
+impl<P> Node<P> {
+    fn new(payload: P, notify: Notify) -> Self {
+        Self {
+            state: AtomicU8::new(WAITING),
+            notify,
+            payload,
+        }
+    }
+}
+
+impl<P: ?Sized> Node<P> {
+    /// `WAITING`, `GRANTED`, `CANCELLED` or `CLOSED_OUT`.
     pub(crate) fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
     }
 
-    /// Registers the waiter's waker.
-    pub(crate) fn register(&self, waker: &std::task::Waker) {
-        self.waker.register(waker);
+    /// What the owner keeps with its place.
+    pub(crate) fn payload(&self) -> &P {
+        &self.payload
     }
 }
 
-impl Seat for Node {
-    fn seat(&self) -> &AtomicU8 {
-        &self.state
+impl Node<AtomicWaker> {
+    /// Ready with `GRANTED` or `CLOSED_OUT` once the machine decided; otherwise registers
+    /// `waker` to be woken when it does. The state is read again after the registration, so a
+    /// decision that lands in between is not missed.
+    pub(crate) fn poll_decided(&self, waker: &Waker) -> Poll<u8> {
+        let state = self.state();
+        if state == GRANTED || state == CLOSED_OUT {
+            return Poll::Ready(state);
+        }
+        self.payload.register(waker);
+        match self.state() {
+            state @ (GRANTED | CLOSED_OUT) => Poll::Ready(state),
+            _ => Poll::Pending,
+        }
     }
 
-    fn wake(self: Arc<Self>) {
-        self.waker.wake();
+    /// Forgets the registered waker, which a node that left the queue will never wake.
+    pub(crate) fn forget_waker(&self) {
+        drop(self.payload.take());
     }
 }
 
-/// Enqueues a plain [`Node`].
-#[derive(Debug)]
-pub(crate) struct NewNode;
-
-impl Enqueue for NewNode {
-    type Seat = Node;
-
-    fn enqueue(self) -> Arc<Node> {
-        Arc::new(Node {
-            state: AtomicU8::new(WAITING),
-            waker: AtomicWaker::new(),
-        })
+/// How the machine tells a waiting future: through the waker its task registered.
+pub(crate) fn wake_registered(node: &Node) {
+    if let Some(waker) = node.payload().downcast_ref::<AtomicWaker>() {
+        waker.wake();
     }
+}
+
+impl<P: ?Sized> fmt::Debug for Node<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a node left the queue when its owner gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Left {
+    /// It was still waiting and is now cancelled; it never held a slot.
+    Waiting(Drained),
+    /// It had been granted a slot, which its owner now holds and must release.
+    Granted,
+    /// It had been closed out, or had left before.
+    Gone,
 }
 
 /// What an admission attempt decided.
 #[derive(Debug)]
-pub(crate) enum Admission<E: Enqueue> {
-    /// A slot is held; release it with [`Slots::release`]. The seat builder comes back unused.
-    Admitted(E),
+pub(crate) enum Admission<P> {
+    /// A slot is held; release it with [`Slots::release`]. The payload comes back unused.
+    Admitted(P),
     /// The caller waits in the queue; `queued` counts the waiters including this one.
-    Queued { node: Arc<E::Seat>, queued: usize },
+    Queued { node: Arc<Node<P>>, queued: usize },
     /// The queue was full (`queued` waiters) and refusal is on.
     Refused { queued: usize },
     /// The machine is closed.
@@ -153,7 +184,7 @@ pub(crate) enum Admission<E: Enqueue> {
 
 #[derive(Default)]
 struct Queue {
-    entries: VecDeque<Arc<dyn Seat>>,
+    entries: VecDeque<Arc<Node>>,
     live: usize,
     dead: usize,
     released_high: u64,
@@ -204,6 +235,7 @@ impl Slots {
     }
 
     /// The limit as the active count can hold it.
+    #[inline]
     fn effective_limit(&self) -> u64 {
         u64::try_from(self.limit.load(Ordering::Acquire))
             .unwrap_or(ACTIVE_MAX)
@@ -251,9 +283,14 @@ impl Slots {
 
     /// Admits, queues or refuses one caller. `refuse_at` is the queue length at which new
     /// callers are refused instead of queued.
-    pub(crate) fn admit<E: Enqueue>(&self, refuse_at: Option<usize>, seat: E) -> Admission<E> {
+    pub(crate) fn admit<P: Send + Sync + 'static>(
+        &self,
+        refuse_at: Option<usize>,
+        payload: P,
+        notify: Notify,
+    ) -> Admission<P> {
         if self.try_fast() {
-            return Admission::Admitted(seat);
+            return Admission::Admitted(payload);
         }
         let mut queue = self.lock();
         let mut current = self.state.load(Ordering::Acquire);
@@ -278,13 +315,13 @@ impl Slots {
                 .state
                 .compare_exchange(current, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) if next & WAITERS == 0 => return Admission::Admitted(seat),
+                Ok(_) if next & WAITERS == 0 => return Admission::Admitted(payload),
                 Ok(_) => break,
                 Err(actual) => current = actual,
             }
         }
-        let node = seat.enqueue();
-        queue.entries.push_back(Arc::clone(&node) as Arc<dyn Seat>);
+        let node = Arc::new(Node::new(payload, notify));
+        queue.entries.push_back(Arc::clone(&node) as Arc<Node>);
         queue.live += 1;
         Admission::Queued {
             node,
@@ -345,7 +382,7 @@ impl Slots {
 
     /// Grants slots to head waiters while `active < limit`; clears `WAITERS` when the queue
     /// empties. Returns whether it emptied the queue.
-    fn grant_locked(&self, queue: &mut Queue, woken: &mut Vec<Arc<dyn Seat>>) -> Drained {
+    fn grant_locked(&self, queue: &mut Queue, woken: &mut Vec<Arc<Node>>) -> Drained {
         if queue.live == 0 {
             return Drained(false);
         }
@@ -354,12 +391,12 @@ impl Slots {
             let Some(node) = queue.entries.pop_front() else {
                 break;
             };
-            if node.seat().load(Ordering::Acquire) == CANCELLED {
+            if node.state() == CANCELLED {
                 queue.dead -= 1;
                 continue;
             }
             self.state.fetch_add(ONE, Ordering::AcqRel);
-            node.seat().store(GRANTED, Ordering::Release);
+            node.state.store(GRANTED, Ordering::Release);
             queue.live -= 1;
             woken.push(node);
         }
@@ -377,41 +414,28 @@ impl Slots {
         }
     }
 
-    /// A waiter gives up. If its slot was granted meanwhile, the slot is released; otherwise
-    /// it leaves the queue.
-    pub(crate) fn cancel(&self, seat: &AtomicU8) -> Drained {
-        self.leave(seat, true)
-    }
-
+    /// A waiter gives up. If it still waits it leaves the queue; if its slot was granted meanwhile, the caller now holds that slot and must release it.
     /// The state is read under the lock, so a grant cannot slip between the check and the
-    /// change; only the node's owner (`release_granted`) may release a granted slot.
-    fn leave(&self, seat: &AtomicU8, release_granted: bool) -> Drained {
+    /// change.
+    pub(crate) fn leave<P: ?Sized>(&self, node: &Node<P>) -> Left {
         let mut queue = self.lock();
-        match seat.load(Ordering::Acquire) {
+        let left = match node.state() {
             WAITING => {
-                seat.store(CANCELLED, Ordering::Release);
+                node.state.store(CANCELLED, Ordering::Release);
                 queue.live -= 1;
                 queue.dead += 1;
                 let drained = self.clear_if_empty(&mut queue);
                 if !drained.0 && queue.dead > queue.live && queue.dead >= COMPACT_MIN_DEAD {
-                    queue
-                        .entries
-                        .retain(|entry| entry.seat().load(Ordering::Acquire) != CANCELLED);
+                    queue.entries.retain(|entry| entry.state() != CANCELLED);
                     queue.dead = 0;
                 }
-                drained
+                Left::Waiting(drained)
             }
-            GRANTED if release_granted => {
-                drop(queue);
-                self.release()
-            }
-            _ => Drained(false),
-        }
-    }
-
-    /// Takes a waiter out of the queue if it still waits; leaves a granted slot alone.
-    pub(crate) fn cancel_waiting(&self, seat: &AtomicU8) -> Drained {
-        self.leave(seat, false)
+            GRANTED => Left::Granted,
+            _ => Left::Gone,
+        };
+        drop(queue);
+        left
     }
 
     /// Changes the limit; raising it admits head waiters at once, lowering it only stops new
@@ -433,8 +457,8 @@ impl Slots {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut woken = Vec::with_capacity(queue.live);
         for node in queue.entries.drain(..) {
-            if node.seat().load(Ordering::Acquire) == WAITING {
-                node.seat().store(CLOSED_OUT, Ordering::Release);
+            if node.state() == WAITING {
+                node.state.store(CLOSED_OUT, Ordering::Release);
                 woken.push(node);
             }
         }
@@ -447,13 +471,13 @@ impl Slots {
     }
 }
 
-fn wake_all(woken: Vec<Arc<dyn Seat>>) {
+fn wake_all(woken: Vec<Arc<Node>>) {
     for node in woken {
-        node.wake();
+        (node.notify)(&node);
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(bagpipe_loom)))]
 mod tests {
     use super::*;
 

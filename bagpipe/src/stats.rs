@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Slots handed out: calls that started running, plus waiters granted a slot that were
-    /// dropped before they could use it.
+    /// Slots handed out: calls that started running and permits, plus waiters granted a slot
+    /// that were dropped before they could use it.
     pub admitted: u64,
     /// Calls refused because the queue was full ([`Error::TooMuchAsyncCall`](crate::Error)).
     pub refused: u64,
@@ -36,7 +36,8 @@ pub struct Stats {
     pub timeouts: u64,
     /// Detached calls that finished after their timeout (`outdated` events).
     pub outdated: u64,
-    /// Calls that ran to the end within their timeout and delivered their output.
+    /// Calls that ran to the end within their timeout and delivered their output, and permits
+    /// that were given back (a permit's work ends when it is dropped).
     pub completed: u64,
     /// Pushed calls that panicked ([`Error::Panicked`](crate::Error)).
     pub panicked: u64,

@@ -1,5 +1,5 @@
-//! A property test: random sequences of push / run / finish / drop / panic / time passing /
-//! set_limit / close against a reference model of the book's algorithm.
+//! A property test: random sequences of push / run / acquire / finish / drop / panic / time
+//! passing / set_limit / close against a reference model of the book's algorithm.
 //!
 //! The model is the book's `push` / `next` / `run` reduced to data: a set of running calls, a
 //! FIFO queue, a limit, a queue length for refusal, an execution timeout. After every step the
@@ -21,9 +21,19 @@ use tokio_test::task::{Spawn, spawn};
 const TIMEOUT_MS: u64 = 10;
 const QUEUE_LENGTH: usize = 3;
 
+/// How a call goes through the bagpipe.
+#[derive(Debug, Clone, Copy)]
+enum Way {
+    Push,
+    Run,
+    /// `acquire_owned`, then the work under the caller's own `tokio::time::timeout`, holding
+    /// the permit.
+    Permit,
+}
+
 #[derive(Debug, Clone)]
 enum Op {
-    Start { push: bool },
+    Start(Way),
     Finish(usize),
     Panic(usize),
     Drop(usize),
@@ -34,7 +44,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        5 => any::<bool>().prop_map(|push| Op::Start { push }),
+        5 => prop_oneof![Just(Way::Push), Just(Way::Run), Just(Way::Permit)].prop_map(Op::Start),
         3 => any::<usize>().prop_map(Op::Finish),
         1 => any::<usize>().prop_map(Op::Panic),
         2 => any::<usize>().prop_map(Op::Drop),
@@ -119,7 +129,7 @@ struct Call {
     finish: Option<oneshot::Sender<bool>>,
 }
 
-fn start(pipe: &Bagpipe, id: u32, push: bool) -> Call {
+fn start(pipe: &Bagpipe, id: u32, way: Way) -> Call {
     let (finish, finished) = oneshot::channel::<bool>();
     let work = async move {
         match finished.await {
@@ -128,12 +138,23 @@ fn start(pipe: &Bagpipe, id: u32, push: bool) -> Call {
             Err(_) => std::future::pending().await,
         }
     };
-    let future: CallFuture = if push {
+    let future: CallFuture = match way {
         // The handle itself; the call runs on its own task.
-        Box::pin(pipe.push(work))
-    } else {
-        let pipe = pipe.clone();
-        Box::pin(async move { pipe.run(work).await })
+        Way::Push => Box::pin(pipe.push(work)),
+        Way::Run => {
+            let pipe = pipe.clone();
+            Box::pin(async move { pipe.run(work).await })
+        }
+        Way::Permit => {
+            let acquire = pipe.acquire_owned();
+            Box::pin(async move {
+                let _permit = acquire.await?;
+                let timeout = Duration::from_millis(TIMEOUT_MS);
+                tokio::time::timeout(timeout, work)
+                    .await
+                    .map_err(|_elapsed| Error::Timeout { timeout })
+            })
+        }
     };
     Call {
         task: spawn(future),
@@ -221,10 +242,10 @@ fn check(ops: Vec<Op>, limit: usize, refuse: bool) -> Result<(), TestCaseError> 
                 .map(|(id, _)| *id)
                 .collect();
             match op {
-                Op::Start { push } => {
+                Op::Start(way) => {
                     let id = next_id;
                     next_id += 1;
-                    calls.insert(id, start(&pipe, id, push));
+                    calls.insert(id, start(&pipe, id, way));
                     if let Some(outcome) = model.admit(id) {
                         expected.insert(id, outcome);
                     }

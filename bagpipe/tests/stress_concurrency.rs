@@ -1,5 +1,6 @@
-//! Stress on a multi-thread runtime: 10^5 calls at limit 64, half pushed and half run from
-//! their own tasks; the measured maximum concurrency is exactly 64 and every call resolves.
+//! Stress on a multi-thread runtime: 10^5 calls at limit 64, a third pushed, a third run from
+//! their own tasks and a third done under a permit from `acquire_owned`; the measured maximum
+//! concurrency is exactly 64 and every call resolves.
 //! And queued push handles dropped from another thread while slots are being granted.
 
 use std::sync::Arc;
@@ -32,20 +33,30 @@ impl HighWater {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_hundred_thousand_calls_at_limit_64_never_exceed_it() {
+async fn a_hundred_thousand_calls_and_permits_at_limit_64_never_exceed_it() {
     let pipe = Bagpipe::new(LIMIT);
     let high = Arc::new(HighWater::default());
     let barrier = Arc::new(Barrier::new(LIMIT));
-    let mut pushed = Vec::with_capacity(CALLS / 2);
-    let mut ran = Vec::with_capacity(CALLS / 2);
+    let mut pushed = Vec::with_capacity(CALLS / 3 + 1);
+    let mut ran = Vec::with_capacity(CALLS * 2 / 3 + 1);
     for n in 0..CALLS {
         let high = Arc::clone(&high);
         let meet = (n < LIMIT).then(|| Arc::clone(&barrier));
-        if n % 2 == 0 {
-            pushed.push(pipe.push(async move { high.call(meet).await }));
-        } else {
-            let pipe = pipe.clone();
-            ran.push(tokio::spawn(async move { pipe.run(high.call(meet)).await }));
+        match n % 3 {
+            0 => pushed.push(pipe.push(async move { high.call(meet).await })),
+            1 => {
+                let pipe = pipe.clone();
+                ran.push(tokio::spawn(async move { pipe.run(high.call(meet)).await }));
+            }
+            _ => {
+                let acquire = pipe.acquire_owned();
+                ran.push(tokio::spawn(async move {
+                    let permit = acquire.await?;
+                    let done = high.call(meet).await;
+                    drop(permit);
+                    Ok(done)
+                }));
+            }
         }
     }
     let mut resolved = 0;

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nodebook_bagpipe::{Bagpipe, Error, Event, OnTimeout};
+use nodebook_bagpipe::{Bagpipe, Error, Event, OnTimeout, OutputError};
 use tokio::time::{Instant, sleep};
 
 const MS: Duration = Duration::from_millis(1);
@@ -17,7 +17,10 @@ fn outdated_log(pipe: &Bagpipe) -> Arc<Mutex<Vec<Late>>> {
     let sink = Arc::clone(&log);
     pipe.events().on(Event::OUTDATED, move |event: &Event| {
         if let Event::Outdated(late) = event {
-            let taken = late.take::<Result<u32, String>>();
+            let taken = late
+                .output::<Result<u32, String>>()
+                .ok()
+                .map(|output| output.clone());
             let panic = late.panic_message().map(str::to_owned);
             sink.lock().unwrap().push((taken, panic, late.elapsed()));
         }
@@ -123,6 +126,39 @@ async fn detach_mode_reports_a_late_success_as_outdated() {
     sleep(Duration::from_secs(1)).await;
     assert_eq!(*log.lock().unwrap(), [(Some(Ok(7)), None, 200 * MS)]);
     assert_eq!(pipe.stats().outdated, 1);
+}
+
+/// npm hands every `outdated` listener the error; here every listener sees the late result,
+/// and a listener that asks for the wrong type is told which type it is.
+#[tokio::test(start_paused = true)]
+async fn outdated_reaches_every_listener_with_the_late_result() {
+    let (pipe, first) = detaching(10 * MS);
+    let second = outdated_log(&pipe);
+    let third = outdated_log(&pipe);
+    let wrong = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&wrong);
+    pipe.events().on(Event::OUTDATED, move |event: &Event| {
+        if let Event::Outdated(late) = event {
+            sink.lock().unwrap().push(late.output::<u32>().map(|n| *n));
+        }
+    });
+    let call = pipe.push(async {
+        sleep(20 * MS).await;
+        Err::<u32, String>("late failure".to_owned())
+    });
+    assert!(matches!(call.await, Err(Error::Timeout { .. })));
+    sleep(100 * MS).await;
+    let expected = [(Some(Err("late failure".to_owned())), None, 20 * MS)];
+    for log in [first, second, third] {
+        assert_eq!(*log.lock().unwrap(), expected);
+    }
+    assert_eq!(
+        *wrong.lock().unwrap(),
+        [Err(OutputError::WrongType {
+            expected: "u32",
+            actual: "core::result::Result<u32, alloc::string::String>",
+        })]
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -125,3 +125,32 @@ fn the_service_is_debug_without_a_debug_inner_service() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn the_service_lends_and_returns_its_inner_service() {
+    let mut service = BagpipeLayer::new(Bagpipe::new(1)).layer(vec![1, 2]);
+    assert_eq!(service.get_ref(), &[1, 2]);
+    service.get_mut().push(3);
+    assert_eq!(service.bagpipe().limit(), 1);
+    assert_eq!(service.into_inner(), [1, 2, 3]);
+}
+
+/// The response future carries the request, the waiting place and the inner call in its own
+/// state (no boxed future per request; only a deadline's timer is boxed), and is `Send` when
+/// they are.
+#[tokio::test]
+async fn the_response_future_is_send_and_resolves_across_tasks() {
+    fn send<T: Send>(value: T) -> T {
+        value
+    }
+    let pipe = Bagpipe::new(1);
+    let gate = Arc::new(Semaphore::new(0));
+    let mut service = BagpipeLayer::new(pipe.clone()).layer(gated(Arc::clone(&gate)));
+    let first = send(service.ready().await.unwrap().call(4));
+    let second = send(service.ready().await.unwrap().call(5));
+    let second = tokio::spawn(second);
+    gate.add_permits(2);
+    assert_eq!(first.await.unwrap(), 40);
+    assert_eq!(second.await.unwrap().unwrap(), 50);
+    assert_eq!((pipe.active(), pipe.queued()), (0, 0));
+}

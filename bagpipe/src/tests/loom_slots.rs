@@ -1,70 +1,70 @@
 //! Model checks of the admission machine (`src/slots.rs`) under loom: every interleaving of a few
 //! threads taking, giving back, handing over and cancelling slots, up to the preemption bound.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p nodebook-bagpipe --release --test
-//! loom_slots` (see CONTRIBUTING.md). The machine is compiled into this test from its source, so
-//! the model drives the real code directly, without tokio, which loom cannot see into.
+//! Run with `RUSTFLAGS="--cfg bagpipe_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p nodebook-bagpipe
+//! --lib --release` (see CONTRIBUTING.md). The models drive the machine directly, without tokio,
+//! which loom cannot see into.
 //!
 //! What every model checks at its end: no slot leaked (the active count is back to zero and the
 //! release count says how many slots were taken), no waiter stranded (the queue is empty and the
 //! fast path is open again, so the waiters flag was cleared), and every waiter was either granted
 //! and woken exactly once, or cancelled or turned away as its story says.
 
-#![cfg(loom)]
-
-#[allow(dead_code)]
-#[path = "../src/sync.rs"]
-mod sync;
-
-#[allow(dead_code)]
-#[path = "../src/slots.rs"]
-mod slots;
-
 use std::sync::Arc;
+use std::task::{Wake, Waker};
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
-use slots::{Admission, CANCELLED, CLOSED_OUT, Enqueue, GRANTED, Seat, Slots, WAITING};
+use futures_util::task::AtomicWaker;
+
+use crate::slots::{
+    Admission, CANCELLED, CLOSED_OUT, GRANTED, Left, Node, Slots, WAITING, wake_registered,
+};
+
+/// Counts how often the machine woke a waiter.
+#[derive(Debug)]
+struct Wakes(AtomicUsize);
+
+impl Wake for Wakes {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
 
 /// A queued caller that counts how often the machine woke it.
 #[derive(Debug)]
 struct Waiter {
-    state: sync::AtomicU8,
-    wakes: AtomicUsize,
+    node: Arc<Node<AtomicWaker>>,
+    wakes: Arc<Wakes>,
+    /// Decided before its waker was registered (the machine found no waker to wake).
+    decided_early: bool,
 }
 
 impl Waiter {
+    fn new(node: Arc<Node<AtomicWaker>>) -> Self {
+        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&wakes));
+        let decided_early = node.poll_decided(&waker).is_ready();
+        Self {
+            node,
+            wakes,
+            decided_early,
+        }
+    }
+
     fn state(&self) -> u8 {
-        self.state.load(Ordering::Acquire)
+        self.node.state()
     }
 
+    /// How often the waiter learned of a decision: woken by the machine (never more than
+    /// once), or, when the decision landed before its waker was in place, found decided when it
+    /// registered.
     fn wakes(&self) -> usize {
-        self.wakes.load(Ordering::Acquire)
-    }
-}
-
-impl Seat for Waiter {
-    fn seat(&self) -> &sync::AtomicU8 {
-        &self.state
-    }
-
-    fn wake(self: Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::AcqRel);
-    }
-}
-
-#[derive(Debug)]
-struct NewWaiter;
-
-impl Enqueue for NewWaiter {
-    type Seat = Waiter;
-
-    fn enqueue(self) -> Arc<Waiter> {
-        Arc::new(Waiter {
-            state: sync::AtomicU8::new(WAITING),
-            wakes: AtomicUsize::new(0),
-        })
+        let woken = self.wakes.0.load(Ordering::Acquire);
+        assert!(woken <= 1, "the machine woke a waiter twice");
+        let decided = matches!(self.state(), GRANTED | CLOSED_OUT);
+        woken.max(usize::from(self.decided_early && decided))
     }
 }
 
@@ -75,9 +75,9 @@ enum Taken {
 }
 
 fn take(slots: &Slots) -> Taken {
-    match slots.admit(None, NewWaiter) {
-        Admission::Admitted(NewWaiter) => Taken::Now,
-        Admission::Queued { node, .. } => Taken::Queued(node),
+    match slots.admit(None, AtomicWaker::new(), wake_registered) {
+        Admission::Admitted(_) => Taken::Now,
+        Admission::Queued { node, .. } => Taken::Queued(Arc::new(Waiter::new(node))),
         Admission::Refused { .. } => panic!("refusal is off in these models"),
         Admission::Closed => panic!("the machine was not closed"),
     }
@@ -260,7 +260,10 @@ fn a_waiter_cancelled_while_its_slot_is_handed_over_is_either_cancelled_or_gives
         let canceller = {
             let waiter = Arc::clone(&waiter);
             spawn_on(&slots, move |slots| {
-                let _ = slots.cancel(waiter.seat());
+                if slots.leave(&waiter.node) == Left::Granted {
+                    // The owner of a granted node gives its slot back.
+                    let _ = slots.release();
+                }
             })
         };
         releaser.join().unwrap();
@@ -318,7 +321,8 @@ fn a_push_handle_leaving_while_its_slot_is_handed_over_leaves_the_slot_to_its_ta
         let leaver = {
             let waiter = Arc::clone(&waiter);
             spawn_on(&slots, move |slots| {
-                let _ = slots.cancel_waiting(waiter.seat());
+                // A push handle leaves a slot granted meanwhile to the call's task.
+                let _ = slots.leave(&waiter.node);
             })
         };
         releaser.join().unwrap();
@@ -347,17 +351,19 @@ fn a_refusing_caller_racing_a_handover_never_overfills_the_queue_or_the_limit() 
         let releaser = spawn_on(&slots, |slots| {
             let _ = slots.release();
         });
-        let caller = spawn_on(&slots, |slots| match slots.admit(Some(1), NewWaiter) {
-            Admission::Admitted(NewWaiter) => panic!("the slot freed belongs to the waiter"),
-            Admission::Queued { node, queued } => {
-                assert_eq!(queued, 1, "a queue of one held two waiters");
-                Some(node)
+        let caller = spawn_on(&slots, |slots| {
+            match slots.admit(Some(1), AtomicWaker::new(), wake_registered) {
+                Admission::Admitted(_) => panic!("the slot freed belongs to the waiter"),
+                Admission::Queued { node, queued } => {
+                    assert_eq!(queued, 1, "a queue of one held two waiters");
+                    Some(Waiter::new(node))
+                }
+                Admission::Refused { queued } => {
+                    assert_eq!(queued, 1);
+                    None
+                }
+                Admission::Closed => panic!("the machine was not closed"),
             }
-            Admission::Refused { queued } => {
-                assert_eq!(queued, 1);
-                None
-            }
-            Admission::Closed => panic!("the machine was not closed"),
         });
         releaser.join().unwrap();
         let second = caller.join().unwrap();
