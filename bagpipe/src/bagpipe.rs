@@ -243,6 +243,10 @@ impl Bagpipe {
     /// # }
     /// ```
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, Error> {
+        // A free slot makes `run` ready at once: it spends tokio's cooperative budget, as an
+        // acquire does, so a loop of uncontended runs still yields.
+        std::future::poll_fn(|cx| tokio::task::coop::poll_proceed(cx).map(|c| c.made_progress()))
+            .await;
         let permit = match try_held(&*self.shared) {
             Ok(permit) => permit,
             Err(_) => Acquiring::new(&*self.shared).await?,

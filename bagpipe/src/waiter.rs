@@ -188,19 +188,33 @@ impl<S: Borrow<Shared> + Unpin> Future for Acquiring<S> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A limiter with free slots is ready at every call: it takes part in tokio's cooperative
+        // budget, as tokio's semaphore does, so a loop of uncontended acquires still yields.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
         if let Self::Start(shared) = &mut *self {
             let Some(shared) = shared.take() else {
                 return Poll::Pending;
             };
-            match Ticket::admit(shared)? {
-                Ticket::Admitted(Some(held)) => return Poll::Ready(Ok(held)),
-                ticket => *self = Self::Waiting(ticket),
+            match Ticket::admit(shared) {
+                Ok(Ticket::Admitted(Some(held))) => {
+                    coop.made_progress();
+                    return Poll::Ready(Ok(held));
+                }
+                Ok(ticket) => *self = Self::Waiting(ticket),
+                Err(err) => {
+                    coop.made_progress();
+                    return Poll::Ready(Err(err));
+                }
             }
         }
-        match &mut *self {
+        let polled = match &mut *self {
             Self::Waiting(ticket) => Pin::new(ticket).poll(cx),
             Self::Start(_) => Poll::Pending,
+        };
+        if polled.is_ready() {
+            coop.made_progress();
         }
+        polled
     }
 }
 

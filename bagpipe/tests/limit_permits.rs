@@ -291,3 +291,54 @@ async fn acquire_dropped_around_its_queue_deadline_leaks_nothing() {
         }
     }
 }
+
+/// A loop of uncontended acquires is ready at every call, yet still lets the tasks beside it
+/// run: `acquire` takes part in tokio's cooperative budget, as tokio's semaphore does.
+#[tokio::test(flavor = "current_thread")]
+async fn a_loop_of_uncontended_acquires_still_lets_its_neighbours_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const CALLS: u32 = 10_000;
+    let pipe = Bagpipe::new(4);
+    let neighbour_ran = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&neighbour_ran);
+    tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+
+    let mut calls_before_the_neighbour_ran = 0;
+    for _ in 0..CALLS {
+        drop(pipe.acquire().await.unwrap());
+        if !neighbour_ran.load(Ordering::SeqCst) {
+            calls_before_the_neighbour_ran += 1;
+        }
+    }
+    assert!(neighbour_ran.load(Ordering::SeqCst));
+    assert!(
+        calls_before_the_neighbour_ran < CALLS,
+        "the neighbour ran only after all {CALLS} calls"
+    );
+}
+
+/// The same for `run` with a future that is ready at once: its fast path spends the budget too.
+#[tokio::test(flavor = "current_thread")]
+async fn a_loop_of_uncontended_runs_still_lets_its_neighbours_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const CALLS: u32 = 10_000;
+    let pipe = Bagpipe::new(4);
+    let neighbour_ran = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&neighbour_ran);
+    tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+
+    let mut calls_before_the_neighbour_ran = 0;
+    for n in 0..CALLS {
+        assert_eq!(pipe.run(async move { n }).await.unwrap(), n);
+        if !neighbour_ran.load(Ordering::SeqCst) {
+            calls_before_the_neighbour_ran += 1;
+        }
+    }
+    assert!(neighbour_ran.load(Ordering::SeqCst));
+    assert!(
+        calls_before_the_neighbour_ran < CALLS,
+        "the neighbour ran only after all {CALLS} calls"
+    );
+}
