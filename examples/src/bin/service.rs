@@ -33,7 +33,7 @@ const USAGE: &str = "usage: service [flags]
   --event-limit       the most bytes one event carries; larger rows are sent as id and
                       version (default 65536)
 Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_LOG
-(default info). Ctrl-C or SIGTERM drains; a second one stops at once.";
+(default info). Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
 
 const KNOWN: [&str; 18] = [
     "--bind",
