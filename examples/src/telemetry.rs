@@ -23,7 +23,7 @@ const LATENCY_BUCKETS: [f64; 12] = [
 ];
 
 /// Installs the process-wide log subscriber of the binaries: human-readable lines on standard
-/// error, filtered by `RUST_LOG` (`RUST_LOG=debug`, `RUST_LOG=examples=debug,tower_http=warn`,
+/// error (coloured when it is a terminal), filtered by `RUST_LOG` (`RUST_LOG=debug`, `RUST_LOG=examples=debug,tower_http=warn`,
 /// the `tracing-subscriber` `EnvFilter` syntax), or by `default_filter` when it is unset.
 ///
 /// Does nothing if a subscriber is already installed.
@@ -39,6 +39,7 @@ pub fn install_log_subscriber(default_filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -20,6 +20,10 @@ struct ServiceProcess {
 }
 
 async fn spawn_service(files: u32, flags: &[&str]) -> ServiceProcess {
+    spawn_service_with_log(files, flags, "info").await
+}
+
+async fn spawn_service_with_log(files: u32, flags: &[&str], log: &str) -> ServiceProcess {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new("sh")
         .arg("-c")
@@ -28,7 +32,7 @@ async fn spawn_service(files: u32, flags: &[&str]) -> ServiceProcess {
         .args(["--port", "0", "--data-dir"])
         .arg(dir.path())
         .args(flags)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -162,6 +166,78 @@ async fn sigint_drains_and_a_second_sigint_stops_a_stalled_shutdown() {
     assert!(waiting.contains("1 requests running"), "{waiting}");
     assert_eq!(service.exit_code().await, Some(130));
     drop(stalled);
+}
+
+#[tokio::test]
+async fn request_logs_carry_method_path_status_and_latency_and_follow_rust_log() {
+    let mut service = spawn_service(1024, &[]).await;
+    let client = HttpClient::new();
+    let answer = client
+        .get(&format!("{}/articles/9", service.url))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let line = service.wait_for_log("finished processing request").await;
+
+    for field in ["method=GET", "uri=/articles/9", "status=200", "latency="] {
+        assert!(line.contains(field), "{field} missing in {line:?}");
+    }
+    service.signal("TERM").await;
+    assert_eq!(service.exit_code().await, Some(0));
+
+    let mut quiet = spawn_service_with_log(1024, &[], "warn").await;
+    client
+        .get(&format!("{}/articles/9", quiet.url))
+        .await
+        .unwrap();
+    quiet.signal("TERM").await;
+    assert_eq!(quiet.exit_code().await, Some(0));
+    let mut logged = Vec::new();
+    while let Some(line) = quiet.stderr.next_line().await.unwrap() {
+        logged.push(line);
+    }
+    assert!(
+        logged.iter().all(|line| !line.contains("INFO")),
+        "{logged:?}"
+    );
+}
+
+#[tokio::test]
+async fn help_lists_every_flag_with_its_default() {
+    let output = Command::new(env!("CARGO_BIN_EXE_service"))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+
+    assert!(output.status.success());
+    for flag in [
+        "--bind",
+        "--max-connections",
+        "--header-timeout",
+        "--body-timeout",
+        "--request-timeout",
+        "--drain-timeout",
+        "--import-limit",
+        "--put-limit",
+        "--queue-length",
+        "--cache-ttl",
+        "--max-subscribers",
+        "--event-limit",
+    ] {
+        let line = help
+            .lines()
+            .find(|line| line.trim_start().starts_with(flag));
+        let described = line.unwrap_or_else(|| panic!("{flag} missing in\n{help}"));
+        let rest: String = help
+            .lines()
+            .skip_while(|l| *l != described)
+            .take(2)
+            .collect();
+        assert!(rest.contains("default"), "{flag} has no default in\n{help}");
+    }
 }
 
 async fn run_load(url: &str, flags: &[&str]) -> (Option<i32>, String) {
