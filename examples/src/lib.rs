@@ -72,7 +72,8 @@
 //!
 //! Every error body is JSON, `{"error": "..."}`, including unknown routes (404) and methods (405).
 //! A request head must arrive within `header_timeout`, a body may not stall past
-//! `body_timeout`, a handler may not run past `request_timeout` (408), and at most
+//! `body_timeout`, a handler may not run past `request_timeout` (408), a client that reads
+//! nothing of its answer for `write_timeout` is disconnected, and at most
 //! `max_connections` connections are served at once (see [`ServiceConfig`]).
 //!
 //! Ctrl-C or SIGTERM drains: no new connections, event streams end, running requests finish
@@ -114,6 +115,7 @@ mod sqlite;
 mod store;
 mod store_stats;
 mod telemetry;
+mod write_timeout;
 
 pub use article::{ARTICLE_COUNT, Article, ArticleUpdate};
 pub use avalanche::{Avalanche, AvalancheReport, Crowd, CrowdReport};

@@ -11,7 +11,8 @@
 //!   head has not fully arrived in time: a new socket that sends nothing, a client that trickles
 //!   its headers, and a kept-alive connection idle between requests (hyper starts the same timer
 //!   when it waits for the next head). Request bodies and handlers have their own deadlines in
-//!   the router (`ServiceConfig::body_timeout`, `ServiceConfig::request_timeout`).
+//!   the router (`ServiceConfig::body_timeout`, `ServiceConfig::request_timeout`), and a
+//!   client that stops reading its answer is cut after `write_timeout` (`write_timeout.rs`).
 //! - **Bounded buffers.** hyper's `max_buf_size` bounds what a connection buffers, read and
 //!   write, so a client that stops reading holds at most that much plus one body frame.
 //! - **Drain.** On the first signal the loop stops accepting, sets the shutdown flag (event
@@ -35,6 +36,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+use crate::write_timeout::StallGuard;
 
 /// How a [`Service::serve`](crate::Service::serve) run ended.
 ///
@@ -72,6 +75,7 @@ impl ShutdownReport {
 pub(crate) struct ServerSettings {
     pub(crate) max_connections: usize,
     pub(crate) header_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     pub(crate) max_buf_size: usize,
     pub(crate) drain_timeout: Duration,
 }
@@ -144,7 +148,8 @@ where
         // Small answers are not held back waiting for more bytes.
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(StallGuard::new(stream, settings.write_timeout));
+        let connection = graceful.watch(http.serve_connection(io, service));
         let gauges = Arc::clone(&gauges);
         connections.spawn(async move {
             let _open = Counted::new(&gauges.connections);

@@ -71,6 +71,9 @@ pub struct ServiceConfig {
     pub header_timeout: Duration,
     /// How long a request body may send nothing before the request fails with 408.
     pub body_timeout: Duration,
+    /// How long a client may read nothing of its answer (a file, an event stream) while the
+    /// service has bytes for it; then the connection is closed, freeing its place.
+    pub write_timeout: Duration,
     /// How long a handler may take to produce its response head before it answers 408.
     pub request_timeout: Duration,
     /// How long a graceful shutdown waits for open connections before it drops them.
@@ -100,6 +103,7 @@ impl ServiceConfig {
             max_connections: 512,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             connection_buffer: 64 * 1024,
@@ -381,6 +385,7 @@ impl Service {
         let settings = ServerSettings {
             max_connections: config.max_connections,
             header_timeout: config.header_timeout,
+            write_timeout: config.write_timeout,
             max_buf_size: config.connection_buffer,
             drain_timeout: config.drain_timeout,
         };

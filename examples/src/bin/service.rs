@@ -26,6 +26,8 @@ const USAGE: &str = "usage: service [flags]
   --header-timeout    time for a request head, and the keep-alive idle time (default 10s)
   --body-timeout      the longest a request body may send nothing before 408 (default 10s)
   --request-timeout   the longest a handler may take before 408 (default 30s)
+  --write-timeout     how long a client may read nothing of its answer before it is
+                      disconnected (default 30s)
   --drain-timeout     how long a shutdown waits for open connections (default 10s)
   --import-limit      the largest POST /import body in bytes (default 1048576)
   --put-limit         the largest PUT /articles/{id} body in bytes (default 1048576)
@@ -35,7 +37,7 @@ const USAGE: &str = "usage: service [flags]
 Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_LOG
 (default info). Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
 
-const KNOWN: [&str; 18] = [
+const KNOWN: [&str; 19] = [
     "--bind",
     "--port",
     "--data-dir",
@@ -49,6 +51,7 @@ const KNOWN: [&str; 18] = [
     "--header-timeout",
     "--body-timeout",
     "--request-timeout",
+    "--write-timeout",
     "--drain-timeout",
     "--import-limit",
     "--put-limit",

@@ -107,6 +107,31 @@ async fn idle_and_slow_sockets_beyond_the_connection_cap_do_not_starve_a_real_cl
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_cut_after_the_write_timeout() {
+    let app = start(|config| config.write_timeout = Duration::from_millis(300)).await;
+    // Larger than what the socket buffers of both ends can hold on loopback.
+    let big = examples::files_dir(app.dir.path()).join("big.bin");
+    std::fs::write(&big, vec![7_u8; 64 << 20]).unwrap();
+    let mut deaf = connect(&app).await;
+    deaf.write_all(b"GET /files/big.bin HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    eventually("the download started", || {
+        app.service.open_connections() == 1
+    })
+    .await;
+
+    eventually("the connection was cut", || {
+        app.service.open_connections() == 0
+    })
+    .await;
+
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    drop(deaf);
+    app.shut_down().await;
+}
+
+#[tokio::test]
 async fn a_stalled_body_answers_408_in_json() {
     let app = start(|config| config.body_timeout = Duration::from_millis(200)).await;
     let mut socket = stalled_put(&app).await;

@@ -219,6 +219,7 @@ async fn help_lists_every_flag_with_its_default() {
         "--header-timeout",
         "--body-timeout",
         "--request-timeout",
+        "--write-timeout",
         "--drain-timeout",
         "--import-limit",
         "--put-limit",
