@@ -7,6 +7,7 @@
 //! cargo run --release -p examples --bin tour      # every crate, measured, in a few seconds
 //! cargo run --release -p examples --bin service   # http://127.0.0.1:3000 over SQLite
 //! cargo run --release -p examples --bin load -- --requests 10000   # against the running service
+//! cargo run --release -p examples --bin service-soak -- --duration 300   # hostile clients, RSS
 //! ```
 //!
 //! Each scene of the tour says in one line what it shows, prints its measured figures, and ends
