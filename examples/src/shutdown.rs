@@ -2,9 +2,10 @@
 
 /// Resolves on the first Ctrl-C (SIGINT) or, on Unix, SIGTERM.
 ///
-/// Give it to `axum::serve(..).with_graceful_shutdown(..)`: the server then stops accepting
-/// connections and lets the requests already running finish. If a signal handler cannot be
-/// installed, that signal is simply not waited for.
+/// Give it to [`Service::serve`](crate::Service::serve) (or to axum's
+/// `with_graceful_shutdown`): the server then stops accepting connections and lets the requests
+/// already running finish. To also stop at once on a second signal, use [`shutdown_signals`].
+/// If a signal handler cannot be installed, that signal is simply not waited for.
 ///
 /// # Cancel safety
 ///

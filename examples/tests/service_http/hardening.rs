@@ -134,12 +134,19 @@ async fn a_client_that_stops_reading_is_cut_after_the_write_timeout() {
 #[tokio::test]
 async fn a_stalled_body_answers_408_in_json() {
     let app = start(|config| config.body_timeout = Duration::from_millis(200)).await;
-    let mut socket = stalled_put(&app).await;
+    let mut put = stalled_put(&app).await;
+    let mut import = connect(&app).await;
+    import
+        .write_all(b"POST /import HTTP/1.1\r\nhost: x\r\ncontent-length: 90\r\n\r\nabc")
+        .await
+        .unwrap();
 
-    let said = read_to_close(&mut socket).await;
-
-    assert!(said.starts_with("HTTP/1.1 408"), "{said}");
-    assert!(said.contains("the body stalled"), "{said}");
+    for socket in [&mut put, &mut import] {
+        let said = read_to_close(socket).await;
+        assert!(said.starts_with("HTTP/1.1 408"), "{said}");
+        assert!(said.contains("content-type: application/json"), "{said}");
+        assert!(said.contains("the body stalled"), "{said}");
+    }
     app.shut_down().await;
 }
 
