@@ -2,6 +2,7 @@
 
 use std::fmt::Display;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::Error;
 
@@ -106,5 +107,49 @@ impl Flags {
         raw.parse()
             .map(Some)
             .map_err(|err| Error::argument(name, format!("{raw:?} is not valid: {err}")))
+    }
+
+    /// The value of `name` as a duration: a number with a unit, `ms`, `s` or `m` (`500ms`,
+    /// `10s`, `2m`), or a bare number of seconds; `Ok(None)` when it was not given.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Argument`] when the value is not such a duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let flags = examples::Flags::parse(["--a", "250ms", "--b=3", "--c", "2m", "--d", "soon"], &["--a", "--b", "--c", "--d"])?;
+    /// assert_eq!(flags.duration("--a")?, Some(Duration::from_millis(250)));
+    /// assert_eq!(flags.duration("--b")?, Some(Duration::from_secs(3)));
+    /// assert_eq!(flags.duration("--c")?, Some(Duration::from_secs(120)));
+    /// assert!(flags.duration("--d").is_err());
+    /// assert_eq!(flags.duration("--e")?, None);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    pub fn duration(&self, name: &str) -> Result<Option<Duration>, Error> {
+        let Some(raw) = self.value::<String>(name)? else {
+            return Ok(None);
+        };
+        let (digits, unit) = raw
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or((raw.as_str(), "s"), |at| raw.split_at(at));
+        let count: u64 = digits.parse().map_err(|_| {
+            Error::argument(
+                name,
+                format!("{raw:?} is not a duration such as 500ms, 10s or 2m"),
+            )
+        })?;
+        match unit {
+            "ms" => Ok(Some(Duration::from_millis(count))),
+            "s" => Ok(Some(Duration::from_secs(count))),
+            "m" => Ok(Some(Duration::from_secs(count.saturating_mul(60)))),
+            _ => Err(Error::argument(
+                name,
+                format!("{raw:?} has an unknown unit; use ms, s or m"),
+            )),
+        }
     }
 }

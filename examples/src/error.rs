@@ -66,6 +66,12 @@ pub enum Error {
         /// Its own error message.
         reason: String,
     },
+    /// Every event subscription the store allows is taken; retry later.
+    #[error("too many event subscribers: all {limit} subscriptions are taken")]
+    SubscriberLimit {
+        /// Subscriptions allowed at once.
+        limit: usize,
+    },
     /// An event subscriber fell behind and the oldest updates were dropped from its buffer.
     #[error("event subscriber fell behind and missed {missed} updates")]
     Lagged {

@@ -7,6 +7,7 @@
 //! cargo run --release -p examples --bin tour      # every crate, measured, in a few seconds
 //! cargo run --release -p examples --bin service   # http://127.0.0.1:3000 over SQLite
 //! cargo run --release -p examples --bin load -- --requests 10000   # against the running service
+//! cargo run --release -p examples --bin service-soak -- --duration 300   # hostile clients, RSS
 //! ```
 //!
 //! Each scene of the tour says in one line what it shows, prints its measured figures, and ends
@@ -62,15 +63,25 @@
 //! | route                       | what it does                                        | errors |
 //! |-----------------------------|-----------------------------------------------------|--------|
 //! | `GET /articles/{id}`        | [`ArticleStore::get`]: cache, once-queue, limiter   | 400 bad id, 404, 503 + `Retry-After` when the limiter refuses, 504 on a database timeout |
-//! | `PUT /articles/{id}`        | [`ArticleStore::update`]: write, invalidate, emit `article.updated` | 400 bad JSON, 404, 503, 504 |
-//! | `GET /events`               | server-sent events from an emitter subscription     | |
-//! | `POST /import?charset=gbk`  | body streamed through `streams` with a size limit, decoded by `decoder`, stored as UTF-8 | 400 unknown charset, 413 too large |
-//! | `GET /files/{name}`         | a file of `DATA_DIR/files` streamed by `nodebook_streams::ReadStream` | 400 for `/`, `\`, `..`, NUL; 404 |
-//! | `GET /stats`                | counters of the limiter, the cache, the emitter and SQLite as JSON | |
+//! | `PUT /articles/{id}`        | [`ArticleStore::update`]: write, invalidate, emit `article.updated` | 400 bad JSON, 404, 413 over `put_limit`, 503, 504 |
+//! | `GET /events`               | server-sent events from an emitter subscription, each at most `event_limit` bytes | 503 + `Retry-After` beyond `max_subscribers` |
+//! | `POST /import?charset=gbk&strict=true` | body streamed through `streams` with a size limit, decoded by `decoder` (charset from the query or the `Content-Type`), stored as UTF-8 | 400 unknown or conflicting charset, 413 too large, 422 + byte offset for malformed input when strict |
+//! | `GET /files/{name}`         | a regular file of `DATA_DIR/files` (no links, FIFOs or folders) streamed by `nodebook_streams::ReadStream` | 400 for `/`, `\`, `..`, NUL, over 255 bytes; 404 |
+//! | `GET /stats`                | counters of the limiter, the cache, the emitter, SQLite and HTTP as JSON | |
+//! | `GET /metrics`              | the same and request latencies by route, in Prometheus text | |
+//! | `GET /healthz`, `GET /readyz` | live; ready (SQLite answers and no drain has begun) | 503 when not ready |
 //!
-//! Ctrl-C or SIGTERM stops it gracefully: no new connections, running requests finish, event
-//! streams end.
+//! Every error body is JSON, `{"error": "..."}`, including unknown routes (404) and methods (405).
+//! A request head must arrive within `header_timeout`, a body may not stall past
+//! `body_timeout`, a handler may not run past `request_timeout` (408), a client that reads
+//! nothing of its answer for `write_timeout` is disconnected, and at most
+//! `max_connections` connections are served at once (see [`ServiceConfig`]).
 //!
+//! Ctrl-C or SIGTERM drains: no new connections, event streams end, running requests finish
+//! for up to `drain_timeout`, and then what is still open is dropped; a second signal drops it
+//! at once. A write is acknowledged only once SQLite committed it, so nothing acknowledged is
+//! lost either way. Logs go to standard error, filtered by `RUST_LOG`.
+
 //! # From the book to the toolkit
 //!
 //! | Node (the book)                                   | here                                   |
@@ -94,27 +105,35 @@ mod cli;
 mod client;
 mod error;
 mod files;
+mod handlers;
 mod load;
 mod mock;
+mod server;
 mod service;
 mod shutdown;
 mod source;
 mod sqlite;
 mod store;
+mod store_stats;
+mod telemetry;
+mod write_timeout;
 
 pub use article::{ARTICLE_COUNT, Article, ArticleUpdate};
 pub use avalanche::{Avalanche, AvalancheReport, Crowd, CrowdReport};
 pub use cli::Flags;
 pub use client::{HttpAnswer, HttpClient};
 pub use error::Error;
-pub use files::{BadFileName, POEM, check_file_name, files_dir, seed_files};
-pub use load::{LoadPlan, LoadReport};
+pub use files::{
+    BadFileName, MAX_FILE_NAME, POEM, Unservable, check_file_name, files_dir, open_served_file,
+    seed_files,
+};
+pub use load::{DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT, LoadPlan, LoadReport};
 pub use mock::MockDatabase;
+pub use server::ShutdownReport;
 pub use service::{Service, ServiceConfig, status_of};
-pub use shutdown::shutdown_signal;
+pub use shutdown::{shutdown_signal, shutdown_signals};
 pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase};
-pub use store::{
-    ARTICLE_UPDATED, ArticleStore, CacheCounters, EventCounters, LimiterStats, StoreConfig,
-    StoreStats,
-};
+pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
+pub use store_stats::{CacheCounters, EventCounters, LimiterStats, StoreStats};
+pub use telemetry::install_log_subscriber;

@@ -4,8 +4,11 @@
 //!
 //! `concurrency` worker tasks take request numbers from one atomic counter until `requests` are
 //! taken, so exactly `requests` are sent and never more than `concurrency` are in flight. Each
-//! worker keeps its own latencies; they are merged and sorted once at the end (nearest-rank
-//! percentiles). The SQLite query count is read from `GET /stats` before and after the run.
+//! request has a deadline, so a service that stops answering ends the run instead of hanging
+//! it. Each worker keeps its own latencies; they are merged and sorted once at the end
+//! (nearest-rank percentiles). Throughput counts successes (2xx) only: a refused or failed
+//! request is fast and would flatter it. The SQLite query count is read from `GET /stats`
+//! before and after the run.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::time::Instant;
 
 use crate::HttpClient;
@@ -34,11 +38,20 @@ pub struct LoadPlan {
     paths: Vec<String>,
     requests: usize,
     concurrency: usize,
+    timeout: Duration,
+    progress: bool,
 }
 
+/// The default number of requests in flight at once: enough to keep a service busy, few
+/// enough not to run into the open-file limit of either side.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// The default deadline of one request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl LoadPlan {
-    /// 1000 requests for `/articles/1`, all at once, against `base_url` (such as
-    /// `http://127.0.0.1:3000`).
+    /// 1000 requests for `/articles/1`, [`DEFAULT_CONCURRENCY`] at a time, each with a deadline
+    /// of [`DEFAULT_REQUEST_TIMEOUT`], against `base_url` (such as `http://127.0.0.1:3000`).
     ///
     /// # Examples
     ///
@@ -52,8 +65,38 @@ impl LoadPlan {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             paths: vec!["/articles/1".to_owned()],
             requests: 1000,
-            concurrency: 1000,
+            concurrency: DEFAULT_CONCURRENCY,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            progress: false,
         }
+    }
+
+    /// The longest one request may take (connecting, sending and reading the whole answer);
+    /// a later one counts in [`LoadReport::timeouts`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _plan = examples::LoadPlan::new("http://h").timeout(std::time::Duration::from_secs(2));
+    /// ```
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether to draw a progress bar on standard error while the run goes (drawn only when
+    /// standard error is a terminal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let _plan = examples::LoadPlan::new("http://h").progress(true);
+    /// ```
+    #[must_use]
+    pub fn progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// The paths to request, used in turn (request `i` gets `paths[i % len]`); an empty list keeps
@@ -115,7 +158,8 @@ impl LoadPlan {
     /// # Errors
     ///
     /// None for the requests themselves: a request that fails below HTTP is counted in
-    /// [`LoadReport::failures`]. The `GET /stats` reads around the run are best effort too.
+    /// [`LoadReport::failures`], one past its deadline in [`LoadReport::timeouts`]. The
+    /// `GET /stats` reads around the run are best effort too.
     ///
     /// # Cancel safety
     ///
@@ -132,13 +176,25 @@ impl LoadPlan {
     /// ```
     pub async fn run(self) -> LoadReport {
         let client = HttpClient::new();
-        let queries_before = sqlite_queries(&client, &self.base_url).await;
+        let queries_before = sqlite_queries(&client, &self.base_url, self.timeout).await;
+        let bar = if self.progress {
+            let bar = ProgressBar::new(self.requests as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:40} {pos}/{len} requests  {per_sec}  {msg}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
         let plan = Arc::new(self);
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..plan.concurrency.min(plan.requests) {
             let (plan, next, client) = (Arc::clone(&plan), Arc::clone(&next), client.clone());
+            let bar = bar.clone();
             workers.spawn(async move {
                 let mut tally = Tally::default();
                 loop {
@@ -148,16 +204,18 @@ impl LoadPlan {
                     }
                     let url = format!("{}{}", plan.base_url, plan.path_for(index));
                     let sent = Instant::now();
-                    let answer = client.get(&url).await;
+                    let answer = tokio::time::timeout(plan.timeout, client.get(&url)).await;
                     tally.latencies.push(sent.elapsed());
+                    bar.inc(1);
                     match answer {
-                        Ok(answer) => {
-                            *tally.statuses.entry(answer.status.as_u16()).or_default() += 1
+                        Ok(Ok(answer)) => {
+                            *tally.statuses.entry(answer.status.as_u16()).or_default() += 1;
                         }
-                        Err(err) => {
+                        Ok(Err(err)) => {
                             tally.failures += 1;
                             tally.first_failure.get_or_insert_with(|| err.to_string());
                         }
+                        Err(_) => tally.timeouts += 1,
                     }
                 }
             });
@@ -169,13 +227,16 @@ impl LoadPlan {
             }
         }
         let elapsed = started.elapsed();
-        let queries_after = sqlite_queries(&client, &plan.base_url).await;
+        bar.finish_and_clear();
+        let queries_after = sqlite_queries(&client, &plan.base_url, plan.timeout).await;
         all.latencies.sort_unstable();
         LoadReport {
             requests: all.latencies.len(),
             elapsed,
             statuses: all.statuses,
             failures: all.failures,
+            timeouts: all.timeouts,
+            timeout: plan.timeout,
             first_failure: all.first_failure,
             p50: percentile(&all.latencies, 50),
             p99: percentile(&all.latencies, 99),
@@ -192,6 +253,7 @@ struct Tally {
     latencies: Vec<Duration>,
     statuses: BTreeMap<u16, usize>,
     failures: usize,
+    timeouts: usize,
     first_failure: Option<String>,
 }
 
@@ -202,6 +264,7 @@ impl Tally {
             *self.statuses.entry(status).or_default() += count;
         }
         self.failures += other.failures;
+        self.timeouts += other.timeouts;
         if self.first_failure.is_none() {
             self.first_failure = other.first_failure;
         }
@@ -216,18 +279,22 @@ impl Tally {
 /// use std::time::Duration;
 ///
 /// let report = examples::LoadReport {
-///     requests: 2,
+///     requests: 4,
 ///     elapsed: Duration::from_millis(10),
-///     statuses: [(200, 2)].into(),
+///     statuses: [(200, 2), (503, 1)].into(),
 ///     failures: 0,
+///     timeouts: 1,
+///     timeout: Duration::from_secs(10),
 ///     first_failure: None,
 ///     p50: Duration::from_millis(4),
 ///     p99: Duration::from_millis(9),
 ///     max: Duration::from_millis(9),
 ///     sqlite_queries: Some(1),
 /// };
-/// assert_eq!(report.requests_per_second(), 200.0);
-/// assert!(report.to_string().contains("200: 2"));
+/// assert_eq!(report.succeeded(), 2);
+/// assert_eq!(report.failed(), 2); // the 503 and the timeout
+/// assert_eq!(report.requests_per_second(), 200.0); // successes only
+/// assert!(report.to_string().contains("503: 1"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct LoadReport {
@@ -237,8 +304,12 @@ pub struct LoadReport {
     pub elapsed: Duration,
     /// How many answers came back with each status code.
     pub statuses: BTreeMap<u16, usize>,
-    /// Requests that got no HTTP answer at all.
+    /// Requests that got no HTTP answer at all (refused, reset, closed).
     pub failures: usize,
+    /// Requests that got no whole answer within the plan's deadline.
+    pub timeouts: usize,
+    /// That deadline.
+    pub timeout: Duration,
     /// The first such failure, for the reader.
     pub first_failure: Option<String>,
     /// Median latency.
@@ -252,7 +323,38 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    /// Requests per second over the whole run.
+    /// Requests answered with a 2xx status.
+    ///
+    /// # Examples
+    ///
+    /// See [`LoadReport`].
+    #[must_use]
+    pub fn succeeded(&self) -> usize {
+        self.statuses
+            .iter()
+            .filter(|(status, _)| (200..300).contains(*status))
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// Requests that failed: no answer, no answer in time, or a 5xx status. (A 4xx answer is
+    /// the service working as asked: the plan requested something it refuses.)
+    ///
+    /// # Examples
+    ///
+    /// See [`LoadReport`].
+    #[must_use]
+    pub fn failed(&self) -> usize {
+        let server_errors: usize = self
+            .statuses
+            .iter()
+            .filter(|(status, _)| **status >= 500)
+            .map(|(_, count)| count)
+            .sum();
+        self.failures + self.timeouts + server_errors
+    }
+
+    /// Successful requests per second over the whole run.
     ///
     /// # Examples
     ///
@@ -263,7 +365,7 @@ impl LoadReport {
         if seconds == 0.0 {
             0.0
         } else {
-            self.requests as f64 / seconds
+            self.succeeded() as f64 / seconds
         }
     }
 }
@@ -272,10 +374,12 @@ impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "requests      {} in {:.2?} ({:.0} requests/s)",
+            "requests      {} in {:.2?}: {} succeeded ({:.0} successful requests/s), {} failed",
             self.requests,
             self.elapsed,
-            self.requests_per_second()
+            self.succeeded(),
+            self.requests_per_second(),
+            self.failed()
         )?;
         writeln!(
             f,
@@ -291,6 +395,13 @@ impl fmt::Display for LoadReport {
         if self.failures > 0 {
             let first = self.first_failure.as_deref().unwrap_or("");
             writeln!(f, "no answer     {} (first: {first})", self.failures)?;
+        }
+        if self.timeouts > 0 {
+            writeln!(
+                f,
+                "timed out     {} (no whole answer within {:?})",
+                self.timeouts, self.timeout
+            )?;
         }
         match self.sqlite_queries {
             Some(1) => write!(f, "sqlite        1 query ran for these requests"),
@@ -311,8 +422,12 @@ fn percentile(sorted: &[Duration], percent: usize) -> Duration {
     sorted[rank - 1]
 }
 
-async fn sqlite_queries(client: &HttpClient, base_url: &str) -> Option<u64> {
-    let answer = client.get(&format!("{base_url}/stats")).await.ok()?;
+async fn sqlite_queries(client: &HttpClient, base_url: &str, timeout: Duration) -> Option<u64> {
+    let url = format!("{base_url}/stats");
+    let answer = tokio::time::timeout(timeout, client.get(&url))
+        .await
+        .ok()?
+        .ok()?;
     let stats: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
     stats.pointer("/database/queries")?.as_u64()
 }

@@ -2,41 +2,37 @@
 //!
 //! # Implementation details
 //!
-//! All handlers share one [`State`] behind an `Arc`. Errors become JSON bodies
-//! `{"error": "..."}` with the status the [`Error`] variant calls for (see [`status_of`]).
-//! Server-sent event streams never end on their own, which would keep a graceful shutdown
-//! waiting forever, so each one also ends when the shutdown flag (a `watch` channel set by
-//! [`Service::serve`] when the signal arrives) turns true.
+//! All handlers share one `State` behind an `Arc` (the handlers live in `handlers.rs`, the
+//! accept loop with its connection cap, timeouts and drain in `server.rs`). Errors become JSON
+//! bodies `{"error": "..."}` with the status the [`Error`] variant calls for (see
+//! [`status_of`]). Server-sent event streams never end on their own, which would keep a
+//! graceful shutdown waiting, so each one also ends when the shutdown flag (a `watch` channel
+//! set when the drain begins) turns true.
 //!
-//! `POST /import` collects the body with `nodebook_streams::concat` under the size limit and decodes it
-//! once with a `nodebook_decoder::StringDecoder`: the book's own answer for arbitrary charsets (6.3.3,
-//! `Buffer.concat` then decode). Memory stays bounded by the limit, and the charset is checked
-//! before a byte of the body is read.
+//! The layers, outermost first: a `tracing` span and log line per request (tower-http's
+//! `TraceLayer`), the JSON rewrite of plain-text errors, the body timeout (tower-http's
+//! `RequestBodyTimeoutLayer`: a body that sends nothing for `body_timeout` fails), then, per
+//! route, the request timeout, the in-flight gauge and the latency histogram.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::future::Future;
-use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State as Shared};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
-use futures::{StreamExt, TryStreamExt};
-use serde_json::json;
+use futures::Stream;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
-use crate::{
-    ARTICLE_UPDATED, ArticleStore, ArticleUpdate, Error, SqliteDatabase, StoreConfig,
-    check_file_name, files_dir, seed_files,
-};
+use crate::handlers;
+use crate::server::{Gauges, ServerSettings, ShutdownReport};
+use crate::telemetry::Telemetry;
+use crate::{ArticleStore, Error, SqliteDatabase, StoreConfig, seed_files};
 
 /// How the service is set up.
 ///
@@ -61,6 +57,30 @@ pub struct ServiceConfig {
     pub events_capacity: usize,
     /// The chunk size (`high_water_mark`) for `GET /files/{name}` and `POST /import`.
     pub high_water_mark: usize,
+    /// The largest body `PUT /articles/{id}` accepts, in bytes; larger bodies answer 413.
+    pub put_limit: usize,
+    /// The most data bytes one server-sent event carries; a larger row is announced by id and
+    /// version only. With the connection's write buffer, this bounds what a subscriber that
+    /// stops reading holds in the service.
+    pub event_limit: usize,
+    /// Connections served at once; more wait in the listen backlog. Keep it under the process's
+    /// open-file limit (`ulimit -n`) with room for the database files.
+    pub max_connections: usize,
+    /// How long a client may take to send a request head, and how long a kept-alive connection
+    /// may sit idle; then it is closed.
+    pub header_timeout: Duration,
+    /// How long a request body may send nothing before the request fails with 408.
+    pub body_timeout: Duration,
+    /// How long a client may read nothing of its answer (a file, an event stream) while the
+    /// service has bytes for it; then the connection is closed, freeing its place.
+    pub write_timeout: Duration,
+    /// How long a handler may take to produce its response head before it answers 408.
+    pub request_timeout: Duration,
+    /// How long a graceful shutdown waits for open connections before it drops them.
+    pub drain_timeout: Duration,
+    /// What one connection buffers at most, read and write (hyper's `max_buf_size`, at least
+    /// 8 KiB).
+    pub connection_buffer: usize,
 }
 
 impl ServiceConfig {
@@ -78,6 +98,15 @@ impl ServiceConfig {
             retry_after: Duration::from_secs(1),
             events_capacity: 64,
             high_water_mark: 16 * 1024,
+            put_limit: 1 << 20,
+            event_limit: 64 * 1024,
+            max_connections: 512,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(10),
+            connection_buffer: 64 * 1024,
         }
     }
 
@@ -122,11 +151,13 @@ pub struct Service {
     state: Arc<State>,
 }
 
-struct State {
-    store: ArticleStore<SqliteDatabase>,
-    db: SqliteDatabase,
-    config: ServiceConfig,
-    shutdown: watch::Sender<bool>,
+pub(crate) struct State {
+    pub(crate) store: ArticleStore<SqliteDatabase>,
+    pub(crate) db: SqliteDatabase,
+    pub(crate) config: ServiceConfig,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) telemetry: Telemetry,
+    pub(crate) gauges: Arc<Gauges>,
 }
 
 impl std::fmt::Debug for Service {
@@ -168,6 +199,8 @@ impl Service {
                 db,
                 config,
                 shutdown: watch::channel(false).0,
+                telemetry: Telemetry::new(),
+                gauges: Arc::default(),
             }),
         })
     }
@@ -208,8 +241,49 @@ impl Service {
         &self.state.db
     }
 
+    /// Client connections open now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let service = examples::Service::open(examples::ServiceConfig::new(dir.path())).await?;
+    /// assert_eq!(service.open_connections(), 0);
+    /// assert_eq!(service.running_requests(), 0);
+    /// assert!(!service.is_draining());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn open_connections(&self) -> usize {
+        self.state.gauges.connections.load(Ordering::Relaxed)
+    }
+
+    /// Requests being handled now (an event stream counts only until its headers are sent).
+    ///
+    /// # Examples
+    ///
+    /// See [`open_connections`](Self::open_connections).
+    #[must_use]
+    pub fn running_requests(&self) -> usize {
+        self.state.gauges.requests.load(Ordering::Relaxed)
+    }
+
+    /// Whether the drain has begun (the first shutdown signal arrived).
+    ///
+    /// # Examples
+    ///
+    /// See [`open_connections`](Self::open_connections).
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        *self.state.shutdown.borrow()
+    }
+
     /// The routes: `GET`/`PUT /articles/{id}`, `GET /events`, `POST /import`,
-    /// `GET /files/{name}`, `GET /stats`.
+    /// `GET /files/{name}`, `GET /stats`, `GET /metrics`, `GET /healthz`, `GET /readyz`, with
+    /// the timeouts, logs and metrics around them.
     ///
     /// # Examples
     ///
@@ -223,21 +297,42 @@ impl Service {
     /// # }
     /// ```
     pub fn router(&self) -> Router {
+        let state = Arc::clone(&self.state);
         Router::new()
-            .route("/articles/{id}", get(get_article).put(put_article))
-            .route("/events", get(events))
-            .route("/import", post(import))
-            .route("/files/{name}", get(file))
-            .route("/stats", get(stats))
-            .with_state(Arc::clone(&self.state))
+            .route(
+                "/articles/{id}",
+                get(handlers::get_article).put(handlers::put_article),
+            )
+            .route("/events", get(handlers::events))
+            .route("/import", post(handlers::import))
+            .route("/files/{name}", get(handlers::file))
+            .route("/stats", get(handlers::stats))
+            .route("/metrics", get(handlers::metrics))
+            .route("/healthz", get(handlers::healthz))
+            .route("/readyz", get(handlers::readyz))
+            .route_layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&state),
+                handlers::observe,
+            ))
+            .fallback(handlers::not_found)
+            .method_not_allowed_fallback(handlers::method_not_allowed)
+            .layer(axum::middleware::map_response(handlers::json_errors))
+            .layer(RequestBodyTimeoutLayer::new(state.config.body_timeout))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .with_state(state)
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then stops accepting connections, ends
-    /// the event streams and waits for the running requests to finish.
+    /// Serves on `listener` until `shutdown` resolves, then drains: stops accepting
+    /// connections, ends the event streams, lets running requests finish, and drops whatever is
+    /// still open after [`ServiceConfig::drain_timeout`].
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the listener fails.
+    /// None today; the `Result` leaves room for listeners that can fail for good.
     ///
     /// # Cancel safety
     ///
@@ -245,26 +340,69 @@ impl Service {
     ///
     /// # Examples
     ///
-    /// See [`Service`]; the `service` binary passes [`shutdown_signal`](crate::shutdown_signal).
-    pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), Error>
+    /// See [`Service`]; the `service` binary uses [`serve_until`](Self::serve_until).
+    pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<ShutdownReport, Error>
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let address = listener
-            .local_addr()
-            .map_or_else(|_| "the listener".to_owned(), |a| a.to_string());
-        let flag = self.state.shutdown.clone();
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                flag.send_replace(true);
-            })
+        self.serve_until(listener, futures::stream::once(shutdown))
             .await
-            .map_err(|err| Error::io(address, err))
+    }
+
+    /// Like [`serve`](Self::serve), with a stream of signals: the first starts the drain, a
+    /// second one stops at once, dropping the connections still open (a request cut this way
+    /// was never answered, so no acknowledged write is lost).
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for listeners that can fail for good.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the server and every connection at once (no graceful end).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let service = examples::Service::open(examples::ServiceConfig::new("/tmp/articles")).await?;
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.unwrap();
+    /// let report = service.serve_until(listener, examples::shutdown_signals()).await?;
+    /// println!("{} connections cut", report.cut);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn serve_until<S>(
+        self,
+        listener: TcpListener,
+        signals: S,
+    ) -> Result<ShutdownReport, Error>
+    where
+        S: Stream<Item = ()> + Send + 'static,
+    {
+        let config = &self.state.config;
+        let settings = ServerSettings {
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+            write_timeout: config.write_timeout,
+            max_buf_size: config.connection_buffer,
+            drain_timeout: config.drain_timeout,
+        };
+        let store = self.state.store.clone();
+        let report = crate::server::run(
+            listener,
+            self.router(),
+            &settings,
+            Arc::clone(&self.state.gauges),
+            &self.state.shutdown,
+            move || store.stats().events.subscribers,
+            signals,
+        )
+        .await;
+        Ok(report)
     }
 }
-
-type AppState = Shared<Arc<State>>;
 
 /// The HTTP status an [`Error`] answers with.
 ///
@@ -282,183 +420,9 @@ type AppState = Shared<Arc<State>>;
 pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
-        Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Overloaded { .. } | Error::SubscriberLimit { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::DatabaseTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         Error::Argument { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
-}
-
-fn failure(state: &State, error: &Error) -> Response {
-    let status = status_of(error);
-    let mut response = problem(status, &error.to_string());
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        let seconds = state.config.retry_after.as_secs().max(1);
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
-    response
-}
-
-fn problem(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({ "error": message }))).into_response()
-}
-
-fn parse_id(raw: &str) -> Result<u64, Error> {
-    match raw.parse::<u64>() {
-        Ok(id) if id > 0 => Ok(id),
-        _ => Err(Error::argument(
-            "article id",
-            format!("must be a positive integer, got {raw:?}"),
-        )),
-    }
-}
-
-async fn get_article(Shared(state): AppState, Path(raw): Path<String>) -> Response {
-    let id = match parse_id(&raw) {
-        Ok(id) => id,
-        Err(err) => return failure(&state, &err),
-    };
-    match state.store.get(id).await {
-        Ok(article) => axum::Json(article).into_response(),
-        Err(err) => failure(&state, &err),
-    }
-}
-
-async fn put_article(Shared(state): AppState, Path(raw): Path<String>, body: Bytes) -> Response {
-    let id = match parse_id(&raw) {
-        Ok(id) => id,
-        Err(err) => return failure(&state, &err),
-    };
-    let update: ArticleUpdate = match serde_json::from_slice(&body) {
-        Ok(update) => update,
-        Err(err) => {
-            let message = format!("body must be JSON {{\"title\": .., \"body\": ..}}: {err}");
-            return problem(StatusCode::BAD_REQUEST, &message);
-        }
-    };
-    match state.store.update(id, update).await {
-        Ok(article) => axum::Json(article).into_response(),
-        Err(err) => failure(&state, &err),
-    }
-}
-
-async fn events(Shared(state): AppState) -> Response {
-    let updates = match state.store.subscribe(state.config.events_capacity) {
-        Ok(updates) => updates,
-        Err(err) => return failure(&state, &err),
-    };
-    let mut shutdown = state.shutdown.subscribe();
-    let stopped = async move {
-        // An error means the service is gone, which is a reason to stop too.
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    };
-    let ready = futures::stream::once(async { Ok(Event::default().comment("subscribed")) });
-    let stream = ready.chain(updates.map(sse_event)).take_until(stopped);
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
-}
-
-fn sse_event(update: Result<crate::Article, Error>) -> Result<Event, Infallible> {
-    Ok(match update {
-        Ok(article) => Event::default()
-            .event(ARTICLE_UPDATED)
-            .id(format!("{}.{}", article.id, article.version))
-            .json_data(&article)
-            .unwrap_or_else(|err| Event::default().event("error").data(err.to_string())),
-        Err(err) => Event::default().event("lagged").data(err.to_string()),
-    })
-}
-
-async fn import(
-    Shared(state): AppState,
-    Query(query): Query<HashMap<String, String>>,
-    body: Body,
-) -> Response {
-    let charset = query.get("charset").map_or("utf-8", String::as_str);
-    let mut decoder = match nodebook_decoder::StringDecoder::new(charset) {
-        Ok(decoder) => decoder,
-        Err(err) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                &format!("charset {charset:?}: {err}"),
-            );
-        }
-    };
-    let reader =
-        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(io::Error::other));
-    let options =
-        nodebook_streams::ReadOptions::new().high_water_mark(state.config.high_water_mark);
-    let chunks = match nodebook_streams::ReadStream::from_reader(reader, options) {
-        Ok(chunks) => chunks,
-        Err(err) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
-    };
-    let bytes = match nodebook_streams::concat(chunks, state.config.import_limit).await {
-        Ok(bytes) => bytes,
-        Err(nodebook_streams::Error::LimitExceeded { limit, .. }) => {
-            let message = format!("body is larger than the import limit of {limit} bytes");
-            return problem(StatusCode::PAYLOAD_TOO_LARGE, &message);
-        }
-        Err(err) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                &format!("cannot read the body: {err}"),
-            );
-        }
-    };
-    let mut text = decoder.write(&bytes);
-    decoder.end_into(&mut text);
-    let chars = text.chars().count();
-    let label = decoder.encoding().name();
-    match state
-        .store
-        .run_limited(state.db.store_import(label, text))
-        .await
-    {
-        Ok(id) => (
-            StatusCode::CREATED,
-            axum::Json(json!({ "id": id, "charset": label, "bytes": bytes.len(), "chars": chars })),
-        )
-            .into_response(),
-        Err(err) => failure(&state, &err),
-    }
-}
-
-async fn file(Shared(state): AppState, Path(name): Path<String>) -> Response {
-    let name = match check_file_name(&name) {
-        Ok(name) => name,
-        Err(bad) => return problem(StatusCode::BAD_REQUEST, bad.reason()),
-    };
-    let path = files_dir(&state.config.data_dir).join(name);
-    let options =
-        nodebook_streams::ReadOptions::new().high_water_mark(state.config.high_water_mark);
-    match nodebook_streams::ReadStream::open(&path, options).await {
-        Ok(chunks) => (
-            [(header::CONTENT_TYPE, "application/octet-stream")],
-            Body::from_stream(chunks),
-        )
-            .into_response(),
-        Err(nodebook_streams::Error::Open { source, .. })
-            if matches!(
-                source.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::IsADirectory
-            ) =>
-        {
-            problem(StatusCode::NOT_FOUND, &format!("no file named {name:?}"))
-        }
-        Err(err) => problem(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
-    }
-}
-
-async fn stats(Shared(state): AppState) -> Response {
-    let store = state.store.stats();
-    axum::Json(json!({
-        "bagpipe": store.limiter,
-        "cache": store.cache,
-        "emitter": store.events,
-        "database": { "queries": crate::ArticleSource::queries(&state.db) },
-    }))
-    .into_response()
 }

@@ -212,6 +212,36 @@ impl SqliteDatabase {
         .await
     }
 
+    /// Runs `SELECT 1` on a pooled connection: whether the database answers at all (the
+    /// service's `GET /readyz`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sqlite`] when SQLite cannot open or query the file; [`Error::WorkerGone`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the query is read-only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = examples::SqliteDatabase::open(dir.path(), 1).await?;
+    /// db.ping().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn ping(&self) -> Result<(), Error> {
+        self.with_connection(|conn| {
+            conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn with_connection<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,

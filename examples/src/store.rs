@@ -8,6 +8,12 @@
 //! queue deadline and an execution deadline) → the database. Errors are never cached; a missing
 //! row is an error ([`Error::NotFound`]) and so is not cached either.
 //!
+//! Event subscriptions are capped by a semaphore of `max_subscribers` permits, each held by its
+//! stream. The emitter's max-listener limit is set to that cap plus a few synchronous
+//! listeners, as its docs recommend for an emitter with a known number of listeners, so its
+//! leak warning fires only when listeners really pile up beyond anything the store allows.
+//! Warnings go to `tracing` and are counted in [`EventCounters::leak_warnings`].
+//!
 //! A write goes through the same `Bagpipe`, then invalidates the key, then emits
 //! `article.updated`. The order matters: a read whose load started before the write read the
 //! old row; `invalidate` bumps the key's generation in the map, so that load answers its own
@@ -19,16 +25,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use futures::{Stream, StreamExt};
 use nodebook_bagpipe::Bagpipe;
 use nodebook_cache::LimitableMap;
 use nodebook_emitter::Emitter;
-use serde::Serialize;
 
-use crate::{Article, ArticleSource, ArticleUpdate, Error};
+use crate::{
+    Article, ArticleSource, ArticleUpdate, CacheCounters, Error, EventCounters, LimiterStats,
+    StoreStats,
+};
 
 /// The event name under which [`ArticleStore::update`] announces a new row.
 pub const ARTICLE_UPDATED: &str = "article.updated";
+
+/// Synchronous listeners of [`ARTICLE_UPDATED`] that may be added through
+/// [`ArticleStore::events`] beside the capped subscriptions before the emitter warns of a leak.
+pub const SYNC_LISTENER_ALLOWANCE: usize = 8;
 
 /// How an [`ArticleStore`] is put together.
 ///
@@ -60,6 +74,9 @@ pub struct StoreConfig {
     pub cache_limit: usize,
     /// How long a cached article stays fresh.
     pub time_to_live: Duration,
+    /// Event subscriptions ([`ArticleStore::subscribe`]) allowed at once; one more answers
+    /// [`Error::SubscriberLimit`].
+    pub max_subscribers: usize,
 }
 
 impl Default for StoreConfig {
@@ -71,6 +88,7 @@ impl Default for StoreConfig {
             queue_timeout: Duration::from_secs(2),
             cache_limit: 1000,
             time_to_live: Duration::from_secs(60),
+            max_subscribers: 256,
         }
     }
 }
@@ -109,6 +127,8 @@ pub struct ArticleStore<S> {
     pipe: Bagpipe,
     events: Emitter<Article>,
     updates: Arc<AtomicU64>,
+    subscribers: Arc<Semaphore>,
+    leak_warnings: Arc<AtomicU64>,
     config: StoreConfig,
 }
 
@@ -120,6 +140,8 @@ impl<S: Clone> Clone for ArticleStore<S> {
             pipe: self.pipe.clone(),
             events: self.events.clone(),
             updates: Arc::clone(&self.updates),
+            subscribers: Arc::clone(&self.subscribers),
+            leak_warnings: Arc::clone(&self.leak_warnings),
             config: self.config,
         }
     }
@@ -166,12 +188,34 @@ impl<S: ArticleSource> ArticleStore<S> {
             .timeout(config.query_timeout)
             .queue_timeout(config.queue_timeout)
             .build();
+        let events = Emitter::new();
+        // Each subscription is one `article.updated` listener and one `error` listener.
+        events.set_max_listeners(
+            config
+                .max_subscribers
+                .saturating_add(SYNC_LISTENER_ALLOWANCE),
+        );
+        let leak_warnings = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&leak_warnings);
+        events.set_warning_hook(move |warning| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                event = warning.event().as_str(),
+                listeners = warning.count(),
+                limit = warning.limit(),
+                "{warning}"
+            );
+        });
         Ok(Self {
             db,
             cache,
             pipe,
-            events: Emitter::new(),
+            events,
             updates: Arc::new(AtomicU64::new(0)),
+            subscribers: Arc::new(Semaphore::new(
+                config.max_subscribers.min(Semaphore::MAX_PERMITS),
+            )),
+            leak_warnings,
             config,
         })
     }
@@ -296,9 +340,13 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// `capacity` rows for a slow reader (beyond that the oldest are dropped and the stream
     /// yields [`Error::Lagged`] once with the count).
     ///
+    /// At most [`StoreConfig::max_subscribers`] streams exist at once; dropping one frees its
+    /// place.
+    ///
     /// # Errors
     ///
-    /// [`Error::Internal`] when `capacity` is 0.
+    /// [`Error::SubscriberLimit`] when every place is taken; [`Error::Internal`] when
+    /// `capacity` is 0.
     ///
     /// # Examples
     ///
@@ -319,6 +367,11 @@ impl<S: ArticleSource> ArticleStore<S> {
         &self,
         capacity: usize,
     ) -> Result<impl Stream<Item = Result<Article, Error>> + Send + 'static, Error> {
+        let place = Arc::clone(&self.subscribers)
+            .try_acquire_owned()
+            .map_err(|_| Error::SubscriberLimit {
+                limit: self.config.max_subscribers,
+            })?;
         let updates = self
             .events
             .subscribe(ARTICLE_UPDATED, capacity)
@@ -326,7 +379,9 @@ impl<S: ArticleSource> ArticleStore<S> {
                 what: "the event subscription",
                 reason: err.to_string(),
             })?;
-        Ok(updates.map(|update| {
+        Ok(updates.map(move |update| {
+            // The place is given back when the stream (and so this closure) is dropped.
+            let _held = &place;
             update.map_err(|err| match err {
                 nodebook_emitter::Error::Lagged { missed } => Error::Lagged { missed },
                 other => Error::Internal {
@@ -454,6 +509,13 @@ impl<S: ArticleSource> ArticleStore<S> {
             events: EventCounters {
                 emitted: self.updates.load(Ordering::Relaxed),
                 listeners: self.events.listener_count(ARTICLE_UPDATED),
+                subscribers: self
+                    .config
+                    .max_subscribers
+                    .min(Semaphore::MAX_PERMITS)
+                    .saturating_sub(self.subscribers.available_permits()),
+                max_subscribers: self.config.max_subscribers,
+                leak_warnings: self.leak_warnings.load(Ordering::Relaxed),
             },
         }
     }
@@ -479,95 +541,4 @@ fn limiter_error(err: nodebook_bagpipe::Error) -> Error {
             reason: other.to_string(),
         },
     }
-}
-
-/// The counters of an [`ArticleStore`], as `GET /stats` shows them.
-///
-/// # Examples
-///
-/// See [`ArticleStore::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct StoreStats {
-    /// The limiter in front of the database.
-    pub limiter: LimiterStats,
-    /// The article cache and its once-queue.
-    pub cache: CacheCounters,
-    /// The `article.updated` emitter.
-    pub events: EventCounters,
-}
-
-/// The limiter's live state and counters (bagpipe's `limit`, `active`, `queue.length`, and
-/// the counters the original lacks).
-///
-/// # Examples
-///
-/// See [`ArticleStore::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct LimiterStats {
-    /// Queries allowed at once.
-    pub limit: usize,
-    /// Queries allowed to wait.
-    pub queue_length: usize,
-    /// Queries running now.
-    pub active: usize,
-    /// Queries waiting now.
-    pub queued: usize,
-    /// Queries that got a slot.
-    pub admitted: u64,
-    /// Queries refused because the queue was full (answered 503).
-    pub refused: u64,
-    /// Queries that waited too long for a slot (answered 504).
-    pub queue_timeouts: u64,
-    /// Queries that ran too long (answered 504).
-    pub timeouts: u64,
-    /// Timed-out queries that finished later anyway.
-    pub outdated: u64,
-    /// Queries that finished in time.
-    pub completed: u64,
-}
-
-/// The cache's counters.
-///
-/// # Examples
-///
-/// See [`ArticleStore::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct CacheCounters {
-    /// Articles cached now.
-    pub len: usize,
-    /// Articles the cache holds at most.
-    pub limit: usize,
-    /// Reads answered from the cache.
-    pub hits: u64,
-    /// Reads that missed.
-    pub misses: u64,
-    /// Rows stored.
-    pub inserts: u64,
-    /// Rows evicted because the cache was full (FIFO).
-    pub evicted: u64,
-    /// Rows dropped because their time-to-live ended.
-    pub expired: u64,
-    /// Rows removed by an update.
-    pub removed: u64,
-    /// Database loads started.
-    pub loads_started: u64,
-    /// Reads that joined a load already in flight instead of starting one.
-    pub loads_coalesced: u64,
-    /// Loads that failed (never cached).
-    pub loads_failed: u64,
-    /// Loads whose row was not stored because an update came while they ran.
-    pub loads_discarded: u64,
-}
-
-/// The emitter's counters.
-///
-/// # Examples
-///
-/// See [`ArticleStore::stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct EventCounters {
-    /// `article.updated` events emitted.
-    pub emitted: u64,
-    /// Listeners and subscribers of `article.updated` now.
-    pub listeners: usize,
 }

@@ -353,6 +353,33 @@ async fn a_slow_subscriber_is_told_how_many_updates_it_missed() {
     assert_eq!(updates.next().await.unwrap().unwrap().title, "v4");
 }
 
+#[test]
+fn subscriptions_up_to_the_cap_never_warn_and_a_real_pile_up_does() {
+    let db = MockDatabase::new(Duration::ZERO);
+    let config = StoreConfig {
+        max_subscribers: 20,
+        ..StoreConfig::default()
+    };
+    let store = store(&db, config);
+
+    let subscriptions: Vec<_> = (0..20).map(|_| store.subscribe(1).unwrap()).collect();
+    assert!(matches!(
+        store.subscribe(1).err(),
+        Some(Error::SubscriberLimit { limit: 20 })
+    ));
+    assert_eq!(store.stats().events.subscribers, 20);
+    assert_eq!(store.stats().events.leak_warnings, 0);
+
+    // Listeners added past the cap and the allowance are a leak, and the warning says so.
+    for _ in 0..=examples::SYNC_LISTENER_ALLOWANCE {
+        store.events().on(ARTICLE_UPDATED, |_| {});
+    }
+    assert_eq!(store.stats().events.leak_warnings, 1);
+    drop(subscriptions);
+    assert_eq!(store.stats().events.subscribers, 0);
+    assert!(store.subscribe(1).is_ok());
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_cache_evicts_the_oldest_article_first() {
     let db = MockDatabase::new(LATENCY);

@@ -2,22 +2,66 @@
 //!
 //! ```text
 //! cargo run --release -p examples --bin service -- --port 3000 --data-dir /tmp/articles
+//! RUST_LOG=debug cargo run --release -p examples --bin service
 //! ```
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use examples::{Flags, Service, ServiceConfig, shutdown_signal};
+use examples::{Flags, Service, ServiceConfig, StoreConfig, shutdown_signals};
 
-const USAGE: &str = "usage: service [--port 3000] [--data-dir DIR] [--connections 4]
-  --port         the TCP port on 127.0.0.1 (default 3000; 0 picks a free one)
-  --data-dir     where the SQLite database and files/ live (default: under the system temp dir)
-  --connections  SQLite connections, which is also the limiter's limit (default 4)";
+const USAGE: &str = "usage: service [flags]
+  --bind              the address to listen on (default 127.0.0.1:3000)
+  --port              the port on the --bind address (0 picks a free one)
+  --data-dir          where the SQLite database and files/ live (default: under the temp dir)
+  --connections       SQLite connections, also the limiter's limit (default 4)
+  --queue-length      queries that may wait for a connection before 503 (default 64)
+  --query-timeout     the longest a query may run before 504 (default 2s)
+  --queue-timeout     the longest a query may wait for a connection before 504 (default 2s)
+  --cache-ttl         how long a cached article stays fresh (default 60s)
+  --cache-limit       articles the cache holds (default 1000)
+  --max-connections   client connections served at once; more wait (default 512)
+  --header-timeout    time for a request head, and the keep-alive idle time (default 10s)
+  --body-timeout      the longest a request body may send nothing before 408 (default 10s)
+  --request-timeout   the longest a handler may take before 408 (default 30s)
+  --write-timeout     how long a client may read nothing of its answer before it is
+                      disconnected (default 30s)
+  --drain-timeout     how long a shutdown waits for open connections (default 10s)
+  --import-limit      the largest POST /import body in bytes (default 1048576)
+  --put-limit         the largest PUT /articles/{id} body in bytes (default 1048576)
+  --max-subscribers   GET /events streams at once; more answer 503 (default 256)
+  --event-limit       the most bytes one event carries; larger rows are sent as id and
+                      version (default 65536)
+Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_LOG
+(default info). Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
+
+const KNOWN: [&str; 19] = [
+    "--bind",
+    "--port",
+    "--data-dir",
+    "--connections",
+    "--queue-length",
+    "--query-timeout",
+    "--queue-timeout",
+    "--cache-ttl",
+    "--cache-limit",
+    "--max-connections",
+    "--header-timeout",
+    "--body-timeout",
+    "--request-timeout",
+    "--write-timeout",
+    "--drain-timeout",
+    "--import-limit",
+    "--put-limit",
+    "--max-subscribers",
+    "--event-limit",
+];
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let known = ["--port", "--data-dir", "--connections"];
-    let flags = match Flags::parse(std::env::args().skip(1), &known) {
+    let flags = match Flags::parse(std::env::args().skip(1), &KNOWN) {
         Ok(flags) if flags.help() => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -28,8 +72,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&flags).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let (address, config) = match settings(&flags) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("service: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    examples::install_log_subscriber("info");
+    match run(address, config).await {
+        Ok(report) if report.forced => ExitCode::from(130),
+        Ok(_) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("service: {err}");
             ExitCode::FAILURE
@@ -37,37 +90,125 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(flags: &Flags) -> Result<(), examples::Error> {
-    let port: u16 = flags.value("--port")?.unwrap_or(3000);
+fn positive(flags: &Flags, name: &str) -> Result<Option<usize>, examples::Error> {
+    match flags.value::<usize>(name)? {
+        Some(0) => Err(examples::Error::Argument {
+            name: name.to_owned(),
+            reason: "must be at least 1".to_owned(),
+        }),
+        other => Ok(other),
+    }
+}
+
+fn nonzero_duration(flags: &Flags, name: &str) -> Result<Option<Duration>, examples::Error> {
+    match flags.duration(name)? {
+        Some(duration) if duration.is_zero() => Err(examples::Error::Argument {
+            name: name.to_owned(),
+            reason: "must be longer than 0".to_owned(),
+        }),
+        other => Ok(other),
+    }
+}
+
+fn settings(flags: &Flags) -> Result<(SocketAddr, ServiceConfig), examples::Error> {
+    let mut address: SocketAddr = flags
+        .value("--bind")?
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+    if let Some(port) = flags.value::<u16>("--port")? {
+        address.set_port(port);
+    }
     let data_dir: PathBuf = flags
         .value("--data-dir")?
         .unwrap_or_else(ServiceConfig::default_data_dir);
     let mut config = ServiceConfig::new(&data_dir);
-    if let Some(connections) = flags.value::<usize>("--connections")? {
-        if connections == 0 {
-            return Err(examples::Error::Argument {
-                name: "--connections".to_owned(),
-                reason: "must be at least 1".to_owned(),
-            });
-        }
-        config.store.connections = connections;
+    let store: &mut StoreConfig = &mut config.store;
+    set(&mut store.connections, positive(flags, "--connections")?);
+    set(&mut store.queue_length, flags.value("--queue-length")?);
+    set(
+        &mut store.query_timeout,
+        nonzero_duration(flags, "--query-timeout")?,
+    );
+    set(
+        &mut store.queue_timeout,
+        nonzero_duration(flags, "--queue-timeout")?,
+    );
+    set(
+        &mut store.time_to_live,
+        nonzero_duration(flags, "--cache-ttl")?,
+    );
+    set(&mut store.cache_limit, positive(flags, "--cache-limit")?);
+    set(
+        &mut store.max_subscribers,
+        flags.value("--max-subscribers")?,
+    );
+    set(
+        &mut config.max_connections,
+        positive(flags, "--max-connections")?,
+    );
+    set(
+        &mut config.header_timeout,
+        nonzero_duration(flags, "--header-timeout")?,
+    );
+    set(
+        &mut config.body_timeout,
+        nonzero_duration(flags, "--body-timeout")?,
+    );
+    set(
+        &mut config.request_timeout,
+        nonzero_duration(flags, "--request-timeout")?,
+    );
+    set(
+        &mut config.drain_timeout,
+        flags.duration("--drain-timeout")?,
+    );
+    set(&mut config.import_limit, flags.value("--import-limit")?);
+    set(&mut config.put_limit, flags.value("--put-limit")?);
+    set(&mut config.event_limit, positive(flags, "--event-limit")?);
+    Ok((address, config))
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *field = value;
     }
+}
+
+async fn run(
+    address: SocketAddr,
+    config: ServiceConfig,
+) -> Result<examples::ShutdownReport, examples::Error> {
+    // Installed before serving, so a signal during start-up is not lost.
+    let signals = shutdown_signals();
     let service = Service::open(config).await?;
-    let address = format!("127.0.0.1:{port}");
-    let listener = tokio::net::TcpListener::bind(&address)
+    let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| examples::Error::Io {
-            path: PathBuf::from(&address),
+            path: PathBuf::from(address.to_string()),
             source: err.into(),
         })?;
-    let bound = listener.local_addr().map_or(address, |a| a.to_string());
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| address.to_string(), |a| a.to_string());
     println!(
         "serving http://{bound} from {}",
         service.database().path().display()
     );
-    println!("  GET/PUT /articles/{{id}}   GET /events   POST /import?charset=gbk");
-    println!("  GET /files/poem.txt   GET /stats        Ctrl-C stops (running requests finish)");
-    service.serve(listener, shutdown_signal()).await?;
-    println!("stopped");
-    Ok(())
+    println!("  GET/PUT /articles/{{id}}   GET /events   POST /import?charset=gbk[&strict=true]");
+    println!("  GET /files/poem.txt   GET /stats   GET /metrics   GET /healthz   GET /readyz");
+    let report = service.serve_until(listener, signals).await?;
+    if report.drained() {
+        println!("stopped: every connection finished");
+    } else {
+        println!(
+            "stopped: {} of {} connections cut ({})",
+            report.cut,
+            report.draining,
+            if report.forced {
+                "second signal"
+            } else {
+                "drain deadline"
+            }
+        );
+    }
+    Ok(report)
 }

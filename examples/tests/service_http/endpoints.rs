@@ -1,94 +1,11 @@
-//! The service over real HTTP on an ephemeral port, against SQLite in a temporary directory:
-//! each endpoint's success and error paths, refusal under overload, SSE delivery of an update,
-//! graceful shutdown, and the `load` binary's report against a live service.
-
 use std::time::Duration;
 
 use bytes::Bytes;
-use examples::{HttpAnswer, HttpClient, LoadPlan, POEM, Service, ServiceConfig};
+use examples::{LoadPlan, POEM};
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-struct Running {
-    url: String,
-    service: Service,
-    client: HttpClient,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<Result<(), examples::Error>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(configure: impl FnOnce(&mut ServiceConfig)) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = ServiceConfig::new(dir.path());
-    configure(&mut config);
-    let service = Service::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(service.clone().serve(listener, async {
-        stopped.await.ok();
-    }));
-    Running {
-        url,
-        service,
-        client: HttpClient::new(),
-        stop: Some(stop),
-        server,
-        _dir: dir,
-    }
-}
-
-impl Running {
-    async fn get(&self, path: &str) -> HttpAnswer {
-        self.client
-            .get(&format!("{}{path}", self.url))
-            .await
-            .unwrap()
-    }
-
-    async fn send(&self, method: Method, path: &str, body: impl Into<Bytes>) -> HttpAnswer {
-        let url = format!("{}{path}", self.url);
-        self.client.send(method, &url, body.into()).await.unwrap()
-    }
-
-    /// Takes one of the store's connections until `release`, so the next query must wait or be
-    /// refused.
-    fn hold_a_connection(&self) -> Held {
-        let (release, hold) = oneshot::channel::<()>();
-        let busy = self
-            .service
-            .store()
-            .limiter()
-            .push(async move { hold.await.ok() });
-        Held { release, busy }
-    }
-
-    async fn shut_down(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.server.await.unwrap().unwrap();
-    }
-}
-
-struct Held {
-    release: oneshot::Sender<()>,
-    busy: nodebook_bagpipe::Push<Option<()>>,
-}
-
-impl Held {
-    async fn release(self) {
-        self.release.send(()).unwrap();
-        self.busy.await.unwrap();
-    }
-}
-
-fn json(answer: &HttpAnswer) -> serde_json::Value {
-    serde_json::from_slice(&answer.body).unwrap_or_else(|err| {
-        panic!("not JSON ({err}): {}", answer.text());
-    })
-}
+use crate::{Running, json, start};
 
 #[tokio::test]
 async fn get_article_answers_the_seeded_row_and_caches_it() {
@@ -378,13 +295,10 @@ async fn shutdown_lets_a_running_request_finish_and_ends_event_streams() {
         tokio::task::yield_now().await;
     }
 
+    app.signal();
     let Running {
-        stop,
-        server,
-        service,
-        ..
+        server, service, ..
     } = app;
-    stop.unwrap().send(()).unwrap();
     held.release().await;
 
     let answer = waiting.await.unwrap().unwrap();

@@ -1,0 +1,101 @@
+//! The counters an [`ArticleStore`](crate::ArticleStore) reports, as `GET /stats` and
+//! `GET /metrics` show them.
+
+use serde::Serialize;
+
+/// The counters of an [`ArticleStore`](crate::ArticleStore), as `GET /stats` shows them.
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    /// The limiter in front of the database.
+    pub limiter: LimiterStats,
+    /// The article cache and its once-queue.
+    pub cache: CacheCounters,
+    /// The `article.updated` emitter.
+    pub events: EventCounters,
+}
+
+/// The limiter's live state and counters (bagpipe's `limit`, `active`, `queue.length`, and
+/// the counters the original lacks).
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LimiterStats {
+    /// Queries allowed at once.
+    pub limit: usize,
+    /// Queries allowed to wait.
+    pub queue_length: usize,
+    /// Queries running now.
+    pub active: usize,
+    /// Queries waiting now.
+    pub queued: usize,
+    /// Queries that got a slot.
+    pub admitted: u64,
+    /// Queries refused because the queue was full (answered 503).
+    pub refused: u64,
+    /// Queries that waited too long for a slot (answered 504).
+    pub queue_timeouts: u64,
+    /// Queries that ran too long (answered 504).
+    pub timeouts: u64,
+    /// Timed-out queries that finished later anyway.
+    pub outdated: u64,
+    /// Queries that finished in time.
+    pub completed: u64,
+}
+
+/// The cache's counters.
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CacheCounters {
+    /// Articles cached now.
+    pub len: usize,
+    /// Articles the cache holds at most.
+    pub limit: usize,
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that missed.
+    pub misses: u64,
+    /// Rows stored.
+    pub inserts: u64,
+    /// Rows evicted because the cache was full (FIFO).
+    pub evicted: u64,
+    /// Rows dropped because their time-to-live ended.
+    pub expired: u64,
+    /// Rows removed by an update.
+    pub removed: u64,
+    /// Database loads started.
+    pub loads_started: u64,
+    /// Reads that joined a load already in flight instead of starting one.
+    pub loads_coalesced: u64,
+    /// Loads that failed (never cached).
+    pub loads_failed: u64,
+    /// Loads whose row was not stored because an update came while they ran.
+    pub loads_discarded: u64,
+}
+
+/// The emitter's counters.
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventCounters {
+    /// `article.updated` events emitted.
+    pub emitted: u64,
+    /// Listeners and subscribers of `article.updated` now.
+    pub listeners: usize,
+    /// Event subscriptions open now.
+    pub subscribers: usize,
+    /// Event subscriptions allowed at once.
+    pub max_subscribers: usize,
+    /// Max-listener ("possible memory leak") warnings the emitter gave.
+    pub leak_warnings: u64,
+}
