@@ -156,6 +156,8 @@ impl L2 {
     ) -> Result<T, Failure> {
         match timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
+            // The client's own response timeout (set to the same bound) may fire first.
+            Ok(Err(error)) if error.is_timeout() => Err(Failure::Timeout),
             Ok(Err(error)) => Err(Failure::Redis(error)),
             Err(_) => Err(Failure::Timeout),
         }

@@ -53,6 +53,10 @@ where
                     bump(&self.shared.counters.reconnects);
                 }
                 first = false;
+                // Make the data connection reconnect now rather than on a caller's command.
+                if let Err(failure) = self.shared.l2.ping().await {
+                    self.shared.failed(&failure);
+                }
                 self.shared.subscribed.store(true, Ordering::Release);
                 self.shared.wakers.wake_all();
                 self.shared.update_health();
@@ -92,7 +96,8 @@ where
                     self.handle(message.get_payload_bytes());
                 }
                 _ = heartbeat.tick() => {
-                    let ping = timeout(self.op_timeout, sink.ping::<String>()).await;
+                    // Subscribed, PING answers `["pong", ""]`: any reply will do.
+                    let ping = timeout(self.op_timeout, sink.ping::<redis::Value>()).await;
                     if !matches!(ping, Ok(Ok(_))) {
                         return;
                     }
