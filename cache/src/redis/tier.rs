@@ -351,12 +351,11 @@ where
         }
         let shared = Arc::clone(&self.shared);
         let owned = key.to_string();
-        self.local
-            .get_or_load(key.to_string(), move || async move {
-                shared.fetch(&owned, loader).await
-            })
-            .await
-            .map(|local| local.value)
+        // Boxed: the miss path's future is large, and a hit should not carry (move) it.
+        let miss = Box::pin(self.local.get_or_load(key.to_string(), move || async move {
+            shared.fetch(&owned, loader).await
+        }));
+        miss.await.map(|local| local.value)
     }
 
     /// Drops `key` everywhere: here at once (a load in flight here will not store its
