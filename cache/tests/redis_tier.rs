@@ -78,6 +78,20 @@ fn counted(
     }
 }
 
+fn raw_set(url: &str, key: &str, value: &[u8], ttl: Duration) {
+    let mut conn = redis::Client::open(url)
+        .expect("url")
+        .get_connection()
+        .expect("connect");
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("PX")
+        .arg(u64::try_from(ttl.as_millis()).unwrap())
+        .query::<()>(&mut conn)
+        .expect("SET");
+}
+
 fn raw_get(url: &str, key: &str) -> Option<String> {
     let mut conn = redis::Client::open(url)
         .expect("url")
@@ -174,6 +188,55 @@ async fn replicas_share_one_load_and_the_second_reads_redis() {
     );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(c.stats().redis_hits, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_copy_never_outlives_the_value_in_redis() {
+    let Some(url) = shared_redis("a_local_copy_never_outlives_the_value_in_redis") else {
+        return;
+    };
+    let ns = namespace("ttl");
+    let cache = replica(&url, &ns, BOUND); // a local time-to-live of 60 s
+    connected(&cache).await;
+    // Another replica stored this value; 300 ms of it are left in Redis.
+    raw_set(&url, &format!("{ns}:v:k"), b"v", Duration::from_millis(300));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let read = cache
+        .get_or_load("k", counted(&runs, Duration::ZERO, "loaded"))
+        .await;
+    assert_eq!(read.as_deref().ok(), Some("v"));
+    assert!(cache.contains_local("k"));
+    // Redis drops it after 300 ms; the local copy must be gone by then too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!cache.contains_local("k"));
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_that_does_not_decode_is_loaded_again() {
+    let Some(url) = shared_redis("a_value_that_does_not_decode_is_loaded_again") else {
+        return;
+    };
+    let ns = namespace("decode");
+    let cache = replica(&url, &ns, BOUND);
+    connected(&cache).await;
+    raw_set(
+        &url,
+        &format!("{ns}:v:k"),
+        b"\xff\xfe",
+        Duration::from_secs(60),
+    );
+    let runs = Arc::new(AtomicUsize::new(0));
+    let read = cache
+        .get_or_load("k", counted(&runs, Duration::ZERO, "fresh"))
+        .await;
+    assert_eq!(read.as_deref().ok(), Some("fresh"));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.stats().decode_errors, 1);
+    assert_eq!(
+        raw_get(&url, &format!("{ns}:v:k")).as_deref(),
+        Some("fresh")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,6 +380,10 @@ async fn an_invalidation_during_a_remote_load_fences_its_write() {
         raw_get(&url, &format!("{ns}:v:k")),
         None,
         "the older value was not stored"
+    );
+    assert!(
+        !a.contains_local("k"),
+        "nor kept by the replica that loaded it"
     );
 }
 

@@ -13,8 +13,9 @@
 //!    leaves its lease to expire; the first prober after that takes the lease (`SET NX`: one
 //!    winner) and loads.
 //! 4. The leader runs the loader, then writes through the fenced script. A refused write means
-//!    its lease expired and another leader may have written: the newer value in Redis is
-//!    returned instead of the one loaded here. A loader error or panic gives the lease back
+//!    its lease expired or was deleted by an invalidation: the newer value in Redis is returned
+//!    instead of the one loaded here, or if there is none, the loaded value answers this
+//!    fetch's callers without being kept in the local tier. A loader error or panic gives the lease back
 //!    (and publishes `fail`) so that a waiter takes over at once.
 //!
 //! Any Redis failure on the way marks the tier degraded and falls back to step 1.
@@ -268,9 +269,15 @@ where
             Ok(Written::Stored) => Ok(self.local(value)),
             Ok(Written::Fenced(newer)) => {
                 bump(&self.counters.fenced_writes);
+                // The callers get a value loaded after they asked, but unless Redis holds a
+                // newer one, no replica keeps it: the lease was lost to an invalidation (or
+                // ran out), so it may already be stale. A zero time-to-live is expired at once.
                 Ok(newer
                     .and_then(|(bytes, remaining)| self.decoded(&bytes, remaining))
-                    .unwrap_or_else(|| self.local(value)))
+                    .unwrap_or(Local {
+                        value,
+                        ttl: Duration::ZERO,
+                    }))
             }
             Err(failure) => {
                 self.failed(&failure);
