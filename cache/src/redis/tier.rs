@@ -121,6 +121,23 @@ where
     C: Codec<V>,
 {
     /// How long a value lives in Redis after it was loaded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .time_to_live(Duration::from_secs(600))
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn time_to_live(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
         self
@@ -129,12 +146,45 @@ where
     /// How long a copy lives in this process's local tier; never longer than
     /// [`time_to_live`](Self::time_to_live), and a copy read from Redis never outlives the
     /// value there. Shorter bounds how stale a replica can be when an invalidation is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .local_time_to_live(Duration::from_secs(10))
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn local_time_to_live(mut self, ttl: Duration) -> Self {
         self.local_ttl = Some(ttl);
         self
     }
 
     /// How many keys the local tier holds (a [`LimitableMap`] with S3-FIFO eviction).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .local_limit(50_000)
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn local_limit(mut self, limit: usize) -> Self {
         self.local_limit = limit;
         self
@@ -144,6 +194,23 @@ where
     /// load: a load that outlives it may be run again by another process (its write is then
     /// fenced, so nothing older overwrites anything newer). A leader that dies is replaced this
     /// long after it took the lease.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .lease(Duration::from_secs(2))
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -151,6 +218,23 @@ where
 
     /// The bound on every Redis call (and on connecting). A call that takes longer degrades
     /// the tier, and its caller is served without Redis.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .timeout(Duration::from_millis(100))
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -158,6 +242,23 @@ where
 
     /// How often a process waiting on another's lease looks at Redis again if no `done`
     /// message arrives (randomized by ±50%).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .poll_interval(Duration::from_millis(20))
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
@@ -165,6 +266,23 @@ where
 
     /// How often the background task pings the subscription (to find a half-open connection)
     /// and, while degraded, the data connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .heartbeat(Duration::from_secs(1))
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
         self.heartbeat = heartbeat;
         self
@@ -178,6 +296,21 @@ where
     ///
     /// A [`BuildError`] for an empty namespace, a zero limit or duration, a local
     /// time-to-live longer than Redis's, or a call outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec)
+    ///     .build()?;
+    /// # let _ = cache;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn build(self) -> Result<RedisCache<V, C>, BuildError> {
         if self.namespace.is_empty() {
             return Err(BuildError::EmptyNamespace);
@@ -298,6 +431,20 @@ where
 {
     /// A builder for a cache on `client` whose keys live under `namespace` in Redis (values at
     /// `namespace:v:key`, leases at `namespace:lock:key`, events on `namespace:events`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:1")?; // nobody listens there
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// assert_eq!(cache.local_len(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn builder(
         client: redis::Client,
         namespace: impl Into<String>,
@@ -340,6 +487,24 @@ where
     /// # Cancel safety
     ///
     /// Cancel-safe: dropping the future leaves the fetch running for the others.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// let load = || async { Ok::<_, std::io::Error>("Ada".to_string()) };
+    /// // At most 1 s for this caller; the load goes on for the others if it takes longer.
+    /// let name = tokio::time::timeout(Duration::from_secs(1), cache.get_or_load("7", load)).await??;
+    /// assert_eq!(name, "Ada");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn get_or_load<F, Fut, E>(&self, key: &str, loader: F) -> Result<V, Error<E>>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -368,6 +533,23 @@ where
     ///
     /// The local copy is dropped before the first await; dropping the future may leave the
     /// Redis half undone.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use nodebook_cache::redis::{Reach, RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// // After `UPDATE users SET name = .. WHERE id = 7`:
+    /// if cache.invalidate("7").await == Reach::ThisReplica {
+    ///     eprintln!("Redis is down: other replicas keep user 7 until their local time-to-live ends");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn invalidate(&self, key: &str) -> Reach {
         self.local.invalidate(key);
         if !self.shared.is_connected() {
@@ -383,18 +565,60 @@ where
     }
 
     /// Whether this replica holds a live local copy of `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:1")?; // nobody listens there
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// assert!(!cache.contains_local("7"));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn contains_local(&self, key: &str) -> bool {
         self.local.contains_key(key)
     }
 
     /// How many local copies this replica holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:1")?; // nobody listens there
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// assert_eq!(cache.local_len(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn local_len(&self) -> usize {
         self.local.len()
     }
 
     /// Whether the Redis tier is in use now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{Health, RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:1")?; // nobody listens there
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// assert_eq!(cache.health(), Health::Degraded); // not subscribed (yet)
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn health(&self) -> Health {
         *self.shared.health.borrow()
@@ -402,6 +626,21 @@ where
 
     /// A receiver of every change of [`health`](Self::health), to report outages or to wait
     /// for the first connection (`rx.wait_for(|h| *h == Health::Connected)`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use nodebook_cache::redis::{Health, RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// let mut health = cache.health_changes();
+    /// health.wait_for(|h| *h == Health::Connected).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn health_changes(&self) -> watch::Receiver<Health> {
         self.shared.health.subscribe()
@@ -409,6 +648,20 @@ where
 
     /// What the last Redis call that failed said (`"timed out"`, or the client's error), if
     /// one has failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:1")?; // nobody listens there
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// assert_eq!(cache.last_redis_error(), None); // no call has failed yet
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn last_redis_error(&self) -> Option<Arc<str>> {
         self.shared
@@ -419,6 +672,20 @@ where
     }
 
     /// The tier's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_cache::redis::{RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:1")?; // nobody listens there
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// assert_eq!(cache.stats().loads, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn stats(&self) -> RedisStats {
         let mut stats = self.shared.counters.snapshot();
