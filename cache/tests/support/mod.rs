@@ -23,7 +23,11 @@ fn skip<T>(test: &str, why: &str) -> Option<T> {
         std::env::var("NODEBOOK_REQUIRE_REDIS").as_deref() != Ok("1"),
         "{test}: {why}, and NODEBOOK_REQUIRE_REDIS=1 forbids skipping"
     );
-    eprintln!("skipped {test}: {why} (set NODEBOOK_REQUIRE_REDIS=1 to make this a failure)");
+    // Straight to stderr, past libtest's capture of `eprintln!`, so the skip shows in a
+    // passing run.
+    let note =
+        format!("skipped {test}: {why} (set NODEBOOK_REQUIRE_REDIS=1 to make this a failure)\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
     None
 }
 
