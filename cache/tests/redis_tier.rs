@@ -298,6 +298,41 @@ async fn invalidation_drops_every_replicas_copy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_writes_through_and_every_replica_reads_it() {
+    let Some(url) = shared_redis("an_insert_writes_through_and_every_replica_reads_it") else {
+        return;
+    };
+    let ns = namespace("insert");
+    let (a, b) = (replica(&url, &ns, BOUND), replica(&url, &ns, BOUND));
+    connected(&a).await;
+    connected(&b).await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    a.get_or_load("k", counted(&runs, Duration::ZERO, "old"))
+        .await
+        .unwrap();
+    b.get_or_load("k", counted(&runs, Duration::ZERO, "old"))
+        .await
+        .unwrap();
+    assert_eq!(a.insert("k", "new".to_string()).await, Reach::Everywhere);
+    assert_eq!(raw_get(&url, &format!("{ns}:v:k")).as_deref(), Some("new"));
+    within(BOUND, "b drops its older copy", async {
+        while b.contains_local("k") {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    let read = b
+        .get_or_load("k", counted(&runs, Duration::ZERO, "loaded"))
+        .await;
+    assert_eq!(read.as_deref().ok(), Some("new"));
+    let local = a
+        .get_or_load("k", counted(&runs, Duration::ZERO, "loaded"))
+        .await;
+    assert_eq!(local.as_deref().ok(), Some("new"));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "only the first load");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_leader_write_is_fenced() {
     let Some(url) = shared_redis("a_stale_leader_write_is_fenced") else {
         return;

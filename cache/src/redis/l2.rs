@@ -12,6 +12,8 @@
 //! - `write` is fenced: it stores the value only while the lease still holds this leader's
 //!   token, then deletes the lease and publishes `done`, all in one script. A leader that
 //!   stalled past its lease gets the newer value back instead of overwriting it.
+//! - `replace` stores a value, deletes the lease (so a load in flight cannot overwrite it) and
+//!   publishes `inval`.
 //! - `invalidate` deletes the value and the lease (so a load in flight anywhere cannot store
 //!   its older result: its fenced write fails) and publishes `inval`.
 
@@ -73,6 +75,13 @@ end
 return 0
 ";
 
+const REPLACE: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+";
+
 const INVALIDATE: &str = r"
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('PUBLISH', ARGV[1], ARGV[2])
@@ -88,6 +97,7 @@ pub(crate) struct L2 {
     probe: Script,
     write: Script,
     release: Script,
+    replace: Script,
     invalidate: Script,
 }
 
@@ -126,6 +136,7 @@ impl L2 {
             probe: Script::new(PROBE),
             write: Script::new(WRITE),
             release: Script::new(RELEASE),
+            replace: Script::new(REPLACE),
             invalidate: Script::new(INVALIDATE),
         }
     }
@@ -259,6 +270,30 @@ impl L2 {
             )
             .await?;
         Ok(released == 1)
+    }
+
+    /// Stores `value` for `ttl` and deletes the lease (a load in flight cannot overwrite it);
+    /// publishes `inval` so that the other replicas drop their older copies.
+    pub(crate) async fn replace(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), Failure> {
+        let mut conn = self.conn.clone();
+        let _: i64 = self
+            .bounded(
+                self.replace
+                    .key(self.value_key(key))
+                    .key(self.lock_key(key))
+                    .arg(value)
+                    .arg(millis(ttl))
+                    .arg(&self.channel)
+                    .arg(self.message("inval", key))
+                    .invoke_async(&mut conn),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Deletes the value and the lease; publishes `inval`.

@@ -18,7 +18,8 @@
 //!   while the lease still holds its token.
 //! - **Invalidation across replicas.** [`RedisCache::invalidate`] deletes the value (and any
 //!   lease) in Redis and publishes it on the namespace's channel; every replica drops its local
-//!   copy. A replica whose subscription was lost flushes its local tier when it comes back.
+//!   copy. [`RedisCache::insert`] writes a new value through in the same way. A replica whose
+//!   subscription was lost flushes its local tier when it comes back.
 //! - **Redis down is not the service down.** Every Redis call has a timeout. When one fails,
 //!   the cache serves from the local tier and loads through the in-process once-queue, reports
 //!   [`Health::Degraded`] and counts it ([`RedisStats`]), while a background task reconnects;
@@ -31,7 +32,8 @@
 //! | N processes x M callers miss one key at once | one load in total; every caller gets its value |
 //! | the lease holder is killed mid-load | its lease expires; the next process to look takes it and loads: at most two loads; waiters wait at most lease + load time + one poll interval |
 //! | the lease holder stalls past its lease, then writes | its write is refused; it answers with the newer value in Redis |
-//! | a key is invalidated while a load for it runs elsewhere | the lease is deleted with the value, so that load's write is refused |
+//! | a key is invalidated or inserted while a load for it runs elsewhere | the lease is deleted with the value, so that load's write is refused and its value is not kept |
+//! | [`invalidate`](RedisCache::invalidate) or [`insert`](RedisCache::insert) | every subscribed replica drops its older local copy (at most once: see below) |
 //! | the loader fails or panics | this process's callers get the error (not cached); the lease is given back and another process may load at once |
 //! | Redis refuses, is killed or does not answer in `timeout` | callers are served from the local tier or a local load (one per key per process), within `timeout` + load time; [`Health::Degraded`], counted |
 //! | Redis comes back | the background task reconnects, flushes the local tier (invalidations may have been missed), and the tier is used again |
@@ -42,7 +44,9 @@
 //! [`local_time_to_live`](RedisCacheBuilder::local_time_to_live) short where that matters); a
 //! Redis failover can grant a lease twice (one duplicate load, still fenced). Errors of a
 //! remote leader are not shared across processes: a waiting process loads itself after the
-//! leader gives the lease back.
+//! leader gives the lease back. Every replica receives every `done`, `fail` and `inval` message
+//! of its namespace (one per load or invalidation), so give each data set its own namespace
+//! rather than one for the whole company. RESP3 client tracking is not used.
 //!
 //! # Examples
 //!

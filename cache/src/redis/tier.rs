@@ -14,7 +14,7 @@ use super::codec::Codec;
 use super::fetch::{Local, Shared, Timings, random_u64};
 use super::l2::L2;
 use super::monitor::Monitor;
-use super::stats::{Counters, Health, RedisStats};
+use super::stats::{Counters, Health, RedisStats, bump};
 use super::wakers::Wakers;
 use crate::{Error, LimitableMap};
 
@@ -552,10 +552,75 @@ where
     /// ```
     pub async fn invalidate(&self, key: &str) -> Reach {
         self.local.invalidate(key);
+        self.forget_remote(key).await
+    }
+
+    /// Deletes `key` in Redis and tells the other replicas.
+    async fn forget_remote(&self, key: &str) -> Reach {
         if !self.shared.is_connected() {
             return Reach::ThisReplica;
         }
         match self.shared.l2.invalidate(key).await {
+            Ok(()) => Reach::Everywhere,
+            Err(failure) => {
+                self.shared.failed(&failure);
+                Reach::ThisReplica
+            }
+        }
+    }
+
+    /// Stores `value` under `key` everywhere (write-through, after the source of truth
+    /// changed): here at once, in Redis for [`time_to_live`](RedisCacheBuilder::time_to_live)
+    /// (deleting the key's lease, so a load in flight in any process cannot overwrite it), and
+    /// every other replica drops its older copy and reads this one from Redis on its next miss.
+    ///
+    /// Returns [`Reach::ThisReplica`] if Redis did not answer (counted; the tier degrades) or
+    /// the codec could not encode the value (counted in
+    /// [`RedisStats::encode_errors`]); the local copy is stored either way.
+    ///
+    /// # Cancel safety
+    ///
+    /// The local copy is stored before the first await; dropping the future may leave the
+    /// Redis half undone.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use nodebook_cache::redis::{Reach, RedisCache, StrCodec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let cache: RedisCache<String, _> = RedisCache::builder(client, "users", StrCodec).build()?;
+    /// // After `UPDATE users SET name = 'Ada L.' WHERE id = 7`:
+    /// assert_eq!(cache.insert("7", "Ada L.".to_string()).await, Reach::Everywhere);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn insert(&self, key: &str, value: V) -> Reach {
+        let encoded = self.shared.codec.encode(&value);
+        self.local.insert_with_ttl(
+            key.to_string(),
+            Local {
+                value,
+                ttl: self.shared.timings.local_ttl,
+            },
+            self.shared.timings.local_ttl,
+        );
+        let Ok(bytes) = encoded else {
+            bump(&self.shared.counters.encode_errors);
+            // Redis's older value would outlive this one: drop it.
+            return self.forget_remote(key).await;
+        };
+        if !self.shared.is_connected() {
+            return Reach::ThisReplica;
+        }
+        match self
+            .shared
+            .l2
+            .replace(key, &bytes, self.shared.timings.ttl)
+            .await
+        {
             Ok(()) => Reach::Everywhere,
             Err(failure) => {
                 self.shared.failed(&failure);
