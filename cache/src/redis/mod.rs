@@ -89,6 +89,7 @@
 //! # }
 //! ```
 
+mod builder;
 mod codec;
 mod fetch;
 mod l2;
@@ -97,8 +98,9 @@ mod stats;
 mod tier;
 mod wakers;
 
+pub use builder::{BuildError, RedisCacheBuilder};
 #[cfg(feature = "serde")]
 pub use codec::JsonCodec;
 pub use codec::{BytesCodec, Codec, CodecError, StrCodec};
 pub use stats::{Health, RedisStats};
-pub use tier::{BuildError, Reach, RedisCache, RedisCacheBuilder};
+pub use tier::{Reach, RedisCache};
