@@ -557,7 +557,7 @@ async fn redis_paused_callers_are_served_within_the_timeout_plus_the_load() {
     assert!(results.iter().all(|(r, _)| r.as_deref().ok() == Some("v")));
     // The scheduling margin covers a busy machine, far below the 3 s pause.
     assert!(
-        slowest < timeout + load + Duration::from_millis(300),
+        slowest < timeout + load + Duration::from_millis(500),
         "slowest caller took {slowest:?}"
     );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
