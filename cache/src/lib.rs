@@ -105,7 +105,11 @@
 //!
 //! # Feature flags
 //!
-//! None: the crate has no optional features. It needs tokio's `rt`, `sync` and `time`.
+//! Off by default. Without them the crate needs tokio's `rt`, `sync` and `time` only.
+//!
+//! - `redis`: the module `nodebook_cache::redis`, a Redis tier behind the local map, with one load per
+//!   key across every replica (redis-rs).
+//! - `serde`: `redis::JsonCodec`, values stored in Redis as JSON.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
@@ -119,6 +123,9 @@ mod limitable_map;
 mod loading;
 mod once_queue;
 mod policy;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod stats;
 mod store;
 
