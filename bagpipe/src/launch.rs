@@ -201,7 +201,7 @@ where
                 match shared.slots.leave(self) {
                     Left::Waiting(drained) => shared.drained(drained),
                     // Granted before the handle left: the slot is the handle's to give back.
-                    Left::Granted => drop(Held::new(shared)),
+                    Left::Granted => drop(Held::unused(shared)),
                     Left::Gone => {}
                 }
             }

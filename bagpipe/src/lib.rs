@@ -126,6 +126,7 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+mod adaptive;
 mod bagpipe;
 mod builder;
 mod error;
@@ -134,6 +135,7 @@ mod execute;
 mod launch;
 #[cfg(feature = "tower")]
 mod layer;
+pub mod limit;
 mod options;
 mod permit;
 mod push;

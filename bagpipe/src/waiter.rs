@@ -115,7 +115,7 @@ impl<S: Borrow<Shared>> Drop for Waiter<S> {
                 node.forget_waker();
                 shared.borrow().drained(drained);
             }
-            Left::Granted => drop(Held::new(shared)),
+            Left::Granted => drop(Held::unused(shared)),
             Left::Gone => {}
         }
     }
