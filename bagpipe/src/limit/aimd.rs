@@ -155,7 +155,9 @@ impl Limit for Aimd {
         } else {
             self.limit = limit;
         }
-        self.limit = self.limit.clamp(self.min.max(1) as f64, self.max as f64);
+        self.limit = self
+            .limit
+            .clamp(self.min.max(1) as f64, self.max.max(self.min).max(1) as f64);
         self.limit as usize
     }
 

@@ -176,6 +176,15 @@ impl Gradient2 {
     }
 }
 
+impl Gradient2 {
+    fn clamped(&mut self) -> usize {
+        self.limit = self
+            .limit
+            .clamp(self.min.max(1) as f64, self.max.max(self.min).max(1) as f64);
+        self.limit as usize
+    }
+}
+
 impl Limit for Gradient2 {
     fn initial(&self) -> usize {
         self.limit as usize
@@ -190,7 +199,7 @@ impl Limit for Gradient2 {
         );
         let short = sample.latency.as_secs_f64();
         if !measured || short <= 0.0 {
-            return self.limit as usize;
+            return self.clamped();
         }
         // The long-term average: a plain mean until the window is full, then exponential.
         self.seen = self.seen.saturating_add(1);
@@ -203,13 +212,13 @@ impl Limit for Gradient2 {
         }
         self.long = Some(long);
         if sample.in_flight * 2 < sample.limit {
-            return self.limit as usize;
+            return self.clamped();
         }
         let gradient = (self.tolerance * long / short).clamp(0.5, 1.0);
         let target = limit * gradient + self.queue_size;
         let smoothed = limit * (1.0 - self.smoothing) + target * self.smoothing;
-        self.limit = smoothed.clamp(self.min.max(1) as f64, self.max as f64);
-        self.limit as usize
+        self.limit = smoothed;
+        self.clamped()
     }
 
     fn min(&self) -> usize {

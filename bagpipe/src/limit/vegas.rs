@@ -190,7 +190,7 @@ impl Limit for Vegas {
             }
         };
         let smoothed = (1.0 - self.smoothing) * limit + self.smoothing * target;
-        self.limit = smoothed.clamp(self.min.max(1) as f64, self.max as f64);
+        self.limit = smoothed.clamp(self.min.max(1) as f64, self.max.max(self.min).max(1) as f64);
         self.limit as usize
     }
 
