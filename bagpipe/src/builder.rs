@@ -181,10 +181,10 @@ impl Builder {
     /// # async fn main() {
     /// let pipe = Bagpipe::builder(0)
     ///     .limit(Vegas::default().initial_limit(4).max_limit(64))
-    ///     .queue_timeout(Duration::from_millis(100))
+    ///     .queue_timeout(Duration::from_secs(1))
     ///     .build();
     /// pipe.events().on(Event::LIMIT, |event: &Event| eprintln!("{event:?}"));
-    /// let calls: Vec<_> = (0..8)
+    /// let calls: Vec<_> = (0..20)
     ///     .map(|_| pipe.push(tokio::time::sleep(Duration::from_millis(10))))
     ///     .collect();
     /// for call in calls {

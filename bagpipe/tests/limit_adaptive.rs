@@ -213,11 +213,26 @@ async fn permits_report_success_or_what_they_were_told() {
     );
 }
 
+/// A strategy that answers a script, one answer per completed call.
+#[derive(Debug, Clone)]
+struct Script(Vec<usize>);
+
+impl Limit for Script {
+    fn initial(&self) -> usize {
+        4
+    }
+    fn update(&mut self, sample: &Sample) -> usize {
+        if self.0.is_empty() {
+            sample.limit
+        } else {
+            self.0.remove(0)
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn every_change_is_an_event_and_a_count() {
-    let pipe = Bagpipe::builder(0)
-        .limit(Aimd::default().initial_limit(10))
-        .build();
+    let pipe = Bagpipe::builder(0).limit(Script(vec![6, 6, 3])).build();
     let changes = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&changes);
     pipe.events().on(Event::LIMIT, move |event: &Event| {
@@ -225,35 +240,15 @@ async fn every_change_is_an_event_and_a_count() {
             seen.lock().unwrap().push((*from, *to));
         }
     });
-    // AIMD grows only while half the limit is in use: 8 held, one at a time given back.
-    let mut permits: Vec<_> = (0..8).map(|_| pipe.try_acquire().unwrap()).collect();
-    for _ in 0..5 {
-        permits.pop();
-        permits.push(pipe.try_acquire().unwrap());
-    }
-    assert_eq!(pipe.limit(), 15);
-    drop(permits.pop());
-    assert_eq!(pipe.limit(), 16);
-    drop(permits);
-    assert_eq!(pipe.limit(), 16, "less than half in use: no growth");
+    pipe.run(async {}).await.unwrap();
+    pipe.run(async {}).await.unwrap();
     let mut permit = pipe.try_acquire().unwrap();
     permit.set_outcome(Outcome::Overload);
     drop(permit);
-    assert_eq!(pipe.limit(), 14);
+    pipe.run(async {}).await.unwrap();
     pipe.set_limit(20);
-    assert_eq!(
-        *changes.lock().unwrap(),
-        [
-            (10, 11),
-            (11, 12),
-            (12, 13),
-            (13, 14),
-            (14, 15),
-            (15, 16),
-            (16, 14),
-            (14, 20)
-        ]
-    );
+    pipe.set_limit(20);
+    assert_eq!(*changes.lock().unwrap(), [(4, 6), (6, 3), (3, 20)]);
     let stats = pipe.stats();
     assert_eq!(
         (
@@ -262,7 +257,7 @@ async fn every_change_is_an_event_and_a_count() {
             stats.limit_increases,
             stats.limit_decreases
         ),
-        (14, 1, 6, 1)
+        (4, 1, 1, 1)
     );
 }
 
@@ -292,24 +287,46 @@ async fn a_raised_limit_admits_waiters_at_once() {
     assert_eq!((pipe.limit(), pipe.active()), (2, 1));
 }
 
-#[test]
-fn aimd_backs_off_multiplicatively_and_grows_additively() {
-    let mut aimd = Aimd::default().initial_limit(100).min_limit(10);
-    let busy = |limit, outcome| Sample::new(MS(10), outcome, limit, limit);
-    assert_eq!(aimd.update(&busy(100, Outcome::Success)), 101);
-    assert_eq!(aimd.update(&busy(101, Outcome::Timeout)), 90);
-    assert_eq!(aimd.update(&busy(90, Outcome::Error)), 90);
-    assert_eq!(aimd.update(&busy(90, Outcome::Dropped)), 90);
-    // Idle: less than half in use, no growth.
-    assert_eq!(
-        aimd.update(&Sample::new(MS(10), Outcome::Success, 10, 90)),
-        90
-    );
-    let mut limit = 90;
-    for _ in 0..100 {
-        limit = aimd.update(&busy(limit, Outcome::Overload));
+/// Feeds `samples` busy samples (the whole limit in use) of `latency` and `outcome`, each at
+/// the limit the previous one left; returns the limit.
+fn feed(
+    strategy: &mut dyn Limit,
+    mut limit: usize,
+    samples: usize,
+    latency: Duration,
+    outcome: Outcome,
+) -> usize {
+    for _ in 0..samples {
+        limit = strategy.update(&Sample::new(latency, outcome, limit, limit));
     }
-    assert_eq!(limit, 10, "min_limit");
+    limit
+}
+
+#[test]
+fn aimd_grows_by_one_per_round_trip_and_backs_off_once_per_round_trip() {
+    let mut aimd = Aimd::default().initial_limit(100).min_limit(10);
+    // About a limit's worth of successes adds one.
+    let mut limit = 100;
+    let mut successes = 0;
+    while limit == 100 {
+        limit = feed(&mut aimd, limit, 1, MS(10), Outcome::Success);
+        successes += 1;
+    }
+    assert_eq!(limit, 101);
+    assert!((99..=101).contains(&successes), "{successes}");
+    assert_eq!(feed(&mut aimd, limit, 1, MS(10), Outcome::Timeout), 90);
+    // The rest of that round trip's timeouts do not count again.
+    assert_eq!(feed(&mut aimd, 90, 50, MS(10), Outcome::Timeout), 90);
+    assert_eq!(feed(&mut aimd, 90, 60, MS(10), Outcome::Overload), 81);
+    // Errors and dropped calls say nothing; an idle limiter does not grow.
+    assert_eq!(feed(&mut aimd, 81, 1, MS(10), Outcome::Error), 81);
+    assert_eq!(feed(&mut aimd, 81, 1, MS(10), Outcome::Dropped), 81);
+    assert_eq!(
+        aimd.update(&Sample::new(MS(10), Outcome::Success, 10, 81)),
+        81
+    );
+    // Down to min_limit, never below.
+    assert_eq!(feed(&mut aimd, 81, 10_000, MS(10), Outcome::Overload), 10);
     let mut slow = Aimd::default().initial_limit(50).latency_threshold(MS(100));
     assert_eq!(
         slow.update(&Sample::new(MS(150), Outcome::Success, 50, 50)),
@@ -320,55 +337,47 @@ fn aimd_backs_off_multiplicatively_and_grows_additively() {
 #[test]
 fn vegas_grows_without_queueing_and_shrinks_with_it() {
     let mut vegas = Vegas::default().initial_limit(20);
-    // No-load latency 10 ms: no queue, grow by beta = 6 log10(20) = 7.8.
-    assert_eq!(
-        vegas.update(&Sample::new(MS(10), Outcome::Success, 20, 20)),
-        27
-    );
-    // Latency doubled: half the limit (27.8) is queue, well over beta: shrink by log10.
-    let shrunk = vegas.update(&Sample::new(MS(20), Outcome::Success, 27, 27));
-    assert_eq!(shrunk, 26);
-    assert_eq!(
-        vegas.update(&Sample::new(MS(10), Outcome::Timeout, 26, 26)),
-        24
-    );
-    assert_eq!(
-        vegas.update(&Sample::new(MS(10), Outcome::Success, 2, 24)),
-        24,
-        "idle"
-    );
+    // Nothing moves within a window (20 samples here).
+    assert_eq!(feed(&mut vegas, 20, 19, MS(10), Outcome::Success), 20);
+    // The window closes: no-load latency 10 ms, no queue: grow by beta = 6 log10(20) = 7.8.
+    assert_eq!(feed(&mut vegas, 20, 1, MS(10), Outcome::Success), 27);
+    // Latency quadrupled: the queue estimate passes beta and the limit shrinks.
+    let shrunk = feed(&mut vegas, 27, 200, MS(40), Outcome::Success);
+    assert!(shrunk < 27, "{shrunk}");
+    // A window with a timeout shrinks it too, by log10 L.
+    let after = feed(&mut vegas, shrunk, 30, MS(10), Outcome::Timeout);
+    assert!(after < shrunk, "{shrunk} -> {after}");
+    // An idle limiter (less than half in use) keeps its limit.
+    let mut fresh = Vegas::default().initial_limit(30);
+    let mut idle = 30;
+    for _ in 0..100 {
+        idle = fresh.update(&Sample::new(MS(10), Outcome::Success, 1, idle));
+    }
+    assert_eq!(idle, 30);
 }
 
 #[test]
 fn gradient2_holds_within_tolerance_and_shrinks_beyond() {
     let mut gradient = Gradient2::default().initial_limit(50);
-    let mut limit = 50;
-    for _ in 0..50 {
-        limit = gradient.update(&Sample::new(MS(10), Outcome::Success, limit, limit));
-    }
+    let grown = feed(&mut gradient, 50, 3000, MS(10), Outcome::Success);
     assert!(
-        limit > 50,
-        "steady latency: grows by the queue size ({limit})"
+        grown > 50,
+        "steady latency: grows by the queue size ({grown})"
     );
-    let before = limit;
-    for _ in 0..20 {
-        limit = gradient.update(&Sample::new(MS(40), Outcome::Success, limit, limit));
-    }
+    let shrunk = feed(&mut gradient, grown, 1000, MS(40), Outcome::Success);
     assert!(
-        limit < before,
-        "latency 4x the long term: shrinks ({before} -> {limit})"
+        shrunk < grown,
+        "latency 4x the long term: shrinks ({grown} -> {shrunk})"
     );
-    assert!(limit >= 1);
+    assert!(shrunk >= 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_strategy_is_cloned_per_bagpipe() {
-    let builder = Bagpipe::builder(0).limit(Aimd::default().initial_limit(5));
+    let builder = Bagpipe::builder(0).limit(Aimd::default().initial_limit(10));
     let (a, b) = (builder.clone().build(), builder.build());
-    let mut permits: Vec<_> = (0..5).map(|_| a.try_acquire().unwrap()).collect();
-    for _ in 0..5 {
-        permits.pop();
-        permits.push(a.try_acquire().unwrap());
-    }
-    assert_eq!((a.limit(), b.limit()), (10, 5));
+    let mut permit = a.try_acquire().unwrap();
+    permit.set_outcome(Outcome::Overload);
+    drop(permit);
+    assert_eq!((a.limit(), b.limit()), (9, 10));
 }

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use super::{Limit, Sample};
 
-/// Loss-based limit, as TCP Reno and Netflix's `AIMDLimit`: grows by one on every success while
-/// the limit is in use, shrinks by `backoff_ratio` on every congestion signal (an
+/// Loss-based limit, as TCP Reno's congestion avoidance: grows by one per round trip (each
+/// success adds `1 / limit`) while the limit is in use, shrinks by `backoff_ratio` on a
+/// congestion signal (an
 /// [`Outcome::Overload`](super::Outcome::Overload), an [`Outcome::Timeout`](super::Outcome::Timeout),
 /// or a call slower than `latency_threshold`).
 ///
@@ -22,7 +23,12 @@ use super::{Limit, Sample};
 /// | `latency_threshold`  | none    | a success slower than this counts as congestion          |
 ///
 /// A success grows the limit only while at least half of it is in use (`in_flight * 2 >=
-/// limit`), so an idle period does not inflate it.
+/// limit`), so an idle period does not inflate it. After a decrease, the congestion signals of
+/// the calls that were in flight then (one round trip's worth) do not decrease it again, as TCP
+/// backs off once per round trip: otherwise one burst of timeouts would drive the limit to
+/// `min`. (Netflix's `AIMDLimit` adds one per success: under a steady overload that grows the
+/// limit by the request rate every second, far past the backend's capacity before the first
+/// timeout reports it.)
 ///
 /// # Examples
 ///
@@ -44,6 +50,7 @@ pub struct Aimd {
     max: usize,
     backoff_ratio: f64,
     latency_threshold: Option<Duration>,
+    recovering: usize,
 }
 
 impl Default for Aimd {
@@ -54,6 +61,7 @@ impl Default for Aimd {
             max: 1000,
             backoff_ratio: 0.9,
             latency_threshold: None,
+            recovering: 0,
         }
     }
 }
@@ -147,11 +155,19 @@ impl Limit for Aimd {
             .latency_threshold
             .is_some_and(|threshold| sample.latency > threshold);
         let limit = super::follow(self.limit, sample.limit);
-        if sample.outcome.is_overload() || (slow && sample.outcome == super::Outcome::Success) {
+        let congested =
+            sample.outcome.is_overload() || (slow && sample.outcome == super::Outcome::Success);
+        self.recovering = self.recovering.saturating_sub(1);
+        if congested && self.recovering > 0 {
+            // The calls that were in flight at the last decrease report the same congestion.
+            self.limit = limit;
+        } else if congested {
             self.limit = (limit * self.backoff_ratio).floor();
+            self.recovering = sample.in_flight.max(1);
         } else if sample.outcome == super::Outcome::Success && sample.in_flight * 2 >= sample.limit
         {
-            self.limit = limit + 1.0;
+            // One per round trip: a limit's worth of successes adds one.
+            self.limit = limit + 1.0 / limit.max(1.0);
         } else {
             self.limit = limit;
         }

@@ -1,9 +1,13 @@
 //! Gradient2: long-term against short-term latency.
 
+use super::window::Window;
 use super::{Limit, Sample};
 
-/// Delay-based limit after Netflix's `Gradient2Limit`: compares each call's latency (the short
-/// term) with an exponential average over many calls (the long term). While the short term
+/// Delay-based limit after Netflix's `Gradient2Limit`: compares the short-term latency with an
+/// exponential average over many calls (the long term). The short term is the mean latency of
+/// one round trip's calls (a window of `L` completed calls, at least 10), and the limit moves
+/// once per window: Netflix's takes each call's latency as the short term, which with
+/// high-variance service times shrinks the limit on noise. While the short term
 /// stays within `tolerance` of the long term the limit grows by `queue_size`; beyond it the
 /// limit shrinks in proportion, never by more than half a step:
 ///
@@ -49,6 +53,7 @@ pub struct Gradient2 {
     queue_size: f64,
     long: Option<f64>,
     seen: usize,
+    window: Window,
 }
 
 impl Default for Gradient2 {
@@ -63,6 +68,7 @@ impl Default for Gradient2 {
             queue_size: 4.0,
             long: None,
             seen: 0,
+            window: Window::default(),
         }
     }
 }
@@ -193,17 +199,18 @@ impl Limit for Gradient2 {
     fn update(&mut self, sample: &Sample) -> usize {
         let limit = super::follow(self.limit, sample.limit);
         self.limit = limit;
-        let measured = matches!(
-            sample.outcome,
-            super::Outcome::Success | super::Outcome::Overload | super::Outcome::Timeout
-        );
-        let short = sample.latency.as_secs_f64();
-        if !measured || short <= 0.0 {
+        let Some(window) = self.window.add(sample, limit) else {
             return self.clamped();
-        }
-        // The long-term average: a plain mean until the window is full, then exponential.
-        self.seen = self.seen.saturating_add(1);
-        let weight = 1.0 / self.seen.min(self.long_window) as f64;
+        };
+        let Some(latency) = window.latency else {
+            return self.clamped();
+        };
+        let short = latency.as_secs_f64();
+        // The long-term average: a plain mean until the window is full, then exponential,
+        // each window weighing as many samples as it holds.
+        self.seen = self.seen.saturating_add(window.samples);
+        let weight =
+            (window.samples as f64 / self.seen.min(self.long_window).max(1) as f64).min(1.0);
         let mut long = self
             .long
             .map_or(short, |long| long * (1.0 - weight) + short * weight);
@@ -211,13 +218,12 @@ impl Limit for Gradient2 {
             long *= 0.95;
         }
         self.long = Some(long);
-        if sample.in_flight * 2 < sample.limit {
+        if window.in_flight * 2 < sample.limit {
             return self.clamped();
         }
         let gradient = (self.tolerance * long / short).clamp(0.5, 1.0);
         let target = limit * gradient + self.queue_size;
-        let smoothed = limit * (1.0 - self.smoothing) + target * self.smoothing;
-        self.limit = smoothed;
+        self.limit = limit * (1.0 - self.smoothing) + target * self.smoothing;
         self.clamped()
     }
 

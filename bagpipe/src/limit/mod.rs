@@ -28,6 +28,7 @@
 mod aimd;
 mod gradient2;
 mod vegas;
+mod window;
 
 use std::fmt;
 use std::time::Duration;
@@ -116,12 +117,12 @@ impl Sample {
     /// # Examples
     ///
     /// ```
-    /// use nodebook_bagpipe::limit::{Limit, Outcome, Sample, Vegas};
+    /// use nodebook_bagpipe::limit::{Aimd, Limit, Outcome, Sample};
     /// use std::time::Duration;
     ///
-    /// let mut vegas = Vegas::default();
-    /// let next = vegas.update(&Sample::new(Duration::from_millis(5), Outcome::Success, 20, 20));
-    /// assert!(next > 20, "no queueing seen yet: the limit grows");
+    /// let mut aimd = Aimd::default().initial_limit(20);
+    /// let next = aimd.update(&Sample::new(Duration::from_millis(5), Outcome::Overload, 20, 20));
+    /// assert_eq!(next, 18, "backs off by 10%");
     /// ```
     #[must_use]
     pub fn new(latency: Duration, outcome: Outcome, in_flight: usize, limit: usize) -> Self {

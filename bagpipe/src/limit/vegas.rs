@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::window::Window;
 use super::{Limit, Sample, log10_step};
 
 /// Delay-based limit after TCP Vegas and Netflix's `VegasLimit`: estimates how many calls queue
@@ -17,10 +18,16 @@ use super::{Limit, Sample, log10_step};
 /// | otherwise                 | unchanged                    |
 /// | a congestion signal       | − log10 L                    |
 ///
-/// where L is the current limit and log10 L is at least 1. The limit does not move while less
-/// than half of it is in use. Because the no-load latency only ever falls, it is measured again
-/// (reset to the next sample) after every `probe_multiplier × limit` samples, so a backend that
-/// became slower for good is not mistaken for a queue forever.
+/// where L is the current limit and log10 L is at least 1. As in TCP Vegas, the limit moves
+/// once per round trip: samples are gathered in windows of `L` completed calls (at least 10),
+/// and their mean latency, averaged over the last windows (an exponential average, each
+/// window weighing a quarter), is compared with the no-load latency, the lowest such average
+/// seen. One call's latency says little when service times vary (an exponential service time
+/// is as often under 70% of its mean as over 1.4 times it), and the lowest of many noisy means
+/// sits well under the true one, which would make every limit look queued. The limit
+/// does not move while less than half of it is in use. Because the no-load latency only ever
+/// falls, it is measured again (reset to the next window's) after every `probe_multiplier`
+/// windows, so a backend that became slower for good is not mistaken for a queue forever.
 ///
 /// | parameter          | default | meaning                                               |
 /// |--------------------|---------|-------------------------------------------------------|
@@ -28,7 +35,7 @@ use super::{Limit, Sample, log10_step};
 /// | `min_limit`        | 1       | the lowest limit                                      |
 /// | `max_limit`        | 1000    | the highest limit                                     |
 /// | `smoothing`        | 1.0     | how much of a step is taken, in `(0, 1]`              |
-/// | `probe_multiplier` | 30      | re-measure the no-load latency every `30 × L` samples |
+/// | `probe_multiplier` | 30      | re-measure the no-load latency every 30 windows       |
 ///
 /// # Examples
 ///
@@ -49,7 +56,9 @@ pub struct Vegas {
     smoothing: f64,
     probe_multiplier: usize,
     no_load: Option<Duration>,
+    smoothed: Option<Duration>,
     since_probe: usize,
+    window: Window,
 }
 
 impl Default for Vegas {
@@ -61,7 +70,9 @@ impl Default for Vegas {
             smoothing: 1.0,
             probe_multiplier: 30,
             no_load: None,
+            smoothed: None,
             since_probe: 0,
+            window: Window::default(),
         }
     }
 }
@@ -127,8 +138,7 @@ impl Vegas {
         self
     }
 
-    /// Re-measure the no-load latency after `multiplier × limit` samples (30 by default; at
-    /// least 1).
+    /// Re-measure the no-load latency after `multiplier` windows (30 by default; at least 1).
     ///
     /// # Examples
     ///
@@ -143,6 +153,15 @@ impl Vegas {
     }
 }
 
+impl Vegas {
+    fn clamped(&mut self) -> usize {
+        self.limit = self
+            .limit
+            .clamp(self.min.max(1) as f64, self.max.max(self.min).max(1) as f64);
+        self.limit as usize
+    }
+}
+
 impl Limit for Vegas {
     fn initial(&self) -> usize {
         self.limit as usize
@@ -151,34 +170,28 @@ impl Limit for Vegas {
     fn update(&mut self, sample: &Sample) -> usize {
         let limit = super::follow(self.limit, sample.limit);
         self.limit = limit;
+        let Some(window) = self.window.add(sample, limit) else {
+            return self.clamped();
+        };
         self.since_probe += 1;
-        if self.since_probe >= self.probe_multiplier.saturating_mul(sample.limit.max(1)) {
+        if self.since_probe >= self.probe_multiplier {
             self.since_probe = 0;
             self.no_load = None;
         }
-        if matches!(
-            sample.outcome,
-            super::Outcome::Success | super::Outcome::Overload | super::Outcome::Timeout
-        ) && !sample.latency.is_zero()
-        {
-            self.no_load = Some(
-                self.no_load
-                    .map_or(sample.latency, |low| low.min(sample.latency)),
-            );
+        if let Some(latency) = window.latency {
+            let smoothed = self.smoothed.map_or(latency, |smoothed| {
+                smoothed.mul_f64(0.75) + latency.mul_f64(0.25)
+            });
+            self.smoothed = Some(smoothed);
+            self.no_load = Some(self.no_load.map_or(smoothed, |low| low.min(smoothed)));
         }
         let step = log10_step(limit);
-        let target = if sample.outcome.is_overload() {
+        let target = if window.overload {
             limit - step
-        } else if sample.outcome != super::Outcome::Success || sample.in_flight * 2 < sample.limit {
+        } else if window.in_flight * 2 < sample.limit {
             limit
-        } else {
-            let no_load = self.no_load.unwrap_or(sample.latency).as_secs_f64();
-            let latency = sample.latency.as_secs_f64().max(no_load);
-            let queue = if latency > 0.0 {
-                (limit * (1.0 - no_load / latency)).ceil()
-            } else {
-                0.0
-            };
+        } else if let (Some(latency), Some(no_load)) = (self.smoothed, self.no_load) {
+            let queue = (limit * (1.0 - no_load.as_secs_f64() / latency.as_secs_f64())).ceil();
             if queue <= step {
                 limit + 6.0 * step
             } else if queue < 3.0 * step {
@@ -188,10 +201,11 @@ impl Limit for Vegas {
             } else {
                 limit
             }
+        } else {
+            limit
         };
-        let smoothed = (1.0 - self.smoothing) * limit + self.smoothing * target;
-        self.limit = smoothed.clamp(self.min.max(1) as f64, self.max.max(self.min).max(1) as f64);
-        self.limit as usize
+        self.limit = (1.0 - self.smoothing) * limit + self.smoothing * target;
+        self.clamped()
     }
 
     fn min(&self) -> usize {
