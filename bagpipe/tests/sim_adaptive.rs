@@ -4,6 +4,10 @@
 //! of simulated time. `cargo test --test sim_adaptive -- --nocapture` prints the table;
 //! `cargo bench --bench adaptive_sim` prints it with the series.
 //!
+//! The peer column is tower-acc (Netflix's algorithms as a tower layer) with its defaults:
+//! each of bagpipe's strategies matches or beats its namesake's goodput in the phases after a
+//! change.
+//!
 //! What the strategies do not meet, and is therefore not asserted:
 //!
 //! - the first phase's goodput: every strategy starts from its default limit of 20 against a
@@ -54,6 +58,14 @@ fn adaptive_limits_against_a_backend_whose_capacity_moves() {
             assert!(
                 goodput >= 0.9 * best,
                 "{name}, phase {phase}: {goodput:.0}/s against the best fixed limit's {best:.0}/s"
+            );
+        }
+        let peer = &row(&rows, &format!("tower-acc {name}")).report;
+        for phase in [1, 2] {
+            let (ours, theirs) = (report.phases[phase].goodput, peer.phases[phase].goodput);
+            assert!(
+                ours >= 0.98 * theirs,
+                "{name}, phase {phase}: {ours:.0}/s against tower-acc's {theirs:.0}/s"
             );
         }
         for phase in [0, 2] {

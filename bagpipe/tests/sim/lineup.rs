@@ -3,7 +3,7 @@
 use nodebook_bagpipe::Bagpipe;
 use nodebook_bagpipe::limit::{Aimd, Gradient2, Vegas};
 
-use super::{Limiter, Scenario, bagpipe};
+use super::{Limiter, Scenario, TowerAcc, bagpipe};
 
 /// Fixed limits tried to find the best one for each phase in hindsight.
 pub(crate) const FIXED: [usize; 8] = [20, 30, 40, 50, 65, 80, 100, 120];
@@ -24,7 +24,26 @@ pub(crate) fn lineup(scenario: &Scenario) -> Vec<(String, Limiter)> {
         bagpipe(move || Bagpipe::builder(too_high)),
     ));
     limiters.extend(adaptive());
+    limiters.extend(peers());
     limiters
+}
+
+/// tower-acc's algorithms, defaults only.
+pub(crate) fn peers() -> Vec<(String, Limiter)> {
+    vec![
+        (
+            "tower-acc AIMD".to_string(),
+            Limiter::TowerAcc(TowerAcc::Aimd),
+        ),
+        (
+            "tower-acc Gradient2".to_string(),
+            Limiter::TowerAcc(TowerAcc::Gradient2),
+        ),
+        (
+            "tower-acc Vegas".to_string(),
+            Limiter::TowerAcc(TowerAcc::Vegas),
+        ),
+    ]
 }
 
 /// The adaptive strategies, defaults only.

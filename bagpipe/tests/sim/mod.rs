@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod lineup;
+mod peer;
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -75,6 +76,18 @@ pub(crate) enum Limiter {
     None,
     /// A bagpipe built by this function (the scenario's deadlines are added).
     Bagpipe(Box<dyn Fn() -> nodebook_bagpipe::Builder + Send + Sync>),
+    /// tower-acc's layer with one of its algorithms (defaults), over tower's `Timeout` with the
+    /// execution deadline (its errors are what tower-acc's default classifier counts as
+    /// overload); the client waits for readiness at most the queue deadline.
+    TowerAcc(TowerAcc),
+}
+
+/// tower-acc's algorithms.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TowerAcc {
+    Aimd,
+    Gradient2,
+    Vegas,
 }
 
 /// What one call did.
@@ -101,8 +114,8 @@ pub(crate) struct Phase {
     /// From the phase's start to the moment the limit entered `[0.9 C, 2 C]` for good, if it
     /// did (`None` without a moving limit).
     pub(crate) converged: Option<Duration>,
-    /// The mean limit over the phase's second half.
-    pub(crate) settled_limit: f64,
+    /// The mean limit over the phase's second half (`None` without a limit to read).
+    pub(crate) settled_limit: Option<f64>,
 }
 
 /// Measurements of a whole run.
@@ -229,6 +242,15 @@ async fn simulate(scenario: &Scenario, limiter: &Limiter) -> Report {
                 .timeout(scenario.exec_deadline)
                 .build(),
         ),
+        Limiter::TowerAcc(_) => None,
+    };
+    let peer = match limiter {
+        Limiter::TowerAcc(kind) => Some(peer::service(
+            *kind,
+            Arc::clone(&backend),
+            scenario.exec_deadline,
+        )),
+        _ => None,
     };
     let total = scenario.phase * scenario.capacities.len() as u32;
     // The limit every 10 ms.
@@ -272,12 +294,17 @@ async fn simulate(scenario: &Scenario, limiter: &Limiter) -> Report {
             };
             let calls = Arc::clone(&calls);
             let pipe = pipe.clone();
+            let peer = peer.clone();
             let deadline = scenario.deadline();
+            let queue_deadline = scenario.queue_deadline;
             tokio::spawn(async move {
                 let arrived = Instant::now();
-                let ok = match pipe {
-                    Some(pipe) => matches!(pipe.run(request).await, Ok(true)),
-                    None => matches!(tokio::time::timeout(deadline, request).await, Ok(true)),
+                let ok = match (pipe, peer) {
+                    (Some(pipe), _) => matches!(pipe.run(request).await, Ok(true)),
+                    (None, Some(peer)) => peer::call(peer, work, queue_deadline).await,
+                    (None, None) => {
+                        matches!(tokio::time::timeout(deadline, request).await, Ok(true))
+                    }
                 };
                 calls.lock().unwrap().push(Call {
                     arrived: arrived - start,
@@ -347,11 +374,8 @@ fn report(scenario: &Scenario, calls: &[Call], limits: &[(Duration, usize)]) -> 
             p99: quantile(0.99),
             timeouts: in_phase.iter().filter(|call| !call.ok).count(),
             converged: if limits.is_empty() { None } else { converged },
-            settled_limit: if settled.is_empty() {
-                0.0
-            } else {
-                settled.iter().sum::<usize>() as f64 / settled.len() as f64
-            },
+            settled_limit: (!settled.is_empty())
+                .then(|| settled.iter().sum::<usize>() as f64 / settled.len() as f64),
         });
     }
     let window = Duration::from_millis(500);
@@ -399,7 +423,7 @@ pub(crate) fn table(scenario: &Scenario, rows: &[Row]) -> String {
                 .map_or("-".to_string(), |at| format!("{:.2} s", at.as_secs_f64()));
             let _ = writeln!(
                 out,
-                "{:<26} {:>5} {:>9.0} {:>8} {:>8} {:>8} {:>9} {:>7.0}",
+                "{:<26} {:>5} {:>9.0} {:>8} {:>8} {:>8} {:>9} {:>7}",
                 if i == 0 { row.name.as_str() } else { "" },
                 scenario.capacities[i],
                 phase.goodput,
@@ -407,7 +431,9 @@ pub(crate) fn table(scenario: &Scenario, rows: &[Row]) -> String {
                 phase.p99.as_millis(),
                 phase.timeouts,
                 converged,
-                phase.settled_limit,
+                phase
+                    .settled_limit
+                    .map_or("-".to_string(), |limit| format!("{limit:.0}")),
             );
         }
     }
