@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::adaptive::{Adaptivity, Classify};
 use crate::bagpipe::Bagpipe;
 use crate::limit::{Fixed, Limit, Outcome};
-use crate::options::{OnTimeout, Options};
+use crate::options::{OnTimeout, Options, QueueDiscipline};
 
 /// Sets a bagpipe's options; made by [`Bagpipe::builder`].
 ///
@@ -141,6 +141,25 @@ impl Builder {
     /// ```
     pub fn on_timeout(mut self, on_timeout: OnTimeout) -> Self {
         self.options.on_timeout = on_timeout;
+        self
+    }
+
+    /// How the wait queue serves and sheds waiters under overload: FIFO by default, or adaptive
+    /// LIFO and a CoDel-style deadline (see [`QueueDiscipline`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::{Bagpipe, QueueDiscipline};
+    /// use std::time::Duration;
+    ///
+    /// let pipe = Bagpipe::builder(4)
+    ///     .queue_discipline(QueueDiscipline::fifo().adaptive_lifo(Duration::from_millis(50)))
+    ///     .build();
+    /// # drop(pipe);
+    /// ```
+    pub fn queue_discipline(mut self, discipline: QueueDiscipline) -> Self {
+        self.options.discipline = discipline.inner;
         self
     }
 

@@ -50,10 +50,11 @@ pub(crate) enum Decision<P> {
 impl Shared {
     /// The state of a new bagpipe, with one handle.
     pub(crate) fn new(limit: usize, options: Options, adaptivity: Adaptivity) -> Self {
+        let discipline = options.discipline;
         let adaptive = adaptivity.make.map(|make| Controller::new(make()));
         let limit = adaptive.as_ref().map_or(limit, Controller::initial);
         Self {
-            slots: Slots::new(limit),
+            slots: Slots::with_discipline(limit, discipline),
             options,
             counters: Counters::default(),
             events: Emitter::new(),
@@ -123,6 +124,18 @@ impl Shared {
                 })
             }
             Admission::Closed => Err(Error::Closed),
+        }
+    }
+
+    /// The error of a waiter the queue discipline shed, counted as a queue timeout.
+    pub(crate) fn shed(&self) -> Error {
+        Counters::bump(&self.counters.queue_timeouts);
+        Error::QueueTimeout {
+            queue_timeout: self
+                .options
+                .discipline
+                .codel
+                .map_or(std::time::Duration::ZERO, |(target, _)| target),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The strategies the simulation compares, with the settings their users get by default.
 
-use nodebook_bagpipe::Bagpipe;
+use std::time::Duration;
+
 use nodebook_bagpipe::limit::{Aimd, Gradient2, Vegas};
+use nodebook_bagpipe::{Bagpipe, QueueDiscipline};
 
 use super::{Limiter, Scenario, TowerAcc, bagpipe};
 
@@ -46,8 +48,51 @@ pub(crate) fn peers() -> Vec<(String, Limiter)> {
     ]
 }
 
-/// The adaptive strategies, defaults only.
+/// The queue discipline of the `+ LIFO/CoDel` rows: adaptive LIFO once the oldest waiter has
+/// waited 20 ms, CoDel with a 20 ms target over 100 ms, both well under the 100 ms queue
+/// deadline.
+pub(crate) fn discipline() -> QueueDiscipline {
+    let ms = Duration::from_millis;
+    QueueDiscipline::fifo()
+        .adaptive_lifo(ms(20))
+        .codel(ms(20), ms(100))
+}
+
+/// The adaptive strategies, defaults only, each with and without the queue discipline.
 pub(crate) fn adaptive() -> Vec<(String, Limiter)> {
+    let mut limiters = strategies();
+    let disciplined: Vec<(String, Limiter)> = vec![
+        (
+            "AIMD + LIFO/CoDel".to_string(),
+            bagpipe(|| {
+                Bagpipe::builder(0)
+                    .limit(Aimd::default())
+                    .queue_discipline(discipline())
+            }),
+        ),
+        (
+            "Gradient2 + LIFO/CoDel".to_string(),
+            bagpipe(|| {
+                Bagpipe::builder(0)
+                    .limit(Gradient2::default())
+                    .queue_discipline(discipline())
+            }),
+        ),
+        (
+            "Vegas + LIFO/CoDel".to_string(),
+            bagpipe(|| {
+                Bagpipe::builder(0)
+                    .limit(Vegas::default())
+                    .queue_discipline(discipline())
+            }),
+        ),
+    ];
+    limiters.extend(disciplined);
+    limiters
+}
+
+/// The adaptive strategies, defaults only.
+pub(crate) fn strategies() -> Vec<(String, Limiter)> {
     vec![
         (
             "AIMD".to_string(),
