@@ -353,6 +353,7 @@ impl Bagpipe {
     /// pipe.close();
     /// assert_eq!(pipe.try_acquire().unwrap_err(), TryAcquireError::Closed);
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, TryAcquireError> {
         try_held(&*self.shared).map(Permit::new)
     }
@@ -373,6 +374,7 @@ impl Bagpipe {
     /// std::thread::spawn(move || drop(permit)).join().unwrap();
     /// assert_eq!(pipe.active(), 0);
     /// ```
+    #[inline]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, TryAcquireError> {
         try_held(Arc::clone(&self.shared)).map(OwnedPermit::new)
     }
