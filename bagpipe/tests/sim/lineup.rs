@@ -30,7 +30,10 @@ pub(crate) fn lineup(scenario: &Scenario) -> Vec<(String, Limiter)> {
     limiters
 }
 
-/// tower-acc's algorithms, defaults only.
+/// tower-acc's algorithms, defaults only. It times calls with `std::time::Instant`, which
+/// tokio's paused clock does not move: its delay-based algorithms see the wall-clock time the
+/// simulation took, not the simulated latency, so their rows say nothing about them (their
+/// names say so). Its AIMD decides on errors alone and is measured fairly.
 pub(crate) fn peers() -> Vec<(String, Limiter)> {
     vec![
         (
@@ -38,11 +41,11 @@ pub(crate) fn peers() -> Vec<(String, Limiter)> {
             Limiter::TowerAcc(TowerAcc::Aimd),
         ),
         (
-            "tower-acc Gradient2".to_string(),
+            "tower-acc Gradient2 (wall)".to_string(),
             Limiter::TowerAcc(TowerAcc::Gradient2),
         ),
         (
-            "tower-acc Vegas".to_string(),
+            "tower-acc Vegas (wall)".to_string(),
             Limiter::TowerAcc(TowerAcc::Vegas),
         ),
     ]

@@ -78,7 +78,8 @@ pub(crate) enum Limiter {
     Bagpipe(Box<dyn Fn() -> nodebook_bagpipe::Builder + Send + Sync>),
     /// tower-acc's layer with one of its algorithms (defaults), over tower's `Timeout` with the
     /// execution deadline (its errors are what tower-acc's default classifier counts as
-    /// overload); the client waits for readiness at most the queue deadline.
+    /// overload); the client waits for readiness at most the queue deadline. tower-acc's limit
+    /// is not readable from outside, so its rows have no limit series.
     TowerAcc(TowerAcc),
 }
 
