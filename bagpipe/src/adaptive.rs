@@ -120,9 +120,14 @@ impl Controller {
 
 impl fmt::Debug for Controller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let strategy = self.strategy.lock().unwrap_or_else(PoisonError::into_inner);
+        // `try_lock`: a strategy's own `Debug` may be what holds the lock.
+        let strategy = self.strategy.try_lock();
+        let strategy: &dyn fmt::Debug = match &strategy {
+            Ok(strategy) => &**strategy,
+            Err(_) => &"<busy>",
+        };
         f.debug_struct("Controller")
-            .field("strategy", &*strategy)
+            .field("strategy", strategy)
             .field("min", &self.min)
             .field("max", &self.max)
             .finish_non_exhaustive()

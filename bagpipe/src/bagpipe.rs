@@ -574,6 +574,7 @@ impl fmt::Debug for Bagpipe {
             .field("queued", &self.queued())
             .field("closed", &self.is_closed())
             .field("options", &self.shared.options)
+            .field("adaptive", &self.shared.adaptive)
             .finish_non_exhaustive()
     }
 }

@@ -381,3 +381,16 @@ async fn the_strategy_is_cloned_per_bagpipe() {
     drop(permit);
     assert_eq!((a.limit(), b.limit()), (9, 10));
 }
+
+#[test]
+fn debug_shows_the_strategy() {
+    let pipe = Bagpipe::builder(0)
+        .limit(Aimd::default().initial_limit(7))
+        .build();
+    let shown = format!("{pipe:?}");
+    assert!(
+        shown.contains("Aimd") && shown.contains("limit: 7"),
+        "{shown}"
+    );
+    assert!(format!("{:?}", Bagpipe::new(3)).contains("adaptive: None"));
+}
