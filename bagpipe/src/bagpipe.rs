@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nodebook_emitter::Emitter;
 
+use crate::adaptive::Adaptivity;
 use crate::error::{Error, TryAcquireError};
 use crate::event::Event;
 use crate::execute::{Execute, waited};
@@ -92,7 +93,7 @@ impl Bagpipe {
     /// ```
     #[must_use]
     pub fn new(limit: usize) -> Self {
-        Self::from_options(limit, Options::new(limit))
+        Self::from_options(limit, Options::new(limit), Adaptivity::default())
     }
 
     #[cfg(feature = "tower")]
@@ -100,9 +101,9 @@ impl Bagpipe {
         &self.shared
     }
 
-    pub(crate) fn from_options(limit: usize, options: Options) -> Self {
+    pub(crate) fn from_options(limit: usize, options: Options, adaptivity: Adaptivity) -> Self {
         Self {
-            shared: Arc::new(Shared::new(limit, options)),
+            shared: Arc::new(Shared::new(limit, options, adaptivity)),
         }
     }
 
@@ -352,6 +353,7 @@ impl Bagpipe {
     /// pipe.close();
     /// assert_eq!(pipe.try_acquire().unwrap_err(), TryAcquireError::Closed);
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_>, TryAcquireError> {
         try_held(&*self.shared).map(Permit::new)
     }
@@ -372,6 +374,7 @@ impl Bagpipe {
     /// std::thread::spawn(move || drop(permit)).join().unwrap();
     /// assert_eq!(pipe.active(), 0);
     /// ```
+    #[inline]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, TryAcquireError> {
         try_held(Arc::clone(&self.shared)).map(OwnedPermit::new)
     }
@@ -419,7 +422,8 @@ impl Bagpipe {
         self.shared.slots.queued()
     }
 
-    /// The current limit on running calls.
+    /// The current limit on running calls: the fixed one, or where the adaptive
+    /// [`Limit`](crate::limit::Limit) strategy has moved it.
     ///
     /// # Examples
     ///
@@ -447,6 +451,9 @@ impl Bagpipe {
     ///
     /// Raising it admits waiting calls at once, head first. Lowering it never preempts running
     /// calls: new admissions wait until fewer than `limit` run. A limit of 0 pauses admission.
+    /// A change is reported as [`Event::Limit`]. Under an adaptive
+    /// [`Limit`](crate::limit::Limit) strategy the strategy goes on from the new limit with the
+    /// next completed call (and clamps it to its `[min, max]` then).
     ///
     /// # Examples
     ///
@@ -529,11 +536,17 @@ impl Bagpipe {
     #[must_use]
     pub fn stats(&self) -> Stats {
         let (released, active) = self.shared.slots.released_and_active();
-        self.shared.counters.snapshot(released, active)
+        let adaptive = self
+            .shared
+            .adaptive
+            .as_ref()
+            .map(|controller| &controller.counters);
+        self.shared.counters.snapshot(released, active, adaptive)
     }
 
-    /// The emitter that reports [`Event::Full`], [`Event::Outdated`] and [`Event::Drain`]
-    /// under the names `"full"`, `"outdated"` and `"drain"` (the book's `bagpipe.on(..)`).
+    /// The emitter that reports [`Event::Full`], [`Event::Outdated`], [`Event::Drain`] and
+    /// [`Event::Limit`] under the names `"full"`, `"outdated"`, `"drain"` and `"limit"` (the
+    /// book's `bagpipe.on(..)`).
     ///
     /// Listeners run synchronously in the task that caused the event, after the bagpipe's
     /// locks are released, so they may call back into the bagpipe; keep them short.
@@ -561,6 +574,7 @@ impl fmt::Debug for Bagpipe {
             .field("queued", &self.queued())
             .field("closed", &self.is_closed())
             .field("options", &self.shared.options)
+            .field("adaptive", &self.shared.adaptive)
             .finish_non_exhaustive()
     }
 }

@@ -59,6 +59,14 @@ pub enum Event {
     Outdated(Outdated),
     /// The wait queue became empty: the last waiter got its slot, gave up or was closed out.
     Drain,
+    /// The limit changed, by the adaptive [`Limit`](crate::limit::Limit) strategy or by
+    /// [`Bagpipe::set_limit`](crate::Bagpipe::set_limit).
+    Limit {
+        /// The limit before.
+        from: usize,
+        /// The limit now.
+        to: usize,
+    },
 }
 
 impl Event {
@@ -68,6 +76,8 @@ impl Event {
     pub const OUTDATED: &'static str = "outdated";
     /// The event name of [`Event::Drain`]: `"drain"`.
     pub const DRAIN: &'static str = "drain";
+    /// The event name of [`Event::Limit`]: `"limit"`.
+    pub const LIMIT: &'static str = "limit";
 
     /// The name this event is emitted under.
     ///
@@ -85,6 +95,7 @@ impl Event {
             Self::Full { .. } => Self::FULL,
             Self::Outdated(_) => Self::OUTDATED,
             Self::Drain => Self::DRAIN,
+            Self::Limit { .. } => Self::LIMIT,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::any::Any;
 use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::error::{Error, panic_message};
 use crate::event::{Event, Outdated};
+use crate::limit::Outcome;
 use crate::options::OnTimeout;
 use crate::permit::Held;
 use crate::shared::Shared;
@@ -33,16 +35,62 @@ use crate::waiter::Ticket;
 /// its deadline succeeds. On success the slot is released as a completed call.
 #[pin_project]
 #[must_use = "futures do nothing unless you .await or poll them"]
-pub(crate) struct Execute<S: Borrow<Shared>, F> {
+pub(crate) struct Execute<S: Borrow<Shared>, F, J = Succeeded> {
     permit: Option<Held<S>>,
     #[pin]
     call: F,
     deadline: Option<Pin<Box<Sleep>>>,
+    judge: PhantomData<fn() -> J>,
+}
+
+/// How a call's output is judged for an adaptive limit, chosen by type so that it costs
+/// nothing to carry.
+pub(crate) trait Judge<T> {
+    fn outcome(shared: &Shared, output: &T) -> Outcome;
+}
+
+/// Every output is a success (`run`, whose output may borrow).
+#[derive(Debug)]
+pub(crate) enum Succeeded {}
+
+impl<T> Judge<T> for Succeeded {
+    fn outcome(_: &Shared, _: &T) -> Outcome {
+        Outcome::Success
+    }
+}
+
+/// The user's classifier judges the output.
+#[derive(Debug)]
+pub(crate) enum Classified {}
+
+impl<T: 'static> Judge<T> for Classified {
+    fn outcome(shared: &Shared, output: &T) -> Outcome {
+        shared.classify(output)
+    }
+}
+
+impl<S: Borrow<Shared>, F: Future> Execute<S, F, Classified>
+where
+    F::Output: 'static,
+{
+    /// As [`new`](Execute::new), with the output judged by the user's classifier.
+    #[inline]
+    pub(crate) fn classified(permit: Held<S>, call: F) -> Self {
+        Self::judged(permit, call)
+    }
 }
 
 impl<S: Borrow<Shared>, F: Future> Execute<S, F> {
+    /// Runs `call` on `permit`; a call that delivers its output counts as a success.
     #[inline]
     pub(crate) fn new(permit: Held<S>, call: F) -> Self {
+        Self::judged(permit, call)
+    }
+}
+
+impl<S: Borrow<Shared>, F: Future, J: Judge<F::Output>> Execute<S, F, J> {
+    #[inline]
+    fn judged(permit: Held<S>, call: F) -> Self {
         let deadline = match permit.shared().options.timeout {
             Some(timeout) if permit.holds_slot() => Some(Box::pin(tokio::time::sleep(timeout))),
             _ => None,
@@ -51,11 +99,12 @@ impl<S: Borrow<Shared>, F: Future> Execute<S, F> {
             permit: Some(permit),
             call,
             deadline,
+            judge: PhantomData,
         }
     }
 }
 
-impl<S: Borrow<Shared>, F: Future> Future for Execute<S, F> {
+impl<S: Borrow<Shared>, F: Future, J: Judge<F::Output>> Future for Execute<S, F, J> {
     type Output = Result<F::Output, Error>;
 
     #[inline]
@@ -66,7 +115,12 @@ impl<S: Borrow<Shared>, F: Future> Future for Execute<S, F> {
         }
         if let Poll::Ready(output) = this.call.poll(cx) {
             if let Some(permit) = this.permit.take() {
-                permit.complete();
+                if permit.measured() {
+                    let outcome = J::outcome(permit.shared(), &output);
+                    permit.complete_as(outcome);
+                } else {
+                    permit.complete();
+                }
             }
             return Poll::Ready(Ok(output));
         }
@@ -76,9 +130,10 @@ impl<S: Borrow<Shared>, F: Future> Future for Execute<S, F> {
         if deadline.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        let Some(permit) = this.permit.take() else {
+        let Some(mut permit) = this.permit.take() else {
             return Poll::Pending;
         };
+        permit.set_outcome(Outcome::Timeout);
         let shared = permit.shared();
         Counters::bump(&shared.counters.timeouts);
         let timeout = shared.options.timeout.unwrap_or_default();
@@ -87,7 +142,7 @@ impl<S: Borrow<Shared>, F: Future> Future for Execute<S, F> {
     }
 }
 
-impl<S: Borrow<Shared>, F> fmt::Debug for Execute<S, F> {
+impl<S: Borrow<Shared>, F, J> fmt::Debug for Execute<S, F, J> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Execute")
             .field("permit", &self.permit)
@@ -122,7 +177,7 @@ where
         return Box::pin(detached(permit, call)).await;
     }
     let shared = Arc::clone(permit.shared_arc());
-    let outcome = AssertUnwindSafe(Execute::new(permit, call))
+    let outcome = AssertUnwindSafe(Execute::classified(permit, call))
         .catch_unwind()
         .await;
     outcome.unwrap_or_else(|payload| Err(panicked(&shared, &*payload)))
@@ -138,7 +193,7 @@ where
     let shared = Arc::clone(permit.shared_arc());
     let started = Instant::now();
     let mut late = Box::pin(call);
-    let outcome = AssertUnwindSafe(Execute::new(permit, late.as_mut()))
+    let outcome = AssertUnwindSafe(Execute::classified(permit, late.as_mut()))
         .catch_unwind()
         .await;
     match outcome {

@@ -43,7 +43,7 @@ use crate::error::Error;
 use crate::execute::pushed;
 use crate::permit::Held;
 use crate::shared::{Decision, Shared};
-use crate::slots::{GRANTED, Left, Node};
+use crate::slots::{GRANTED, Left, Node, SHED};
 
 type Task<T> = JoinHandle<Result<T, Error>>;
 
@@ -63,7 +63,8 @@ enum Stage<F: Future> {
     /// Granted and spawned; the handle has not taken the task over yet.
     Started(Task<F::Output>),
     /// Turned away by `close`; the handle has not seen it yet.
-    Closed,
+    /// Turned away without a slot (closed, or shed by the queue discipline).
+    TurnedAway(Error),
     /// Given up by the handle, or handed over to it.
     Gone,
 }
@@ -144,8 +145,13 @@ where
             *stage = Stage::Started(runtime.spawn(pushed(Held::new(shared), call)));
             drop(stage);
         }
+        Some(shared) if node.state() == SHED => {
+            *stage = Stage::TurnedAway(shared.shed());
+            drop(stage);
+            drop(call);
+        }
         _ => {
-            *stage = Stage::Closed;
+            *stage = Stage::TurnedAway(Error::Closed);
             drop(stage);
             drop(call);
         }
@@ -182,10 +188,13 @@ where
                 }
                 Poll::Pending
             }
-            Stage::Started(_) | Stage::Closed => match mem::replace(&mut *stage, Stage::Gone) {
-                Stage::Started(task) => Poll::Ready(Ok(task)),
-                _ => Poll::Ready(Err(Error::Closed)),
-            },
+            Stage::Started(_) | Stage::TurnedAway(_) => {
+                match mem::replace(&mut *stage, Stage::Gone) {
+                    Stage::Started(task) => Poll::Ready(Ok(task)),
+                    Stage::TurnedAway(error) => Poll::Ready(Err(error)),
+                    _ => Poll::Ready(Err(Error::Closed)),
+                }
+            }
             Stage::Gone => Poll::Pending,
         }
     }
@@ -201,12 +210,12 @@ where
                 match shared.slots.leave(self) {
                     Left::Waiting(drained) => shared.drained(drained),
                     // Granted before the handle left: the slot is the handle's to give back.
-                    Left::Granted => drop(Held::new(shared)),
+                    Left::Granted => drop(Held::unused(shared)),
                     Left::Gone => {}
                 }
             }
             Stage::Started(task) => task.abort(),
-            Stage::Closed | Stage::Gone => {}
+            Stage::TurnedAway(_) | Stage::Gone => {}
         }
     }
 
@@ -214,7 +223,7 @@ where
         match &*self.payload().lock() {
             Stage::Waiting { .. } => false,
             Stage::Started(task) => task.is_finished(),
-            Stage::Closed | Stage::Gone => true,
+            Stage::TurnedAway(_) | Stage::Gone => true,
         }
     }
 }

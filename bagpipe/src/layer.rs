@@ -11,7 +11,7 @@ use tower::{Layer, Service};
 
 use crate::bagpipe::Bagpipe;
 use crate::error::Error;
-use crate::execute::Execute;
+use crate::execute::{Classified, Execute};
 use crate::shared::Shared;
 use crate::waiter::Ticket;
 
@@ -78,6 +78,10 @@ impl<S> Layer<S> for BagpipeLayer {
 /// then calls a clone of the inner service that was ready. Errors are the crate's [`Error`]: the
 /// inner service's own error arrives as [`Error::Service`]. An execution timeout cancels the
 /// inner future (the layer never detaches).
+///
+/// Under an adaptive [`Limit`](crate::limit::Limit), every call is measured, and the
+/// [classifier](crate::Builder::classify) sees the inner service's `Result<S::Response,
+/// S::Error>` (hence the `'static` bounds on both).
 ///
 /// # Examples
 ///
@@ -169,7 +173,8 @@ impl<S> fmt::Debug for BagpipeService<S> {
 impl<S, Request> Service<Request> for BagpipeService<S>
 where
     S: Service<Request> + Clone,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Response: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
     type Response = S::Response;
     type Error = Error;
@@ -224,7 +229,7 @@ enum State<S: Service<Request>, Request> {
     },
     Running {
         #[pin]
-        call: Execute<Arc<Shared>, S::Future>,
+        call: Execute<Arc<Shared>, S::Future, Classified>,
     },
     Failed {
         error: Option<Error>,
@@ -234,7 +239,8 @@ enum State<S: Service<Request>, Request> {
 impl<S, Request> Future for ResponseFuture<S, Request>
 where
     S: Service<Request>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Response: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
     type Output = Result<S::Response, Error>;
 
@@ -253,7 +259,7 @@ where
                     let Some((mut service, request)) = call.take() else {
                         return Poll::Pending;
                     };
-                    let call = Execute::new(permit, service.call(request));
+                    let call = Execute::classified(permit, service.call(request));
                     state.set(State::Running { call });
                 }
                 StateProj::Running { call } => {

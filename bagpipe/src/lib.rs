@@ -73,6 +73,38 @@
 //! [`Error::Closed`] once no slot can free for it (the bagpipe was closed, or its last handle was
 //! dropped at limit 0), or with [`Error::Cancelled`] when its runtime shuts down.
 //!
+//! # Adaptive limits
+//!
+//! A fixed limit is either too low for the backend (capacity wasted) or too high (queueing,
+//! timeouts, collapse), and a backend's capacity moves with its load. [`Builder::limit`] installs
+//! a strategy that moves the limit after every completed call, from its latency and outcome:
+//! [`limit::Aimd`] (loss-based), [`limit::Vegas`] (queueing estimated from the no-load latency),
+//! [`limit::Gradient2`] (long-term against short-term latency), or a [`limit::Limit`] of one's
+//! own. [`Builder::classify`] tells it which errors mean overload, [`Event::Limit`] reports every
+//! change, and [`QueueDiscipline`] keeps the queue from serving callers who already gave up. The
+//! crate's `adaptive_sim` bench compares them, and tower-acc's AIMD, on a simulated backend whose
+//! capacity moves.
+//!
+//! ```
+//! use nodebook_bagpipe::{Bagpipe, QueueDiscipline};
+//! use nodebook_bagpipe::limit::{Outcome, Vegas};
+//! use std::time::Duration;
+//!
+//! let ms = Duration::from_millis;
+//! let pipe = Bagpipe::builder(0)
+//!     .limit(Vegas::default().min_limit(4).max_limit(200))
+//!     .classify(|reply: &Result<String, u16>| match reply {
+//!         Err(503) => Outcome::Overload,
+//!         Err(_) => Outcome::Error,
+//!         Ok(_) => Outcome::Success,
+//!     })
+//!     .queue_timeout(ms(100))
+//!     .timeout(ms(400))
+//!     .queue_discipline(QueueDiscipline::fifo().adaptive_lifo(ms(20)).codel(ms(20), ms(100)))
+//!     .build();
+//! assert_eq!(pipe.limit(), 20, "Vegas starts at 20");
+//! ```
+//!
 //! # From npm bagpipe
 //!
 //! | npm bagpipe                                   | here                                          |
@@ -126,6 +158,7 @@
 )]
 #![doc(test(attr(deny(warnings))))]
 
+mod adaptive;
 mod bagpipe;
 mod builder;
 mod error;
@@ -134,6 +167,7 @@ mod execute;
 mod launch;
 #[cfg(feature = "tower")]
 mod layer;
+pub mod limit;
 mod options;
 mod permit;
 mod push;
@@ -151,7 +185,7 @@ pub use crate::error::{Error, OutputError, TryAcquireError};
 pub use crate::event::{Event, LateOutput, Outdated};
 #[cfg(feature = "tower")]
 pub use crate::layer::{BagpipeLayer, BagpipeService, ResponseFuture};
-pub use crate::options::OnTimeout;
+pub use crate::options::{OnTimeout, QueueDiscipline};
 pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::push::Push;
 pub use crate::stats::Stats;

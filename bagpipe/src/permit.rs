@@ -9,6 +9,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::limit::Outcome;
 use crate::shared::Shared;
 use crate::stats::Counters;
 
@@ -21,18 +22,46 @@ use crate::stats::Counters;
 /// `completed = released - other releases`.
 pub(crate) struct Held<S: Borrow<Shared>> {
     shared: S,
+    /// For an adaptive limit: when the call got its slot, on the controller's clock (see
+    /// `adaptive::Controller::ticks`). Kept in the bytes the struct pads anyway, so that a fixed
+    /// limit's permit, and every future holding one, is no larger than without adaptive limits.
+    started: u32,
     slot: bool,
     completed: bool,
+    /// Whether an adaptive limit measures this call.
+    measured: bool,
+    /// How the call ended, if not as the default (success when completed, dropped otherwise).
+    outcome: Outcome,
 }
 
 impl<S: Borrow<Shared>> Held<S> {
-    /// Wraps a slot the caller already holds.
+    /// Wraps a slot the caller already holds, for a call that starts now.
     #[inline]
     pub(crate) fn new(shared: S) -> Self {
+        let (measured, started) = match &shared.borrow().adaptive {
+            None => (false, 0),
+            Some(controller) => (true, controller.ticks()),
+        };
         Self {
             shared,
+            started,
             slot: true,
             completed: false,
+            measured,
+            outcome: Outcome::Success,
+        }
+    }
+
+    /// Wraps a slot that was granted to a waiter that no longer wants it: released at once,
+    /// never measured.
+    pub(crate) fn unused(shared: S) -> Self {
+        Self {
+            shared,
+            started: 0,
+            slot: true,
+            completed: false,
+            measured: false,
+            outcome: Outcome::Success,
         }
     }
 
@@ -40,8 +69,11 @@ impl<S: Borrow<Shared>> Held<S> {
     pub(crate) fn unlimited(shared: S) -> Self {
         Self {
             shared,
+            started: 0,
             slot: false,
             completed: false,
+            measured: false,
+            outcome: Outcome::Success,
         }
     }
 
@@ -54,16 +86,48 @@ impl<S: Borrow<Shared>> Held<S> {
         self.slot
     }
 
+    /// Whether the call's outcome is wanted (an adaptive limit measures it).
+    #[inline]
+    pub(crate) fn measured(&self) -> bool {
+        self.measured
+    }
+
     /// Releases the slot of a call that delivered its output.
     #[inline]
     pub(crate) fn complete(mut self) {
         self.completed = true;
     }
 
+    /// Releases the slot of a call that delivered its output, which ended as `outcome`.
+    pub(crate) fn complete_as(mut self, outcome: Outcome) {
+        self.outcome = outcome;
+        self.completed = true;
+    }
+
+    /// Sets the outcome the release reports to an adaptive limit (success by default for a
+    /// completed call, dropped otherwise).
+    pub(crate) fn set_outcome(&mut self, outcome: Outcome) {
+        self.outcome = outcome;
+    }
+
     /// Makes the eventual release count as a completed call (a user's permit).
     fn completing(mut self) -> Self {
         self.completed = true;
         self
+    }
+
+    /// Feeds the call to the adaptive limit, with the slots held just before its release (its
+    /// own included). A call released without completing was dropped, unless it was marked
+    /// (timed out); a release during a panic is a drop.
+    #[cold]
+    #[inline(never)]
+    fn report(&self, shared: &Shared) {
+        let outcome = match self.outcome {
+            _ if std::thread::panicking() => Outcome::Dropped,
+            Outcome::Success if !self.completed => Outcome::Dropped,
+            outcome => outcome,
+        };
+        shared.record(self.started, outcome, shared.slots.active());
     }
 }
 
@@ -82,6 +146,9 @@ impl<S: Borrow<Shared>> Drop for Held<S> {
         let shared = self.shared.borrow();
         if !self.completed {
             Counters::bump(&shared.counters.other_releases);
+        }
+        if self.measured {
+            self.report(shared);
         }
         let drained = shared.slots.release();
         shared.drained(drained);
@@ -131,6 +198,32 @@ pub struct Permit<'a> {
 }
 
 impl<'a> Permit<'a> {
+    /// Tells an adaptive [`Limit`](crate::limit::Limit) how the work done under this permit
+    /// ended, reported when the permit is dropped: [`Outcome::Success`] unless set (and
+    /// [`Outcome::Dropped`] when it is dropped by a panic). The permit API has no output for a
+    /// [classifier](crate::Builder::classify) to look at, so this is how a permit's user
+    /// reports an overloaded backend. Under a fixed limit it does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::limit::{Aimd, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::builder(0).limit(Aimd::default().initial_limit(10)).build();
+    /// let mut permit = pipe.acquire().await.unwrap();
+    /// // The database answered "too many connections":
+    /// permit.set_outcome(Outcome::Overload);
+    /// drop(permit);
+    /// assert_eq!(pipe.limit(), 9, "AIMD backs off by 10%");
+    /// # }
+    /// ```
+    pub fn set_outcome(&mut self, outcome: Outcome) {
+        self.held.set_outcome(outcome);
+    }
+
     pub(crate) fn new(held: Held<&'a Shared>) -> Self {
         Self {
             held: held.completing(),
@@ -177,6 +270,32 @@ pub struct OwnedPermit {
 }
 
 impl OwnedPermit {
+    /// Tells an adaptive [`Limit`](crate::limit::Limit) how the work done under this permit
+    /// ended, reported when the permit is dropped: [`Outcome::Success`] unless set (and
+    /// [`Outcome::Dropped`] when it is dropped by a panic). The permit API has no output for a
+    /// [classifier](crate::Builder::classify) to look at, so this is how a permit's user
+    /// reports an overloaded backend. Under a fixed limit it does nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::Bagpipe;
+    /// use nodebook_bagpipe::limit::{Aimd, Outcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let pipe = Bagpipe::builder(0).limit(Aimd::default().initial_limit(10)).build();
+    /// let mut permit = pipe.acquire_owned().await.unwrap();
+    /// // The database answered "too many connections":
+    /// permit.set_outcome(Outcome::Overload);
+    /// drop(permit);
+    /// assert_eq!(pipe.limit(), 9, "AIMD backs off by 10%");
+    /// # }
+    /// ```
+    pub fn set_outcome(&mut self, outcome: Outcome) {
+        self.held.set_outcome(outcome);
+    }
+
     pub(crate) fn new(held: Held<Arc<Shared>>) -> Self {
         Self {
             held: held.completing(),

@@ -12,13 +12,16 @@
 //! exists only while slots are held, and each of those is released by a permit, so the waiters
 //! still get their turn.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use nodebook_emitter::Emitter;
 
+use crate::adaptive::{Adaptivity, Classify, Controller};
 use crate::error::Error;
 use crate::event::Event;
+use crate::limit::Outcome;
 use crate::options::Options;
 use crate::slots::{Admission, Drained, Node, Notify, Slots};
 use crate::stats::Counters;
@@ -29,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) options: Options,
     pub(crate) counters: Counters,
     pub(crate) events: Emitter<Event>,
+    /// The adaptive strategy's controller; `None` under a fixed limit.
+    pub(crate) adaptive: Option<Controller>,
+    classify: Classify,
     handles: AtomicUsize,
 }
 
@@ -43,13 +49,38 @@ pub(crate) enum Decision<P> {
 
 impl Shared {
     /// The state of a new bagpipe, with one handle.
-    pub(crate) fn new(limit: usize, options: Options) -> Self {
+    pub(crate) fn new(limit: usize, options: Options, adaptivity: Adaptivity) -> Self {
+        let discipline = options.discipline;
+        let adaptive = adaptivity.make.map(|make| Controller::new(make()));
+        let limit = adaptive.as_ref().map_or(limit, Controller::initial);
         Self {
-            slots: Slots::new(limit),
+            slots: Slots::with_discipline(limit, discipline),
             options,
             counters: Counters::default(),
             events: Emitter::new(),
+            adaptive,
+            classify: adaptivity.classify,
             handles: AtomicUsize::new(1),
+        }
+    }
+
+    /// What the user's classifier makes of a call's output ([`Outcome::Success`] without one).
+    pub(crate) fn classify(&self, output: &dyn Any) -> Outcome {
+        self.classify.outcome(output)
+    }
+
+    /// Feeds a finished call to the adaptive strategy, if there is one, and reports a change.
+    pub(crate) fn record(&self, started: u32, outcome: Outcome, in_flight: usize) {
+        let Some(controller) = &self.adaptive else {
+            return;
+        };
+        let latency = controller.since(started);
+        if let Some(change) = controller.record(&self.slots, latency, outcome, in_flight) {
+            self.emit(Event::Limit {
+                from: change.from,
+                to: change.to,
+            });
+            self.drained(change.drained);
         }
     }
 
@@ -96,6 +127,18 @@ impl Shared {
         }
     }
 
+    /// The error of a waiter the queue discipline shed, counted as a queue timeout.
+    pub(crate) fn shed(&self) -> Error {
+        Counters::bump(&self.counters.queue_timeouts);
+        Error::QueueTimeout {
+            queue_timeout: self
+                .options
+                .discipline
+                .codel
+                .map_or(std::time::Duration::ZERO, |(target, _)| target),
+        }
+    }
+
     pub(crate) fn close(&self) {
         if self.slots.close() > 0 {
             self.emit(Event::Drain);
@@ -103,7 +146,11 @@ impl Shared {
     }
 
     pub(crate) fn set_limit(&self, limit: usize) {
+        let from = self.slots.limit();
         let drained = self.slots.set_limit(limit);
+        if from != limit {
+            self.emit(Event::Limit { from, to: limit });
+        }
         self.drained(drained);
     }
 

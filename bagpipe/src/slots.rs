@@ -53,8 +53,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, PoisonError};
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
+use tokio::time::Instant;
 
 use crate::sync::{AtomicU8, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 
@@ -79,6 +81,24 @@ pub(crate) const WAITING: u8 = 0;
 pub(crate) const GRANTED: u8 = 1;
 pub(crate) const CANCELLED: u8 = 2;
 pub(crate) const CLOSED_OUT: u8 = 3;
+/// Turned away by the queue discipline's deadline (CoDel) before it got a slot.
+pub(crate) const SHED: u8 = 4;
+
+/// How the queue picks, and sheds, waiters under overload (see `crate::QueueDiscipline`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Discipline {
+    /// Serve the newest waiter first while the oldest has waited longer than this.
+    pub(crate) lifo_after: Option<Duration>,
+    /// Shed waiters that waited longer than `target` once the waiters granted over a whole
+    /// `interval` all had (CoDel's target and interval).
+    pub(crate) codel: Option<(Duration, Duration)>,
+}
+
+impl Discipline {
+    fn timed(&self) -> bool {
+        self.lifo_after.is_some() || self.codel.is_some()
+    }
+}
 
 /// What a queued node carries besides its state, as the queue sees it.
 pub(crate) type AnyPayload = dyn Any + Send + Sync;
@@ -96,21 +116,24 @@ pub(crate) type Notify = fn(&Node);
 pub(crate) struct Node<P: ?Sized = AnyPayload> {
     state: AtomicU8,
     notify: Notify,
+    /// When it joined the queue, if a queue discipline needs to know.
+    enqueued: Option<Instant>,
     payload: P,
 }
 
 impl<P> Node<P> {
-    fn new(payload: P, notify: Notify) -> Self {
+    fn new(payload: P, notify: Notify, enqueued: Option<Instant>) -> Self {
         Self {
             state: AtomicU8::new(WAITING),
             notify,
+            enqueued,
             payload,
         }
     }
 }
 
 impl<P: ?Sized> Node<P> {
-    /// `WAITING`, `GRANTED`, `CANCELLED` or `CLOSED_OUT`.
+    /// `WAITING`, `GRANTED`, `CANCELLED`, `CLOSED_OUT` or `SHED`.
     pub(crate) fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
     }
@@ -122,17 +145,17 @@ impl<P: ?Sized> Node<P> {
 }
 
 impl Node<AtomicWaker> {
-    /// Ready with `GRANTED` or `CLOSED_OUT` once the machine decided; otherwise registers
+    /// Ready with `GRANTED`, `CLOSED_OUT` or `SHED` once the machine decided; otherwise registers
     /// `waker` to be woken when it does. The state is read again after the registration, so a
     /// decision that lands in between is not missed.
     pub(crate) fn poll_decided(&self, waker: &Waker) -> Poll<u8> {
         let state = self.state();
-        if state == GRANTED || state == CLOSED_OUT {
+        if state == GRANTED || state == CLOSED_OUT || state == SHED {
             return Poll::Ready(state);
         }
         self.payload.register(waker);
         match self.state() {
-            state @ (GRANTED | CLOSED_OUT) => Poll::Ready(state),
+            state @ (GRANTED | CLOSED_OUT | SHED) => Poll::Ready(state),
             _ => Poll::Pending,
         }
     }
@@ -188,6 +211,8 @@ struct Queue {
     live: usize,
     dead: usize,
     released_high: u64,
+    /// Since when every waiter granted has waited longer than CoDel's target.
+    above_target_since: Option<Instant>,
 }
 
 impl fmt::Debug for Queue {
@@ -205,6 +230,7 @@ pub(crate) struct Slots {
     state: AtomicU64,
     limit: AtomicUsize,
     queue: Mutex<Queue>,
+    discipline: Discipline,
 }
 
 /// Whether an operation emptied the queue (the `drain` event).
@@ -212,11 +238,17 @@ pub(crate) struct Slots {
 pub(crate) struct Drained(pub(crate) bool);
 
 impl Slots {
+    #[cfg(test)]
     pub(crate) fn new(limit: usize) -> Self {
+        Self::with_discipline(limit, Discipline::default())
+    }
+
+    pub(crate) fn with_discipline(limit: usize, discipline: Discipline) -> Self {
         Self {
             state: AtomicU64::new(0),
             limit: AtomicUsize::new(limit),
             queue: Mutex::new(Queue::default()),
+            discipline,
         }
     }
 
@@ -320,7 +352,8 @@ impl Slots {
                 Err(actual) => current = actual,
             }
         }
-        let node = Arc::new(Node::new(payload, notify));
+        let enqueued = self.discipline.timed().then(Instant::now);
+        let node = Arc::new(Node::new(payload, notify, enqueued));
         queue.entries.push_back(Arc::clone(&node) as Arc<Node>);
         queue.live += 1;
         Admission::Queued {
@@ -387,12 +420,19 @@ impl Slots {
             return Drained(false);
         }
         let limit = self.effective_limit();
+        let now = self.discipline.timed().then(Instant::now);
         while queue.live > 0 && active_of(self.state.load(Ordering::Acquire)) < limit {
-            let Some(node) = queue.entries.pop_front() else {
+            let Some(node) = self.next_waiter(queue, now) else {
                 break;
             };
             if node.state() == CANCELLED {
                 queue.dead -= 1;
+                continue;
+            }
+            if self.sheds(queue, &node, now) {
+                node.state.store(SHED, Ordering::Release);
+                queue.live -= 1;
+                woken.push(node);
                 continue;
             }
             self.state.fetch_add(ONE, Ordering::AcqRel);
@@ -401,6 +441,52 @@ impl Slots {
             woken.push(node);
         }
         self.clear_if_empty(queue)
+    }
+
+    /// The waiter to serve next: the oldest, or under adaptive LIFO the newest while the
+    /// oldest has waited longer than the threshold. Cancelled entries come out too (the caller
+    /// skips them).
+    fn next_waiter(&self, queue: &mut Queue, now: Option<Instant>) -> Option<Arc<Node>> {
+        let (Some(now), Some(after)) = (now, self.discipline.lifo_after) else {
+            return queue.entries.pop_front();
+        };
+        while queue
+            .entries
+            .front()
+            .is_some_and(|node| node.state() == CANCELLED)
+        {
+            queue.entries.pop_front();
+            queue.dead -= 1;
+        }
+        let oldest_waited = queue
+            .entries
+            .front()
+            .and_then(|node| node.enqueued)
+            .map_or(Duration::ZERO, |enqueued| {
+                now.saturating_duration_since(enqueued)
+            });
+        if oldest_waited > after {
+            queue.entries.pop_back()
+        } else {
+            queue.entries.pop_front()
+        }
+    }
+
+    /// Whether CoDel sheds `node` instead of granting it: it waited longer than the target,
+    /// and so did every waiter granted for a whole interval.
+    fn sheds(&self, queue: &mut Queue, node: &Node, now: Option<Instant>) -> bool {
+        let (Some(now), Some((target, interval))) = (now, self.discipline.codel) else {
+            return false;
+        };
+        let waited = node.enqueued.map_or(Duration::ZERO, |enqueued| {
+            now.saturating_duration_since(enqueued)
+        });
+        if waited <= target {
+            queue.above_target_since = None;
+            return false;
+        }
+        let since = *queue.above_target_since.get_or_insert(now);
+        now.saturating_duration_since(since) >= interval
     }
 
     fn clear_if_empty(&self, queue: &mut Queue) -> Drained {

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::adaptive::AdaptiveCounters;
+
 /// A snapshot of a bagpipe's counters, from [`Bagpipe::stats`](crate::Bagpipe::stats).
 ///
 /// Every count starts at zero when the bagpipe is built. A disabled bagpipe counts nothing.
@@ -41,6 +43,15 @@ pub struct Stats {
     pub completed: u64,
     /// Pushed calls that panicked ([`Error::Panicked`](crate::Error)).
     pub panicked: u64,
+    /// Calls an adaptive [`Limit`](crate::limit::Limit) measured (0 under a fixed limit).
+    pub samples: u64,
+    /// Measured calls that signalled overload: timeouts and
+    /// [`Outcome::Overload`](crate::limit::Outcome::Overload).
+    pub overloads: u64,
+    /// Times the adaptive strategy raised the limit.
+    pub limit_increases: u64,
+    /// Times the adaptive strategy lowered the limit.
+    pub limit_decreases: u64,
 }
 
 /// The counters kept apart from the admission word. `admitted` and `completed` are derived from
@@ -61,7 +72,12 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self, released: u64, active: u64) -> Stats {
+    pub(crate) fn snapshot(
+        &self,
+        released: u64,
+        active: u64,
+        adaptive: Option<&AdaptiveCounters>,
+    ) -> Stats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         Stats {
             admitted: released + active,
@@ -71,6 +87,10 @@ impl Counters {
             outdated: read(&self.outdated),
             completed: released.saturating_sub(read(&self.other_releases)),
             panicked: read(&self.panicked),
+            samples: adaptive.map_or(0, |counters| read(&counters.samples)),
+            overloads: adaptive.map_or(0, |counters| read(&counters.overloads)),
+            limit_increases: adaptive.map_or(0, |counters| read(&counters.increases)),
+            limit_decreases: adaptive.map_or(0, |counters| read(&counters.decreases)),
         }
     }
 }

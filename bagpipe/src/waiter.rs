@@ -19,7 +19,7 @@ use tokio::time::Sleep;
 use crate::error::Error;
 use crate::permit::{Held, OwnedPermit, Permit};
 use crate::shared::{Decision, Shared};
-use crate::slots::{GRANTED, Left, Node, wake_registered};
+use crate::slots::{GRANTED, Left, Node, SHED, wake_registered};
 use crate::stats::Counters;
 
 /// A place in the queue; resolves to a held slot once one is granted.
@@ -58,6 +58,7 @@ impl<S: Borrow<Shared>> Waiter<S> {
         self.deadline = None;
         match (state, self.shared.take()) {
             (GRANTED, Some(shared)) => Ok(Held::new(shared)),
+            (SHED, Some(shared)) => Err(shared.borrow().shed()),
             _ => Err(Error::Closed),
         }
     }
@@ -115,7 +116,7 @@ impl<S: Borrow<Shared>> Drop for Waiter<S> {
                 node.forget_waker();
                 shared.borrow().drained(drained);
             }
-            Left::Granted => drop(Held::new(shared)),
+            Left::Granted => drop(Held::unused(shared)),
             Left::Gone => {}
         }
     }

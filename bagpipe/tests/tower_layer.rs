@@ -154,3 +154,32 @@ async fn the_response_future_is_send_and_resolves_across_tasks() {
     assert_eq!(second.await.unwrap().unwrap(), 50);
     assert_eq!((pipe.active(), pipe.queued()), (0, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_layer_reports_each_call_to_an_adaptive_limit() {
+    use nodebook_bagpipe::limit::{Aimd, Outcome};
+    use tower::{Service, ServiceExt};
+
+    let pipe = nodebook_bagpipe::Bagpipe::builder(0)
+        .limit(Aimd::default().initial_limit(10))
+        .classify(|result: &Result<u32, &'static str>| match result {
+            Err("busy") => Outcome::Overload,
+            _ => Outcome::Success,
+        })
+        .build();
+    let mut service = tower::ServiceBuilder::new()
+        .layer(nodebook_bagpipe::BagpipeLayer::new(pipe.clone()))
+        .service(tower::service_fn(|n: u32| async move {
+            if n == 0 { Err("busy") } else { Ok(n) }
+        }));
+    assert_eq!(service.ready().await.unwrap().call(1).await.unwrap(), 1);
+    assert_eq!(
+        pipe.limit(),
+        10,
+        "one success of ten with one in flight: no growth"
+    );
+    assert!(service.ready().await.unwrap().call(0).await.is_err());
+    assert_eq!(pipe.limit(), 9, "an overload backs off");
+    let stats = pipe.stats();
+    assert_eq!((stats.samples, stats.overloads), (2, 1));
+}

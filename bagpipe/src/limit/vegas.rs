@@ -1,0 +1,218 @@
+//! Vegas: queueing estimated from the no-load latency.
+
+use std::time::Duration;
+
+use super::window::Window;
+use super::{Limit, Sample, log10_step};
+
+/// Delay-based limit after TCP Vegas and Netflix's `VegasLimit`: estimates how many calls queue
+/// at the backend from how far the latency has risen above the lowest one seen (the no-load
+/// latency), `queue = limit × (1 − no_load / latency)`, and steers that estimate between
+/// `alpha` and `beta`.
+///
+/// | queue estimate            | change                       |
+/// |---------------------------|------------------------------|
+/// | ≤ `threshold` (log10 L)   | + `beta` (6·log10 L)         |
+/// | < `alpha` (3·log10 L)     | + log10 L                    |
+/// | > `beta` (6·log10 L)      | − log10 L                    |
+/// | otherwise                 | unchanged                    |
+/// | a congestion signal       | − log10 L                    |
+///
+/// where L is the current limit and log10 L is at least 1. As in TCP Vegas, the limit moves
+/// once per round trip: samples are gathered in windows of `L` completed calls (at least 10),
+/// and their mean latency, averaged over the last windows (an exponential average, each
+/// window weighing a quarter), is compared with the no-load latency, the lowest such average
+/// seen. One call's latency says little when service times vary (an exponential service time
+/// is as often under 70% of its mean as over 1.4 times it), and the lowest of many noisy means
+/// sits well under the true one, which would make every limit look queued. The limit
+/// does not move while less than half of it is in use. Because the no-load latency only ever
+/// falls, it is measured again (reset to the next window's) after every `probe_multiplier`
+/// windows, so a backend that became slower for good is not mistaken for a queue forever.
+///
+/// | parameter          | default | meaning                                               |
+/// |--------------------|---------|-------------------------------------------------------|
+/// | `initial_limit`    | 20      | the limit to start with                               |
+/// | `min_limit`        | 1       | the lowest limit                                      |
+/// | `max_limit`        | 1000    | the highest limit                                     |
+/// | `smoothing`        | 1.0     | how much of a step is taken, in `(0, 1]`              |
+/// | `probe_multiplier` | 30      | re-measure the no-load latency every 30 windows       |
+///
+/// # Examples
+///
+/// ```
+/// use nodebook_bagpipe::Bagpipe;
+/// use nodebook_bagpipe::limit::Vegas;
+///
+/// let pipe = Bagpipe::builder(0)
+///     .limit(Vegas::default().initial_limit(10).max_limit(500))
+///     .build();
+/// assert_eq!(pipe.limit(), 10);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vegas {
+    limit: f64,
+    min: usize,
+    max: usize,
+    smoothing: f64,
+    probe_multiplier: usize,
+    no_load: Option<Duration>,
+    smoothed: Option<Duration>,
+    since_probe: usize,
+    window: Window,
+}
+
+impl Default for Vegas {
+    fn default() -> Self {
+        Self {
+            limit: 20.0,
+            min: 1,
+            max: 1000,
+            smoothing: 1.0,
+            probe_multiplier: 30,
+            no_load: None,
+            smoothed: None,
+            since_probe: 0,
+            window: Window::default(),
+        }
+    }
+}
+
+impl Vegas {
+    /// The limit to start with (20 by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::limit::{Limit, Vegas};
+    /// assert_eq!(Vegas::default().initial_limit(4).initial(), 4);
+    /// ```
+    #[must_use]
+    pub fn initial_limit(mut self, limit: usize) -> Self {
+        self.limit = limit as f64;
+        self
+    }
+
+    /// The lowest limit (1 by default; 0 acts as 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::limit::{Limit, Vegas};
+    /// assert_eq!(Vegas::default().min_limit(5).min(), 5);
+    /// ```
+    #[must_use]
+    pub fn min_limit(mut self, min: usize) -> Self {
+        self.min = min;
+        self
+    }
+
+    /// The highest limit (1000 by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use nodebook_bagpipe::limit::{Limit, Vegas};
+    /// assert_eq!(Vegas::default().max_limit(50).max(), 50);
+    /// ```
+    #[must_use]
+    pub fn max_limit(mut self, max: usize) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// How much of each step is taken (1.0, all of it, by default), clamped to `[0.01, 1]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let vegas = nodebook_bagpipe::limit::Vegas::default().smoothing(0.5);
+    /// # drop(vegas);
+    /// ```
+    #[must_use]
+    pub fn smoothing(mut self, smoothing: f64) -> Self {
+        self.smoothing = if smoothing.is_nan() {
+            1.0
+        } else {
+            smoothing.clamp(0.01, 1.0)
+        };
+        self
+    }
+
+    /// Re-measure the no-load latency after `multiplier` windows (30 by default; at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let vegas = nodebook_bagpipe::limit::Vegas::default().probe_multiplier(60);
+    /// # drop(vegas);
+    /// ```
+    #[must_use]
+    pub fn probe_multiplier(mut self, multiplier: usize) -> Self {
+        self.probe_multiplier = multiplier.max(1);
+        self
+    }
+}
+
+impl Vegas {
+    fn clamped(&mut self) -> usize {
+        self.limit = self
+            .limit
+            .clamp(self.min.max(1) as f64, self.max.max(self.min).max(1) as f64);
+        self.limit as usize
+    }
+}
+
+impl Limit for Vegas {
+    fn initial(&self) -> usize {
+        self.limit as usize
+    }
+
+    fn update(&mut self, sample: &Sample) -> usize {
+        let limit = super::follow(self.limit, sample.limit);
+        self.limit = limit;
+        let Some(window) = self.window.add(sample, limit) else {
+            return self.clamped();
+        };
+        self.since_probe += 1;
+        if self.since_probe >= self.probe_multiplier {
+            self.since_probe = 0;
+            self.no_load = None;
+        }
+        if let Some(latency) = window.latency {
+            let smoothed = self.smoothed.map_or(latency, |smoothed| {
+                smoothed.mul_f64(0.75) + latency.mul_f64(0.25)
+            });
+            self.smoothed = Some(smoothed);
+            self.no_load = Some(self.no_load.map_or(smoothed, |low| low.min(smoothed)));
+        }
+        let step = log10_step(limit);
+        let target = if window.overload {
+            limit - step
+        } else if window.in_flight * 2 < sample.limit {
+            limit
+        } else if let (Some(latency), Some(no_load)) = (self.smoothed, self.no_load) {
+            let queue = (limit * (1.0 - no_load.as_secs_f64() / latency.as_secs_f64())).ceil();
+            if queue <= step {
+                limit + 6.0 * step
+            } else if queue < 3.0 * step {
+                limit + step
+            } else if queue > 6.0 * step {
+                limit - step
+            } else {
+                limit
+            }
+        } else {
+            limit
+        };
+        self.limit = (1.0 - self.smoothing) * limit + self.smoothing * target;
+        self.clamped()
+    }
+
+    fn min(&self) -> usize {
+        self.min
+    }
+
+    fn max(&self) -> usize {
+        self.max
+    }
+}
