@@ -150,9 +150,7 @@ pub(crate) fn render(
             render_group(&mut md, spec, krate, group, list, printed.get(krate));
         }
         if let Some(text) = printed.get(krate) {
-            md.push_str("Printed by the benches in this run:\n\n```text\n");
-            md.push_str(text.trim_end());
-            md.push_str("\n```\n");
+            render_printed(&mut md, text);
         }
         if krate == "decoder"
             && let Some(text) = printed.get("node")
@@ -376,4 +374,57 @@ fn instruction_ratio(target: &Target, time_ratio: Option<f64>, counts: &Counts) 
         }
     }
     text
+}
+
+/// What a crate's benches printed: hit ratios per trace as one table (traces down, subjects
+/// across), the per-group hit ratios left out (the group tables show them), the rest verbatim.
+pub(crate) fn render_printed(md: &mut String, text: &str) {
+    let mut traces: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
+    let mut rest = Vec::new();
+    for line in text.lines() {
+        if let Some(entry) = line.strip_prefix("hit ratio trace ") {
+            let parsed = entry.rsplit_once(": ").and_then(|(name, ratio)| {
+                let (trace, subject) = name.rsplit_once('/')?;
+                Some((trace, subject, ratio.trim().parse::<f64>().ok()?))
+            });
+            if let Some((trace, subject, ratio)) = parsed {
+                match traces.iter_mut().find(|(t, _)| *t == trace) {
+                    Some((_, row)) => row.push((subject, ratio)),
+                    None => traces.push((trace, vec![(subject, ratio)])),
+                }
+                continue;
+            }
+        } else if line.starts_with("hit ratio ") {
+            continue;
+        }
+        rest.push(line);
+    }
+    if let Some((_, first)) = traces.first() {
+        let subjects: Vec<&str> = first.iter().map(|(subject, _)| *subject).collect();
+        md.push_str("Hit ratio per trace, in %, every subject on the same requests:\n\n| trace |");
+        for subject in &subjects {
+            let _ = write!(md, " `{subject}` |");
+        }
+        md.push_str("\n|---|");
+        md.push_str(&"---|".repeat(subjects.len()));
+        md.push('\n');
+        for (trace, row) in &traces {
+            let _ = write!(md, "| {trace} |");
+            for subject in &subjects {
+                match row.iter().find(|(s, _)| s == subject) {
+                    Some((_, ratio)) => {
+                        let _ = write!(md, " {:.2} |", ratio * 100.0);
+                    }
+                    None => md.push_str(" |"),
+                }
+            }
+            md.push('\n');
+        }
+        md.push('\n');
+    }
+    if !rest.is_empty() {
+        md.push_str("Printed by the benches in this run:\n\n```text\n");
+        md.push_str(&rest.join("\n"));
+        md.push_str("\n```\n");
+    }
 }

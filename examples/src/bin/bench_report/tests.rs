@@ -251,3 +251,25 @@ fn the_projects_report_toml_parses() {
             .any(|t| matches!(t.check, Check::PairedRatio { .. }))
     );
 }
+
+#[test]
+fn hit_ratios_per_trace_become_one_table_and_group_hit_ratios_are_not_repeated() {
+    let mut md = String::new();
+    crate::render::render_printed(
+        &mut md,
+        "hit ratio mixed/ours: 0.7845\n\
+         hit ratio trace zipf_0.8/ours: 0.5512\n\
+         hit ratio trace zipf_0.8/moka: 0.5568\n\
+         hit ratio trace loop/ours: 0.4699\n\
+         hit ratio trace loop/moka: 0.6293\n\
+         memory ours n=10: 96.3 bytes/entry resident\n",
+    );
+    assert!(md.contains("| trace | `ours` | `moka` |"), "{md}");
+    assert!(md.contains("| zipf_0.8 | 55.12 | 55.68 |"), "{md}");
+    assert!(md.contains("| loop | 46.99 | 62.93 |"), "{md}");
+    assert!(!md.contains("hit ratio mixed/ours"), "{md}");
+    assert!(
+        md.contains("```text\nmemory ours n=10: 96.3 bytes/entry resident\n```"),
+        "{md}"
+    );
+}
