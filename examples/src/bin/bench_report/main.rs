@@ -28,6 +28,7 @@ mod run;
 mod targets;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

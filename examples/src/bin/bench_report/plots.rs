@@ -36,6 +36,28 @@ pub(crate) fn draw_plots(
         ));
     }
 
+    if let Some(text) = printed.get("bagpipe") {
+        let timelines = crate::timeline::parse(text);
+        if !timelines.is_empty() {
+            for (file, figure, caption) in [
+                (
+                    "bagpipe_adaptive_limit.svg",
+                    crate::timeline::Figure::Limit,
+                    "bagpipe: each strategy's limit over simulated time",
+                ),
+                (
+                    "bagpipe_adaptive_goodput.svg",
+                    crate::timeline::Figure::Goodput,
+                    "bagpipe: each strategy's goodput over simulated time",
+                ),
+            ] {
+                crate::timeline::draw(&dir.join(file), &timelines, figure)
+                    .map_err(|e| format!("plotting {file}: {e}"))?;
+                plots.push((caption.to_owned(), file.to_owned()));
+            }
+        }
+    }
+
     // A bar chart into `file`, listed in the report under `caption`.
     let mut bars = |file: &str, title: &str, rows: Vec<(String, f64, bool)>, caption: &str| {
         draw_bars(&dir.join(file), title, rows).map_err(|e| format!("plotting {file}: {e}"))?;

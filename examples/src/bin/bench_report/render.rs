@@ -394,7 +394,8 @@ pub(crate) fn render_printed(md: &mut String, text: &str) {
                 }
                 continue;
             }
-        } else if line.starts_with("hit ratio ") {
+        } else if line.starts_with("hit ratio ") || line.starts_with("series ") {
+            // The group tables show the one, the timeline plots the other.
             continue;
         }
         rest.push(line);

@@ -43,10 +43,14 @@ pub(crate) fn run_benches(paths: &Paths, krate: &str, settings: Settings) -> Res
         .map_err(|e| format!("cannot run cargo bench -p {package}: {e}"))?;
     let mut printed = String::new();
     if let Some(stdout) = child.stdout.take() {
+        let mut timeline = None;
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| format!("cannot read cargo bench's output: {e}"))?;
             println!("{line}");
-            if is_printed_measurement(&line) {
+            if let Some(series) = crate::timeline::capture(&line, &mut timeline) {
+                printed.push_str(&series);
+                printed.push('\n');
+            } else if is_printed_measurement(&line) {
                 printed.push_str(&line);
                 printed.push('\n');
             }

@@ -273,3 +273,30 @@ fn hit_ratios_per_trace_become_one_table_and_group_hit_ratios_are_not_repeated()
         "{md}"
     );
 }
+
+#[test]
+fn the_adaptive_timeline_is_captured_beside_its_header_and_parsed() {
+    let mut pending = None;
+    let lines = [
+        "AIMD (t s, limit, goodput/s):",
+        " 0.5:20/400 1.0:35/700",
+        "fixed 50 (t s, limit, goodput/s):",
+        " 0.5:50/980",
+        " an indented line with no header before it",
+    ];
+    let captured: Vec<String> = lines
+        .iter()
+        .filter_map(|line| crate::timeline::capture(line, &mut pending))
+        .collect();
+    assert_eq!(
+        captured,
+        [
+            "series AIMD: 0.5:20/400 1.0:35/700",
+            "series fixed 50: 0.5:50/980"
+        ]
+    );
+    let timelines = crate::timeline::parse(&captured.join("\n"));
+    assert_eq!(timelines.len(), 2);
+    assert_eq!(timelines[0].0, "AIMD");
+    assert_eq!(timelines[0].1, [(0.5, 20.0, 400.0), (1.0, 35.0, 700.0)]);
+}
