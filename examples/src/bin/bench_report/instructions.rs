@@ -105,7 +105,15 @@ fn bench_executable(root: &Path, krate: &str, bench: &str) -> Result<PathBuf, St
     let package = format!("nodebook-{krate}");
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
         .current_dir(root)
-        .args(["bench", "-p", &package, "--bench", bench, "--no-run"])
+        .args([
+            "bench",
+            "-p",
+            &package,
+            "--all-features",
+            "--bench",
+            bench,
+            "--no-run",
+        ])
         .args(["--message-format", "json"])
         .stderr(Stdio::inherit())
         .output()

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use crate::results::{Paths, find_benchmark_files, read_bench};
 use crate::{Settings, write};
 
-/// Runs one crate's benches, echoing their output, and records what they printed beside
+/// Runs one crate's benches with every feature (a bench that needs one, such as the cache's
+/// Redis bench, runs too), echoing their output, and records what they printed beside
 /// criterion's lines and which groups they wrote.
 ///
 /// With `--quick`, criterion takes 10 samples and the paired benches are told, through
@@ -24,6 +25,7 @@ pub(crate) fn run_benches(paths: &Paths, krate: &str, settings: Settings) -> Res
             "bench",
             "-p",
             &package,
+            "--all-features",
             "--bench",
             "*",
             "--",
