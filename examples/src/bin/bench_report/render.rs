@@ -129,13 +129,6 @@ pub(crate) fn render(
 
     render_targets(&mut md, spec, benches, printed, counts);
 
-    if !plots.is_empty() {
-        md.push_str("\n## Plots\n\n");
-        for (title, file) in plots {
-            let _ = writeln!(md, "- [{title}](docs/bench/{file})");
-        }
-    }
-
     for krate in CRATES {
         let _ = write!(md, "\n## {krate}\n\n");
         let Some(list) = benches.get(krate) else {
@@ -380,6 +373,7 @@ fn instruction_ratio(target: &Target, time_ratio: Option<f64>, counts: &Counts) 
 /// across), the per-group hit ratios left out (the group tables show them), the rest verbatim.
 pub(crate) fn render_printed(md: &mut String, text: &str) {
     let mut traces: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
+    let mut paired: Vec<Paired<'_>> = Vec::new();
     let mut rest = Vec::new();
     for line in text.lines() {
         if let Some(entry) = line.strip_prefix("hit ratio trace ") {
@@ -394,11 +388,49 @@ pub(crate) fn render_printed(md: &mut String, text: &str) {
                 }
                 continue;
             }
-        } else if line.starts_with("hit ratio ") || line.starts_with("series ") {
+        } else if line.starts_with("hit ratio ")
+            || line.starts_with("series ")
+            || line.ends_with(crate::timeline::HEADER)
+        {
             // The group tables show the one, the timeline plots the other.
+            continue;
+        } else if let Some((label, cpu, ratio)) = parse_paired(line) {
+            let at = match paired.iter().position(|p| p.label == label) {
+                Some(at) => at,
+                None => {
+                    paired.push(Paired {
+                        label,
+                        time_ratio: None,
+                        cpu_ratio: None,
+                    });
+                    paired.len() - 1
+                }
+            };
+            if cpu {
+                paired[at].cpu_ratio = Some(ratio);
+            } else {
+                paired[at].time_ratio = Some(ratio);
+            }
             continue;
         }
         rest.push(line);
+    }
+    if !paired.is_empty() {
+        md.push_str(
+            "Paired rounds (ours and the peer back to back, median of the per-round ratios \
+             ours/peer):\n\n| pair | time | CPU |\n|---|---|---|\n",
+        );
+        let figure = |ratio: Option<f64>| ratio.map_or_else(String::new, |r| format!("{r:.3}x"));
+        for pair in &paired {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                pair.label,
+                figure(pair.time_ratio),
+                figure(pair.cpu_ratio)
+            );
+        }
+        md.push('\n');
     }
     if let Some((_, first)) = traces.first() {
         let subjects: Vec<&str> = first.iter().map(|(subject, _)| *subject).collect();
@@ -428,4 +460,25 @@ pub(crate) fn render_printed(md: &mut String, text: &str) {
         md.push_str(&rest.join("\n"));
         md.push_str("\n```\n");
     }
+}
+
+/// The figures of one pair: the median ratio of time, and of CPU time where the bench printed it.
+#[derive(Debug)]
+struct Paired<'a> {
+    label: &'a str,
+    time_ratio: Option<f64>,
+    cpu_ratio: Option<f64>,
+}
+
+/// A line a paired bench printed, `paired [cpu ]<label>: <ratio>x (median of ...)`: the label,
+/// whether it is the CPU figure, and the ratio.
+fn parse_paired(line: &str) -> Option<(&str, bool, f64)> {
+    let rest = line.strip_prefix("paired ")?;
+    let (cpu, rest) = match rest.strip_prefix("cpu ") {
+        Some(rest) => (true, rest),
+        None => (false, rest),
+    };
+    let (label, figures) = rest.split_once(": ")?;
+    let ratio = figures.split_once("x (median")?.0.trim().parse().ok()?;
+    Some((label, cpu, ratio))
 }

@@ -300,3 +300,18 @@ fn the_adaptive_timeline_is_captured_beside_its_header_and_parsed() {
     assert_eq!(timelines[0].0, "AIMD");
     assert_eq!(timelines[0].1, [(0.5, 20.0, 400.0), (1.0, 35.0, 700.0)]);
 }
+
+#[test]
+fn paired_lines_become_one_table_with_time_and_cpu_side_by_side() {
+    let mut md = String::new();
+    crate::render::render_printed(
+        &mut md,
+        "paired read/peer 64KiB: 0.289x (median of 21 rounds; medians 10 ms and 34 ms)\n\
+         paired cpu read/peer 64KiB: 0.329x (median of 21 rounds; medians 0.16 and 0.50)\n\
+         paired emit/loop 10: 1.519x (median of 101 rounds; medians 97 ns and 64 ns)\n\
+         AIMD (t s, limit, goodput/s):\n",
+    );
+    assert!(md.contains("| read/peer 64KiB | 0.289x | 0.329x |"), "{md}");
+    assert!(md.contains("| emit/loop 10 | 1.519x |  |"), "{md}");
+    assert!(!md.contains("```"), "{md}");
+}

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 pub(crate) type Timeline = (String, Vec<(f64, f64, f64)>);
 
 /// The header the simulation prints before each strategy's samples.
-const HEADER: &str = " (t s, limit, goodput/s):";
+pub(crate) const HEADER: &str = " (t s, limit, goodput/s):";
 
 /// Keeps a strategy's samples line (which starts with a space, like criterion's own output)
 /// beside its header, as `series <name>: <samples>`: `pending` holds the header's name.
