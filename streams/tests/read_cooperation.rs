@@ -75,7 +75,14 @@ async fn read_whole(path: &Path) -> usize {
     total
 }
 
+/// A timing measurement, not a behaviour test: in an unoptimised build on a shared 2-core
+/// machine one burst of the cooperative budget can itself take longer than the bound (CI saw
+/// 7.6 ms once), so it runs on request (`cargo test -p nodebook-streams --test read_cooperation
+/// -- --ignored`). The behaviour it watches for, a stream that never yields, is asserted exactly
+/// by `a_stream_whose_chunks_are_always_ready_still_yields_to_its_neighbours`; the ticker's lag
+/// beside 8 streams is measured against ReaderStream by the `paired` bench.
 #[test]
+#[ignore = "timing on a shared machine; run with --ignored on a quiet one"]
 fn eight_file_streams_never_keep_a_1_ms_ticker_waiting() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.bin");
