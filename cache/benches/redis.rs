@@ -100,7 +100,7 @@ fn local_hit(c: &mut Criterion) {
             black_box(map.get_or_load(keys[i].clone(), never()).now_or_never())
         });
     });
-    group.bench_function("redis_cache_get_or_load", |b| {
+    group.bench_function("ours_redis_cache_get_or_load", |b| {
         b.iter(|| {
             i = (i + 1) % keys.len();
             black_box(cache.get_or_load(&keys[i], never()).now_or_never())
@@ -137,7 +137,7 @@ fn remote_hit(c: &mut Criterion) {
         });
     });
     let mut flip = false;
-    group.bench_function("redis_cache_get_or_load", |b| {
+    group.bench_function("ours_redis_cache_get_or_load", |b| {
         b.iter(|| {
             flip = !flip;
             let key = if flip { "a" } else { "b" };

@@ -138,9 +138,10 @@ pub(crate) fn render(
         for (title, file) in plots.iter().filter(|(_, file)| file.starts_with(krate)) {
             let _ = writeln!(md, "![{title}](docs/bench/{file})\n");
         }
+        let list = merge_groups(spec, list);
         let groups: BTreeSet<&str> = list.iter().map(|b| b.group.as_str()).collect();
         for group in groups {
-            render_group(&mut md, spec, krate, group, list, printed.get(krate));
+            render_group(&mut md, spec, krate, group, &list, printed.get(krate));
         }
         if let Some(text) = printed.get(krate) {
             render_printed(&mut md, text);
@@ -232,6 +233,11 @@ fn render_group(
             .and_then(|ratio| ratio.trim().parse().ok())
     };
     let rows: Vec<&Bench> = list.iter().filter(|b| b.group == group).collect();
+    let params: BTreeSet<&str> = rows.iter().map(|b| b.param.as_str()).collect();
+    if params.len() > 1 {
+        render_pivot(md, spec, krate, group, &rows);
+        return;
+    }
     let ours: Vec<&str> = rows
         .iter()
         .filter(|b| b.is_ours(krate))
@@ -305,6 +311,106 @@ fn render_group(
                     let _ = write!(md, " {:.2} |", mine.median_ns / bench.median_ns);
                 }
                 _ => md.push_str(" |"),
+            }
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
+
+/// The benches with the groups a workload merges renamed to their table, the rest of each
+/// group's name put in front of the parameter.
+fn merge_groups(spec: &ReportSpec, list: &[Bench]) -> Vec<Bench> {
+    list.iter()
+        .map(|bench| {
+            let mut bench = bench.clone();
+            let (table, column) = spec.table_of(&bench.group);
+            if !column.is_empty() {
+                bench.param = if bench.param.is_empty() {
+                    column.to_owned()
+                } else {
+                    format!("{column}/{}", bench.param)
+                };
+                bench.group = table.to_owned();
+            }
+            bench
+        })
+        .collect()
+}
+
+/// A group measured at several parameters as one row per subject and one column per
+/// parameter: each cell the median, and for every other subject the ratio of our first subject
+/// to it at the same parameter.
+fn render_pivot(md: &mut String, spec: &ReportSpec, krate: &str, group: &str, rows: &[&Bench]) {
+    let mut params: Vec<&str> = rows.iter().map(|b| b.param.as_str()).collect();
+    params.sort_by_key(|p| param_order(p));
+    params.dedup();
+    let mut subjects: Vec<&str> = rows.iter().map(|b| b.subject.as_str()).collect();
+    subjects.sort_by_key(|s| {
+        (
+            spec.tuned_label(krate, s).is_some(),
+            !rows.iter().any(|b| b.subject == *s && b.is_ours(krate)),
+            s.to_string(),
+        )
+    });
+    subjects.dedup();
+    let ours: Vec<&str> = subjects
+        .iter()
+        .copied()
+        .filter(|s| rows.iter().any(|b| b.subject == *s && b.is_ours(krate)))
+        .collect();
+    let peers: Vec<&str> = subjects
+        .iter()
+        .copied()
+        .filter(|s| !ours.contains(s))
+        .collect();
+    let mut sorted_ours = ours.clone();
+    sorted_ours.sort_unstable();
+    let mut sorted_peers = peers.clone();
+    sorted_peers.sort_unstable();
+    let _ = write!(
+        md,
+        "### `{group}`\n\n{}Ours: {}. Peers: {}.",
+        spec.workload(group)
+            .map_or_else(String::new, |text| format!("Workload: {text}. ")),
+        code_list(&sorted_ours),
+        code_list(&sorted_peers)
+    );
+    let first = ours.first().copied();
+    if let Some(first) = first {
+        let _ = write!(md, " In parentheses: `{first}`/this.");
+    }
+    md.push_str("\n\n| benchmark |");
+    for param in &params {
+        let _ = write!(md, " {param} |");
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---|".repeat(params.len()));
+    md.push('\n');
+    let median = |subject: &str, param: &str| {
+        rows.iter()
+            .find(|b| b.subject == subject && b.param == param)
+            .map(|b| b.median_ns)
+    };
+    for subject in &subjects {
+        match spec.tuned_label(krate, subject) {
+            Some(tuned) => {
+                let _ = write!(md, "| {subject} (tuned: {tuned}) |");
+            }
+            None => {
+                let _ = write!(md, "| {subject} |");
+            }
+        }
+        for param in &params {
+            match median(subject, param) {
+                None => md.push_str(" |"),
+                Some(this) => {
+                    let ratio = first
+                        .filter(|first| first != subject)
+                        .and_then(|first| median(first, param))
+                        .map_or_else(String::new, |mine| format!(" ({:.2})", mine / this));
+                    let _ = write!(md, " {}{ratio} |", time(this));
+                }
             }
         }
         md.push('\n');

@@ -99,6 +99,10 @@ pub(crate) struct Workload {
     /// Only the group named `group`, not every group that starts with it.
     #[serde(default)]
     pub(crate) exact: bool,
+    /// Every group starting with `group` (`get_100/threads_1`, `get_100/threads_2`) in one
+    /// table, the rest of each group's name as a column.
+    #[serde(default)]
+    pub(crate) merge: bool,
     pub(crate) text: String,
 }
 
@@ -140,6 +144,20 @@ impl ReportSpec {
     }
 
     /// What `group` measures, if the file says.
+    /// The table a group's rows go to, and the column its name adds: `("get_100", "threads_1")`
+    /// for `get_100/threads_1` when a workload merges `get_100`; otherwise the group itself.
+    pub(crate) fn table_of<'a>(&self, group: &'a str) -> (&'a str, &'a str) {
+        self.workloads
+            .iter()
+            .filter(|w| w.merge && group.len() > w.group.len())
+            .find_map(|w| {
+                let rest = group.strip_prefix(w.group.as_str())?;
+                let table = &group[..w.group.len()];
+                Some((table, rest.trim_start_matches(['/', '_'])))
+            })
+            .unwrap_or((group, ""))
+    }
+
     pub(crate) fn workload(&self, group: &str) -> Option<&str> {
         self.workloads
             .iter()

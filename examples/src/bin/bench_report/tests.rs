@@ -315,3 +315,42 @@ fn paired_lines_become_one_table_with_time_and_cpu_side_by_side() {
     assert!(md.contains("| emit/loop 10 | 1.519x |  |"), "{md}");
     assert!(!md.contains("```"), "{md}");
 }
+
+#[test]
+fn groups_measured_at_several_parameters_are_one_row_per_subject() {
+    let (_dir, paths) = fixture();
+    write(
+        &paths.root.join("cache/benches/cache.rs"),
+        r#"c.benchmark_group("get/threads_1"); c.benchmark_group("get/threads_2");"#,
+    );
+    criterion_result(&paths.criterion, "get/threads_1", "ours", 10.0);
+    criterion_result(&paths.criterion, "get/threads_1", "peer", 20.0);
+    criterion_result(&paths.criterion, "get/threads_2", "ours", 30.0);
+    criterion_result(&paths.criterion, "get/threads_2", "peer", 15.0);
+    let spec =
+        ReportSpec::parse("[[workload]]\ngroup = \"get\"\nmerge = true\ntext = \"100% get\"\n")
+            .unwrap();
+    let benches = load_benches(&paths).unwrap();
+    let report = crate::render::render(
+        &paths,
+        &spec,
+        &benches,
+        &load_printed(&paths),
+        &crate::instructions::load(&paths),
+        &[],
+    );
+    assert!(!report.contains("### `get/threads_1`"), "{report}");
+    assert!(
+        report.contains("### `get`\n\nWorkload: 100% get. Ours: `ours`. Peers: `peer`. In parentheses: `ours`/this."),
+        "{report}"
+    );
+    assert!(
+        report.contains("| benchmark | threads_1 | threads_2 |"),
+        "{report}"
+    );
+    assert!(report.contains("| ours | 10.0 ns | 30.0 ns |"), "{report}");
+    assert!(
+        report.contains("| peer | 20.0 ns (0.50) | 15.0 ns (2.00) |"),
+        "{report}"
+    );
+}
