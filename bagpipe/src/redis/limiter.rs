@@ -200,7 +200,7 @@ impl RedisBagpipe {
                 .map_err(|_| Error::Timeout { timeout })?,
             None => call.await,
         };
-        drop(permit);
+        permit.release().await;
         Ok(output)
     }
 

@@ -36,6 +36,8 @@ pub enum GrantedBy {
 
 enum Kind {
     Redis(Arc<Lease>),
+    /// Released in Redis already, by [`RedisPermit::release`].
+    Released,
     Open,
     Fallback(#[allow(dead_code, reason = "held for its drop")] OwnedPermit),
 }
@@ -131,7 +133,7 @@ impl RedisPermit {
     pub fn granted_by(&self) -> GrantedBy {
         match self.kind {
             Kind::Redis(_) => GrantedBy::Redis,
-            Kind::Open => GrantedBy::Open,
+            Kind::Open | Kind::Released => GrantedBy::Open,
             Kind::Fallback(_) => GrantedBy::Fallback,
         }
     }
@@ -166,6 +168,48 @@ impl RedisPermit {
         match &self.kind {
             Kind::Redis(lease) => lease.lost.load(Ordering::Acquire),
             _ => false,
+        }
+    }
+}
+
+impl RedisPermit {
+    /// Releases the slot now and waits until Redis has freed it (and handed it to the next
+    /// waiter), instead of leaving it to the background task as dropping does: one task switch
+    /// less before the next holder runs. [`RedisBagpipe::run`](super::RedisBagpipe::run)
+    /// releases this way.
+    ///
+    /// If Redis does not answer (or this future is dropped first), the release is left to the
+    /// background task, as a drop's is.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use nodebook_bagpipe::redis::RedisBagpipe;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let pipe = RedisBagpipe::builder(client, "orders-db", 10).build()?;
+    /// let permit = pipe.acquire().await?;
+    /// permit.release().await;
+    /// assert_eq!(pipe.held(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn release(mut self) {
+        let Kind::Redis(lease) = &self.kind else {
+            return;
+        };
+        self.shared.unhold(&lease.id);
+        let ids = [lease.id.clone()];
+        match self.shared.store.release(&ids).await {
+            Ok((_, granted)) => {
+                self.kind = Kind::Released;
+                for (id, granted) in granted {
+                    self.shared.waiters.grant(&id, granted);
+                }
+            }
+            Err(failure) => self.shared.failed(&failure),
         }
     }
 }
