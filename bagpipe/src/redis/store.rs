@@ -305,7 +305,14 @@ impl Store {
             invocation.arg(*arg);
         }
         let mut conn = self.conn.clone();
-        self.bounded(invocation.invoke_async(&mut conn)).await
+        match self.bounded(invocation.invoke_async(&mut conn)).await {
+            // A connection that died since the last call (Redis restarted): the manager is
+            // reconnecting; try once more on the new one. Every script is idempotent.
+            Err(Failure::Redis(error)) if error.is_connection_dropped() => {
+                self.bounded(invocation.invoke_async(&mut conn)).await
+            }
+            other => other,
+        }
     }
 
     /// Takes a slot for `id`, or queues it (first call) or renews its place (later calls).
