@@ -29,8 +29,8 @@ use crate::bagpipe::Bagpipe;
 /// ```
 /// use nodebook_bagpipe::redis::OutagePolicy;
 ///
-/// // 4 replicas share a limit of 10: each runs at most 3 while Redis is away.
-/// assert_eq!(OutagePolicy::fallback_share(10, 4), OutagePolicy::Fallback { limit: 3 });
+/// // 4 replicas share a limit of 10: each runs at most 2 while Redis is away.
+/// assert_eq!(OutagePolicy::fallback_share(10, 4), OutagePolicy::Fallback { limit: 2 });
 /// assert_eq!(OutagePolicy::default(), OutagePolicy::FailClosed);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -202,7 +202,8 @@ impl RedisBagpipe {
 macro_rules! option_example {
     ($call:literal) => {
         concat!(
-            "# Examples\n\n```\nuse nodebook_bagpipe::redis::{OutagePolicy, RedisBagpipe};\n",
+            "# Examples\n\n```\n# #![allow(unused_imports)]\n",
+            "use nodebook_bagpipe::redis::{OutagePolicy, RedisBagpipe};\n",
             "use std::time::Duration;\n\n",
             "# #[tokio::main(flavor = \"current_thread\")]\n",
             "# async fn main() -> Result<(), Box<dyn std::error::Error>> {\n",

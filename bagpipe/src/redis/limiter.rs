@@ -117,13 +117,15 @@ impl RedisBagpipe {
         let mut pending = Pending::new(&self.shared, &self.releases);
         let mailbox = self.shared.waiters.register(pending.id());
         let settings = &self.shared.settings;
+        let mut first = true;
         loop {
             pending.sent = Instant::now();
             let attempt = self
                 .shared
                 .store
-                .attempt(pending.id(), settings.queue_length, settings.refuse)
+                .attempt(pending.id(), settings.queue_length, settings.refuse, first)
                 .await;
+            first = false;
             match attempt {
                 Ok(Attempt::Granted(granted)) => {
                     return Ok(RedisPermit::redis(pending, granted, front));

@@ -110,6 +110,7 @@ local function grant(id)
 end
 local function promote()
   local granted = {}
+  if redis.call('ZCARD', queue) == 0 then return granted end
   while redis.call('ZCARD', holders) < limit do
     local head = redis.call('ZPOPMIN', queue)
     if #head == 0 then break end
@@ -124,17 +125,20 @@ local function promote()
 end
 ";
 
-/// ARGV: limit, lease, channel, id, queue length, refuse (`1`).
+/// ARGV: limit, lease, channel, id, queue length, refuse (`1`), first attempt (`1`: the id
+/// cannot be a holder or a waiter yet).
 const ACQUIRE: &str = r"
 promote()
 local id = ARGV[4]
-if redis.call('ZSCORE', holders, id) then
-  return {1, redis.call('HGET', fences, id), epoch}
-end
 local expiry = s(now + lease)
-if redis.call('ZSCORE', queue, id) then
-  redis.call('ZADD', waiting, expiry, id)
-  return {2, redis.call('ZRANK', queue, id), redis.call('ZCARD', queue)}
+if ARGV[7] ~= '1' then
+  if redis.call('ZSCORE', holders, id) then
+    return {1, redis.call('HGET', fences, id), epoch}
+  end
+  if redis.call('ZSCORE', queue, id) then
+    redis.call('ZADD', waiting, expiry, id)
+    return {2, redis.call('ZRANK', queue, id), redis.call('ZCARD', queue)}
+  end
 end
 local queued = redis.call('ZCARD', queue)
 if queued == 0 and redis.call('ZCARD', holders) < limit then
@@ -292,7 +296,7 @@ impl Store {
         }
     }
 
-    async fn invoke(&self, script: &Script, args: &[&str]) -> Result<Value, Failure> {
+    async fn invoke_once(&self, script: &Script, args: &[&str]) -> Result<Value, Failure> {
         let mut invocation = script.prepare_invoke();
         for key in &self.keys {
             invocation.key(key);
@@ -305,11 +309,21 @@ impl Store {
             invocation.arg(*arg);
         }
         let mut conn = self.conn.clone();
-        match self.bounded(invocation.invoke_async(&mut conn)).await {
-            // A connection that died since the last call (Redis restarted): the manager is
-            // reconnecting; try once more on the new one. Every script is idempotent.
+        self.bounded(invocation.invoke_async(&mut conn)).await
+    }
+
+    /// Runs `script`; on a connection that died since the last call (Redis restarted, the
+    /// manager is reconnecting), once more with `again` (the same call, made safe to repeat
+    /// in case the first one ran).
+    async fn invoke(
+        &self,
+        script: &Script,
+        args: &[&str],
+        again: &[&str],
+    ) -> Result<Value, Failure> {
+        match self.invoke_once(script, args).await {
             Err(Failure::Redis(error)) if error.is_connection_dropped() => {
-                self.bounded(invocation.invoke_async(&mut conn)).await
+                self.invoke_once(script, again).await
             }
             other => other,
         }
@@ -321,12 +335,14 @@ impl Store {
         id: &str,
         queue_length: usize,
         refuse: bool,
+        first: bool,
     ) -> Result<Attempt, Failure> {
         let queue_length = queue_length.to_string();
-        let refuse = if refuse { "1" } else { "0" };
-        let reply = self
-            .invoke(&self.acquire, &[id, &queue_length, refuse])
-            .await?;
+        let flag = |on: bool| if on { "1" } else { "0" };
+        let args = [id, &queue_length, flag(refuse), flag(first)];
+        // A repeat checks whether the first one took a slot or a place.
+        let again = [id, &queue_length, flag(refuse), flag(false)];
+        let reply = self.invoke(&self.acquire, &args, &again).await?;
         let Value::Array(items) = reply else {
             return Err(unexpected("acquire"));
         };
@@ -350,7 +366,7 @@ impl Store {
         ids: &[String],
     ) -> Result<(u64, Vec<(String, Granted)>), Failure> {
         let args: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let reply = self.invoke(&self.release, &args).await?;
+        let reply = self.invoke(&self.release, &args, &args).await?;
         match &reply {
             Value::Array(items) => match items.as_slice() {
                 [released, granted, epoch] => number(released)
@@ -372,7 +388,7 @@ impl Store {
         for (lease, fence) in held.iter().zip(&fences) {
             args.extend([lease.id, lease.epoch, fence.as_str()]);
         }
-        let reply = self.invoke(&self.refresh, &args).await?;
+        let reply = self.invoke(&self.refresh, &args, &args).await?;
         let Value::Array(items) = &reply else {
             return Err(unexpected("refresh"));
         };
