@@ -71,12 +71,12 @@ pub enum Error {
     #[error("push needs a tokio runtime: call it from within a runtime context")]
     NoRuntime,
     /// The shared limit could not be reached and its outage policy is to fail closed: a
-    /// [`RedisBagpipe`](crate::redis::RedisBagpipe) (feature `redis`) whose Redis did not
-    /// answer. The call never ran. Retry later, or choose another
-    /// [`OutagePolicy`](crate::redis::OutagePolicy).
+    /// `RedisBagpipe` (feature `redis`) whose Redis did not answer. The call never ran. Retry
+    /// later, or choose another `OutagePolicy`.
     #[cfg_attr(
-        not(feature = "redis"),
-        doc = "\n\nOnly the Redis limiter of feature `redis` returns it."
+        feature = "redis",
+        doc = "\n\nSee [`RedisBagpipe`](crate::redis::RedisBagpipe) and \
+               [`OutagePolicy`](crate::redis::OutagePolicy)."
     )]
     #[error("the shared limit is unavailable, and it fails closed: {cause}")]
     Unavailable {
