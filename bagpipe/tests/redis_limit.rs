@@ -358,3 +358,50 @@ async fn a_holder_whose_lease_is_gone_learns_it_and_its_slot_serves_another() {
     assert_eq!(zcard(&url, &name, "holders"), 1);
     assert!(!fresh.lease_lost());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_whose_process_died_does_not_block_the_queue() {
+    let Some(url) = shared_redis("a_waiter_whose_process_died") else {
+        return;
+    };
+    let name = namespace("ghost");
+    let a = replica(&url, &name, 1).build().unwrap();
+    let b = replica(&url, &name, 1).build().unwrap();
+    let held = a.acquire().await.unwrap();
+    // A waiter at the head of the queue whose process stopped renewing its place long ago.
+    let mut conn = raw(&url);
+    let _: () = redis::pipe()
+        .zadd(format!("bagpipe:{{{name}}}:queue"), "ghost", 0)
+        .zadd(format!("bagpipe:{{{name}}}:waiting"), "ghost", 1)
+        .query(&mut conn)
+        .unwrap();
+    let waiting = tokio::spawn(async move { b.acquire().await.map(|p| p.fencing_token()) });
+    // The live waiter's first look removed the dead one and queued itself.
+    within(BOUND, "the live waiter alone in the queue", async {
+        loop {
+            let queue: Vec<String> = redis::cmd("ZRANGE")
+                .arg(format!("bagpipe:{{{name}}}:queue"))
+                .arg(0)
+                .arg(-1)
+                .query(&mut raw(&url))
+                .unwrap();
+            if queue.len() == 1 && queue[0] != "ghost" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    drop(held);
+    let token = within(BOUND, "the live waiter's turn", waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(token.is_some());
+    let ghost: Option<f64> = redis::cmd("ZSCORE")
+        .arg(format!("bagpipe:{{{name}}}:holders"))
+        .arg("ghost")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(ghost, None, "the dead waiter never got the slot");
+}
