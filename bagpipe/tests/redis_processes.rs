@@ -222,8 +222,11 @@ fn four_processes_of_500_calls_never_run_more_than_the_global_limit() {
         max <= limit,
         "{max} calls ran at once at a global limit of {limit}"
     );
+    // A failure bound, not a speed claim: every handover crosses processes through Redis and
+    // pub/sub, so the share depends on how busy the machine's cores are (80-90% with a few
+    // builds beside it, 70-75% on two cores loaded eightfold). Below 60% slots sit idle.
     assert!(
-        share >= 0.8,
+        share >= 0.6,
         "at least {} ran only {:.1}% of the busy time",
         limit - 1,
         share * 100.0
