@@ -260,5 +260,11 @@ mod tests {
         keeper.lost_unless_renewed(&[Arc::clone(&stale)], Instant::now());
         assert_eq!(seen.lock().unwrap().len(), 1, "reported once");
         assert_eq!(shared.held_leases().len(), 1, "no longer renewed");
+        // A permit released while its renewal was in flight is not reported.
+        shared.unhold("b");
+        tokio::time::advance(Duration::from_secs(3)).await;
+        keeper.lost_unless_renewed(&[Arc::clone(&recent)], Instant::now());
+        assert!(!is_lost(&recent));
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 }

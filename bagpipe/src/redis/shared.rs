@@ -167,10 +167,16 @@ impl Shared {
             .collect()
     }
 
-    /// A lease this holder can no longer count on: flag it and tell the application.
+    /// A lease this holder can no longer count on: flag it and tell the application. Not if
+    /// the permit was released meanwhile (a renewal that raced its release finds it gone).
     pub(crate) fn lost(&self, lease: &Lease) {
-        self.unhold(&lease.id);
-        if !lease.lost.swap(true, Ordering::AcqRel) {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&lease.id)
+            .is_some();
+        if held && !lease.lost.swap(true, Ordering::AcqRel) {
             let event = crate::Event::LeaseLost {
                 fencing_token: lease.granted.fence,
             };
