@@ -102,23 +102,26 @@ impl Keeper {
             return;
         }
         let sent = Instant::now();
+        let epochs: Vec<String> = leases.iter().map(|lease| lease.epoch()).collect();
         let held: Vec<HeldLease<'_>> = leases
             .iter()
-            .map(|lease| HeldLease {
+            .zip(&epochs)
+            .map(|(lease, epoch)| HeldLease {
                 id: &lease.id,
-                epoch: &lease.granted.epoch,
+                epoch,
                 fence: lease.granted.fence,
             })
             .collect();
         match self.shared.store.refresh(&held).await {
-            Ok((states, granted)) => {
-                for (lease, state) in leases.iter().zip(states) {
+            Ok(renewal) => {
+                for (lease, state) in leases.iter().zip(renewal.states) {
                     match state {
-                        Refreshed::Kept | Refreshed::Reregistered => lease.renewed(sent),
+                        Refreshed::Kept => lease.renewed(sent),
+                        Refreshed::Reregistered => lease.reregistered(sent, &renewal.epoch),
                         Refreshed::Lost => self.shared.lost(lease),
                     }
                 }
-                self.deliver(granted);
+                self.deliver(renewal.granted);
             }
             Err(failure) => {
                 self.shared.failed(&failure);

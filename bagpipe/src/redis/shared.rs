@@ -36,6 +36,10 @@ pub(crate) struct Settings {
 pub(crate) struct Lease {
     pub(crate) id: String,
     pub(crate) granted: Granted,
+    /// The data set the lease is registered in: the grant's, or the one it re-registered in
+    /// after Redis lost its data (so that a later loss in that data set is reported, not
+    /// re-registered).
+    epoch: Mutex<String>,
     pub(crate) lost: AtomicBool,
     /// When the last call that set or renewed the lease was sent: the lease ends no earlier
     /// than this plus its length (the server's clock started it later).
@@ -46,6 +50,7 @@ impl Lease {
     pub(crate) fn new(id: String, granted: Granted, sent: Instant) -> Self {
         Self {
             id,
+            epoch: Mutex::new(granted.epoch.clone()),
             granted,
             lost: AtomicBool::new(false),
             renewed: Mutex::new(sent),
@@ -54,6 +59,18 @@ impl Lease {
 
     pub(crate) fn renewed(&self, sent: Instant) {
         *self.renewed.lock().unwrap_or_else(PoisonError::into_inner) = sent;
+    }
+
+    pub(crate) fn epoch(&self) -> String {
+        self.epoch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn reregistered(&self, sent: Instant, epoch: &str) {
+        self.renewed(sent);
+        epoch.clone_into(&mut self.epoch.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     pub(crate) fn renewed_at(&self) -> Instant {

@@ -74,6 +74,16 @@ pub(crate) enum Refreshed {
     Lost,
 }
 
+/// What a refresh did.
+pub(crate) struct Renewal {
+    /// What became of each holder, in the order given.
+    pub(crate) states: Vec<Refreshed>,
+    /// The waiters promoted into free slots.
+    pub(crate) granted: Vec<(String, Granted)>,
+    /// The data set's epoch now.
+    pub(crate) epoch: String,
+}
+
 /// A holder whose lease a refresh renews.
 pub(crate) struct HeldLease<'a> {
     pub(crate) id: &'a str,
@@ -379,10 +389,7 @@ impl Store {
     }
 
     /// Renews the leases of `held`; returns what became of each, and the waiters promoted.
-    pub(crate) async fn refresh(
-        &self,
-        held: &[HeldLease<'_>],
-    ) -> Result<(Vec<Refreshed>, Vec<(String, Granted)>), Failure> {
+    pub(crate) async fn refresh(&self, held: &[HeldLease<'_>]) -> Result<Renewal, Failure> {
         let fences: Vec<String> = held.iter().map(|lease| lease.fence.to_string()).collect();
         let mut args = Vec::with_capacity(held.len() * 3);
         for (lease, fence) in held.iter().zip(&fences) {
@@ -407,7 +414,12 @@ impl Store {
             .filter(|states| states.len() == held.len())
             .ok_or_else(|| unexpected("refresh"))?;
         let granted = promoted(granted, epoch).ok_or_else(|| unexpected("refresh"))?;
-        Ok((states, granted))
+        let epoch = text(epoch).ok_or_else(|| unexpected("refresh"))?;
+        Ok(Renewal {
+            states,
+            granted,
+            epoch,
+        })
     }
 
     /// `PING` on the data connection, which also makes the manager reconnect.
