@@ -405,3 +405,57 @@ async fn a_waiter_whose_process_died_does_not_block_the_queue() {
         .unwrap();
     assert_eq!(ghost, None, "the dead waiter never got the slot");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_queue_in_front_keeps_a_burst_out_of_redis() {
+    let Some(url) = shared_redis("the_local_queue_in_front") else {
+        return;
+    };
+    let name = namespace("front");
+    let pipe = replica(&url, &name, 1)
+        .local_limit(2)
+        .queue_length(100)
+        .build()
+        .unwrap();
+    let most_queued = Arc::new(Mutex::new(0));
+    let sink = Arc::clone(&most_queued);
+    pipe.events().on(Event::FULL, move |event: &Event| {
+        if let Event::Full { queued } = event {
+            let mut most = sink.lock().unwrap();
+            *most = (*most).max(*queued);
+        }
+    });
+    let holder = pipe.acquire().await.unwrap();
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let burst: Vec<_> = (0..9)
+        .map(|n| {
+            let (pipe, served) = (pipe.clone(), Arc::clone(&served));
+            tokio::spawn(async move {
+                let permit = pipe.acquire().await.unwrap();
+                served.lock().unwrap().push(n);
+                drop(permit);
+            })
+        })
+        .collect();
+    within(BOUND, "eight callers queued locally", async {
+        while *most_queued.lock().unwrap() < 8 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    until_count(&url, &name, "queue", 1).await;
+    assert_eq!(
+        (zcard(&url, &name, "holders"), zcard(&url, &name, "queue")),
+        (1, 1),
+        "one holder and one waiter in Redis; the other eight wait in this process"
+    );
+    drop(holder);
+    for call in burst {
+        within(BOUND, "a call of the burst", call).await.unwrap();
+    }
+    assert_eq!(
+        served.lock().unwrap().len(),
+        9,
+        "every caller of the burst was served"
+    );
+}
