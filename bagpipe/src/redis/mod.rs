@@ -33,7 +33,7 @@
 //! | callers wait | served in the order of their tickets, across processes; a released slot goes to the head of the queue in the release's own round trip; a slot freed by an expired lease goes to it at the next script any process runs (a waiter polls at least every `poll_interval`) |
 //! | a permit is dropped | its id goes to the background task, which frees the slot in Redis (one script for every id queued meanwhile); `drop` never waits |
 //! | an acquire is dropped or times out while it waits | it leaves the local queue; its place (or a slot granted a moment before) in Redis is removed in the background; if Redis does not answer, it ends with its lease: no ticket blocks the queue |
-//! | a process is killed holding permits | its slots come back one lease after their last renewal (at most a lease and a third after the kill) |
+//! | a process is killed holding permits | its slots come back one lease after their last renewal, so at most a lease after the kill, to the first waiter that looks then (within `poll_interval`) |
 //! | a process is killed while it waits | its place leaves the queue one lease after its last poll; if its turn came first, the slot handed to it comes back a lease later |
 //! | a holder stalls for a whole lease, or cannot reach Redis for that long | [`lease_lost`](RedisPermit::lease_lost) turns true and [`Event::LeaseLost`](crate::Event::LeaseLost) is emitted, at the next renewal; its slot may serve someone else |
 //! | fencing tokens | every grant gets a larger token than every grant before it, also after a Redis restart that lost the data (the counter restarts at the server's time in microseconds) |

@@ -167,10 +167,14 @@ const RELEASE: &str = r"
 local released = 0
 for i = 4, #ARGV do
   local id = ARGV[i]
-  released = released + redis.call('ZREM', holders, id)
+  if redis.call('ZREM', holders, id) == 1 then
+    released = released + 1
+  else
+    -- Not a holder (a holder is never queued): a waiter that gave up, or nothing.
+    redis.call('ZREM', queue, id)
+    redis.call('ZREM', waiting, id)
+  end
   redis.call('HDEL', fences, id)
-  redis.call('ZREM', queue, id)
-  redis.call('ZREM', waiting, id)
 end
 local granted = promote()
 return {released, granted, epoch}
