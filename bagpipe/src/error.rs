@@ -70,6 +70,19 @@ pub enum Error {
     /// could run the call.
     #[error("push needs a tokio runtime: call it from within a runtime context")]
     NoRuntime,
+    /// The shared limit could not be reached and its outage policy is to fail closed: a
+    /// `RedisBagpipe` (feature `redis`) whose Redis did not answer. The call never ran. Retry
+    /// later, or choose another `OutagePolicy`.
+    #[cfg_attr(
+        feature = "redis",
+        doc = "\n\nSee [`RedisBagpipe`](crate::redis::RedisBagpipe) and \
+               [`OutagePolicy`](crate::redis::OutagePolicy)."
+    )]
+    #[error("the shared limit is unavailable, and it fails closed: {cause}")]
+    Unavailable {
+        /// Why: the last Redis error, or the timeout that passed.
+        cause: String,
+    },
     /// The service wrapped by the tower layer failed.
     #[error("the inner service failed: {0}")]
     Service(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -67,6 +67,14 @@ pub enum Event {
         /// The limit now.
         to: usize,
     },
+    /// A permit of the shared limit outlived its lease (feature `redis`): its process stalled
+    /// or could not reach Redis for a whole lease, or Redis lost its data and the slot was
+    /// taken meanwhile. Its slot may serve another holder now; the permit's `lease_lost` flag
+    /// is set.
+    LeaseLost {
+        /// The permit's fencing token: writes carrying it should now be refused.
+        fencing_token: u64,
+    },
 }
 
 impl Event {
@@ -78,6 +86,8 @@ impl Event {
     pub const DRAIN: &'static str = "drain";
     /// The event name of [`Event::Limit`]: `"limit"`.
     pub const LIMIT: &'static str = "limit";
+    /// The event name of [`Event::LeaseLost`]: `"lease_lost"`.
+    pub const LEASE_LOST: &'static str = "lease_lost";
 
     /// The name this event is emitted under.
     ///
@@ -96,6 +106,7 @@ impl Event {
             Self::Outdated(_) => Self::OUTDATED,
             Self::Drain => Self::DRAIN,
             Self::Limit { .. } => Self::LIMIT,
+            Self::LeaseLost { .. } => Self::LEASE_LOST,
         }
     }
 }

@@ -156,6 +156,18 @@
     doc = "- `tower` (off by default): `BagpipeLayer`, a tower `Layer` that takes its slot in \
            `call`, not in `poll_ready`, so idle connections hold no slot."
 )]
+#![cfg_attr(
+    feature = "redis",
+    doc = "- `redis` (off by default): [`RedisBagpipe`](crate::redis::RedisBagpipe), one limit counted in Redis across \
+           every process that names the same limiter: leases on the server's clock, one queue in \
+           arrival order across processes, fencing tokens, a chosen outage policy."
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "- `redis` (off by default): `redis::RedisBagpipe`, one limit counted in Redis across \
+           every process that names the same limiter: leases on the server's clock, one queue in \
+           arrival order across processes, fencing tokens, a chosen outage policy."
+)]
 #![doc(test(attr(deny(warnings))))]
 
 mod adaptive;
@@ -171,6 +183,9 @@ pub mod limit;
 mod options;
 mod permit;
 mod push;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod shared;
 mod slots;
 mod stats;

@@ -1,0 +1,135 @@
+//! What the Redis limiter's tests share: finding a Redis server (or skipping, or failing under
+//! `NODEBOOK_REQUIRE_REDIS=1`), starting a private `redis-server` that a test may kill and restart,
+//! and unique limiter names.
+
+#![allow(dead_code, unreachable_pub, reason = "each test binary uses a part")]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The address of the machine's Redis, if it answers; otherwise prints why the test is skipped
+/// and returns `None`, or panics when `NODEBOOK_REQUIRE_REDIS=1` (CI).
+pub fn shared_redis(test: &str) -> Option<String> {
+    let url = "redis://127.0.0.1:6379".to_string();
+    match ping(&url) {
+        Ok(()) => Some(url),
+        Err(why) => skip(test, &format!("no Redis on 127.0.0.1:6379 ({why})")),
+    }
+}
+
+fn skip<T>(test: &str, why: &str) -> Option<T> {
+    assert!(
+        std::env::var("NODEBOOK_REQUIRE_REDIS").as_deref() != Ok("1"),
+        "{test}: {why}, and NODEBOOK_REQUIRE_REDIS=1 forbids skipping"
+    );
+    // Straight to stderr, past libtest's capture of `eprintln!`, so the skip shows in a
+    // passing run.
+    let note =
+        format!("skipped {test}: {why} (set NODEBOOK_REQUIRE_REDIS=1 to make this a failure)\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+    None
+}
+
+pub fn ping(url: &str) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_millis(500))
+        .map_err(|e| e.to_string())?;
+    redis::cmd("PING")
+        .query::<String>(&mut conn)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// A namespace no other test or run uses.
+pub fn namespace(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("nbtest:{test}:{}:{nanos}", std::process::id())
+}
+
+/// A `redis-server` of this test's own, without persistence, on a free port.
+pub struct Server {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts one, or skips (see [`shared_redis`]) when `redis-server` is not on `PATH`.
+    pub fn start(test: &str) -> Option<Self> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_err()
+        {
+            return skip(test, "redis-server is not on PATH");
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut server = Self { port, child: None };
+        server.restart();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on its port and waits until it answers.
+    pub fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while ping(&self.url()).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer in 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill redis-server");
+            child.wait().expect("reap redis-server");
+        }
+    }
+
+    /// `CLIENT PAUSE millis ALL`: every client's commands wait until the pause ends.
+    pub fn pause(&self, millis: u64) {
+        let client = redis::Client::open(self.url()).expect("url");
+        let mut conn = client.get_connection().expect("connect");
+        redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(millis)
+            .arg("ALL")
+            .query::<()>(&mut conn)
+            .expect("CLIENT PAUSE");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Awaits `f` for at most `bound` (a failure bound, not an ordering tool).
+pub async fn within<T>(bound: Duration, what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(bound, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within {bound:?}"))
+}
