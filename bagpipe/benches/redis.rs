@@ -2,7 +2,7 @@
 //! prints why and does nothing without it). Group `redis_permit`, on a current-thread runtime,
 //! one caller, no contention:
 //!
-//! - `redis_bagpipe`: `RedisBagpipe::acquire` then `RedisPermit::release` (awaited): the local
+//! - `bagpipe redis acquire+release`: `RedisBagpipe::acquire` then `RedisPermit::release` (awaited): the local
 //!   queue in front, the acquire script, the permit's bookkeeping, the release script.
 //! - `raw_lua_semaphore`: the same minimal work by hand through a `ConnectionManager` of the
 //!   same client: one script that drops expired holders and adds the caller if the count allows
@@ -68,7 +68,7 @@ fn permit(c: &mut Criterion) {
     let raw_key = format!("{}:holders", name("raw"));
 
     let mut group = c.benchmark_group("redis_permit");
-    group.bench_function("redis_bagpipe", |b| {
+    group.bench_function("bagpipe redis acquire+release", |b| {
         b.to_async(&rt).iter(|| async {
             let permit = pipe.acquire().await.expect("a permit");
             black_box(permit.fencing_token());
