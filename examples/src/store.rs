@@ -5,8 +5,12 @@
 //! A read goes `LimitableMap` (time-to-live) → its once-queue (`get_or_load`: one load per key
 //! in flight, run on its own task so that callers may give up without restarting it) →
 //! `Bagpipe` (at most `connections` queries at once, a bounded queue, refusal beyond it, a
-//! queue deadline and an execution deadline) → the database. Errors are never cached; a missing
-//! row is an error ([`Error::NotFound`]) and so is not cached either.
+//! queue deadline and an execution deadline) → the database. Errors are never cached. A missing
+//! row is cached as an absence (`None`) for [`StoreConfig::negative_ttl`] only, through the
+//! cache's `loaded_time_to_live`, and answered as [`Error::NotFound`]: a crowd asking for ids
+//! that do not exist costs one query per id and per `negative_ttl`, not one per request. The
+//! cache's own negative caching is not used, since it would remember every load error,
+//! including a refusal or a timeout that says nothing about the row.
 //!
 //! Event subscriptions are capped by a semaphore of `max_subscribers` permits, each held by its
 //! stream. The emitter's max-listener limit is set to that cap plus a few synchronous
@@ -14,7 +18,8 @@
 //! leak warning fires only when listeners really pile up beyond anything the store allows.
 //! Warnings go to `tracing` and are counted in [`EventCounters::leak_warnings`].
 //!
-//! A write goes through the same `Bagpipe`, then invalidates the key, then emits
+//! A write (create or replace) goes through the same `Bagpipe`, then invalidates the key (a
+//! cached absence included, so a created row is seen at once), then emits
 //! `article.updated`. The order matters: a read whose load started before the write read the
 //! old row; `invalidate` bumps the key's generation in the map, so that load answers its own
 //! callers (they asked before the write) but does not store the old row, and later reads start
@@ -77,6 +82,10 @@ pub struct StoreConfig {
     /// Event subscriptions ([`ArticleStore::subscribe`]) allowed at once; one more answers
     /// [`Error::SubscriberLimit`].
     pub max_subscribers: usize,
+    /// How long the absence of an id is remembered, so that repeated reads of a missing id do
+    /// not each cost a query (negative caching). A write of that id ends it at once. Zero
+    /// turns it off.
+    pub negative_ttl: Duration,
 }
 
 impl Default for StoreConfig {
@@ -89,6 +98,7 @@ impl Default for StoreConfig {
             cache_limit: 1000,
             time_to_live: Duration::from_secs(60),
             max_subscribers: 256,
+            negative_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -123,7 +133,7 @@ impl Default for StoreConfig {
 /// ```
 pub struct ArticleStore<S> {
     db: S,
-    cache: LimitableMap<u64, Article>,
+    cache: LimitableMap<u64, Option<Article>>,
     pipe: Bagpipe,
     events: Emitter<Article>,
     updates: Arc<AtomicU64>,
@@ -175,8 +185,11 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// assert_eq!(err.to_string(), "the cache failed: limit must be at least 1, got 0");
     /// ```
     pub fn new(db: S, config: StoreConfig) -> Result<Self, Error> {
+        let negative_ttl = config.negative_ttl;
         let cache = LimitableMap::builder(config.cache_limit)
             .time_to_live(config.time_to_live)
+            // Zero: an absence is stored already expired, so the next read queries again.
+            .loaded_time_to_live(move |row: &Option<Article>| row.is_none().then_some(negative_ttl))
             .build()
             .map_err(|err| Error::Internal {
                 what: "the cache",
@@ -224,9 +237,11 @@ impl<S: ArticleSource> ArticleStore<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] when no row has that id; [`Error::Overloaded`] when the limiter
-    /// refused the query; [`Error::DatabaseTimeout`] when it waited or ran too long; the
-    /// database's own errors. Each is shared by every caller of that load and never cached.
+    /// [`Error::NotFound`] when no row has that id (remembered for
+    /// [`StoreConfig::negative_ttl`], or until a write of that id); [`Error::Overloaded`] when
+    /// the limiter refused the query; [`Error::DatabaseTimeout`] when it waited or ran too
+    /// long; the database's own errors. Each is shared by every caller of that load; errors are
+    /// never cached.
     ///
     /// # Cancel safety
     ///
@@ -251,28 +266,29 @@ impl<S: ArticleSource> ArticleStore<S> {
         let loaded = self
             .cache
             .get_or_load(id, move || async move {
-                pipe.run(db.article(id))
-                    .await
-                    .map_err(limiter_error)??
-                    .ok_or(Error::NotFound { id })
+                pipe.run(db.article(id)).await.map_err(limiter_error)?
             })
             .await;
-        loaded.map_err(|err| match err {
-            nodebook_cache::Error::Load(shared) => Error::clone(&shared),
-            other => Error::Internal {
+        match loaded {
+            Ok(Some(article)) => Ok(article),
+            Ok(None) => Err(Error::NotFound { id }),
+            Err(nodebook_cache::Error::Load(shared)) => Err(Error::clone(&shared)),
+            Err(other) => Err(Error::Internal {
                 what: "the cache",
                 reason: other.to_string(),
-            },
-        })
+            }),
+        }
     }
 
-    /// Writes `update` to article `id`, invalidates its cache entry and emits
-    /// [`ARTICLE_UPDATED`] with the new row, which it returns.
+    /// Writes `update` to article `id` (creating the row, version 1, when it is absent),
+    /// invalidates its cache entry (a cached absence too) and emits [`ARTICLE_UPDATED`] with
+    /// the new row, which it returns.
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`], [`Error::Overloaded`], [`Error::DatabaseTimeout`] or the database's
-    /// errors; nothing is invalidated or emitted then.
+    /// [`Error::Argument`] for an id beyond `i64::MAX`, [`Error::Overloaded`],
+    /// [`Error::DatabaseTimeout`] or the database's errors; nothing is invalidated or emitted
+    /// then.
     ///
     /// # Cancel safety
     ///
@@ -295,10 +311,7 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// # }
     /// ```
     pub async fn update(&self, id: u64, update: ArticleUpdate) -> Result<Article, Error> {
-        let article = self
-            .run_limited(self.db.update_article(id, update))
-            .await?
-            .ok_or(Error::NotFound { id })?;
+        let article = self.run_limited(self.db.put_article(id, update)).await?;
         self.cache.invalidate(&id);
         self.updates.fetch_add(1, Ordering::Relaxed);
         // A payload is never an error event here, so `emit` cannot fail.
@@ -425,7 +438,7 @@ impl<S: ArticleSource> ArticleStore<S> {
         &self.pipe
     }
 
-    /// The cache of articles.
+    /// The cache of articles: `Some(row)`, or `None` for an id known to be absent.
     ///
     /// # Examples
     ///
@@ -437,7 +450,7 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// # Ok::<(), examples::Error>(())
     /// ```
     #[must_use]
-    pub fn cache(&self) -> &LimitableMap<u64, Article> {
+    pub fn cache(&self) -> &LimitableMap<u64, Option<Article>> {
         &self.cache
     }
 

@@ -22,6 +22,8 @@ const USAGE: &str = "usage: service [flags]
   --queue-timeout     the longest a query may wait for a connection before 504 (default 2s)
   --cache-ttl         how long a cached article stays fresh (default 60s)
   --cache-limit       articles the cache holds (default 1000)
+  --negative-ttl      how long an absent id is remembered before it is queried again;
+                      a PUT of that id ends it at once; 0 turns it off (default 5s)
   --max-connections   client connections served at once; more wait (default 512)
   --header-timeout    time for a request head, and the keep-alive idle time (default 10s)
   --body-timeout      the longest a request body may send nothing before 408 (default 10s)
@@ -35,9 +37,11 @@ const USAGE: &str = "usage: service [flags]
   --event-limit       the most bytes one event carries; larger rows are sent as id and
                       version (default 65536)
 Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_LOG
-(default info). Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
+(default info); the crates' decisions are debug events of the targets nodebook_bagpipe
+(refusals, timeouts), nodebook_cache (loads, stale and negative answers; evictions at trace)
+and nodebook_streams (size limits): RUST_LOG=info,nodebook_bagpipe=debug shows refusals. Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
 
-const KNOWN: [&str; 19] = [
+const KNOWN: [&str; 20] = [
     "--bind",
     "--port",
     "--data-dir",
@@ -47,6 +51,7 @@ const KNOWN: [&str; 19] = [
     "--queue-timeout",
     "--cache-ttl",
     "--cache-limit",
+    "--negative-ttl",
     "--max-connections",
     "--header-timeout",
     "--body-timeout",
@@ -137,6 +142,7 @@ fn settings(flags: &Flags) -> Result<(SocketAddr, ServiceConfig), examples::Erro
         nonzero_duration(flags, "--cache-ttl")?,
     );
     set(&mut store.cache_limit, positive(flags, "--cache-limit")?);
+    set(&mut store.negative_ttl, flags.duration("--negative-ttl")?);
     set(
         &mut store.max_subscribers,
         flags.value("--max-subscribers")?,
