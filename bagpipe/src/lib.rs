@@ -156,6 +156,10 @@
     doc = "- `tower` (off by default): `BagpipeLayer`, a tower `Layer` that takes its slot in \
            `call`, not in `poll_ready`, so idle connections hold no slot."
 )]
+//! - `tracing` (off by default): each decision (a refusal, a queue timeout, a call timeout, an
+//!   outdated call, a limit change) as a `tracing` event at debug level, target
+//!   `nodebook_bagpipe`, with its figures as fields (`limit`, `queued`, `timeout`, ...).
+//!   Without it the calls are not compiled in at all.
 #![doc(test(attr(deny(warnings))))]
 
 mod adaptive;
