@@ -204,6 +204,31 @@ async fn request_logs_carry_method_path_status_and_latency_and_follow_rust_log()
 }
 
 #[tokio::test]
+async fn rust_log_shows_the_crates_decisions_as_debug_events() {
+    let mut service = spawn_service_with_log(
+        1024,
+        &["--connections", "1", "--queue-length", "0"],
+        "warn,nodebook_cache=debug,nodebook_bagpipe=debug",
+    )
+    .await;
+    let client = HttpClient::new();
+
+    let missing = client
+        .get(&format!("{}/articles/4242", service.url))
+        .await
+        .unwrap();
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let line = service.wait_for_log("cache load started").await;
+    assert!(
+        line.contains("DEBUG") && line.contains("nodebook_cache"),
+        "{line}"
+    );
+    service.signal("TERM").await;
+    assert_eq!(service.exit_code().await, Some(0));
+}
+
+#[tokio::test]
 async fn help_lists_every_flag_with_its_default() {
     let output = Command::new(env!("CARGO_BIN_EXE_service"))
         .arg("--help")
@@ -225,6 +250,7 @@ async fn help_lists_every_flag_with_its_default() {
         "--put-limit",
         "--queue-length",
         "--cache-ttl",
+        "--negative-ttl",
         "--max-subscribers",
         "--event-limit",
     ] {
