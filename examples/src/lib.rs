@@ -54,7 +54,8 @@
 //! querying, the once-queue alone, and the once-queue with a cache, each with its queries, its
 //! callers' waits (p50, p99), its wall time and the callers that gave up ([`CrowdReport`]).
 //!
-//! The same store runs over SQLite ([`SqliteDatabase`]) in the [`Service`], and over the
+//! The same store runs over SQLite ([`SqliteDatabase`]) or PostgreSQL ([`PostgresDatabase`],
+//! for replicas sharing one database; [`Database`] chooses) in the [`Service`], and over the
 //! [`MockDatabase`] (a connection pool, a per-query cost, failure injection, query counting) in
 //! the tests.
 //!
@@ -69,7 +70,7 @@
 //! | `GET /files/{name}`         | a regular file of `DATA_DIR/files` (no links, FIFOs or folders) streamed by `nodebook_streams::ReadStream` | 400 for `/`, `\`, `..`, NUL, over 255 bytes; 404 |
 //! | `GET /stats`                | counters of the limiter, the cache, the emitter, SQLite and HTTP as JSON | |
 //! | `GET /metrics`              | the same and request latencies by route, in Prometheus text | |
-//! | `GET /healthz`, `GET /readyz` | live; ready (SQLite answers and no drain has begun) | 503 when not ready |
+//! | `GET /healthz`, `GET /readyz` | live; ready (the database answers and no drain has begun) | 503 when not ready |
 //!
 //! Every error body is JSON, `{"error": "..."}`, including unknown routes (404) and methods (405).
 //! A request head must arrive within `header_timeout`, a body may not stall past
@@ -103,11 +104,13 @@ mod article;
 mod avalanche;
 mod cli;
 mod client;
+mod database;
 mod error;
 mod files;
 mod handlers;
 mod load;
 mod mock;
+mod postgres;
 mod server;
 mod service;
 mod shutdown;
@@ -122,6 +125,7 @@ pub use article::{ARTICLE_COUNT, Article, ArticleUpdate};
 pub use avalanche::{Avalanche, AvalancheReport, Crowd, CrowdReport};
 pub use cli::Flags;
 pub use client::{HttpAnswer, HttpClient};
+pub use database::Database;
 pub use error::Error;
 pub use files::{
     BadFileName, MAX_FILE_NAME, POEM, Unservable, check_file_name, files_dir, open_served_file,
@@ -129,6 +133,7 @@ pub use files::{
 };
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT, LoadPlan, LoadReport};
 pub use mock::MockDatabase;
+pub use postgres::PostgresDatabase;
 pub use server::ShutdownReport;
 pub use service::{Service, ServiceConfig, status_of};
 pub use shutdown::{shutdown_signal, shutdown_signals};

@@ -6,7 +6,9 @@ use crate::{Article, ArticleUpdate, Error};
 
 /// A database that can read and write articles.
 ///
-/// Implemented by [`SqliteDatabase`](crate::SqliteDatabase) for the service and by
+/// Implemented by [`SqliteDatabase`](crate::SqliteDatabase) and
+/// [`PostgresDatabase`](crate::PostgresDatabase) (behind [`Database`](crate::Database)) for the
+/// service and by
 /// [`MockDatabase`](crate::MockDatabase) for the tour and the tests, so that the service and the
 /// tests run the same [`ArticleStore`](crate::ArticleStore) composition.
 ///

@@ -115,7 +115,10 @@ impl Telemetry {
                 "emitter_leak_warnings_total",
                 "Max-listener warnings: listeners piled up beyond the subscriber cap"
             );
-            metrics::describe_counter!("database_queries_total", "Article queries SQLite ran");
+            metrics::describe_counter!(
+                "database_queries_total",
+                "Article reads this replica ran against the database"
+            );
             metrics::describe_gauge!(
                 "process_uptime_seconds",
                 metrics::Unit::Seconds,

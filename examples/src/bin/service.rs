@@ -16,6 +16,8 @@ const USAGE: &str = "usage: service [flags]
   --bind              the address to listen on (default 127.0.0.1:3000)
   --port              the port on the --bind address (0 picks a free one)
   --data-dir          where the SQLite database and files/ live (default: under the temp dir)
+  --database-url      keep articles in PostgreSQL (postgres://user@host:port/db) so replicas
+                      share them (default: none, SQLite in --data-dir)
   --connections       SQLite connections, also the limiter's limit (default 4)
   --queue-length      queries that may wait for a connection before 503 (default 64)
   --query-timeout     the longest a query may run before 504 (default 2s)
@@ -41,10 +43,11 @@ Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_
 (refusals, timeouts), nodebook_cache (loads, stale and negative answers; evictions at trace)
 and nodebook_streams (size limits): RUST_LOG=info,nodebook_bagpipe=debug shows refusals. Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
 
-const KNOWN: [&str; 20] = [
+const KNOWN: [&str; 21] = [
     "--bind",
     "--port",
     "--data-dir",
+    "--database-url",
     "--connections",
     "--queue-length",
     "--query-timeout",
@@ -126,6 +129,7 @@ fn settings(flags: &Flags) -> Result<(SocketAddr, ServiceConfig), examples::Erro
         .value("--data-dir")?
         .unwrap_or_else(ServiceConfig::default_data_dir);
     let mut config = ServiceConfig::new(&data_dir);
+    config.database_url = flags.value("--database-url")?;
     let store: &mut StoreConfig = &mut config.store;
     set(&mut store.connections, positive(flags, "--connections")?);
     set(&mut store.queue_length, flags.value("--queue-length")?);
@@ -195,10 +199,7 @@ async fn run(
     let bound = listener
         .local_addr()
         .map_or_else(|_| address.to_string(), |a| a.to_string());
-    println!(
-        "serving http://{bound} from {}",
-        service.database().path().display()
-    );
+    println!("serving http://{bound} from {}", service.database());
     println!("  GET/PUT /articles/{{id}}   GET /events   POST /import?charset=gbk[&strict=true]");
     println!("  GET /files/poem.txt   GET /stats   GET /metrics   GET /healthz   GET /readyz");
     let report = service.serve_until(listener, signals).await?;
