@@ -450,6 +450,7 @@ pub(crate) async fn stats(Shared(state): AppState) -> Response {
         "bagpipe": now.store.limiter,
         "cache": now.store.cache,
         "emitter": now.store.events,
+        "redis": now.store.redis,
         "database": { "queries": now.database_queries },
         "http": { "connections": now.connections, "requests": now.requests },
     }))
@@ -476,11 +477,19 @@ pub(crate) async fn readyz(Shared(state): AppState) -> Response {
     if *state.shutdown.borrow() {
         return problem(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    match state.db.ping().await {
-        Ok(()) => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
-        Err(err) => problem(
+    if let Err(err) = state.db.ping().await {
+        return problem(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("the database is not reachable: {err}"),
+        );
+    }
+    match state.store.redis_health() {
+        None => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Some(Ok(())) => axum::Json(json!({ "status": "ready", "database": "ok", "redis": "ok" }))
+            .into_response(),
+        Some(Err(why)) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("Redis is not reachable (serving from this replica alone): {why}"),
         ),
     }
 }

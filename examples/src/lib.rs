@@ -101,6 +101,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod article;
+mod article_cache;
 mod avalanche;
 mod cli;
 mod client;
@@ -122,6 +123,7 @@ mod telemetry;
 mod write_timeout;
 
 pub use article::{ARTICLE_COUNT, Article, ArticleUpdate};
+pub use article_cache::Cluster;
 pub use avalanche::{Avalanche, AvalancheReport, Crowd, CrowdReport};
 pub use cli::Flags;
 pub use client::{HttpAnswer, HttpClient};
@@ -140,5 +142,5 @@ pub use shutdown::{shutdown_signal, shutdown_signals};
 pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase};
 pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
-pub use store_stats::{CacheCounters, EventCounters, LimiterStats, StoreStats};
+pub use store_stats::{CacheCounters, EventCounters, LimiterStats, RedisCounters, StoreStats};
 pub use telemetry::install_log_subscriber;

@@ -32,7 +32,7 @@ use tracing::Level;
 use crate::handlers;
 use crate::server::{Gauges, ServerSettings, ShutdownReport};
 use crate::telemetry::Telemetry;
-use crate::{ArticleStore, Database, Error, StoreConfig, seed_files};
+use crate::{ArticleStore, Cluster, Database, Error, StoreConfig, seed_files};
 
 /// How the service is set up.
 ///
@@ -51,6 +51,14 @@ pub struct ServiceConfig {
     /// imports in, shared by every replica pointed at it; `None` (the default) keeps them in
     /// SQLite in `data_dir`.
     pub database_url: Option<String>,
+    /// A Redis URL (`redis://host:port`) for running as one replica of several: the article
+    /// cache becomes the cache's Redis tier (one query per cold article across the replicas,
+    /// a write seen at once on every replica), and `/readyz` requires Redis. `None` (the
+    /// default): everything stays in this process.
+    pub redis_url: Option<String>,
+    /// The prefix of the service's keys and channels in Redis; replicas of one service share
+    /// it, other services (or test runs) on the same Redis each need their own.
+    pub redis_namespace: String,
     /// The store in front of the database.
     pub store: StoreConfig,
     /// The largest body `POST /import` accepts, in bytes; larger bodies answer 413.
@@ -98,6 +106,8 @@ impl ServiceConfig {
         Self {
             data_dir: data_dir.into(),
             database_url: None,
+            redis_url: None,
+            redis_namespace: "nodebook-service".to_owned(),
             store: StoreConfig::default(),
             import_limit: 1 << 20,
             retry_after: Duration::from_secs(1),
@@ -182,8 +192,9 @@ impl Service {
     /// # Errors
     ///
     /// [`Error::Io`] or [`Error::Sqlite`] when the data directory cannot be set up,
-    /// [`Error::Postgres`] when PostgreSQL cannot be reached, and the errors of
-    /// [`ArticleStore::new`].
+    /// [`Error::Postgres`] when PostgreSQL cannot be reached, [`Error::Argument`] for a Redis
+    /// URL that does not parse (Redis itself need not answer yet: `/readyz` says when it
+    /// does), and the errors of [`ArticleStore::new`].
     ///
     /// # Cancel safety
     ///
@@ -204,7 +215,13 @@ impl Service {
         tokio::task::spawn_blocking(move || seed_files(&dir))
             .await
             .map_err(|_| Error::WorkerGone)??;
-        let store = ArticleStore::new(db.clone(), config.store)?;
+        let store = match &config.redis_url {
+            Some(url) => {
+                let cluster = Cluster::new(url, &config.redis_namespace)?;
+                ArticleStore::clustered(db.clone(), config.store, &cluster)?
+            }
+            None => ArticleStore::new(db.clone(), config.store)?,
+        };
         Ok(Self {
             state: Arc::new(State {
                 store,

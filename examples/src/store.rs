@@ -35,11 +35,12 @@ use tokio::sync::Semaphore;
 use futures::{Stream, StreamExt};
 use nodebook_bagpipe::Bagpipe;
 use nodebook_cache::LimitableMap;
+
+use crate::article_cache::ArticleCache;
 use nodebook_emitter::Emitter;
 
 use crate::{
-    Article, ArticleSource, ArticleUpdate, CacheCounters, Error, EventCounters, LimiterStats,
-    StoreStats,
+    Article, ArticleSource, ArticleUpdate, Cluster, Error, EventCounters, LimiterStats, StoreStats,
 };
 
 /// The event name under which [`ArticleStore::update`] announces a new row.
@@ -133,7 +134,7 @@ impl Default for StoreConfig {
 /// ```
 pub struct ArticleStore<S> {
     db: S,
-    cache: LimitableMap<u64, Option<Article>>,
+    cache: Arc<ArticleCache>,
     pipe: Bagpipe,
     events: Emitter<Article>,
     updates: Arc<AtomicU64>,
@@ -146,7 +147,7 @@ impl<S: Clone> Clone for ArticleStore<S> {
     fn clone(&self) -> Self {
         Self {
             db: self.db.clone(),
-            cache: self.cache.clone(),
+            cache: Arc::clone(&self.cache),
             pipe: self.pipe.clone(),
             events: self.events.clone(),
             updates: Arc::clone(&self.updates),
@@ -185,16 +186,46 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// assert_eq!(err.to_string(), "the cache failed: limit must be at least 1, got 0");
     /// ```
     pub fn new(db: S, config: StoreConfig) -> Result<Self, Error> {
-        let negative_ttl = config.negative_ttl;
-        let cache = LimitableMap::builder(config.cache_limit)
-            .time_to_live(config.time_to_live)
-            // Zero: an absence is stored already expired, so the next read queries again.
-            .loaded_time_to_live(move |row: &Option<Article>| row.is_none().then_some(negative_ttl))
-            .build()
-            .map_err(|err| Error::Internal {
-                what: "the cache",
-                reason: err.to_string(),
-            })?;
+        Self::build(db, config, None)
+    }
+
+    /// Like [`new`](Self::new), for one replica of several: the cache is the cache's Redis
+    /// tier in `cluster` (one query per cold article across every replica sharing the
+    /// namespace, and a write invalidates the article on every replica). Must be called inside
+    /// a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new). Redis is not contacted here: until it answers, the cache serves
+    /// this replica alone (see [`StoreStats::redis`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use examples::{ArticleStore, Cluster, MockDatabase, StoreConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let cluster = Cluster::new("redis://127.0.0.1:6379", "articles")?;
+    /// let db = MockDatabase::new(Default::default());
+    /// let store = ArticleStore::clustered(db, StoreConfig::default(), &cluster)?;
+    /// assert_eq!(store.get(1).await?.id, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn clustered(db: S, config: StoreConfig, cluster: &Cluster) -> Result<Self, Error> {
+        Self::build(db, config, Some(cluster))
+    }
+
+    /// The one place where the store's shared parts are made: the cache, the limiter and the
+    /// event hub, each in this process or, with a `cluster`, across the replicas.
+    fn build(db: S, config: StoreConfig, cluster: Option<&Cluster>) -> Result<Self, Error> {
+        let cache = match cluster {
+            Some(cluster) => ArticleCache::redis(&config, cluster)?,
+            None => ArticleCache::local(&config)?,
+        };
+        // The limiter and the event hub are this process's alone for now: with a cluster they
+        // become bagpipe's global limit and the emitter's Redis bridge.
         let pipe = Bagpipe::builder(config.connections)
             .queue_length(config.queue_length)
             .refuse(true)
@@ -221,7 +252,7 @@ impl<S: ArticleSource> ArticleStore<S> {
         });
         Ok(Self {
             db,
-            cache,
+            cache: Arc::new(cache),
             pipe,
             events,
             updates: Arc::new(AtomicU64::new(0)),
@@ -312,7 +343,7 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// ```
     pub async fn update(&self, id: u64, update: ArticleUpdate) -> Result<Article, Error> {
         let article = self.run_limited(self.db.put_article(id, update)).await?;
-        self.cache.invalidate(&id);
+        self.cache.invalidate(id).await;
         self.updates.fetch_add(1, Ordering::Relaxed);
         // A payload is never an error event here, so `emit` cannot fail.
         let _ = self.events.emit(ARTICLE_UPDATED, article.clone());
@@ -438,7 +469,8 @@ impl<S: ArticleSource> ArticleStore<S> {
         &self.pipe
     }
 
-    /// The cache of articles: `Some(row)`, or `None` for an id known to be absent.
+    /// The cache of articles (`Some(row)`, or `None` for an id known to be absent) when it is
+    /// this process's own; `None` when the Redis tier holds it ([`clustered`](Self::clustered)).
     ///
     /// # Examples
     ///
@@ -446,12 +478,29 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// use examples::{ArticleStore, MockDatabase, StoreConfig};
     ///
     /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
-    /// assert!(store.cache().is_empty());
+    /// assert!(store.cache().is_some_and(|map| map.is_empty()));
     /// # Ok::<(), examples::Error>(())
     /// ```
     #[must_use]
-    pub fn cache(&self) -> &LimitableMap<u64, Option<Article>> {
-        &self.cache
+    pub fn cache(&self) -> Option<&LimitableMap<u64, Option<Article>>> {
+        self.cache.local_map()
+    }
+
+    /// With the Redis tier: `Some(Ok(()))` while it is connected, `Some(Err(why))` while it
+    /// is not (the service answers from this replica alone meanwhile); `None` without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.redis_health(), None);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn redis_health(&self) -> Option<Result<(), String>> {
+        self.cache.redis_health()
     }
 
     /// The database.
@@ -491,7 +540,7 @@ impl<S: ArticleSource> ArticleStore<S> {
     #[must_use]
     pub fn stats(&self) -> StoreStats {
         let pipe = self.pipe.stats();
-        let cache = self.cache.stats();
+        let (cache, redis) = self.cache.counters(self.config.cache_limit);
         StoreStats {
             limiter: LimiterStats {
                 limit: self.pipe.limit(),
@@ -505,20 +554,8 @@ impl<S: ArticleSource> ArticleStore<S> {
                 outdated: pipe.outdated,
                 completed: pipe.completed,
             },
-            cache: CacheCounters {
-                len: self.cache.len(),
-                limit: self.cache.limit(),
-                hits: cache.hits,
-                misses: cache.misses,
-                inserts: cache.inserts,
-                evicted: cache.evicted_capacity,
-                expired: cache.expired,
-                removed: cache.removed,
-                loads_started: cache.loads.started,
-                loads_coalesced: cache.loads.coalesced,
-                loads_failed: cache.loads.failed,
-                loads_discarded: cache.loads.discarded,
-            },
+            cache,
+            redis,
             events: EventCounters {
                 emitted: self.updates.load(Ordering::Relaxed),
                 listeners: self.events.listener_count(ARTICLE_UPDATED),

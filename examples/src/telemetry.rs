@@ -115,6 +115,27 @@ impl Telemetry {
                 "emitter_leak_warnings_total",
                 "Max-listener warnings: listeners piled up beyond the subscriber cap"
             );
+            metrics::describe_gauge!(
+                "cache_redis_connected",
+                "1 while the cache's Redis tier is connected, 0 while this replica serves alone"
+            );
+            metrics::describe_counter!(
+                "cache_redis_reads_total",
+                "Reads by where they were answered: local, redis, load (this replica held the \
+                 lease), lease_wait (waited for another replica), degraded (loaded without Redis)"
+            );
+            metrics::describe_counter!(
+                "cache_redis_errors_total",
+                "Redis calls that failed (kind=error) or timed out (kind=timeout)"
+            );
+            metrics::describe_counter!(
+                "cache_redis_outages_total",
+                "Falls of the Redis tier into degraded (event=outage) and returns (event=reconnect)"
+            );
+            metrics::describe_counter!(
+                "cache_redis_invalidations_received_total",
+                "Invalidations received from other replicas"
+            );
             metrics::describe_counter!(
                 "database_queries_total",
                 "Article reads this replica ran against the database"
@@ -179,6 +200,28 @@ impl Telemetry {
             metrics::gauge!("sse_subscribers_limit").set(to_f64(events.max_subscribers));
             metrics::counter!("emitter_leak_warnings_total").absolute(events.leak_warnings);
             metrics::counter!("database_queries_total").absolute(now.database_queries);
+            if let Some(redis) = &now.store.redis {
+                metrics::gauge!("cache_redis_connected").set(f64::from(u8::from(redis.connected)));
+                for (source, count) in [
+                    ("local", redis.local_hits),
+                    ("redis", redis.redis_hits),
+                    ("load", redis.loads),
+                    ("lease_wait", redis.lease_waits),
+                    ("degraded", redis.degraded_loads),
+                ] {
+                    metrics::counter!("cache_redis_reads_total", "source" => source)
+                        .absolute(count);
+                }
+                for (kind, count) in [("error", redis.redis_errors), ("timeout", redis.timeouts)] {
+                    metrics::counter!("cache_redis_errors_total", "kind" => kind).absolute(count);
+                }
+                for (event, count) in [("outage", redis.outages), ("reconnect", redis.reconnects)] {
+                    metrics::counter!("cache_redis_outages_total", "event" => event)
+                        .absolute(count);
+                }
+                metrics::counter!("cache_redis_invalidations_received_total")
+                    .absolute(redis.invalidations_received);
+            }
         });
         self.recorder.handle().render()
     }

@@ -462,7 +462,7 @@ async fn the_cache_evicts_the_oldest_article_first() {
         store.get(id).await.unwrap();
     }
 
-    let mut keys = store.cache().keys();
+    let mut keys = store.cache().expect("a local cache").keys();
     keys.sort_unstable();
     assert_eq!(keys, [2, 3, 4]);
     assert_eq!(store.stats().cache.evicted, 1);

@@ -18,6 +18,10 @@ const USAGE: &str = "usage: service [flags]
   --data-dir          where the SQLite database and files/ live (default: under the temp dir)
   --database-url      keep articles in PostgreSQL (postgres://user@host:port/db) so replicas
                       share them (default: none, SQLite in --data-dir)
+  --redis             run as one replica of several: the article cache's Redis tier at this
+                      URL (redis://host:port), /readyz requires it (default: none, all local)
+  --redis-namespace   the prefix of this service's keys in Redis, shared by its replicas
+                      (default nodebook-service)
   --connections       SQLite connections, also the limiter's limit (default 4)
   --queue-length      queries that may wait for a connection before 503 (default 64)
   --query-timeout     the longest a query may run before 504 (default 2s)
@@ -43,11 +47,13 @@ Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_
 (refusals, timeouts), nodebook_cache (loads, stale and negative answers; evictions at trace)
 and nodebook_streams (size limits): RUST_LOG=info,nodebook_bagpipe=debug shows refusals. Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
 
-const KNOWN: [&str; 21] = [
+const KNOWN: [&str; 23] = [
     "--bind",
     "--port",
     "--data-dir",
     "--database-url",
+    "--redis",
+    "--redis-namespace",
     "--connections",
     "--queue-length",
     "--query-timeout",
@@ -130,6 +136,11 @@ fn settings(flags: &Flags) -> Result<(SocketAddr, ServiceConfig), examples::Erro
         .unwrap_or_else(ServiceConfig::default_data_dir);
     let mut config = ServiceConfig::new(&data_dir);
     config.database_url = flags.value("--database-url")?;
+    config.redis_url = flags.value("--redis")?;
+    set(
+        &mut config.redis_namespace,
+        flags.value("--redis-namespace")?,
+    );
     let store: &mut StoreConfig = &mut config.store;
     set(&mut store.connections, positive(flags, "--connections")?);
     set(&mut store.queue_length, flags.value("--queue-length")?);

@@ -11,8 +11,11 @@
 //!   negative caching, imports, no acknowledged write lost to kill -9), each test once per
 //!   backend. PostgreSQL tests skip when no server answers on 127.0.0.1:5432, or fail under
 //!   `NODEBOOK_REQUIRE_POSTGRES=1`.
+//! - `cluster`: two `service` processes sharing PostgreSQL and Redis: one query per cold
+//!   article across both, a write on one seen on the other.
 
 mod backends;
+mod cluster;
 mod endpoints;
 mod hardening;
 mod postgres;
