@@ -93,7 +93,7 @@ impl<S: Borrow<Shared> + Unpin> Future for Waiter<S> {
                 shared.drained(drained);
                 Counters::bump(&shared.counters.queue_timeouts);
                 crate::shared::decision!(
-                    queue_timeout = ?shared.options.queue_timeout,
+                    queue_timeout = ?shared.options.queue_timeout.unwrap_or_default(),
                     "bagpipe queue timeout: a call waited too long for a slot"
                 );
                 Poll::Ready(Err(Error::QueueTimeout {
