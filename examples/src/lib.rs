@@ -81,7 +81,18 @@
 //! Ctrl-C or SIGTERM drains: no new connections, event streams end, running requests finish
 //! for up to `drain_timeout`, and then what is still open is dropped; a second signal drops it
 //! at once. A write is acknowledged only once SQLite committed it, so nothing acknowledged is
-//! lost either way. Logs go to standard error, filtered by `RUST_LOG`.
+//! lost either way. Logs go to standard error, filtered by `RUST_LOG`; the crates' own
+//! decisions are debug events of the targets `nodebook_bagpipe`, `nodebook_cache` and
+//! `nodebook_streams`.
+//!
+//! # Replicas
+//!
+//! [`ServiceConfig::database_url`] (`--database-url`) keeps the rows in PostgreSQL
+//! ([`PostgresDatabase`]) instead of SQLite, so that replicas share them;
+//! [`ServiceConfig::redis_url`] (`--redis`) makes the article cache the cache's Redis tier
+//! ([`ArticleStore::clustered`], [`Cluster`]): one query per cold article across every replica,
+//! and a write invalidates the article on all of them. The limiter and the event stream stay
+//! per replica.
 
 //! # From the book to the toolkit
 //!
