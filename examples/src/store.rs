@@ -85,7 +85,9 @@ pub struct StoreConfig {
     pub max_subscribers: usize,
     /// How long the absence of an id is remembered, so that repeated reads of a missing id do
     /// not each cost a query (negative caching). A write of that id ends it at once. Zero
-    /// turns it off.
+    /// turns it off. With the Redis tier ([`ArticleStore::clustered`]) an absence lives as long
+    /// as a row there ([`time_to_live`](Self::time_to_live)); a write still ends it on every
+    /// replica.
     pub negative_ttl: Duration,
 }
 

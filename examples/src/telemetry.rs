@@ -179,23 +179,27 @@ impl Telemetry {
             metrics::counter!("bagpipe_timeouts_total", "stage" => "queue")
                 .absolute(pipe.queue_timeouts);
             metrics::counter!("bagpipe_timeouts_total", "stage" => "run").absolute(pipe.timeouts);
-            metrics::counter!("cache_hits_total").absolute(cache.hits);
-            metrics::counter!("cache_misses_total").absolute(cache.misses);
-            for (outcome, count) in [
-                ("started", cache.loads_started),
-                ("coalesced", cache.loads_coalesced),
-                ("failed", cache.loads_failed),
-            ] {
-                metrics::counter!("cache_loads_total", "outcome" => outcome).absolute(count);
-            }
-            for (reason, count) in [
-                ("capacity", cache.evicted),
-                ("expired", cache.expired),
-                ("removed", cache.removed),
-            ] {
-                metrics::counter!("cache_evictions_total", "reason" => reason).absolute(count);
-            }
             metrics::gauge!("cache_entries").set(to_f64(cache.len));
+            // The Redis tier keeps its local map's counters to itself: with it, the
+            // `cache_redis_*` series below say where reads were answered instead.
+            if now.store.redis.is_none() {
+                metrics::counter!("cache_hits_total").absolute(cache.hits);
+                metrics::counter!("cache_misses_total").absolute(cache.misses);
+                for (outcome, count) in [
+                    ("started", cache.loads_started),
+                    ("coalesced", cache.loads_coalesced),
+                    ("failed", cache.loads_failed),
+                ] {
+                    metrics::counter!("cache_loads_total", "outcome" => outcome).absolute(count);
+                }
+                for (reason, count) in [
+                    ("capacity", cache.evicted),
+                    ("expired", cache.expired),
+                    ("removed", cache.removed),
+                ] {
+                    metrics::counter!("cache_evictions_total", "reason" => reason).absolute(count);
+                }
+            }
             metrics::gauge!("sse_subscribers").set(to_f64(events.subscribers));
             metrics::gauge!("sse_subscribers_limit").set(to_f64(events.max_subscribers));
             metrics::counter!("emitter_leak_warnings_total").absolute(events.leak_warnings);

@@ -219,7 +219,7 @@ async fn request_logs_carry_method_path_status_and_latency_and_follow_rust_log()
 async fn rust_log_shows_the_crates_decisions_as_debug_events() {
     let mut service = spawn_service_with_log(
         1024,
-        &["--connections", "1", "--queue-length", "0"],
+        &[],
         "warn,nodebook_cache=debug,nodebook_bagpipe=debug",
     )
     .await;
