@@ -152,6 +152,48 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+
+    // An absence remembered on both replicas ends on both when A creates the row.
+    let before = queries(&client, &[&a, &b]).await;
+    for replica in [&a, &b] {
+        let missing = client
+            .get(&format!("{}/articles/7000", replica.url))
+            .await
+            .unwrap();
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(
+        queries(&client, &[&a, &b]).await,
+        before + 1,
+        "one query for the absence"
+    );
+    let created = client
+        .send(
+            Method::PUT,
+            &format!("{}/articles/7000", a.url),
+            r#"{"title":"Created on A","body":"b"}"#.into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let seen = client
+            .get(&format!("{}/articles/7000", b.url))
+            .await
+            .unwrap();
+        if seen.status == StatusCode::OK {
+            assert_eq!(json(&seen)["title"], "Created on A");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B still answers {} after A created the row",
+            seen.status
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
     let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
     assert!(stats_b["redis"]["invalidations_received"].as_u64().unwrap() >= 1);
     let metrics = client
