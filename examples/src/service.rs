@@ -217,6 +217,16 @@ impl Service {
             .map_err(|_| Error::WorkerGone)??;
         let store = match &config.redis_url {
             Some(url) => {
+                if config.database_url.is_none() {
+                    // Fine for one process (its cache outlives restarts); wrong for replicas,
+                    // which would serve each other's rows from their own files.
+                    tracing::warn!(
+                        namespace = config.redis_namespace,
+                        "the Redis cache is shared by every process using this namespace, but \
+                         the rows are in this process's own SQLite file: run replicas with \
+                         --database-url, or give each process its own --redis-namespace"
+                    );
+                }
                 let cluster = Cluster::new(url, &config.redis_namespace)?;
                 ArticleStore::clustered(db.clone(), config.store, &cluster)?
             }

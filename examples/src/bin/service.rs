@@ -20,8 +20,8 @@ const USAGE: &str = "usage: service [flags]
                       share them (default: none, SQLite in --data-dir)
   --redis             run as one replica of several: the article cache's Redis tier at this
                       URL (redis://host:port), /readyz requires it (default: none, all local)
-  --redis-namespace   the prefix of this service's keys in Redis, shared by its replicas
-                      (default nodebook-service)
+  --redis-namespace   the prefix of this service's keys in Redis, shared by its replicas,
+                      which must share one --database-url too (default nodebook-service)
   --connections       SQLite connections, also the limiter's limit (default 4)
   --queue-length      queries that may wait for a connection before 503 (default 64)
   --query-timeout     the longest a query may run before 504 (default 2s)
