@@ -137,6 +137,10 @@ impl<S: Borrow<Shared>, F: Future, J: Judge<F::Output>> Future for Execute<S, F,
         let shared = permit.shared();
         Counters::bump(&shared.counters.timeouts);
         let timeout = shared.options.timeout.unwrap_or_default();
+        crate::shared::decision!(
+            ?timeout,
+            "bagpipe call timeout: a call ran past its timeout"
+        );
         drop(permit);
         Poll::Ready(Err(Error::Timeout { timeout }))
     }
@@ -202,6 +206,12 @@ where
                 let result = AssertUnwindSafe(late).catch_unwind().await;
                 let elapsed = started.elapsed();
                 Counters::bump(&shared.counters.outdated);
+                crate::shared::decision!(
+                    ?timeout,
+                    ?elapsed,
+                    panicked = result.is_err(),
+                    "bagpipe outdated: a call finished after its timeout"
+                );
                 let outdated = match result {
                     Ok(output) => Outdated::finished(timeout, elapsed, output),
                     Err(payload) => {

@@ -168,6 +168,10 @@
            every process that names the same limiter: leases on the server's clock, one queue in \
            arrival order across processes, fencing tokens, a chosen outage policy."
 )]
+//! - `tracing` (off by default): each decision (a refusal, a queue timeout, a call timeout, an
+//!   outdated call, a limit change) as a `tracing` event at debug level, target
+//!   `nodebook_bagpipe`, with its figures as fields (`limit`, `queued`, `timeout`, ...).
+//!   Without it the calls are not compiled in at all.
 #![doc(test(attr(deny(warnings))))]
 
 mod adaptive;

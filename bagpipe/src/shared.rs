@@ -26,6 +26,16 @@ use crate::options::Options;
 use crate::slots::{Admission, Drained, Node, Notify, Slots};
 use crate::stats::Counters;
 
+/// A decision as a `tracing` event at debug level (feature `tracing`); without the feature it
+/// expands to nothing, arguments included.
+macro_rules! decision {
+    ($($field:tt)*) => {{
+        #[cfg(feature = "tracing")]
+        tracing::debug!(target: "nodebook_bagpipe", $($field)*);
+    }};
+}
+pub(crate) use decision;
+
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) slots: Slots,
@@ -85,6 +95,10 @@ impl Shared {
     }
 
     pub(crate) fn emit(&self, event: Event) {
+        #[cfg(feature = "tracing")]
+        if let Event::Limit { from, to } = event {
+            decision!(from, to, "bagpipe limit changed");
+        }
         let name = event.name();
         let _ = self.events.emit(name, event);
     }
@@ -114,6 +128,12 @@ impl Shared {
             }
             Admission::Refused { queued } => {
                 Counters::bump(&self.counters.refused);
+                decision!(
+                    limit = self.slots.limit(),
+                    queue_length = self.options.queue_length,
+                    queued,
+                    "bagpipe refused a call: the queue is full"
+                );
                 if queued > 1 {
                     self.emit(Event::Full { queued });
                 }
@@ -130,6 +150,7 @@ impl Shared {
     /// The error of a waiter the queue discipline shed, counted as a queue timeout.
     pub(crate) fn shed(&self) -> Error {
         Counters::bump(&self.counters.queue_timeouts);
+        decision!("bagpipe shed a waiting call: the queue discipline's deadline passed");
         Error::QueueTimeout {
             queue_timeout: self
                 .options

@@ -92,6 +92,10 @@ impl<S: Borrow<Shared> + Unpin> Future for Waiter<S> {
                 this.deadline = None;
                 shared.drained(drained);
                 Counters::bump(&shared.counters.queue_timeouts);
+                crate::shared::decision!(
+                    queue_timeout = ?shared.options.queue_timeout.unwrap_or_default(),
+                    "bagpipe queue timeout: a call waited too long for a slot"
+                );
                 Poll::Ready(Err(Error::QueueTimeout {
                     queue_timeout: shared.options.queue_timeout.unwrap_or_default(),
                 }))

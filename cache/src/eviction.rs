@@ -150,6 +150,7 @@ where
                 },
                 1,
             );
+            crate::trace::detail!(?cause, "cache entry evicted");
             departed.push((k, slot.value, cause));
         }
         order.stale -= 1;

@@ -338,6 +338,7 @@ where
         D: FnOnce() + Send + 'static,
     {
         self.counters.add(STARTED, 1);
+        crate::trace::decision!("cache load started");
         let Registered {
             id,
             settled,
@@ -480,6 +481,17 @@ where
             _ => false,
         };
         let discarded = !current && result.is_ok();
+        #[cfg(feature = "tracing")]
+        match (&result, discarded) {
+            (Err(Error::Load(_)), _) => {
+                crate::trace::decision!("cache load failed; the error goes to its callers");
+            }
+            (Err(_), _) => crate::trace::decision!("cache load panicked"),
+            (Ok(_), true) => crate::trace::decision!(
+                "cache load discarded: its key was written or invalidated while it ran"
+            ),
+            (Ok(_), false) => {}
+        }
         self.cell.send_replace(Some(result));
         self.done = None;
         // Counted once stored and published, so a counter read never runs ahead of the map;

@@ -110,6 +110,11 @@
 //! - `redis`: the module `nodebook_cache::redis`, a Redis tier behind the local map, with one load per
 //!   key across every replica (redis-rs).
 //! - `serde`: `redis::JsonCodec`, values stored in Redis as JSON.
+//! - `tracing`: the cache's decisions as `tracing` events, target `nodebook_cache`: a load
+//!   started, failed, panicked or discarded (its key changed while it ran), a stale value
+//!   served while it refreshes, a failed refresh and a cached error answered, at debug level;
+//!   each eviction at trace level; the Redis tier's health changes at debug level. Without
+//!   the feature they are not compiled in at all.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
@@ -128,6 +133,7 @@ mod policy;
 pub mod redis;
 mod stats;
 mod store;
+mod trace;
 
 pub use builder::{Builder, DefaultHashBuilder};
 pub use error::Error;

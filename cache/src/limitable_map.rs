@@ -593,6 +593,7 @@ where
         match self.store.lookup(&key) {
             Found::Fresh(value) => return Ok(value),
             Found::Due(value, generation) => {
+                crate::trace::decision!("cache served a value due for refresh; refreshing it");
                 self.refresh(key, loader, generation);
                 return Ok(value);
             }
@@ -600,6 +601,7 @@ where
         }
         if let Some(error) = self.loading.cached_error::<E>(&key) {
             self.store.count(NEGATIVE_HITS);
+            crate::trace::decision!("cache answered a cached load error (negative hit)");
             return Err(Error::Load(error));
         }
         let (store, loading) = (Arc::clone(&self.store), Arc::clone(&self.loading));

@@ -93,6 +93,7 @@ where
             }
             (Err(_), Some(generation)) => {
                 store.count(REFRESH_FAILURES);
+                crate::trace::decision!("cache refresh failed; the old value stays");
                 store.postpone_refresh(key, generation);
                 None
             }

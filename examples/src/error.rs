@@ -23,6 +23,15 @@ pub enum Error {
     /// SQLite answered with an error.
     #[error("sqlite query failed: {0}")]
     Sqlite(#[source] Arc<rusqlite::Error>),
+    /// PostgreSQL answered with an error, or could not be reached.
+    #[error("postgres query failed: {reason}")]
+    Postgres {
+        /// What failed, with the server's own message when it sent one.
+        reason: String,
+        /// The client's error, when there is one.
+        #[source]
+        source: Option<Arc<tokio_postgres::Error>>,
+    },
     /// The data directory (or a file inside it) could not be created, opened or read.
     #[error("cannot use {path}: {source}", path = path.display())]
     Io {
@@ -114,6 +123,22 @@ impl Error {
         Self::Argument {
             name: name.to_owned(),
             reason: reason.into(),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        let reason = match err.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => match std::error::Error::source(&err) {
+                Some(cause) => format!("{err}: {cause}"),
+                None => err.to_string(),
+            },
+        };
+        Self::Postgres {
+            reason,
+            source: Some(Arc::new(err)),
         }
     }
 }

@@ -129,11 +129,12 @@ pub(crate) async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> 
 }
 
 fn parse_id(raw: &str) -> Result<u64, Error> {
-    match raw.parse::<u64>() {
-        Ok(id) if id > 0 => Ok(id),
+    // Ids are what the databases store: 1..=i64::MAX.
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id.unsigned_abs()),
         _ => Err(Error::argument(
             "article id",
-            format!("must be a positive integer, got {raw:?}"),
+            format!("must be a positive integer up to {}, got {raw:?}", i64::MAX),
         )),
     }
 }
@@ -213,6 +214,10 @@ pub(crate) async fn put_article(
         }
     };
     match state.store.update(id, update).await {
+        // Version 1 after a write: the row did not exist before.
+        Ok(article) if article.version == 1 => {
+            (StatusCode::CREATED, axum::Json(article)).into_response()
+        }
         Ok(article) => axum::Json(article).into_response(),
         Err(err) => failure(&state, &err),
     }
@@ -445,6 +450,7 @@ pub(crate) async fn stats(Shared(state): AppState) -> Response {
         "bagpipe": now.store.limiter,
         "cache": now.store.cache,
         "emitter": now.store.events,
+        "redis": now.store.redis,
         "database": { "queries": now.database_queries },
         "http": { "connections": now.connections, "requests": now.requests },
     }))
@@ -471,11 +477,19 @@ pub(crate) async fn readyz(Shared(state): AppState) -> Response {
     if *state.shutdown.borrow() {
         return problem(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
     }
-    match state.db.ping().await {
-        Ok(()) => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
-        Err(err) => problem(
+    if let Err(err) = state.db.ping().await {
+        return problem(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("the database is not reachable: {err}"),
+        );
+    }
+    match state.store.redis_health() {
+        None => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Some(Ok(())) => axum::Json(json!({ "status": "ready", "database": "ok", "redis": "ok" }))
+            .into_response(),
+        Some(Err(why)) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("Redis is not reachable (serving from this replica alone): {why}"),
         ),
     }
 }

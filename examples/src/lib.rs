@@ -54,7 +54,8 @@
 //! querying, the once-queue alone, and the once-queue with a cache, each with its queries, its
 //! callers' waits (p50, p99), its wall time and the callers that gave up ([`CrowdReport`]).
 //!
-//! The same store runs over SQLite ([`SqliteDatabase`]) in the [`Service`], and over the
+//! The same store runs over SQLite ([`SqliteDatabase`]) or PostgreSQL ([`PostgresDatabase`],
+//! for replicas sharing one database; [`Database`] chooses) in the [`Service`], and over the
 //! [`MockDatabase`] (a connection pool, a per-query cost, failure injection, query counting) in
 //! the tests.
 //!
@@ -62,14 +63,14 @@
 //!
 //! | route                       | what it does                                        | errors |
 //! |-----------------------------|-----------------------------------------------------|--------|
-//! | `GET /articles/{id}`        | [`ArticleStore::get`]: cache, once-queue, limiter   | 400 bad id, 404, 503 + `Retry-After` when the limiter refuses, 504 on a database timeout |
-//! | `PUT /articles/{id}`        | [`ArticleStore::update`]: write, invalidate, emit `article.updated` | 400 bad JSON, 404, 413 over `put_limit`, 503, 504 |
+//! | `GET /articles/{id}`        | [`ArticleStore::get`]: cache, once-queue, limiter; an absent id is remembered for `negative_ttl` | 400 bad id, 404, 503 + `Retry-After` when the limiter refuses, 504 on a database timeout |
+//! | `PUT /articles/{id}`        | [`ArticleStore::update`]: create (201) or replace (200), invalidate, emit `article.updated` | 400 bad id or JSON, 413 over `put_limit`, 503, 504 |
 //! | `GET /events`               | server-sent events from an emitter subscription, each at most `event_limit` bytes | 503 + `Retry-After` beyond `max_subscribers` |
 //! | `POST /import?charset=gbk&strict=true` | body streamed through `streams` with a size limit, decoded by `decoder` (charset from the query or the `Content-Type`), stored as UTF-8 | 400 unknown or conflicting charset, 413 too large, 422 + byte offset for malformed input when strict |
 //! | `GET /files/{name}`         | a regular file of `DATA_DIR/files` (no links, FIFOs or folders) streamed by `nodebook_streams::ReadStream` | 400 for `/`, `\`, `..`, NUL, over 255 bytes; 404 |
 //! | `GET /stats`                | counters of the limiter, the cache, the emitter, SQLite and HTTP as JSON | |
 //! | `GET /metrics`              | the same and request latencies by route, in Prometheus text | |
-//! | `GET /healthz`, `GET /readyz` | live; ready (SQLite answers and no drain has begun) | 503 when not ready |
+//! | `GET /healthz`, `GET /readyz` | live; ready (the database answers and no drain has begun) | 503 when not ready |
 //!
 //! Every error body is JSON, `{"error": "..."}`, including unknown routes (404) and methods (405).
 //! A request head must arrive within `header_timeout`, a body may not stall past
@@ -80,7 +81,18 @@
 //! Ctrl-C or SIGTERM drains: no new connections, event streams end, running requests finish
 //! for up to `drain_timeout`, and then what is still open is dropped; a second signal drops it
 //! at once. A write is acknowledged only once SQLite committed it, so nothing acknowledged is
-//! lost either way. Logs go to standard error, filtered by `RUST_LOG`.
+//! lost either way. Logs go to standard error, filtered by `RUST_LOG`; the crates' own
+//! decisions are debug events of the targets `nodebook_bagpipe`, `nodebook_cache` and
+//! `nodebook_streams`.
+//!
+//! # Replicas
+//!
+//! [`ServiceConfig::database_url`] (`--database-url`) keeps the rows in PostgreSQL
+//! ([`PostgresDatabase`]) instead of SQLite, so that replicas share them;
+//! [`ServiceConfig::redis_url`] (`--redis`) makes the article cache the cache's Redis tier
+//! ([`ArticleStore::clustered`], [`Cluster`]): one query per cold article across every replica,
+//! and a write invalidates the article on all of them. The limiter and the event stream stay
+//! per replica.
 
 //! # From the book to the toolkit
 //!
@@ -100,14 +112,17 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod article;
+mod article_cache;
 mod avalanche;
 mod cli;
 mod client;
+mod database;
 mod error;
 mod files;
 mod handlers;
 mod load;
 mod mock;
+mod postgres;
 mod server;
 mod service;
 mod shutdown;
@@ -119,9 +134,11 @@ mod telemetry;
 mod write_timeout;
 
 pub use article::{ARTICLE_COUNT, Article, ArticleUpdate};
+pub use article_cache::Cluster;
 pub use avalanche::{Avalanche, AvalancheReport, Crowd, CrowdReport};
 pub use cli::Flags;
 pub use client::{HttpAnswer, HttpClient};
+pub use database::Database;
 pub use error::Error;
 pub use files::{
     BadFileName, MAX_FILE_NAME, POEM, Unservable, check_file_name, files_dir, open_served_file,
@@ -129,11 +146,12 @@ pub use files::{
 };
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT, LoadPlan, LoadReport};
 pub use mock::MockDatabase;
+pub use postgres::PostgresDatabase;
 pub use server::ShutdownReport;
 pub use service::{Service, ServiceConfig, status_of};
 pub use shutdown::{shutdown_signal, shutdown_signals};
 pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase};
 pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
-pub use store_stats::{CacheCounters, EventCounters, LimiterStats, StoreStats};
+pub use store_stats::{CacheCounters, EventCounters, LimiterStats, RedisCounters, StoreStats};
 pub use telemetry::install_log_subscriber;

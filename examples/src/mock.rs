@@ -319,7 +319,7 @@ impl MockDatabase {
     /// # async fn main() -> Result<(), examples::Error> {
     /// let db = MockDatabase::new(std::time::Duration::ZERO);
     /// let update = ArticleUpdate { title: "T".into(), body: "B".into() };
-    /// assert_eq!(db.update_article(3, update).await?.unwrap().version, 2);
+    /// assert_eq!(db.put_article(3, update).await?.version, 2);
     /// assert_eq!(db.writes(), 1);
     /// # Ok(())
     /// # }
@@ -439,29 +439,29 @@ impl ArticleSource for MockDatabase {
         }
     }
 
-    async fn update_article(
-        &self,
-        id: u64,
-        update: ArticleUpdate,
-    ) -> Result<Option<Article>, Error> {
+    async fn put_article(&self, id: u64, update: ArticleUpdate) -> Result<Article, Error> {
         let _connection = self.connection().await?;
         tokio::time::sleep(self.latency()).await;
-        let Some(old) = self.row(id) else {
-            return Ok(None);
+        let mut rows = self
+            .inner
+            .updated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let version = match rows.get(&id) {
+            Some(old) => old.version + 1,
+            None if (1..=ARTICLE_COUNT).contains(&id) => 2,
+            None => 1,
         };
         let row = Article {
             id,
             title: update.title,
             body: update.body,
-            version: old.version + 1,
+            version,
         };
-        self.inner
-            .updated
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, row.clone());
+        rows.insert(id, row.clone());
+        drop(rows);
         self.inner.writes.fetch_add(1, Ordering::SeqCst);
-        Ok(Some(row))
+        Ok(row)
     }
 
     fn queries(&self) -> u64 {

@@ -32,7 +32,7 @@ use tracing::Level;
 use crate::handlers;
 use crate::server::{Gauges, ServerSettings, ShutdownReport};
 use crate::telemetry::Telemetry;
-use crate::{ArticleStore, Error, SqliteDatabase, StoreConfig, seed_files};
+use crate::{ArticleStore, Cluster, Database, Error, StoreConfig, seed_files};
 
 /// How the service is set up.
 ///
@@ -47,6 +47,18 @@ use crate::{ArticleStore, Error, SqliteDatabase, StoreConfig, seed_files};
 pub struct ServiceConfig {
     /// Where the SQLite file and the `files/` folder live.
     pub data_dir: PathBuf,
+    /// A PostgreSQL URL (`postgres://user@host:port/database`) to keep the articles and
+    /// imports in, shared by every replica pointed at it; `None` (the default) keeps them in
+    /// SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// A Redis URL (`redis://host:port`) for running as one replica of several: the article
+    /// cache becomes the cache's Redis tier (one query per cold article across the replicas,
+    /// a write seen at once on every replica), and `/readyz` requires Redis. `None` (the
+    /// default): everything stays in this process.
+    pub redis_url: Option<String>,
+    /// The prefix of the service's keys and channels in Redis; replicas of one service share
+    /// it, other services (or test runs) on the same Redis each need their own.
+    pub redis_namespace: String,
     /// The store in front of the database.
     pub store: StoreConfig,
     /// The largest body `POST /import` accepts, in bytes; larger bodies answer 413.
@@ -93,6 +105,9 @@ impl ServiceConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database_url: None,
+            redis_url: None,
+            redis_namespace: "nodebook-service".to_owned(),
             store: StoreConfig::default(),
             import_limit: 1 << 20,
             retry_after: Duration::from_secs(1),
@@ -152,8 +167,8 @@ pub struct Service {
 }
 
 pub(crate) struct State {
-    pub(crate) store: ArticleStore<SqliteDatabase>,
-    pub(crate) db: SqliteDatabase,
+    pub(crate) store: ArticleStore<Database>,
+    pub(crate) db: Database,
     pub(crate) config: ServiceConfig,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) telemetry: Telemetry,
@@ -170,13 +185,16 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// Opens (creating and seeding on first start) the database and the sample files in
-    /// `config.data_dir`, and builds the store.
+    /// Opens (creating and seeding on first start) the database (SQLite in `config.data_dir`,
+    /// or PostgreSQL at `config.database_url`) and the sample files in `config.data_dir`, and
+    /// builds the store.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] or [`Error::Sqlite`] when the data directory cannot be set up, and the
-    /// errors of [`ArticleStore::new`].
+    /// [`Error::Io`] or [`Error::Sqlite`] when the data directory cannot be set up,
+    /// [`Error::Postgres`] when PostgreSQL cannot be reached, [`Error::Argument`] for a Redis
+    /// URL that does not parse (Redis itself need not answer yet: `/readyz` says when it
+    /// does), and the errors of [`ArticleStore::new`].
     ///
     /// # Cancel safety
     ///
@@ -187,12 +205,33 @@ impl Service {
     ///
     /// See [`Service`].
     pub async fn open(config: ServiceConfig) -> Result<Self, Error> {
-        let db = SqliteDatabase::open(&config.data_dir, config.store.connections).await?;
+        let db = Database::open(
+            &config.data_dir,
+            config.database_url.as_deref(),
+            config.store.connections,
+        )
+        .await?;
         let dir = config.data_dir.clone();
         tokio::task::spawn_blocking(move || seed_files(&dir))
             .await
             .map_err(|_| Error::WorkerGone)??;
-        let store = ArticleStore::new(db.clone(), config.store)?;
+        let store = match &config.redis_url {
+            Some(url) => {
+                if config.database_url.is_none() {
+                    // Fine for one process (its cache outlives restarts); wrong for replicas,
+                    // which would serve each other's rows from their own files.
+                    tracing::warn!(
+                        namespace = config.redis_namespace,
+                        "the Redis cache is shared by every process using this namespace, but \
+                         the rows are in this process's own SQLite file: run replicas with \
+                         --database-url, or give each process its own --redis-namespace"
+                    );
+                }
+                let cluster = Cluster::new(url, &config.redis_namespace)?;
+                ArticleStore::clustered(db.clone(), config.store, &cluster)?
+            }
+            None => ArticleStore::new(db.clone(), config.store)?,
+        };
         Ok(Self {
             state: Arc::new(State {
                 store,
@@ -219,11 +258,11 @@ impl Service {
     /// # }
     /// ```
     #[must_use]
-    pub fn store(&self) -> &ArticleStore<SqliteDatabase> {
+    pub fn store(&self) -> &ArticleStore<Database> {
         &self.state.store
     }
 
-    /// The SQLite database.
+    /// The database: SQLite in the data directory, or PostgreSQL.
     ///
     /// # Examples
     ///
@@ -232,12 +271,12 @@ impl Service {
     /// # async fn main() -> Result<(), examples::Error> {
     /// let dir = tempfile::tempdir().unwrap();
     /// let service = examples::Service::open(examples::ServiceConfig::new(dir.path())).await?;
-    /// assert!(service.database().path().exists());
+    /// assert!(matches!(service.database(), examples::Database::Sqlite(db) if db.path().exists()));
     /// # Ok(())
     /// # }
     /// ```
     #[must_use]
-    pub fn database(&self) -> &SqliteDatabase {
+    pub fn database(&self) -> &Database {
         &self.state.db
     }
 

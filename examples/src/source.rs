@@ -6,7 +6,9 @@ use crate::{Article, ArticleUpdate, Error};
 
 /// A database that can read and write articles.
 ///
-/// Implemented by [`SqliteDatabase`](crate::SqliteDatabase) for the service and by
+/// Implemented by [`SqliteDatabase`](crate::SqliteDatabase) and
+/// [`PostgresDatabase`](crate::PostgresDatabase) (behind [`Database`](crate::Database)) for the
+/// service and by
 /// [`MockDatabase`](crate::MockDatabase) for the tour and the tests, so that the service and the
 /// tests run the same [`ArticleStore`](crate::ArticleStore) composition.
 ///
@@ -37,21 +39,23 @@ pub trait ArticleSource: Clone + Send + Sync + 'static {
     /// Dropping the future abandons the answer; the query itself may still run to its end.
     fn article(&self, id: u64) -> impl Future<Output = Result<Option<Article>, Error>> + Send;
 
-    /// Overwrites the title and text of one article, bumps its version and returns the new row;
-    /// `Ok(None)` when no row has that id.
+    /// Writes the title and text of article `id` and returns the new row: an existing row gets
+    /// the next version, an absent one is created with version 1 (HTTP `PUT`: create or
+    /// replace).
     ///
     /// # Errors
     ///
-    /// Whatever the database reports.
+    /// [`Error::Argument`] for an id the database cannot store (beyond `i64::MAX`); whatever
+    /// the database reports.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future does not undo the write if it already reached the database.
-    fn update_article(
+    fn put_article(
         &self,
         id: u64,
         update: ArticleUpdate,
-    ) -> impl Future<Output = Result<Option<Article>, Error>> + Send;
+    ) -> impl Future<Output = Result<Article, Error>> + Send;
 
     /// How many read queries ran so far.
     fn queries(&self) -> u64;

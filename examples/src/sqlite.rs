@@ -288,23 +288,17 @@ impl ArticleSource for SqliteDatabase {
         .await
     }
 
-    async fn update_article(
-        &self,
-        id: u64,
-        update: ArticleUpdate,
-    ) -> Result<Option<Article>, Error> {
-        let Ok(key) = i64::try_from(id) else {
-            return Ok(None);
-        };
+    async fn put_article(&self, id: u64, update: ArticleUpdate) -> Result<Article, Error> {
+        let key = storable_id(id)?;
         self.with_connection(move |conn| {
-            Ok(conn
-                .query_row(
-                    "UPDATE articles SET title = ?2, body = ?3, version = version + 1 \
-                     WHERE id = ?1 RETURNING id, title, body, version",
-                    params![key, update.title, update.body],
-                    row_to_article,
-                )
-                .optional()?)
+            Ok(conn.query_row(
+                "INSERT INTO articles (id, title, body, version) VALUES (?1, ?2, ?3, 1) \
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body, \
+                 version = articles.version + 1 \
+                 RETURNING id, title, body, version",
+                params![key, update.title, update.body],
+                row_to_article,
+            )?)
         })
         .await
     }
@@ -312,6 +306,19 @@ impl ArticleSource for SqliteDatabase {
     fn queries(&self) -> u64 {
         self.inner.queries.load(Ordering::Relaxed)
     }
+}
+
+/// An article id as the database stores it (`INTEGER`/`BIGINT`: at most `i64::MAX`).
+pub(crate) fn storable_id(id: u64) -> Result<i64, Error> {
+    i64::try_from(id).map_err(|_| {
+        Error::argument(
+            "article id",
+            format!(
+                "{id} is beyond the largest id the database stores, {}",
+                i64::MAX
+            ),
+        )
+    })
 }
 
 fn connect(path: &Path) -> Result<Connection, Error> {

@@ -5,8 +5,12 @@
 //! A read goes `LimitableMap` (time-to-live) → its once-queue (`get_or_load`: one load per key
 //! in flight, run on its own task so that callers may give up without restarting it) →
 //! `Bagpipe` (at most `connections` queries at once, a bounded queue, refusal beyond it, a
-//! queue deadline and an execution deadline) → the database. Errors are never cached; a missing
-//! row is an error ([`Error::NotFound`]) and so is not cached either.
+//! queue deadline and an execution deadline) → the database. Errors are never cached. A missing
+//! row is cached as an absence (`None`) for [`StoreConfig::negative_ttl`] only, through the
+//! cache's `loaded_time_to_live`, and answered as [`Error::NotFound`]: a crowd asking for ids
+//! that do not exist costs one query per id and per `negative_ttl`, not one per request. The
+//! cache's own negative caching is not used, since it would remember every load error,
+//! including a refusal or a timeout that says nothing about the row.
 //!
 //! Event subscriptions are capped by a semaphore of `max_subscribers` permits, each held by its
 //! stream. The emitter's max-listener limit is set to that cap plus a few synchronous
@@ -14,7 +18,8 @@
 //! leak warning fires only when listeners really pile up beyond anything the store allows.
 //! Warnings go to `tracing` and are counted in [`EventCounters::leak_warnings`].
 //!
-//! A write goes through the same `Bagpipe`, then invalidates the key, then emits
+//! A write (create or replace) goes through the same `Bagpipe`, then invalidates the key (a
+//! cached absence included, so a created row is seen at once), then emits
 //! `article.updated`. The order matters: a read whose load started before the write read the
 //! old row; `invalidate` bumps the key's generation in the map, so that load answers its own
 //! callers (they asked before the write) but does not store the old row, and later reads start
@@ -30,11 +35,12 @@ use tokio::sync::Semaphore;
 use futures::{Stream, StreamExt};
 use nodebook_bagpipe::Bagpipe;
 use nodebook_cache::LimitableMap;
+
+use crate::article_cache::ArticleCache;
 use nodebook_emitter::Emitter;
 
 use crate::{
-    Article, ArticleSource, ArticleUpdate, CacheCounters, Error, EventCounters, LimiterStats,
-    StoreStats,
+    Article, ArticleSource, ArticleUpdate, Cluster, Error, EventCounters, LimiterStats, StoreStats,
 };
 
 /// The event name under which [`ArticleStore::update`] announces a new row.
@@ -77,6 +83,12 @@ pub struct StoreConfig {
     /// Event subscriptions ([`ArticleStore::subscribe`]) allowed at once; one more answers
     /// [`Error::SubscriberLimit`].
     pub max_subscribers: usize,
+    /// How long the absence of an id is remembered, so that repeated reads of a missing id do
+    /// not each cost a query (negative caching). A write of that id ends it at once. Zero
+    /// turns it off. With the Redis tier ([`ArticleStore::clustered`]) an absence lives as long
+    /// as a row there ([`time_to_live`](Self::time_to_live)); a write still ends it on every
+    /// replica.
+    pub negative_ttl: Duration,
 }
 
 impl Default for StoreConfig {
@@ -89,6 +101,7 @@ impl Default for StoreConfig {
             cache_limit: 1000,
             time_to_live: Duration::from_secs(60),
             max_subscribers: 256,
+            negative_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -123,7 +136,7 @@ impl Default for StoreConfig {
 /// ```
 pub struct ArticleStore<S> {
     db: S,
-    cache: LimitableMap<u64, Article>,
+    cache: Arc<ArticleCache>,
     pipe: Bagpipe,
     events: Emitter<Article>,
     updates: Arc<AtomicU64>,
@@ -136,7 +149,7 @@ impl<S: Clone> Clone for ArticleStore<S> {
     fn clone(&self) -> Self {
         Self {
             db: self.db.clone(),
-            cache: self.cache.clone(),
+            cache: Arc::clone(&self.cache),
             pipe: self.pipe.clone(),
             events: self.events.clone(),
             updates: Arc::clone(&self.updates),
@@ -175,13 +188,46 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// assert_eq!(err.to_string(), "the cache failed: limit must be at least 1, got 0");
     /// ```
     pub fn new(db: S, config: StoreConfig) -> Result<Self, Error> {
-        let cache = LimitableMap::builder(config.cache_limit)
-            .time_to_live(config.time_to_live)
-            .build()
-            .map_err(|err| Error::Internal {
-                what: "the cache",
-                reason: err.to_string(),
-            })?;
+        Self::build(db, config, None)
+    }
+
+    /// Like [`new`](Self::new), for one replica of several: the cache is the cache's Redis
+    /// tier in `cluster` (one query per cold article across every replica sharing the
+    /// namespace, and a write invalidates the article on every replica). Must be called inside
+    /// a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new). Redis is not contacted here: until it answers, the cache serves
+    /// this replica alone (see [`StoreStats::redis`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use examples::{ArticleStore, Cluster, MockDatabase, StoreConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let cluster = Cluster::new("redis://127.0.0.1:6379", "articles")?;
+    /// let db = MockDatabase::new(Default::default());
+    /// let store = ArticleStore::clustered(db, StoreConfig::default(), &cluster)?;
+    /// assert_eq!(store.get(1).await?.id, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn clustered(db: S, config: StoreConfig, cluster: &Cluster) -> Result<Self, Error> {
+        Self::build(db, config, Some(cluster))
+    }
+
+    /// The one place where the store's shared parts are made: the cache, the limiter and the
+    /// event hub, each in this process or, with a `cluster`, across the replicas.
+    fn build(db: S, config: StoreConfig, cluster: Option<&Cluster>) -> Result<Self, Error> {
+        let cache = match cluster {
+            Some(cluster) => ArticleCache::redis(&config, cluster)?,
+            None => ArticleCache::local(&config)?,
+        };
+        // The limiter and the event hub are this process's alone for now: with a cluster they
+        // become bagpipe's global limit and the emitter's Redis bridge.
         let pipe = Bagpipe::builder(config.connections)
             .queue_length(config.queue_length)
             .refuse(true)
@@ -208,7 +254,7 @@ impl<S: ArticleSource> ArticleStore<S> {
         });
         Ok(Self {
             db,
-            cache,
+            cache: Arc::new(cache),
             pipe,
             events,
             updates: Arc::new(AtomicU64::new(0)),
@@ -224,9 +270,11 @@ impl<S: ArticleSource> ArticleStore<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] when no row has that id; [`Error::Overloaded`] when the limiter
-    /// refused the query; [`Error::DatabaseTimeout`] when it waited or ran too long; the
-    /// database's own errors. Each is shared by every caller of that load and never cached.
+    /// [`Error::NotFound`] when no row has that id (remembered for
+    /// [`StoreConfig::negative_ttl`], or until a write of that id); [`Error::Overloaded`] when
+    /// the limiter refused the query; [`Error::DatabaseTimeout`] when it waited or ran too
+    /// long; the database's own errors. Each is shared by every caller of that load; errors are
+    /// never cached.
     ///
     /// # Cancel safety
     ///
@@ -251,28 +299,29 @@ impl<S: ArticleSource> ArticleStore<S> {
         let loaded = self
             .cache
             .get_or_load(id, move || async move {
-                pipe.run(db.article(id))
-                    .await
-                    .map_err(limiter_error)??
-                    .ok_or(Error::NotFound { id })
+                pipe.run(db.article(id)).await.map_err(limiter_error)?
             })
             .await;
-        loaded.map_err(|err| match err {
-            nodebook_cache::Error::Load(shared) => Error::clone(&shared),
-            other => Error::Internal {
+        match loaded {
+            Ok(Some(article)) => Ok(article),
+            Ok(None) => Err(Error::NotFound { id }),
+            Err(nodebook_cache::Error::Load(shared)) => Err(Error::clone(&shared)),
+            Err(other) => Err(Error::Internal {
                 what: "the cache",
                 reason: other.to_string(),
-            },
-        })
+            }),
+        }
     }
 
-    /// Writes `update` to article `id`, invalidates its cache entry and emits
-    /// [`ARTICLE_UPDATED`] with the new row, which it returns.
+    /// Writes `update` to article `id` (creating the row, version 1, when it is absent),
+    /// invalidates its cache entry (a cached absence too) and emits [`ARTICLE_UPDATED`] with
+    /// the new row, which it returns.
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`], [`Error::Overloaded`], [`Error::DatabaseTimeout`] or the database's
-    /// errors; nothing is invalidated or emitted then.
+    /// [`Error::Argument`] for an id beyond `i64::MAX`, [`Error::Overloaded`],
+    /// [`Error::DatabaseTimeout`] or the database's errors; nothing is invalidated or emitted
+    /// then.
     ///
     /// # Cancel safety
     ///
@@ -295,11 +344,8 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// # }
     /// ```
     pub async fn update(&self, id: u64, update: ArticleUpdate) -> Result<Article, Error> {
-        let article = self
-            .run_limited(self.db.update_article(id, update))
-            .await?
-            .ok_or(Error::NotFound { id })?;
-        self.cache.invalidate(&id);
+        let article = self.run_limited(self.db.put_article(id, update)).await?;
+        self.cache.invalidate(id).await;
         self.updates.fetch_add(1, Ordering::Relaxed);
         // A payload is never an error event here, so `emit` cannot fail.
         let _ = self.events.emit(ARTICLE_UPDATED, article.clone());
@@ -425,7 +471,8 @@ impl<S: ArticleSource> ArticleStore<S> {
         &self.pipe
     }
 
-    /// The cache of articles.
+    /// The cache of articles (`Some(row)`, or `None` for an id known to be absent) when it is
+    /// this process's own; `None` when the Redis tier holds it ([`clustered`](Self::clustered)).
     ///
     /// # Examples
     ///
@@ -433,12 +480,29 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// use examples::{ArticleStore, MockDatabase, StoreConfig};
     ///
     /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
-    /// assert!(store.cache().is_empty());
+    /// assert!(store.cache().is_some_and(|map| map.is_empty()));
     /// # Ok::<(), examples::Error>(())
     /// ```
     #[must_use]
-    pub fn cache(&self) -> &LimitableMap<u64, Article> {
-        &self.cache
+    pub fn cache(&self) -> Option<&LimitableMap<u64, Option<Article>>> {
+        self.cache.local_map()
+    }
+
+    /// With the Redis tier: `Some(Ok(()))` while it is connected, `Some(Err(why))` while it
+    /// is not (the service answers from this replica alone meanwhile); `None` without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.redis_health(), None);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn redis_health(&self) -> Option<Result<(), String>> {
+        self.cache.redis_health()
     }
 
     /// The database.
@@ -478,7 +542,7 @@ impl<S: ArticleSource> ArticleStore<S> {
     #[must_use]
     pub fn stats(&self) -> StoreStats {
         let pipe = self.pipe.stats();
-        let cache = self.cache.stats();
+        let (cache, redis) = self.cache.counters(self.config.cache_limit);
         StoreStats {
             limiter: LimiterStats {
                 limit: self.pipe.limit(),
@@ -492,20 +556,8 @@ impl<S: ArticleSource> ArticleStore<S> {
                 outdated: pipe.outdated,
                 completed: pipe.completed,
             },
-            cache: CacheCounters {
-                len: self.cache.len(),
-                limit: self.cache.limit(),
-                hits: cache.hits,
-                misses: cache.misses,
-                inserts: cache.inserts,
-                evicted: cache.evicted_capacity,
-                expired: cache.expired,
-                removed: cache.removed,
-                loads_started: cache.loads.started,
-                loads_coalesced: cache.loads.coalesced,
-                loads_failed: cache.loads.failed,
-                loads_discarded: cache.loads.discarded,
-            },
+            cache,
+            redis,
             events: EventCounters {
                 emitted: self.updates.load(Ordering::Relaxed),
                 listeners: self.events.listener_count(ARTICLE_UPDATED),

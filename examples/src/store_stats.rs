@@ -16,6 +16,8 @@ pub struct StoreStats {
     pub cache: CacheCounters,
     /// The `article.updated` emitter.
     pub events: EventCounters,
+    /// The cache's Redis tier, when the store has one.
+    pub redis: Option<RedisCounters>,
 }
 
 /// The limiter's live state and counters (bagpipe's `limit`, `active`, `queue.length`, and
@@ -48,7 +50,8 @@ pub struct LimiterStats {
     pub completed: u64,
 }
 
-/// The cache's counters.
+/// The cache's counters. With the Redis tier only `len`, `limit`, `hits` (local tier) and
+/// `loads_started` are filled in; [`RedisCounters`] has the tier's own figures.
 ///
 /// # Examples
 ///
@@ -98,4 +101,36 @@ pub struct EventCounters {
     pub max_subscribers: usize,
     /// Max-listener ("possible memory leak") warnings the emitter gave.
     pub leak_warnings: u64,
+}
+
+/// The Redis tier's state and counters (`nodebook_cache::redis::RedisStats`).
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RedisCounters {
+    /// Whether the tier is connected (subscribed and answering); `false` while it serves from
+    /// the local tier alone.
+    pub connected: bool,
+    /// Reads answered by this replica's local tier.
+    pub local_hits: u64,
+    /// Reads answered from Redis (another replica, or an earlier life of this one, loaded it).
+    pub redis_hits: u64,
+    /// Loads this replica ran holding the key's cluster-wide lease.
+    pub loads: u64,
+    /// Reads that waited for another replica's load.
+    pub lease_waits: u64,
+    /// Loads run here without Redis while it did not answer.
+    pub degraded_loads: u64,
+    /// Redis calls that failed.
+    pub redis_errors: u64,
+    /// Redis calls that timed out.
+    pub timeouts: u64,
+    /// Times the tier fell from connected to degraded.
+    pub outages: u64,
+    /// Times it came back.
+    pub reconnects: u64,
+    /// Invalidations received from other replicas.
+    pub invalidations_received: u64,
 }

@@ -115,7 +115,31 @@ impl Telemetry {
                 "emitter_leak_warnings_total",
                 "Max-listener warnings: listeners piled up beyond the subscriber cap"
             );
-            metrics::describe_counter!("database_queries_total", "Article queries SQLite ran");
+            metrics::describe_gauge!(
+                "cache_redis_connected",
+                "1 while the cache's Redis tier is connected, 0 while this replica serves alone"
+            );
+            metrics::describe_counter!(
+                "cache_redis_reads_total",
+                "Reads by where they were answered: local, redis, load (this replica held the \
+                 lease), lease_wait (waited for another replica), degraded (loaded without Redis)"
+            );
+            metrics::describe_counter!(
+                "cache_redis_errors_total",
+                "Redis calls that failed (kind=error) or timed out (kind=timeout)"
+            );
+            metrics::describe_counter!(
+                "cache_redis_outages_total",
+                "Falls of the Redis tier into degraded (event=outage) and returns (event=reconnect)"
+            );
+            metrics::describe_counter!(
+                "cache_redis_invalidations_received_total",
+                "Invalidations received from other replicas"
+            );
+            metrics::describe_counter!(
+                "database_queries_total",
+                "Article reads this replica ran against the database"
+            );
             metrics::describe_gauge!(
                 "process_uptime_seconds",
                 metrics::Unit::Seconds,
@@ -155,27 +179,53 @@ impl Telemetry {
             metrics::counter!("bagpipe_timeouts_total", "stage" => "queue")
                 .absolute(pipe.queue_timeouts);
             metrics::counter!("bagpipe_timeouts_total", "stage" => "run").absolute(pipe.timeouts);
-            metrics::counter!("cache_hits_total").absolute(cache.hits);
-            metrics::counter!("cache_misses_total").absolute(cache.misses);
-            for (outcome, count) in [
-                ("started", cache.loads_started),
-                ("coalesced", cache.loads_coalesced),
-                ("failed", cache.loads_failed),
-            ] {
-                metrics::counter!("cache_loads_total", "outcome" => outcome).absolute(count);
-            }
-            for (reason, count) in [
-                ("capacity", cache.evicted),
-                ("expired", cache.expired),
-                ("removed", cache.removed),
-            ] {
-                metrics::counter!("cache_evictions_total", "reason" => reason).absolute(count);
-            }
             metrics::gauge!("cache_entries").set(to_f64(cache.len));
+            // The Redis tier keeps its local map's counters to itself: with it, the
+            // `cache_redis_*` series below say where reads were answered instead.
+            if now.store.redis.is_none() {
+                metrics::counter!("cache_hits_total").absolute(cache.hits);
+                metrics::counter!("cache_misses_total").absolute(cache.misses);
+                for (outcome, count) in [
+                    ("started", cache.loads_started),
+                    ("coalesced", cache.loads_coalesced),
+                    ("failed", cache.loads_failed),
+                ] {
+                    metrics::counter!("cache_loads_total", "outcome" => outcome).absolute(count);
+                }
+                for (reason, count) in [
+                    ("capacity", cache.evicted),
+                    ("expired", cache.expired),
+                    ("removed", cache.removed),
+                ] {
+                    metrics::counter!("cache_evictions_total", "reason" => reason).absolute(count);
+                }
+            }
             metrics::gauge!("sse_subscribers").set(to_f64(events.subscribers));
             metrics::gauge!("sse_subscribers_limit").set(to_f64(events.max_subscribers));
             metrics::counter!("emitter_leak_warnings_total").absolute(events.leak_warnings);
             metrics::counter!("database_queries_total").absolute(now.database_queries);
+            if let Some(redis) = &now.store.redis {
+                metrics::gauge!("cache_redis_connected").set(f64::from(u8::from(redis.connected)));
+                for (source, count) in [
+                    ("local", redis.local_hits),
+                    ("redis", redis.redis_hits),
+                    ("load", redis.loads),
+                    ("lease_wait", redis.lease_waits),
+                    ("degraded", redis.degraded_loads),
+                ] {
+                    metrics::counter!("cache_redis_reads_total", "source" => source)
+                        .absolute(count);
+                }
+                for (kind, count) in [("error", redis.redis_errors), ("timeout", redis.timeouts)] {
+                    metrics::counter!("cache_redis_errors_total", "kind" => kind).absolute(count);
+                }
+                for (event, count) in [("outage", redis.outages), ("reconnect", redis.reconnects)] {
+                    metrics::counter!("cache_redis_outages_total", "event" => event)
+                        .absolute(count);
+                }
+                metrics::counter!("cache_redis_invalidations_received_total")
+                    .absolute(redis.invalidations_received);
+            }
         });
         self.recorder.handle().render()
     }

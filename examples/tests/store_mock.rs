@@ -104,9 +104,9 @@ async fn a_write_holds_a_connection_like_a_read() {
     let db = MockDatabase::with_pool(connections(1), LATENCY);
     let arrival = Instant::now();
 
-    let (written, read) = tokio::join!(db.update_article(1, update("pooled")), db.article(2));
+    let (written, read) = tokio::join!(db.put_article(1, update("pooled")), db.article(2));
 
-    assert_eq!(written.unwrap().unwrap().version, 2);
+    assert_eq!(written.unwrap().version, 2);
     assert_eq!(read.unwrap().unwrap().id, 2);
     assert_eq!(
         arrival.elapsed(),
@@ -271,6 +271,75 @@ async fn a_missing_row_is_not_found_for_every_caller() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_missing_row_costs_one_query_until_the_negative_time_to_live_ends() {
+    let db = MockDatabase::new(LATENCY);
+    let negative_ttl = Duration::from_secs(5);
+    let store = store(
+        &db,
+        StoreConfig {
+            negative_ttl,
+            ..StoreConfig::default()
+        },
+    );
+
+    for _ in 0..20 {
+        assert!(matches!(
+            store.get(1001).await,
+            Err(Error::NotFound { id: 1001 })
+        ));
+    }
+    assert_eq!(db.queries(), 1, "the absence is cached");
+    // Only the absence is short-lived; the id is asked again once it ends.
+    tokio::time::advance(negative_ttl).await;
+    assert!(matches!(store.get(1001).await, Err(Error::NotFound { .. })));
+    assert_eq!(db.queries(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn writing_a_missing_id_creates_it_and_ends_its_cached_absence_at_once() {
+    let db = MockDatabase::new(LATENCY);
+    let store = store(&db, StoreConfig::default());
+    assert!(matches!(store.get(2000).await, Err(Error::NotFound { .. })));
+
+    let created = store.update(2000, update("New")).await.unwrap();
+
+    assert_eq!((created.id, created.version), (2000, 1));
+    let read = store.get(2000).await.unwrap();
+    assert_eq!((read.title.as_str(), read.version), ("New", 1));
+    assert_eq!(db.queries(), 2, "the absence, then the created row");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_negative_time_to_live_queries_every_miss() {
+    let db = MockDatabase::new(LATENCY);
+    let store = store(
+        &db,
+        StoreConfig {
+            negative_ttl: Duration::ZERO,
+            ..StoreConfig::default()
+        },
+    );
+
+    for _ in 0..3 {
+        assert!(store.get(1001).await.is_err());
+    }
+
+    assert_eq!(db.queries(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_other_than_absence_are_not_cached() {
+    let db = MockDatabase::new(LATENCY);
+    let store = store(&db, StoreConfig::default());
+    db.fail_next(1);
+
+    assert!(matches!(store.get(1001).await, Err(Error::Injected { .. })));
+
+    assert!(matches!(store.get(1001).await, Err(Error::NotFound { .. })));
+    assert_eq!(db.queries(), 2, "the failure was not remembered");
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_update_during_a_load_keeps_the_old_row_out_of_the_cache() {
     let db = MockDatabase::new(Duration::from_millis(100));
     let store = store(&db, StoreConfig::default());
@@ -393,7 +462,7 @@ async fn the_cache_evicts_the_oldest_article_first() {
         store.get(id).await.unwrap();
     }
 
-    let mut keys = store.cache().keys();
+    let mut keys = store.cache().expect("a local cache").keys();
     keys.sort_unstable();
     assert_eq!(keys, [2, 3, 4]);
     assert_eq!(store.stats().cache.evicted, 1);

@@ -55,6 +55,13 @@ where
     while let Some(chunk) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         let chunk = chunk?;
         if chunk.len() > limit - total {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(
+                target: "nodebook_streams",
+                limit,
+                at_least = total + chunk.len(),
+                "concat refused a stream over its size limit"
+            );
             return Err(Error::LimitExceeded {
                 limit,
                 at_least: total as u64 + chunk.len() as u64,

@@ -172,8 +172,13 @@
 //!
 //! # Feature flags
 //!
-//! None: everything is always available. The crate uses tokio's `rt` (blocking pool), `sync`
-//! and `io-util` features.
+//! Everything is always available. The crate uses tokio's `rt` (blocking pool), `sync` and
+//! `io-util` features.
+//!
+//! - `tracing` (off by default): the streams' decisions as `tracing` events at debug level,
+//!   target `nodebook_streams`: [`concat()`] refusing input over its size limit (with the limit
+//!   and the bytes seen), and a [`WriteStream`] crossing its high-water mark (the point where
+//!   `write` starts answering `false`). Without it they are not compiled in at all.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 

@@ -339,10 +339,19 @@ impl ReadStream {
     /// ```
     pub async fn concat(self, limit: usize) -> Result<Bytes, Error> {
         match self.remaining_len {
-            Some(len) if len > limit as u64 => Err(Error::LimitExceeded {
-                limit,
-                at_least: len,
-            }),
+            Some(len) if len > limit as u64 => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(
+                    target: "nodebook_streams",
+                    limit,
+                    length = len,
+                    "concat refused a file over its size limit before reading it"
+                );
+                Err(Error::LimitExceeded {
+                    limit,
+                    at_least: len,
+                })
+            }
             _ => crate::concat(self, limit).await,
         }
     }

@@ -188,11 +188,23 @@ impl<W: AsyncWrite + Unpin> WriteStream<W> {
     pub fn write(&mut self, chunk: impl Into<Bytes>) -> Result<bool, Error> {
         self.check_open()?;
         let chunk = chunk.into();
+        #[cfg(feature = "tracing")]
+        let was_below = !self.needs_drain();
         if !chunk.is_empty() {
             self.buffered_len += chunk.len();
             self.buffered.push_back(chunk);
         }
-        Ok(!self.needs_drain())
+        let full = self.needs_drain();
+        #[cfg(feature = "tracing")]
+        if was_below && full {
+            tracing::debug!(
+                target: "nodebook_streams",
+                buffered = self.buffered_len,
+                high_water_mark = self.high_water_mark,
+                "write stream reached its high-water mark: the caller should wait (backpressure)"
+            );
+        }
+        Ok(!full)
     }
 
     /// Writes every buffered chunk into the writer: Node's `'drain'`. Returns at once when

@@ -105,6 +105,10 @@ where
             Health::Degraded
         };
         let before = self.health.send_replace(now);
+        #[cfg(feature = "tracing")]
+        if before != now {
+            crate::trace::decision!(health = ?now, "cache Redis tier health changed");
+        }
         if before == Health::Connected && now == Health::Degraded {
             bump(&self.counters.outages);
         }

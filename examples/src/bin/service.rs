@@ -16,12 +16,20 @@ const USAGE: &str = "usage: service [flags]
   --bind              the address to listen on (default 127.0.0.1:3000)
   --port              the port on the --bind address (0 picks a free one)
   --data-dir          where the SQLite database and files/ live (default: under the temp dir)
+  --database-url      keep articles in PostgreSQL (postgres://user@host:port/db) so replicas
+                      share them (default: none, SQLite in --data-dir)
+  --redis             run as one replica of several: the article cache's Redis tier at this
+                      URL (redis://host:port), /readyz requires it (default: none, all local)
+  --redis-namespace   the prefix of this service's keys in Redis, shared by its replicas,
+                      which must share one --database-url too (default nodebook-service)
   --connections       SQLite connections, also the limiter's limit (default 4)
   --queue-length      queries that may wait for a connection before 503 (default 64)
   --query-timeout     the longest a query may run before 504 (default 2s)
   --queue-timeout     the longest a query may wait for a connection before 504 (default 2s)
   --cache-ttl         how long a cached article stays fresh (default 60s)
   --cache-limit       articles the cache holds (default 1000)
+  --negative-ttl      how long an absent id is remembered before it is queried again;
+                      a PUT of that id ends it at once; 0 turns it off (default 5s)
   --max-connections   client connections served at once; more wait (default 512)
   --header-timeout    time for a request head, and the keep-alive idle time (default 10s)
   --body-timeout      the longest a request body may send nothing before 408 (default 10s)
@@ -35,18 +43,24 @@ const USAGE: &str = "usage: service [flags]
   --event-limit       the most bytes one event carries; larger rows are sent as id and
                       version (default 65536)
 Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_LOG
-(default info). Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
+(default info); the crates' decisions are debug events of the targets nodebook_bagpipe
+(refusals, timeouts), nodebook_cache (loads, stale and negative answers; evictions at trace)
+and nodebook_streams (size limits): RUST_LOG=info,nodebook_bagpipe=debug shows refusals. Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
 
-const KNOWN: [&str; 19] = [
+const KNOWN: [&str; 23] = [
     "--bind",
     "--port",
     "--data-dir",
+    "--database-url",
+    "--redis",
+    "--redis-namespace",
     "--connections",
     "--queue-length",
     "--query-timeout",
     "--queue-timeout",
     "--cache-ttl",
     "--cache-limit",
+    "--negative-ttl",
     "--max-connections",
     "--header-timeout",
     "--body-timeout",
@@ -121,6 +135,12 @@ fn settings(flags: &Flags) -> Result<(SocketAddr, ServiceConfig), examples::Erro
         .value("--data-dir")?
         .unwrap_or_else(ServiceConfig::default_data_dir);
     let mut config = ServiceConfig::new(&data_dir);
+    config.database_url = flags.value("--database-url")?;
+    config.redis_url = flags.value("--redis")?;
+    set(
+        &mut config.redis_namespace,
+        flags.value("--redis-namespace")?,
+    );
     let store: &mut StoreConfig = &mut config.store;
     set(&mut store.connections, positive(flags, "--connections")?);
     set(&mut store.queue_length, flags.value("--queue-length")?);
@@ -137,6 +157,7 @@ fn settings(flags: &Flags) -> Result<(SocketAddr, ServiceConfig), examples::Erro
         nonzero_duration(flags, "--cache-ttl")?,
     );
     set(&mut store.cache_limit, positive(flags, "--cache-limit")?);
+    set(&mut store.negative_ttl, flags.duration("--negative-ttl")?);
     set(
         &mut store.max_subscribers,
         flags.value("--max-subscribers")?,
@@ -189,10 +210,7 @@ async fn run(
     let bound = listener
         .local_addr()
         .map_or_else(|_| address.to_string(), |a| a.to_string());
-    println!(
-        "serving http://{bound} from {}",
-        service.database().path().display()
-    );
+    println!("serving http://{bound} from {}", service.database());
     println!("  GET/PUT /articles/{{id}}   GET /events   POST /import?charset=gbk[&strict=true]");
     println!("  GET /files/poem.txt   GET /stats   GET /metrics   GET /healthz   GET /readyz");
     let report = service.serve_until(listener, signals).await?;

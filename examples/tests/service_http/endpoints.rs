@@ -77,10 +77,43 @@ async fn put_article_refuses_bad_bodies_and_unknown_ids() {
         .await;
     assert_eq!(missing_field.status, StatusCode::BAD_REQUEST);
     assert!(missing_field.text().contains("missing field `body`"));
-    let unknown = app
+    let beyond = app
+        .send(
+            Method::PUT,
+            "/articles/9223372036854775808",
+            r#"{"title":"x","body":"y"}"#,
+        )
+        .await;
+    assert_eq!(beyond.status, StatusCode::BAD_REQUEST);
+    app.shut_down().await;
+}
+
+#[tokio::test]
+async fn an_absent_article_costs_one_query_and_a_put_creates_it_at_once() {
+    let app = start(|_| {}).await;
+
+    for _ in 0..5 {
+        assert_eq!(
+            app.get("/articles/4242").await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+    assert_eq!(json(&app.get("/stats").await)["database"]["queries"], 1);
+
+    let created = app
         .send(Method::PUT, "/articles/4242", r#"{"title":"x","body":"y"}"#)
         .await;
-    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(json(&created)["version"], 1);
+    // Within the negative time-to-live, the write ended the cached absence.
+    let read = app.get("/articles/4242").await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(json(&read)["title"], "x");
+    let replaced = app
+        .send(Method::PUT, "/articles/4242", r#"{"title":"z","body":"y"}"#)
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert_eq!(json(&replaced)["version"], 2);
     app.shut_down().await;
 }
 

@@ -338,7 +338,7 @@ async fn a_dozen_subscribers_give_no_leak_warning() {
 async fn files_refuses_links_fifos_directories_and_long_names_without_showing_paths() {
     let app = start(|_| {}).await;
     let files = examples::files_dir(app.dir.path());
-    let database = app.service.database().path().to_path_buf();
+    let database = app.dir.path().join(examples::DATABASE_FILE);
     std::os::unix::fs::symlink(&database, files.join("db-link")).unwrap();
     std::os::unix::fs::symlink("poem.txt", files.join("poem-link")).unwrap();
     std::fs::create_dir(files.join("folder")).unwrap();

@@ -7,9 +7,18 @@
 //!   charsets; and `/metrics`, `/healthz`, `/readyz`.
 //! - `process`: the `service` and `load` binaries as processes: a low open-file limit, real
 //!   signals, exit codes.
+//! - `backends`: what must hold on SQLite and on PostgreSQL alike (reads, writes, creation,
+//!   negative caching, imports, no acknowledged write lost to kill -9), each test once per
+//!   backend. PostgreSQL tests skip when no server answers on 127.0.0.1:5432, or fail under
+//!   `NODEBOOK_REQUIRE_POSTGRES=1`.
+//! - `cluster`: two `service` processes sharing PostgreSQL and Redis: one query per cold
+//!   article across both, a write on one seen on the other.
 
+mod backends;
+mod cluster;
 mod endpoints;
 mod hardening;
+mod postgres;
 mod process;
 
 use bytes::Bytes;
@@ -29,8 +38,17 @@ pub(crate) struct Running {
 }
 
 pub(crate) async fn start(configure: impl FnOnce(&mut ServiceConfig)) -> Running {
+    start_on(None, configure).await
+}
+
+/// A service on PostgreSQL at `database_url`, or on SQLite in its temporary directory.
+pub(crate) async fn start_on(
+    database_url: Option<&str>,
+    configure: impl FnOnce(&mut ServiceConfig),
+) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServiceConfig::new(dir.path());
+    config.database_url = database_url.map(str::to_owned);
     configure(&mut config);
     let service = Service::open(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -12,11 +12,11 @@ use crate::{json, start};
 const BOUND: Duration = Duration::from_secs(60);
 
 /// The `service` binary, started under `ulimit -n files`, and the URL it printed.
-struct ServiceProcess {
+pub(crate) struct ServiceProcess {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     stderr: Lines<BufReader<ChildStderr>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn spawn_service(files: u32, flags: &[&str]) -> ServiceProcess {
@@ -25,12 +25,24 @@ async fn spawn_service(files: u32, flags: &[&str]) -> ServiceProcess {
 
 async fn spawn_service_with_log(files: u32, flags: &[&str], log: &str) -> ServiceProcess {
     let dir = tempfile::tempdir().unwrap();
+    let mut service = spawn_service_at(dir.path(), files, flags, log).await;
+    service._dir = Some(dir);
+    service
+}
+
+/// The `service` binary on the data directory `dir`, which outlives it (for a restart).
+pub(crate) async fn spawn_service_at(
+    dir: &std::path::Path,
+    files: u32,
+    flags: &[&str],
+    log: &str,
+) -> ServiceProcess {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_service"))
         .args(["--port", "0", "--data-dir"])
-        .arg(dir.path())
+        .arg(dir)
         .args(flags)
         .env("RUST_LOG", log)
         .stdin(Stdio::null())
@@ -57,7 +69,7 @@ async fn spawn_service_with_log(files: u32, flags: &[&str], log: &str) -> Servic
         child,
         url,
         stderr,
-        _dir: dir,
+        _dir: None,
     }
 }
 
@@ -66,7 +78,7 @@ impl ServiceProcess {
         self.url.trim_start_matches("http://")
     }
 
-    async fn signal(&self, name: &str) {
+    pub(crate) async fn signal(&self, name: &str) {
         let pid = self.child.id().unwrap().to_string();
         let sent = Command::new("kill")
             .args([&format!("-{name}"), &pid])
@@ -91,7 +103,7 @@ impl ServiceProcess {
             .unwrap_or_else(|_| panic!("no log line with {text:?}"))
     }
 
-    async fn exit_code(&mut self) -> Option<i32> {
+    pub(crate) async fn exit_code(&mut self) -> Option<i32> {
         let status = tokio::time::timeout(BOUND, self.child.wait())
             .await
             .expect("the service exits")
@@ -204,6 +216,31 @@ async fn request_logs_carry_method_path_status_and_latency_and_follow_rust_log()
 }
 
 #[tokio::test]
+async fn rust_log_shows_the_crates_decisions_as_debug_events() {
+    let mut service = spawn_service_with_log(
+        1024,
+        &[],
+        "warn,nodebook_cache=debug,nodebook_bagpipe=debug",
+    )
+    .await;
+    let client = HttpClient::new();
+
+    let missing = client
+        .get(&format!("{}/articles/4242", service.url))
+        .await
+        .unwrap();
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let line = service.wait_for_log("cache load started").await;
+    assert!(
+        line.contains("DEBUG") && line.contains("nodebook_cache"),
+        "{line}"
+    );
+    service.signal("TERM").await;
+    assert_eq!(service.exit_code().await, Some(0));
+}
+
+#[tokio::test]
 async fn help_lists_every_flag_with_its_default() {
     let output = Command::new(env!("CARGO_BIN_EXE_service"))
         .arg("--help")
@@ -225,6 +262,7 @@ async fn help_lists_every_flag_with_its_default() {
         "--put-limit",
         "--queue-length",
         "--cache-ttl",
+        "--negative-ttl",
         "--max-subscribers",
         "--event-limit",
     ] {
