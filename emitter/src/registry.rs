@@ -373,6 +373,21 @@ impl<T> Inner<T> {
     /// Node's `emit(name, payload)`.
     #[inline]
     pub(crate) fn emit(&self, name: &str, payload: T) -> Result<bool, Error<T>> {
+        #[cfg(feature = "redis")]
+        return self.emit_marked(name, payload, None);
+        #[cfg(not(feature = "redis"))]
+        self.emit_marked(name, payload)
+    }
+
+    /// An emit whose listeners see which bridge delivers it (`remote`; `None` for a local emit):
+    /// see `origin.rs`.
+    #[inline]
+    pub(crate) fn emit_marked(
+        &self,
+        name: &str,
+        payload: T,
+        #[cfg(feature = "redis")] remote: Option<u64>,
+    ) -> Result<bool, Error<T>> {
         if name == ERROR {
             return self.emit_error(payload);
         }
@@ -396,6 +411,9 @@ impl<T> Inner<T> {
         }
         let list = Arc::clone(&entry.list);
         drop(state);
+        #[cfg(feature = "redis")]
+        crate::origin::marked(remote, || self.run(Key::Name(name), &list, &payload));
+        #[cfg(not(feature = "redis"))]
         self.run(Key::Name(name), &list, &payload);
         Ok(true)
     }
