@@ -310,17 +310,19 @@ where
             }
             Delivery::Streams => {
                 let mut conn = self.manager(self.block + self.timeout).await?;
-                let last_id = Reader::newest_id(&mut conn, &stream, self.timeout)
+                let start = Reader::info(&mut conn, &stream, self.timeout)
                     .await
                     .map_err(connect_error)?;
                 Receiving::Streams(Reader {
                     conn,
                     stream: stream.clone(),
-                    last_id,
+                    last_id: start.last_generated_id,
                     timeout: self.timeout,
                     block: self.block,
                     count: self.batch,
-                    reported_trim: None,
+                    added_at_start: start.entries_added,
+                    read: 0,
+                    reported_lost: 0,
                 })
             }
         };

@@ -102,13 +102,13 @@ pub enum Gap {
         /// The last missing sequence number.
         last: u64,
     },
-    /// Streams mode: entries after this bridge's position were trimmed (`MAXLEN`) or deleted
+    /// Streams mode: `lost` entries after this bridge's position were trimmed (`MAXLEN`)
     /// before it read them; it goes on from the oldest entry left.
     Trimmed {
         /// The id of the last entry this bridge had read.
         after: String,
-        /// The id of the newest entry removed from the stream.
-        removed_up_to: String,
+        /// How many entries were trimmed unread.
+        lost: u64,
     },
 }
 
@@ -118,7 +118,8 @@ impl Gap {
     pub fn missed(&self) -> Option<u64> {
         match self {
             Self::Missed { first, last, .. } => Some(last - first + 1),
-            Self::Disconnected | Self::Trimmed { .. } => None,
+            Self::Trimmed { lost, .. } => Some(*lost),
+            Self::Disconnected => None,
         }
     }
 }

@@ -92,12 +92,12 @@ where
                 return;
             }
         };
+        self.notices.counters.received();
         let inner = &self.emitter.inner;
         let (bridge, name) = (self.bridge, event.as_str());
         let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             inner.emit_marked(name, payload, Some(bridge))
         }));
-        self.notices.counters.received();
         if delivered.is_err() {
             self.notices.error(BridgeError::ListenerPanicked {
                 event: event.clone(),

@@ -7,8 +7,9 @@
 //!   per bridge, so an origin's numbers reach Redis in increasing order. An event refused by a
 //!   full queue still uses its number: receivers see the hole and report a
 //!   [`Gap::Missed`](super::Gap::Missed).
-//! - **Bounded.** The queue holds at most `capacity` events; the listener never waits (it runs
-//!   inside a synchronous `emit`). Overflow policy: the newest event is refused and reported.
+//! - **Bounded.** The queue holds at most `capacity` events, the batch being written included;
+//!   the listener never waits (it runs inside a synchronous `emit`). Overflow policy: the newest
+//!   event is refused and reported.
 //! - **At least once on the wire.** The writer takes up to a batch of events, sends them as
 //!   one pipeline and keeps the batch until Redis confirmed all of it; on an error or a timeout
 //!   it sends the same batch again, in the same order, after a backoff. Redis runs a
@@ -90,7 +91,7 @@ impl Outbox {
         }
         let seq = queue.next_seq;
         queue.next_seq += 1;
-        if queue.items.len() >= self.capacity {
+        if queue.items.len() + queue.in_flight >= self.capacity {
             return Err(Refused::Full);
         }
         queue.items.push_back(Outgoing {

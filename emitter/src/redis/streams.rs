@@ -4,16 +4,19 @@
 //! the last entry read, on a connection of its own (a blocking read would hold up every other
 //! command on a shared one).
 //!
-//! - `connect` reads the id of the stream's newest entry before it returns, so the bridge
-//!   receives every event added after `connect` returned, and none before.
+//! - `connect` reads the id of the stream's newest entry (`XINFO STREAM`'s
+//!   `last-generated-id`) before it returns, so the bridge receives every event added after
+//!   `connect` returned, and none before.
 //! - A failed or timed-out read (the connection was killed, Redis restarted) is retried with a
 //!   backoff from the same id: nothing is lost while the entries are still in the stream. The
 //!   bridge reports the failure once, and `"connected"` when a read succeeds again.
 //! - Trimming (`MAXLEN ~`, or `XDEL`) can remove entries before a slow or disconnected bridge
-//!   read them. Before the first read after a failure, and after a read that came back full
-//!   (the bridge is behind), it asks `XINFO STREAM` for the newest removed id
-//!   (`max-deleted-entry-id`, Redis 7); one past the bridge's position means entries were lost: a [`Gap::Trimmed`] is
-//!   reported, and the bridge goes on from the oldest entry left. Holes of origins it has heard
+//!   read them. Before the first read after a failure, after a read that came back full (the
+//!   bridge is behind) and after one that came back empty (idle, at most once per `block`), it
+//!   asks `XINFO STREAM` how many entries were ever added and which is the oldest left (Redis
+//!   7); from the entries it read since it started, it knows how many were trimmed unread, and
+//!   reports them as a [`Gap::Trimmed`]. It goes on from the oldest entry left. (An entry
+//!   deleted from the middle with `XDEL` is not counted: only trimming is.) Holes of origins it has heard
 //!   from are also reported per origin by the inbox.
 
 use std::time::Duration;
@@ -34,30 +37,40 @@ pub(crate) struct Reader {
     pub(crate) timeout: Duration,
     pub(crate) block: Duration,
     pub(crate) count: usize,
-    /// The newest removed id already reported, so that one trim is reported once.
-    pub(crate) reported_trim: Option<String>,
+    /// `entries-added` when the bridge started reading.
+    pub(crate) added_at_start: u64,
+    /// Entries read since.
+    pub(crate) read: u64,
+    /// Entries already reported lost.
+    pub(crate) reported_lost: u64,
 }
 
 impl Reader {
-    /// The id of the stream's newest entry (`0-0` if there is none).
-    pub(crate) async fn newest_id(
+    /// Where the stream stands now: `XINFO STREAM` (a stream that does not exist yet is
+    /// empty).
+    pub(crate) async fn info(
         conn: &mut ConnectionManager,
         stream: &str,
         timeout: Duration,
-    ) -> Result<String, BridgeError> {
-        let reply: Value = bounded(
-            "XREVRANGE",
+    ) -> Result<wire::StreamInfo, BridgeError> {
+        let info: Result<Value, _> = bounded(
+            "XINFO STREAM",
             timeout,
-            redis::cmd("XREVRANGE")
-                .arg(stream)
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(conn),
+            redis::cmd("XINFO").arg("STREAM").arg(stream).query_async(conn),
         )
-        .await?;
-        wire::last_id(&reply).map_err(BridgeError::Malformed)
+        .await;
+        match info {
+            Ok(info) => wire::stream_info(&info).ok_or(BridgeError::Malformed(
+                "XINFO STREAM has no entries-added: the Streams mode needs Redis 7",
+            )),
+            // The server answered with an error: the stream does not exist yet.
+            Err(BridgeError::Redis { source, .. })
+                if !(source.is_io_error() || source.is_connection_dropped()) =>
+            {
+                Ok(wire::StreamInfo::empty())
+            }
+            Err(error) => Err(error),
+        }
     }
 
     pub(crate) async fn run<T, C>(mut self, mut inbox: Inbox<T, C>)
@@ -77,8 +90,10 @@ impl Reader {
                         failures = 0;
                         inbox.notices.connected();
                     }
-                    // Behind: look for a trim before the next read.
-                    check_trim |= entries.len() >= self.count;
+                    // Behind (a full read), or idle (a read that timed out, or whose entries were
+                    // removed before it was served): look for a trim before the next read.
+                    check_trim |= entries.is_empty() || entries.len() >= self.count;
+                    self.read += entries.len() as u64;
                     for entry in &entries {
                         match entry.message() {
                             Ok(message) => inbox.accept(&message),
@@ -122,43 +137,30 @@ impl Reader {
 
     /// Reports a [`Gap::Trimmed`] if entries after the bridge's position were removed;
     /// `false` if Redis could not be asked (the check is then made again later).
+    ///
+    /// Entries added since the bridge started = entries it read + entries left after its
+    /// position + entries lost. Trimming removes the oldest entries, so when the oldest entry
+    /// left is past the bridge's position (or none is left), every entry left is after it.
     async fn check_trim<T, C>(&mut self, inbox: &Inbox<T, C>) -> bool
     where
         T: Send + 'static,
         C: Codec<T>,
     {
-        let info: Result<Value, _> = bounded(
-            "XINFO STREAM",
-            self.timeout,
-            redis::cmd("XINFO")
-                .arg("STREAM")
-                .arg(&self.stream)
-                .query_async(&mut self.conn),
-        )
-        .await;
-        let info = match info {
-            Ok(info) => info,
-            // The server answered with an error: no stream yet, so nothing removed either.
-            Err(BridgeError::Redis { source, .. })
-                if !(source.is_io_error() || source.is_connection_dropped()) =>
-            {
-                return true;
-            }
-            Err(_) => return false,
+        let Ok(info) = Self::info(&mut self.conn, &self.stream, self.timeout).await else {
+            return false;
         };
-        let Some(removed) = wire::max_deleted_id(&info) else {
+        if info.length > 0 && !wire::id_after(&info.first_id, &self.last_id) {
             return true;
-        };
-        let already = self
-            .reported_trim
-            .as_deref()
-            .is_some_and(|reported| !wire::id_after(&removed, reported));
-        if wire::id_after(&removed, &self.last_id) && !already {
+        }
+        let lost = info
+            .entries_added
+            .saturating_sub(self.added_at_start + self.read + info.length);
+        if lost > self.reported_lost {
             inbox.notices.gap(Gap::Trimmed {
                 after: self.last_id.clone(),
-                removed_up_to: removed.clone(),
+                lost: lost - self.reported_lost,
             });
-            self.reported_trim = Some(removed);
+            self.reported_lost = lost;
         }
         true
     }

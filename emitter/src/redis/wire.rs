@@ -157,31 +157,54 @@ pub(crate) fn read_reply(reply: Value) -> Result<Vec<Entry>, &'static str> {
     Ok(out)
 }
 
-/// The id of the newest entry in an `XREVRANGE key + - COUNT 1` reply (`0-0`: empty stream).
-pub(crate) fn last_id(reply: &Value) -> Result<String, &'static str> {
-    match reply {
-        Value::Array(entries) => match entries.first() {
-            None => Ok("0-0".to_string()),
-            Some(Value::Array(entry)) => entry.first().and_then(text).ok_or("no entry id"),
-            Some(_) => Err("an entry is not an [id, fields] pair"),
-        },
-        _ => Err("the reply is not a list"),
+/// What `XINFO STREAM` says about a stream (Redis 7 fields).
+#[derive(Debug, Default)]
+pub(crate) struct StreamInfo {
+    pub(crate) length: u64,
+    pub(crate) last_generated_id: String,
+    /// How many entries were ever added.
+    pub(crate) entries_added: u64,
+    /// The id of the oldest entry left (`0-0`: none).
+    pub(crate) first_id: String,
+}
+
+impl StreamInfo {
+    /// A stream that does not exist yet.
+    pub(crate) fn empty() -> Self {
+        Self {
+            last_generated_id: "0-0".to_string(),
+            first_id: "0-0".to_string(),
+            ..Self::default()
+        }
     }
 }
 
-/// `max-deleted-entry-id` from an `XINFO STREAM` reply (Redis 7): the newest id trimmed or
-/// deleted. `None` on an older server, or if the stream does not exist.
-pub(crate) fn max_deleted_id(reply: &Value) -> Option<String> {
-    let field = |name: &Value| text(name).as_deref() == Some("max-deleted-entry-id");
-    match reply {
+/// Reads an `XINFO STREAM` reply; `None` if a field is missing (a server older than Redis 7).
+pub(crate) fn stream_info(reply: &Value) -> Option<StreamInfo> {
+    let pairs: Vec<(&Value, &Value)> = match reply {
         Value::Array(items) => items
             .chunks(2)
-            .find(|pair| field(&pair[0]))
-            .and_then(|pair| pair.get(1))
-            .and_then(text),
-        Value::Map(items) => items.iter().find(|(k, _)| field(k)).and_then(|(_, v)| text(v)),
-        _ => None,
-    }
+            .filter_map(|pair| Some((pair.first()?, pair.get(1)?)))
+            .collect(),
+        Value::Map(items) => items.iter().map(|(k, v)| (k, v)).collect(),
+        _ => return None,
+    };
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| text(k).as_deref() == Some(name))
+            .map(|(_, v)| *v)
+    };
+    let number = |name: &str| match get(name)? {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        other => text(other)?.parse().ok(),
+    };
+    Some(StreamInfo {
+        length: number("length")?,
+        last_generated_id: get("last-generated-id").and_then(text)?,
+        entries_added: number("entries-added")?,
+        first_id: get("recorded-first-entry-id").and_then(text)?,
+    })
 }
 
 /// `a > b` for stream ids (`ms-seq`); an id that does not parse is never greater.
