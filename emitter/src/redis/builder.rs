@@ -288,7 +288,18 @@ where
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn connect(self, emitter: &Emitter<T>) -> Result<Bridge<T>, ConnectError>
+    pub fn connect(
+        self,
+        emitter: &Emitter<T>,
+    ) -> impl Future<Output = Result<Bridge<T>, ConnectError>> + Send + 'static + use<T, C>
+    where
+        T: Sync,
+    {
+        let emitter = emitter.clone();
+        self.connect_owned(emitter)
+    }
+
+    async fn connect_owned(self, emitter: Emitter<T>) -> Result<Bridge<T>, ConnectError>
     where
         T: Sync,
     {
@@ -385,7 +396,7 @@ where
             .collect();
         Ok(Bridge::new(
             origin,
-            emitter.clone(),
+            emitter,
             listeners,
             outbox,
             notices,

@@ -114,6 +114,10 @@ pub enum BridgeError {
         /// The timeout.
         after: Duration,
     },
+    /// Pub/sub: the server closed the subscription (`CLIENT KILL`, a restart, or the output
+    /// buffer limit of a slow reader); the bridge reported a gap and subscribes again.
+    #[error("the subscription was closed by the server (killed, restarted, or the reader was too slow for its output buffer limit)")]
+    SubscriptionClosed,
     /// A local listener panicked while a remote event was delivered; the bridge goes on with
     /// the next event (in a plain emit the panic would reach the caller, who is the bridge).
     #[error("a listener of {event:?} panicked on a remote event")]

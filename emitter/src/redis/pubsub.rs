@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::time::{MissedTickBehavior, interval, timeout};
+use tokio::time::{MissedTickBehavior, interval};
 
 use super::codec::Codec;
 use super::event::Gap;
@@ -55,8 +55,9 @@ impl Subscriber {
                 Some(pubsub) => pubsub,
                 None => self.resubscribe(&inbox).await,
             };
-            self.listen(pubsub, &mut inbox).await;
+            let why = self.listen(pubsub, &mut inbox).await;
             inbox.notices.gap(Gap::Disconnected);
+            inbox.notices.error(why);
         }
     }
 
@@ -83,8 +84,12 @@ impl Subscriber {
         }
     }
 
-    /// Hands messages to the inbox until the subscription is lost.
-    async fn listen<T, C>(&self, pubsub: redis::aio::PubSub, inbox: &mut Inbox<T, C>)
+    /// Hands messages to the inbox until the subscription is lost; returns why.
+    async fn listen<T, C>(
+        &self,
+        pubsub: redis::aio::PubSub,
+        inbox: &mut Inbox<T, C>,
+    ) -> BridgeError
     where
         T: Send + 'static,
         C: Codec<T>,
@@ -96,7 +101,9 @@ impl Subscriber {
         loop {
             tokio::select! {
                 message = stream.next() => {
-                    let Some(message) = message else { return };
+                    let Some(message) = message else {
+                        return BridgeError::SubscriptionClosed;
+                    };
                     match wire::unframe(message.get_payload_bytes()) {
                         Ok(message) => inbox.accept(&message),
                         Err(what) => inbox.notices.error(BridgeError::Malformed(what)),
@@ -104,9 +111,9 @@ impl Subscriber {
                 }
                 _ = heartbeat.tick() => {
                     // Subscribed, PING answers `["pong", ""]`: any reply will do.
-                    let ping = timeout(self.timeout, sink.ping::<redis::Value>()).await;
-                    if !matches!(ping, Ok(Ok(_))) {
-                        return;
+                    let ping = bounded("PING", self.timeout, sink.ping::<redis::Value>()).await;
+                    if let Err(error) = ping {
+                        return error;
                     }
                 }
             }
