@@ -106,7 +106,7 @@
 //! - `tracing` (off by default): max-listener warnings are also logged with `tracing::warn!`,
 //!   and unhandled async listener failures with `tracing::error!`. Without it, and without a
 //!   hook, both go to standard error as Node's do.
-//! - `redis` (off by default): [`redis::Bridge`](crate::redis::Bridge) carries named events between processes
+//! - `redis` (off by default): `redis::Bridge` carries named events between processes
 //!   through a Redis namespace, by pub/sub (at most once, gaps reported) or Streams (resumes
 //!   after a reconnect, once and in order per origin).
 //! - `serde` (off by default): `redis::JsonCodec`, any serde payload as JSON on the bridge.

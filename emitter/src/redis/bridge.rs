@@ -196,7 +196,10 @@ impl<T> fmt::Debug for Bridge<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Bridge")
             .field("origin", &self.origin)
-            .field("events", &self.listeners.iter().map(|(e, _)| e).collect::<Vec<_>>())
+            .field(
+                "events",
+                &self.listeners.iter().map(|(e, _)| e).collect::<Vec<_>>(),
+            )
             .field("queued", &self.queued())
             .field("stats", &self.stats())
             .finish_non_exhaustive()

@@ -395,13 +395,7 @@ where
             })
             .collect();
         Ok(Bridge::new(
-            origin,
-            emitter,
-            listeners,
-            outbox,
-            notices,
-            writer,
-            reader,
+            origin, emitter, listeners, outbox, notices, writer, reader,
         ))
     }
 }

@@ -26,7 +26,9 @@ pub enum ConnectError {
     #[error("no event to bridge: name at least one with `event`")]
     NoEvents,
     /// `"error"`, `"newListener"` and `"removeListener"` have rules of their own.
-    #[error("{event:?} cannot be bridged: it has rules of its own; bridge an ordinary event and emit \"error\" from its listener")]
+    #[error(
+        "{event:?} cannot be bridged: it has rules of its own; bridge an ordinary event and emit \"error\" from its listener"
+    )]
     ReservedEvent {
         /// The refused name.
         event: EventName,
@@ -87,11 +89,15 @@ pub enum BridgeError {
         source: CodecError,
     },
     /// A message in the namespace that no bridge of this version wrote; it was skipped.
-    #[error("a message in the namespace is not a bridge message ({0}); is another program using this namespace?")]
+    #[error(
+        "a message in the namespace is not a bridge message ({0}); is another program using this namespace?"
+    )]
     Malformed(&'static str),
     /// A local emit was not published: the outgoing queue was full (the overflow policy drops
     /// the newest). Local listeners got it; remote receivers will report a [`Gap::Missed`](super::Gap::Missed).
-    #[error("{event:?} was not published: the outgoing queue is full ({capacity} events); Redis is slow or down, or the queue is too small")]
+    #[error(
+        "{event:?} was not published: the outgoing queue is full ({capacity} events); Redis is slow or down, or the queue is too small"
+    )]
     QueueFull {
         /// The event.
         event: EventName,
@@ -116,7 +122,9 @@ pub enum BridgeError {
     },
     /// Pub/sub: the server closed the subscription (`CLIENT KILL`, a restart, or the output
     /// buffer limit of a slow reader); the bridge reported a gap and subscribes again.
-    #[error("the subscription was closed by the server (killed, restarted, or the reader was too slow for its output buffer limit)")]
+    #[error(
+        "the subscription was closed by the server (killed, restarted, or the reader was too slow for its output buffer limit)"
+    )]
     SubscriptionClosed,
     /// A local listener panicked while a remote event was delivered; the bridge goes on with
     /// the next event (in a plain emit the panic would reach the caller, who is the bridge).

@@ -22,10 +22,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::BridgeError;
 use super::codec::Codec;
 use super::event::{Gap, Notices};
 use super::wire::Message;
-use super::BridgeError;
 use crate::{Emitter, EventName};
 
 struct Seen {

@@ -198,7 +198,12 @@ impl Writer {
                 Delivery::PubSub => {
                     pipe.cmd("PUBLISH")
                         .arg(&self.channel)
-                        .arg(wire::frame(&self.origin, item.seq, &item.event, &item.payload))
+                        .arg(wire::frame(
+                            &self.origin,
+                            item.seq,
+                            &item.event,
+                            &item.payload,
+                        ))
                         .ignore();
                 }
                 Delivery::Streams => {

@@ -85,11 +85,7 @@ impl Subscriber {
     }
 
     /// Hands messages to the inbox until the subscription is lost; returns why.
-    async fn listen<T, C>(
-        &self,
-        pubsub: redis::aio::PubSub,
-        inbox: &mut Inbox<T, C>,
-    ) -> BridgeError
+    async fn listen<T, C>(&self, pubsub: redis::aio::PubSub, inbox: &mut Inbox<T, C>) -> BridgeError
     where
         T: Send + 'static,
         C: Codec<T>,

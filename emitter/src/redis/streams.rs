@@ -56,7 +56,10 @@ impl Reader {
         let info: Result<Value, _> = bounded(
             "XINFO STREAM",
             timeout,
-            redis::cmd("XINFO").arg("STREAM").arg(stream).query_async(conn),
+            redis::cmd("XINFO")
+                .arg("STREAM")
+                .arg(stream)
+                .query_async(conn),
         )
         .await;
         match info {

@@ -150,7 +150,11 @@ pub(crate) fn read_reply(reply: Value) -> Result<Vec<Entry>, &'static str> {
                 Some(Value::Map(fields)) => fields.into_iter().flat_map(|(k, v)| [k, v]).collect(),
                 _ => return Err("an entry's fields are not a list"),
             };
-            let id = entry.pop().as_ref().and_then(text).ok_or("an entry id is not text")?;
+            let id = entry
+                .pop()
+                .as_ref()
+                .and_then(text)
+                .ok_or("an entry id is not text")?;
             out.push(Entry { id, fields });
         }
     }
@@ -243,8 +247,14 @@ mod tests {
     #[test]
     fn a_foreign_or_cut_message_is_refused_with_the_reason() {
         assert_eq!(unframe(b"hello"), Err("no `nb1` tag"));
-        assert_eq!(unframe(b"nb1 ab 7 9 short"), Err("the event name is cut short"));
-        assert_eq!(unframe(b"nb1 ab x 1 e"), Err("the sequence number is not a number"));
+        assert_eq!(
+            unframe(b"nb1 ab 7 9 short"),
+            Err("the event name is cut short")
+        );
+        assert_eq!(
+            unframe(b"nb1 ab x 1 e"),
+            Err("the sequence number is not a number")
+        );
         assert_eq!(unframe(b"nb1 ab"), Err("no origin"));
     }
 

@@ -41,7 +41,9 @@ fn record(emitter: &Emitter<String>, event: &str) -> Arc<Mutex<Vec<String>>> {
 }
 
 async fn no_echo(delivery: Delivery, test: &str) {
-    let Some(url) = shared_redis(test) else { return };
+    let Some(url) = shared_redis(test) else {
+        return;
+    };
     let ns = namespace(test);
     let (a, b) = (Emitter::new(), Emitter::new());
     let bridge_a = bridge(&url, &ns, delivery, StrCodec, &a).await;
@@ -66,9 +68,17 @@ async fn no_echo(delivery: Delivery, test: &str) {
 
     bridge_a.flush(BOUND).await.unwrap();
     bridge_b.flush(BOUND).await.unwrap();
-    assert_eq!(*pings_at_b.lock().unwrap(), ["from b"], "b's ping ran b's listener once, locally");
+    assert_eq!(
+        *pings_at_b.lock().unwrap(),
+        ["from b"],
+        "b's ping ran b's listener once, locally"
+    );
     assert_eq!(*pings_at_a.lock().unwrap(), ["from b"]);
-    assert_eq!(bridge_a.stats().published, 1, "a published its marker only, never b's ping");
+    assert_eq!(
+        bridge_a.stats().published,
+        1,
+        "a published its marker only, never b's ping"
+    );
     assert_eq!(bridge_b.stats().published, 2);
     assert_eq!(bridge_a.stats().received, 2);
     assert_eq!(bridge_b.stats().received, 1);
@@ -86,7 +96,9 @@ async fn a_remote_event_arrives_once_and_is_never_echoed_streams() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_that_answers_a_remote_event_publishes_its_answer() {
-    let Some(url) = shared_redis("answer") else { return };
+    let Some(url) = shared_redis("answer") else {
+        return;
+    };
     let ns = namespace("answer");
     let (a, b) = (Emitter::new(), Emitter::new());
     let _bridge_a = bridge(&url, &ns, Delivery::PubSub, StrCodec, &a).await;
@@ -137,7 +149,9 @@ fn errors_of(bridge: &Bridge<String>) -> Arc<Mutex<Vec<String>>> {
 }
 
 async fn codec_errors(delivery: Delivery, test: &str) {
-    let Some(url) = shared_redis(test) else { return };
+    let Some(url) = shared_redis(test) else {
+        return;
+    };
     let ns = namespace(test);
     let (a, b) = (Emitter::new(), Emitter::new());
     let bridge_a = bridge(&url, &ns, delivery, Picky, &a).await;
@@ -151,8 +165,16 @@ async fn codec_errors(delivery: Delivery, test: &str) {
         b.emit("ping", payload.to_string()).unwrap();
     }
     let got = within(BOUND, "the good ping at a", arrived.next()).await;
-    assert_eq!(got.unwrap().unwrap(), "fine", "the bad ones were skipped, the next one came");
-    assert_eq!(*local.lock().unwrap(), ["poison", "unsendable", "fine"], "local listeners got all");
+    assert_eq!(
+        got.unwrap().unwrap(),
+        "fine",
+        "the bad ones were skipped, the next one came"
+    );
+    assert_eq!(
+        *local.lock().unwrap(),
+        ["poison", "unsendable", "fine"],
+        "local listeners got all"
+    );
     assert_eq!(
         *errors_b.lock().unwrap(),
         ["\"ping\" was not published: codec: unsendable payload"]
@@ -160,7 +182,8 @@ async fn codec_errors(delivery: Delivery, test: &str) {
     let errors_a = errors_a.lock().unwrap().clone();
     assert_eq!(errors_a.len(), 1, "{errors_a:?}");
     assert!(
-        errors_a[0].starts_with("\"ping\" from ") && errors_a[0].ends_with("(#1) was not emitted: codec: poisoned payload"),
+        errors_a[0].starts_with("\"ping\" from ")
+            && errors_a[0].ends_with("(#1) was not emitted: codec: poisoned payload"),
         "{errors_a:?}"
     );
     assert_eq!(bridge_b.stats().dropped, 1);
@@ -181,13 +204,17 @@ async fn a_payload_that_does_not_encode_or_decode_is_reported_and_the_next_goes_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_listener_is_reported_and_the_next_remote_event_is_delivered() {
-    let Some(url) = shared_redis("panicking") else { return };
+    let Some(url) = shared_redis("panicking") else {
+        return;
+    };
     let ns = namespace("panicking");
     let (a, b) = (Emitter::new(), Emitter::new());
     let bridge_a = bridge(&url, &ns, Delivery::Streams, StrCodec, &a).await;
     let _bridge_b = bridge(&url, &ns, Delivery::Streams, StrCodec, &b).await;
     let errors = errors_of(&bridge_a);
-    a.on("ping", |payload: &String| assert_ne!(payload, "boom", "a listener panics"));
+    a.on("ping", |payload: &String| {
+        assert_ne!(payload, "boom", "a listener panics")
+    });
     let mut arrived = a.subscribe("pong", 8).unwrap();
     b.emit("ping", "boom".to_string()).unwrap();
     b.emit("pong", "after".to_string()).unwrap();
@@ -234,12 +261,18 @@ async fn a_full_queue_refuses_the_newest_and_shutdown_reports_what_was_not_writt
         bridge.shutdown(Duration::from_millis(50)).await,
         Err(FlushError::TimedOut { unsent: 4 })
     );
-    assert_eq!(emitter.listener_count("ping"), 0, "shutdown removed the bridge's listener");
+    assert_eq!(
+        emitter.listener_count("ping"),
+        0,
+        "shutdown removed the bridge's listener"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_writes_what_is_queued() {
-    let Some(url) = shared_redis("shutdown") else { return };
+    let Some(url) = shared_redis("shutdown") else {
+        return;
+    };
     let ns = namespace("shutdown");
     let (a, b) = (Emitter::new(), Emitter::new());
     let _receiver = bridge(&url, &ns, Delivery::Streams, StrCodec, &a).await;
@@ -257,7 +290,9 @@ async fn shutdown_writes_what_is_queued() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_trimmed_before_they_were_read_are_reported_as_a_gap() {
-    let Some(url) = shared_redis("trimmed") else { return };
+    let Some(url) = shared_redis("trimmed") else {
+        return;
+    };
     let ns = namespace("trimmed");
     let emitter = Emitter::new();
     let bridge = bridge(&url, &ns, Delivery::Streams, StrCodec, &emitter).await;
@@ -301,14 +336,22 @@ async fn bad_options_are_refused_before_redis_is_contacted() {
     let client = || redis::Client::open("redis://127.0.0.1:1").unwrap();
     let emitter: Emitter<String> = Emitter::new();
     let refused = |r: Result<Bridge<String>, ConnectError>| r.unwrap_err().to_string();
-    let none = Bridge::builder(client(), "ns", StrCodec).connect(&emitter).await;
-    assert_eq!(refused(none), "no event to bridge: name at least one with `event`");
+    let none = Bridge::builder(client(), "ns", StrCodec)
+        .connect(&emitter)
+        .await;
+    assert_eq!(
+        refused(none),
+        "no event to bridge: name at least one with `event`"
+    );
     let meta = Bridge::builder(client(), "ns", StrCodec)
         .event("newListener")
         .connect(&emitter)
         .await;
     assert!(refused(meta).starts_with("\"newListener\" cannot be bridged"));
-    let empty = Bridge::builder(client(), "", StrCodec).event("a").connect(&emitter).await;
+    let empty = Bridge::builder(client(), "", StrCodec)
+        .event("a")
+        .connect(&emitter)
+        .await;
     assert!(matches!(empty, Err(ConnectError::EmptyNamespace)));
     let zero = Bridge::builder(client(), "ns", StrCodec)
         .event("a")
@@ -322,10 +365,17 @@ async fn bad_options_are_refused_before_redis_is_contacted() {
         .connect(&emitter)
         .await;
     assert!(
-        matches!(unreachable, Err(ConnectError::Redis(_) | ConnectError::Timeout(_))),
+        matches!(
+            unreachable,
+            Err(ConnectError::Redis(_) | ConnectError::Timeout(_))
+        ),
         "{unreachable:?}"
     );
-    assert_eq!(emitter.listener_count("a"), 0, "a failed connect leaves no listener");
+    assert_eq!(
+        emitter.listener_count("a"),
+        0,
+        "a failed connect leaves no listener"
+    );
 }
 
 #[test]

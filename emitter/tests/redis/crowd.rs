@@ -60,7 +60,13 @@ fn spawn_workers(
     let workers = (0..WORKERS)
         .map(|index| {
             let mut child = Command::new(&exe)
-                .args(["crowd::worker", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+                .args([
+                    "crowd::worker",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(
                     "NODEBOOK_BRIDGE_URL",
                     user_url(&server.url(), server.port, &user(index)),
@@ -152,7 +158,9 @@ fn parse_from(line: &str) -> (usize, From) {
 
 /// Runs the three workers through the phases; returns every worker's lines.
 fn run_crowd(server: &Server, mode: &str) -> Vec<Vec<String>> {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let ns = namespace(&format!("crowd-{mode}"));
     let (mut workers, rx) = spawn_workers(server, &ns, mode);
     let deadline = Instant::now() + BOUND;
@@ -168,7 +176,10 @@ fn run_crowd(server: &Server, mode: &str) -> Vec<Vec<String>> {
     workers.iter_mut().for_each(|w| w.send(&go));
     wait_for(&rx, deadline, &mut lines, "@a", WORKERS);
     let killed = kill_clients(&server.url(), &user(0));
-    assert_eq!(killed, 2, "worker 0's sending and receiving connections were killed");
+    assert_eq!(
+        killed, 2,
+        "worker 0's sending and receiving connections were killed"
+    );
     workers.iter_mut().for_each(|w| w.send("go"));
     wait_for(&rx, deadline, &mut lines, "@half", WORKERS);
     wait_for(&rx, deadline, &mut lines, "@reconnected", 1);
@@ -214,21 +225,38 @@ fn streams_three_processes_receive_every_event_once_in_order_across_a_client_kil
     };
     let by_worker = run_crowd(&server, "streams");
     for (index, lines) in by_worker.iter().enumerate() {
-        assert_eq!(field(lines, "@done", "own"), EVENTS, "worker {index}: its own events, locally");
+        assert_eq!(
+            field(lines, "@done", "own"),
+            EVENTS,
+            "worker {index}: its own events, locally"
+        );
         assert_eq!(field(lines, "@done", "dropped"), 0, "worker {index}");
-        assert_eq!(field(lines, "@done", "gaps"), 0, "worker {index}: nothing lost: {lines:?}");
+        assert_eq!(
+            field(lines, "@done", "gaps"),
+            0,
+            "worker {index}: nothing lost: {lines:?}"
+        );
         let froms = froms(lines);
         assert_eq!(froms.len(), WORKERS - 1, "worker {index}: {lines:?}");
         for (j, from) in froms {
             assert_eq!(
-                (from.received, from.repeats, from.disorder, from.missing.len()),
+                (
+                    from.received,
+                    from.repeats,
+                    from.disorder,
+                    from.missing.len()
+                ),
                 (EVENTS, 0, 0, 0),
                 "worker {index} from worker {j}: all, once, in order: {from:?}"
             );
         }
     }
     // The kill was felt and survived: worker 0 reconnected.
-    assert!(field(&by_worker[0], "@done", "reconnects") >= 1, "{:?}", by_worker[0]);
+    assert!(
+        field(&by_worker[0], "@done", "reconnects") >= 1,
+        "{:?}",
+        by_worker[0]
+    );
 }
 
 #[test]
@@ -240,7 +268,11 @@ fn pubsub_losses_happen_only_around_the_client_kill_and_each_is_reported_as_a_ga
     // What the kill cost worker 0, for the record (`--nocapture`).
     println!("worker 0: {:?}", by_worker[0]);
     for (index, lines) in by_worker.iter().enumerate() {
-        assert_eq!(field(lines, "@done", "own"), EVENTS, "worker {index}: its own events, locally");
+        assert_eq!(
+            field(lines, "@done", "own"),
+            EVENTS,
+            "worker {index}: its own events, locally"
+        );
         assert_eq!(field(lines, "@done", "dropped"), 0, "worker {index}");
         let disconnected = field(lines, "@done", "disconnected");
         for (j, from) in froms(lines) {
@@ -257,7 +289,10 @@ fn pubsub_losses_happen_only_around_the_client_kill_and_each_is_reported_as_a_ga
             }
             let last_received = (1..=EVENTS).rev().find(|n| !from.missing.contains(n));
             for seq in &from.missing {
-                let in_gap = from.missed_by_gap.iter().any(|(a, b)| (a..=b).contains(&seq));
+                let in_gap = from
+                    .missed_by_gap
+                    .iter()
+                    .any(|(a, b)| (a..=b).contains(&seq));
                 // A hole at the very end is revealed by no later message: only a disconnect
                 // after the kill's can explain it.
                 let tail = last_received.is_none_or(|last| *seq > last) && disconnected > 1;
@@ -271,14 +306,24 @@ fn pubsub_losses_happen_only_around_the_client_kill_and_each_is_reported_as_a_ga
                 );
             }
             let reported: u64 = from.missed_by_gap.iter().map(|(a, b)| b - a + 1).sum();
-            assert!(reported <= from.missing.len() as u64, "no gap without a loss: {from:?}");
+            assert!(
+                reported <= from.missing.len() as u64,
+                "no gap without a loss: {from:?}"
+            );
         }
         if index == 0 {
-            assert!(disconnected >= 1, "the kill is reported as a gap at once: {lines:?}");
+            assert!(
+                disconnected >= 1,
+                "the kill is reported as a gap at once: {lines:?}"
+            );
             assert!(field(lines, "@done", "reconnects") >= 1);
         } else {
             assert_eq!(disconnected, 0, "worker {index}: {lines:?}");
-            assert_eq!(field(lines, "@done", "gaps"), 0, "worker {index}: {lines:?}");
+            assert_eq!(
+                field(lines, "@done", "gaps"),
+                0,
+                "worker {index}: {lines:?}"
+            );
         }
     }
 }
@@ -295,7 +340,10 @@ struct Seen {
 }
 
 fn compact(values: impl Iterator<Item = (u64, u64)>) -> String {
-    values.map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>().join(",")
+    values
+        .map(|(a, b)| format!("{a}-{b}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A worker process (run by the tests above, not on its own).
@@ -328,8 +376,14 @@ async fn worker() {
         .expect("connected");
 
     // Payloads are `<worker> <n>`; n is also the bridge's sequence number (one emitting task).
-    let seen: Arc<Mutex<Vec<Seen>>> =
-        Arc::new(Mutex::new((0..WORKERS).map(|_| Seen { got: vec![false; EVENTS as usize + 1], ..Seen::default() }).collect()));
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::new(Mutex::new(
+        (0..WORKERS)
+            .map(|_| Seen {
+                got: vec![false; EVENTS as usize + 1],
+                ..Seen::default()
+            })
+            .collect(),
+    ));
     let changed = Arc::new(tokio::sync::Notify::new());
     {
         let (seen, changed) = (Arc::clone(&seen), Arc::clone(&changed));
@@ -356,25 +410,38 @@ async fn worker() {
     let disconnected = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (reconnected_tx, mut reconnected) = tokio::sync::mpsc::channel::<()>(4);
     {
-        let (seen, origins, disconnected) =
-            (Arc::clone(&seen), Arc::clone(&origins), Arc::clone(&disconnected));
-        bridge.events().on(BridgeEvent::GAP, move |event: &BridgeEvent| match event {
-            BridgeEvent::Gap(Gap::Missed { origin, first, last }) => {
-                let who = origins.lock().unwrap().iter().position(|o| **o == **origin);
-                let who = who.expect("a gap of a known origin");
-                seen.lock().unwrap()[who].gaps.push((*first, *last));
-            }
-            BridgeEvent::Gap(Gap::Disconnected) => {
-                disconnected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-            other => println!("@unexpected {other:?}"),
-        });
-        bridge.events().on(BridgeEvent::CONNECTED, move |_: &BridgeEvent| {
-            let _ = reconnected_tx.try_send(());
-        });
-        bridge.events().on(BridgeEvent::ERROR, |event: &BridgeEvent| {
-            eprintln!("worker: {event:?}");
-        });
+        let (seen, origins, disconnected) = (
+            Arc::clone(&seen),
+            Arc::clone(&origins),
+            Arc::clone(&disconnected),
+        );
+        bridge
+            .events()
+            .on(BridgeEvent::GAP, move |event: &BridgeEvent| match event {
+                BridgeEvent::Gap(Gap::Missed {
+                    origin,
+                    first,
+                    last,
+                }) => {
+                    let who = origins.lock().unwrap().iter().position(|o| **o == **origin);
+                    let who = who.expect("a gap of a known origin");
+                    seen.lock().unwrap()[who].gaps.push((*first, *last));
+                }
+                BridgeEvent::Gap(Gap::Disconnected) => {
+                    disconnected.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                other => println!("@unexpected {other:?}"),
+            });
+        bridge
+            .events()
+            .on(BridgeEvent::CONNECTED, move |_: &BridgeEvent| {
+                let _ = reconnected_tx.try_send(());
+            });
+        bridge
+            .events()
+            .on(BridgeEvent::ERROR, |event: &BridgeEvent| {
+                eprintln!("worker: {event:?}");
+            });
     }
 
     let stdin = Arc::new(Mutex::new(BufReader::new(std::io::stdin())));
@@ -436,7 +503,12 @@ async fn worker() {
         async move {
             loop {
                 let notified = changed.notified();
-                let done = seen.lock().unwrap().iter().enumerate().all(|(who, from)| who == index || from.got[EVENTS as usize]);
+                let done = seen
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .all(|(who, from)| who == index || from.got[EVENTS as usize]);
                 if done {
                     return;
                 }
@@ -446,13 +518,17 @@ async fn worker() {
     };
 
     emit_range(1..=FIRST).await;
-    tokio::time::timeout(BOUND, all_others_reached(FIRST)).await.expect("phase 1 received");
+    tokio::time::timeout(BOUND, all_others_reached(FIRST))
+        .await
+        .expect("phase 1 received");
     println!("@a");
     read_line().await; // the parent killed worker 0's connections
     emit_range(FIRST + 1..=HALF).await;
     println!("@half");
     if index == 0 {
-        tokio::time::timeout(BOUND, reconnected.recv()).await.expect("reconnected in time");
+        tokio::time::timeout(BOUND, reconnected.recv())
+            .await
+            .expect("reconnected in time");
         println!("@reconnected");
     }
     read_line().await;
@@ -460,8 +536,15 @@ async fn worker() {
     // Well inside the parent's bound. In pub/sub mode an extra disconnect (a heartbeat that
     // timed out on a starved machine) loses the tail for good; the report says so, and the
     // parent checks that a gap covers it.
-    let arrived = tokio::time::timeout(BOUND / 4, last_of_others()).await.is_ok();
-    assert!(arrived || delivery == Delivery::PubSub, "Streams lost the last events");
+    let arrived = tokio::time::timeout(BOUND / 4, last_of_others())
+        .await
+        .is_ok();
+    assert!(
+        arrived || delivery == Delivery::PubSub,
+        "Streams lost the last events"
+    );
+    let stats = bridge.stats();
+    bridge.shutdown(BOUND).await.expect("shut down");
     let seen = seen.lock().unwrap();
     for (who, from) in seen.iter().enumerate() {
         if who == index {
@@ -485,7 +568,6 @@ async fn worker() {
             compact(from.gaps.iter().copied()),
         );
     }
-    let stats = bridge.stats();
     println!(
         "@done own={} dropped={} gaps={} disconnected={} reconnects={}",
         own.load(std::sync::atomic::Ordering::SeqCst),
@@ -494,5 +576,4 @@ async fn worker() {
         disconnected.load(std::sync::atomic::Ordering::SeqCst),
         stats.reconnects,
     );
-    bridge.shutdown(BOUND).await.expect("shut down");
 }
