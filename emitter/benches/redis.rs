@@ -2,7 +2,8 @@
 //! one run (needs Redis on 127.0.0.1:6379; prints why and does nothing without it).
 //!
 //! Each iteration is a ping-pong between two parties with connections of their own (in one
-//! process, on a multi-thread runtime): A sends a 16-byte ping, B answers each ping with a pong,
+//! process; once on a current-thread runtime, where a hop between tasks is a queue push, and
+//! once on a two-thread runtime, where it may wake another thread): A sends a 16-byte ping, B answers each ping with a pong,
 //! A waits for the pong. So one iteration is two one-way trips through Redis.
 //!
 //! - `raw_pubsub`: A `PUBLISH`es on one channel through a `ConnectionManager` and reads the pong
@@ -157,46 +158,22 @@ fn latency(c: &mut Criterion) {
         println!("redis bench skipped: no Redis on 127.0.0.1:6379 ({why})");
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let multi = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let mut group = c.benchmark_group("redis_event_round_trip");
-
-    let raw_samples = Samples::default();
-    let party = Arc::new(tokio::sync::Mutex::new(rt.block_on(raw(&client))));
-    group.bench_function("raw_pubsub", |b| {
-        b.to_async(&rt).iter_custom(|iters| {
-            let (party, samples) = (Arc::clone(&party), Arc::clone(&raw_samples));
-            async move {
-                let mut party = party.lock().await;
-                let mut total = Duration::ZERO;
-                let mut local = Vec::new();
-                for _ in 0..iters {
-                    let began = Instant::now();
-                    party.round_trip().await;
-                    let took = began.elapsed();
-                    total += took;
-                    local.push(took);
-                }
-                samples.lock().unwrap().extend(local);
-                total
-            }
-        });
-    });
-
-    let mut rows = vec![("raw_pubsub", raw_samples)];
-    for (name, delivery) in [
-        ("bridge_pubsub", Delivery::PubSub),
-        ("bridge_streams", Delivery::Streams),
-    ] {
+    let mut rows = Vec::new();
+    for (flavor, rt) in [("current_thread", &current), ("multi_thread", &multi)] {
+        let mut group = c.benchmark_group(format!("redis_event_round_trip_{flavor}"));
         let samples = Samples::default();
-        let party = Arc::new(tokio::sync::Mutex::new(
-            rt.block_on(bridged(&client, delivery)),
-        ));
-        group.bench_function(name, |b| {
-            b.to_async(&rt).iter_custom(|iters| {
+        let party = Arc::new(tokio::sync::Mutex::new(rt.block_on(raw(&client))));
+        group.bench_function("raw_pubsub", |b| {
+            b.to_async(rt).iter_custom(|iters| {
                 let (party, samples) = (Arc::clone(&party), Arc::clone(&samples));
                 async move {
                     let mut party = party.lock().await;
@@ -214,9 +191,38 @@ fn latency(c: &mut Criterion) {
                 }
             });
         });
-        rows.push((name, samples));
+        rows.push((format!("{flavor}/raw_pubsub"), samples));
+        for (name, delivery) in [
+            ("bridge_pubsub", Delivery::PubSub),
+            ("bridge_streams", Delivery::Streams),
+        ] {
+            let samples = Samples::default();
+            let party = Arc::new(tokio::sync::Mutex::new(
+                rt.block_on(bridged(&client, delivery)),
+            ));
+            group.bench_function(name, |b| {
+                b.to_async(rt).iter_custom(|iters| {
+                    let (party, samples) = (Arc::clone(&party), Arc::clone(&samples));
+                    async move {
+                        let mut party = party.lock().await;
+                        let mut total = Duration::ZERO;
+                        let mut local = Vec::new();
+                        for _ in 0..iters {
+                            let began = Instant::now();
+                            party.round_trip().await;
+                            let took = began.elapsed();
+                            total += took;
+                            local.push(took);
+                        }
+                        samples.lock().unwrap().extend(local);
+                        total
+                    }
+                });
+            });
+            rows.push((format!("{flavor}/{name}"), samples));
+        }
+        group.finish();
     }
-    group.finish();
     for (name, samples) in &rows {
         percentiles(name, samples);
     }

@@ -386,3 +386,56 @@ fn a_bridge_error_says_what_to_do() {
     };
     assert!(error.to_string().contains("the queue is too small"));
 }
+
+#[test]
+fn the_bridge_and_its_connect_future_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send + 'static>(_: &T) {}
+    let emitter: Emitter<String> = Emitter::new();
+    let client = redis::Client::open("redis://127.0.0.1:1").unwrap();
+    let connecting = Bridge::builder(client, "ns", StrCodec)
+        .event("a")
+        .connect(&emitter);
+    send(&connecting);
+    drop(emitter); // the future owns what it needs
+    let _ = send_sync::<Bridge<String>>;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_dropped_half_way_leaves_no_listener_behind() {
+    let Some(url) = shared_redis("connect_dropped") else {
+        return;
+    };
+    let ns = namespace("connect_dropped");
+    let emitter: Emitter<String> = Emitter::new();
+    // Stop the connect after k polls, for every k until it completes by itself.
+    for polls in 0.. {
+        let connecting = Bridge::builder(redis::Client::open(url.as_str()).unwrap(), &ns, StrCodec)
+            .event("ping")
+            .delivery(Delivery::Streams)
+            .connect(&emitter);
+        let mut connecting = tokio_test::task::spawn(connecting);
+        let mut done = None;
+        for _ in 0..polls {
+            if let std::task::Poll::Ready(result) = connecting.poll() {
+                done = Some(result);
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if let Some(result) = done {
+            let bridge = result.expect("connected");
+            assert_eq!(emitter.listener_count("ping"), 1);
+            drop(bridge);
+            assert_eq!(
+                emitter.listener_count("ping"),
+                0,
+                "a dropped bridge removes its listener"
+            );
+            return;
+        }
+        drop(connecting);
+        assert_eq!(emitter.listener_count("ping"), 0, "after {polls} polls");
+        assert!(polls < 10_000, "connect never completed");
+    }
+}
