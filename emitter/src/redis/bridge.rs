@@ -31,6 +31,30 @@ use crate::{Emitter, EventName, ListenerId};
 ///
 /// Dropping the bridge stops it at once: its listeners are removed, its tasks end, and queued
 /// events are not sent; [`shutdown`](Self::shutdown) sends them first.
+///
+/// # Examples
+///
+/// ```no_run
+/// use nodebook_emitter::Emitter;
+/// use nodebook_emitter::redis::{Bridge, BridgeEvent, StrCodec};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let emitter: Emitter<String> = Emitter::new();
+/// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+/// let bridge = Bridge::builder(client, "jobs", StrCodec).event("done").connect(&emitter).await?;
+/// bridge.events().on(BridgeEvent::ERROR, |e: &BridgeEvent| eprintln!("bridge: {e:?}"));
+///
+/// for job in 0..100 {
+///     emitter.emit("done", format!("job {job}"))?;
+/// }
+/// bridge.flush(Duration::from_secs(1)).await?; // all 100 are in Redis
+/// assert_eq!(bridge.stats().published, 100);
+/// bridge.shutdown(Duration::from_secs(1)).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Bridge<T> {
     origin: String,
     emitter: Emitter<T>,
