@@ -4,12 +4,15 @@
 //! delivers from Redis (feature `redis`).
 //!
 //! A bridge publishes local emits through a listener of its own; a remote event that it emits
-//! locally must not go back to Redis (an echo). Every emit that runs listeners marks the thread
+//! locally must not go back to Redis (an echo). Every emit of a bridged emitter (one a bridge
+//! was ever connected to) that runs listeners marks the thread
 //! for the time its listeners run: with the delivering bridge's id, or with none for a plain
 //! emit, and puts the outer mark back afterwards (also when a listener panics). So a listener
 //! that reacts to a remote event by emitting a bridged event itself is published: its nested
-//! emit is local, whatever the order of listeners. Listeners run synchronously inside `emit`,
-//! with no `.await` in between, so a thread-local mark cannot leak into another task.
+//! emit is local, whatever the order of listeners. Emitters without a bridge skip the mark
+//! (their listeners never look at it), so they pay one relaxed load. Listeners run
+//! synchronously inside `emit`, with no `.await` in between, so a thread-local mark cannot
+//! leak into another task.
 
 use std::cell::Cell;
 

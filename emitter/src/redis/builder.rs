@@ -384,6 +384,7 @@ where
             Receiving::PubSub(subscriber, first) => tokio::spawn(subscriber.run(first, inbox)),
             Receiving::Streams(reader) => tokio::spawn(reader.run(inbox)),
         };
+        emitter.inner.mark_bridged();
         let listeners = self
             .events
             .iter()
