@@ -439,3 +439,87 @@ async fn a_connect_dropped_half_way_leaves_no_listener_behind() {
         assert!(polls < 10_000, "connect never completed");
     }
 }
+
+/// Adds an entry as a bridge named `origin` would.
+async fn xadd(conn: &mut redis::aio::MultiplexedConnection, stream: &str, origin: &str, seq: u64) {
+    let _: String = redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg("o")
+        .arg(origin)
+        .arg("s")
+        .arg(seq)
+        .arg("e")
+        .arg("ping")
+        .arg("p")
+        .arg(format!("{origin}#{seq}"))
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeats_on_the_wire_are_delivered_once_and_holes_are_reported_per_origin() {
+    let Some(url) = shared_redis("repeats") else {
+        return;
+    };
+    let ns = namespace("repeats");
+    let emitter = Emitter::new();
+    let bridge = bridge(&url, &ns, Delivery::Streams, StrCodec, &emitter).await;
+    let seen = record(&emitter, "ping");
+    let gaps = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&gaps);
+    bridge
+        .events()
+        .on(BridgeEvent::GAP, move |event: &BridgeEvent| {
+            if let BridgeEvent::Gap(gap) = event {
+                log.lock().unwrap().push(gap.clone());
+            }
+        });
+    let errors = errors_of(&bridge);
+    let mut arrived = emitter.subscribe("ping", 16).unwrap();
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = format!("{ns}:stream");
+    // Two writers whose retries repeat entries, one of which lost #4; and a foreign entry.
+    for (origin, seq) in [
+        ("x", 1),
+        ("y", 1),
+        ("x", 2),
+        ("x", 1),
+        ("x", 2),
+        ("y", 1),
+        ("x", 3),
+    ] {
+        xadd(&mut conn, &stream, origin, seq).await;
+    }
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("hello")
+        .arg("world")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    xadd(&mut conn, &stream, "x", 5).await;
+    for _ in 0..5 {
+        within(BOUND, "the distinct events", arrived.next()).await;
+    }
+    assert_eq!(*seen.lock().unwrap(), ["x#1", "y#1", "x#2", "x#3", "x#5"]);
+    assert_eq!(
+        *gaps.lock().unwrap(),
+        [Gap::Missed {
+            origin: "x".into(),
+            first: 4,
+            last: 4
+        }]
+    );
+    assert_eq!(bridge.stats().duplicates, 3);
+    assert_eq!(
+        *errors.lock().unwrap(),
+        [
+            "a message in the namespace is not a bridge message (no origin field); is another program using this namespace?"
+        ]
+    );
+}
