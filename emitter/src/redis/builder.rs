@@ -142,9 +142,10 @@ where
         self
     }
 
-    /// How many local events may wait to be written (default 1024). When it is full, the
-    /// newest event is not published and is reported as [`BridgeError::QueueFull`]; remote
-    /// receivers see the hole as a [`Gap::Missed`](super::Gap::Missed).
+    /// How many local events may wait to be written, the batch being written included (default
+    /// 1024). When it is full, the newest event is not published and is reported as
+    /// [`BridgeError::QueueFull`]; remote receivers see the hole as a
+    /// [`Gap::Missed`](super::Gap::Missed). [`Bridge::flush`] is the way to wait for room.
     #[must_use]
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
