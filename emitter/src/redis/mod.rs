@@ -11,7 +11,10 @@
 //! Two [`Delivery`] modes:
 //!
 //! - **Pub/sub** (the default): at most once, one hop, nothing stored in Redis. When the
-//!   subscription drops, the bridge reports a `"gap"` ([`Gap::Disconnected`]) at once and
+//!   subscription drops, the bridge reports a `"gap"` ([`Gap::Disconnected`]) as soon as it
+//!   finds out (at once when the server closes it, within
+//!   [`heartbeat`](BridgeBuilder::heartbeat) + [`timeout`](BridgeBuilder::timeout) when the
+//!   connection dies silently) and
 //!   resubscribes by itself; each hole that later messages reveal is reported too
 //!   ([`Gap::Missed`], per origin and sequence range).
 //! - **Streams**: entries in one stream per namespace, trimmed with `MAXLEN ~`. A bridge reads
@@ -29,7 +32,7 @@
 //! | this bridge's own event comes back from Redis | skipped (no echo) | skipped |
 //! | a listener reacts to a remote event by emitting a bridged event | published (it is a local emit) | the same |
 //! | a write to Redis fails or times out | the batch is sent again, in order; receivers drop repeats | the same |
-//! | the receiving connection drops (`CLIENT KILL`, restart) | `"gap"` at once; events published until `"connected"` are lost; holes reported per origin | resumes from its last id: nothing lost; `"connected"` |
+//! | the receiving connection drops (`CLIENT KILL`, restart) | `"gap"` (at once on a close, within heartbeat + timeout on a silent death); events published until `"connected"` are lost; holes reported per origin | resumes from its last id: nothing lost; `"connected"` |
 //! | entries trimmed before they were read | — | `"gap"` ([`Gap::Trimmed`]) |
 //! | the outgoing queue is full | the newest event is not published: `"error"` [`BridgeError::QueueFull`]; receivers see a hole ([`Gap::Missed`]) | the same |
 //! | a payload does not encode / decode | `"error"`, that event is skipped, the next goes through | the same |
