@@ -14,9 +14,8 @@
 //!   subscription drops, the bridge reports a `"gap"` ([`Gap::Disconnected`]) as soon as it
 //!   finds out (at once when the server closes it, within
 //!   [`heartbeat`](BridgeBuilder::heartbeat) + [`timeout`](BridgeBuilder::timeout) when the
-//!   connection dies silently) and
-//!   resubscribes by itself; each hole that later messages reveal is reported too
-//!   ([`Gap::Missed`], per origin and sequence range).
+//!   connection dies silently) and resubscribes by itself; each hole that later messages
+//!   reveal is reported too ([`Gap::Missed`], per origin and sequence range).
 //! - **Streams**: entries in one stream per namespace, trimmed with `MAXLEN ~`. A bridge reads
 //!   from the last entry it read, so a dropped connection loses nothing; repeats on the wire
 //!   (a write retried after a timeout) are dropped by sequence number, so listeners get each
