@@ -28,6 +28,9 @@ use crate::{Emitter, EventName, ListenerId};
 /// - **Remote events** are emitted by the bridge's receiving task, with the listeners running
 ///   on that task: keep them short, or hand work to a task of your own.
 /// - Removing the bridge's listener (`remove_all_listeners`) stops publishing that event.
+/// - Two bridges on one emitter (two namespaces) relay each other's remote events: a remote
+///   event delivered by one is a local emit for the other. Bridge each namespace's events on
+///   an emitter of their own if that is not wanted.
 ///
 /// Dropping the bridge stops it at once: its listeners are removed, its tasks end, and queued
 /// events are not sent; [`shutdown`](Self::shutdown) sends them first.
