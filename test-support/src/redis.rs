@@ -133,3 +133,46 @@ impl Drop for Server {
         self.kill();
     }
 }
+
+/// Kills every client connection of the ACL user `user` (`CLIENT KILL ID`); returns how many.
+pub fn kill_clients(url: &str, user: &str) -> usize {
+    let client = redis::Client::open(url).expect("url");
+    let mut conn = client.get_connection().expect("connect");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut conn)
+        .expect("CLIENT LIST");
+    let needle = format!(" user={user} ");
+    let ids: Vec<String> = list
+        .lines()
+        .filter(|line| format!("{line} ").contains(&needle))
+        .filter_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("id="))
+                .map(str::to_string)
+        })
+        .collect();
+    for id in &ids {
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(&mut conn)
+            .expect("CLIENT KILL");
+    }
+    ids.len()
+}
+
+/// Creates the ACL user `user` (any password, every command) on the server at `url`, and
+/// returns a URL that logs in as it: a test finds that user's connections, and only those.
+pub fn user_url(url: &str, port: u16, user: &str) -> String {
+    let client = redis::Client::open(url).expect("url");
+    let mut conn = client.get_connection().expect("connect");
+    let _: String = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(user)
+        .arg(&["on", "nopass", "~*", "&*", "+@all"])
+        .query(&mut conn)
+        .expect("ACL SETUSER");
+    format!("redis://{user}:any@127.0.0.1:{port}")
+}

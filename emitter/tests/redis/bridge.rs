@@ -10,7 +10,10 @@ use nodebook_emitter::redis::{
     StrCodec,
 };
 
-use crate::support::{Server, namespace, shared_redis, within};
+use nodebook_test_support::{
+    redis::{Server, namespace, shared_redis},
+    within,
+};
 
 const BOUND: Duration = Duration::from_secs(10);
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use nodebook_emitter::Emitter;
 use nodebook_emitter::redis::{Bridge, BridgeEvent, Delivery, Gap, StrCodec};
 
-use crate::support::{Server, kill_clients, namespace, user_url};
+use nodebook_test_support::redis::{Server, kill_clients, namespace, user_url};
 
 const WORKERS: usize = 3;
 const EVENTS: u64 = 10_000;

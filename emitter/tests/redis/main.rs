@@ -5,4 +5,3 @@
 
 mod bridge;
 mod crowd;
-mod support;

@@ -35,10 +35,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cap::Cap;
-use mimalloc::MiMalloc;
 use examples::{Flags, HttpClient, Service, ServiceConfig};
 use http_body_util::BodyExt;
 use hyper::Method;
+use mimalloc::MiMalloc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
