@@ -9,10 +9,10 @@
 //! - `raw_pubsub`: A `PUBLISH`es on one channel through a `ConnectionManager` and reads the pong
 //!   from an `aio::PubSub` of its own; B's task reads pings from its `aio::PubSub` and
 //!   `PUBLISH`es pongs through its own manager. The floor: what any bridge has to do.
-//! - `bridge_pubsub`: A emits `"ping"` on an emitter bridged in pub/sub mode and awaits
+//! - `emitter_bridge_pubsub`: A emits `"ping"` on an emitter bridged in pub/sub mode and awaits
 //!   `"pong"` through a subscription; B's listener of `"ping"` emits `"pong"` on its own
 //!   bridged emitter (a local emit inside a remote delivery, so published).
-//! - `bridge_streams`: the same in Streams mode (`XADD` and a blocked `XREAD`).
+//! - `emitter_bridge_streams`: the same in Streams mode (`XADD` and a blocked `XREAD`).
 //!
 //! Criterion reports the mean round trip; the bench also prints each round trip's p50 and p99
 //! (over every iteration measured), which is what the overhead target is about.
@@ -193,8 +193,8 @@ fn latency(c: &mut Criterion) {
         });
         rows.push((format!("{flavor}/raw_pubsub"), samples));
         for (name, delivery) in [
-            ("bridge_pubsub", Delivery::PubSub),
-            ("bridge_streams", Delivery::Streams),
+            ("emitter_bridge_pubsub", Delivery::PubSub),
+            ("emitter_bridge_streams", Delivery::Streams),
         ] {
             let samples = Samples::default();
             let party = Arc::new(tokio::sync::Mutex::new(
