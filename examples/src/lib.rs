@@ -151,7 +151,7 @@ pub use server::ShutdownReport;
 pub use service::{Service, ServiceConfig, status_of};
 pub use shutdown::{shutdown_signal, shutdown_signals};
 pub use source::ArticleSource;
-pub use sqlite::{DATABASE_FILE, SqliteDatabase};
+pub use sqlite::{DATABASE_FILE, SqliteDatabase, WAL_LIMIT};
 pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
 pub use store_stats::{CacheCounters, EventCounters, LimiterStats, RedisCounters, StoreStats};
 pub use telemetry::install_log_subscriber;

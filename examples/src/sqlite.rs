@@ -6,7 +6,11 @@
 //! pool. The pool holds at most `connections` idle connections; a query that finds it empty opens
 //! one more (this only happens when the caller does not cap concurrency itself, since the service
 //! puts a `Bagpipe` with `limit = connections` in front). The database runs in WAL mode so that
-//! readers do not wait for the writer. Seeding happens in one transaction, only when the table is
+//! readers do not wait for the writer. Under a steady stream of readers the log would never be
+//! reset (each checkpoint finds a reader still on it) and would grow without end, a gigabyte a
+//! minute with large rows; so a write that leaves the log past its limit
+//! ([`SqliteDatabase::set_wal_limit`], [`WAL_LIMIT`] by default) checkpoints it with `TRUNCATE`,
+//! which waits for the readers of the old log (up to the busy timeout) and empties the file. Seeding happens in one transaction, only when the table is
 //! empty, so a restart keeps every update.
 
 use std::path::{Path, PathBuf};
@@ -20,6 +24,9 @@ use crate::{ARTICLE_COUNT, Article, ArticleSource, ArticleUpdate, Error};
 
 /// The file name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "articles.sqlite3";
+
+/// How large the write-ahead log may grow before a write empties it, by default (64 MiB).
+pub const WAL_LIMIT: u64 = 64 << 20;
 
 /// An SQLite database of articles and imports in a data directory, shared by clones.
 ///
@@ -48,6 +55,9 @@ pub struct SqliteDatabase {
 
 struct Inner {
     path: PathBuf,
+    /// The write-ahead log beside the database file.
+    wal: PathBuf,
+    wal_limit: AtomicU64,
     connections: usize,
     idle: Mutex<Vec<Connection>>,
     queries: AtomicU64,
@@ -99,6 +109,8 @@ impl SqliteDatabase {
             create_and_seed(&mut first)?;
             Ok(Self {
                 inner: Arc::new(Inner {
+                    wal: dir.join(format!("{DATABASE_FILE}-wal")),
+                    wal_limit: AtomicU64::new(WAL_LIMIT),
                     path,
                     connections,
                     idle: Mutex::new(vec![first]),
@@ -108,6 +120,57 @@ impl SqliteDatabase {
         })
         .await
         .map_err(|_| Error::WorkerGone)?
+    }
+
+    /// Sets how large the write-ahead log may grow before a write empties it ([`WAL_LIMIT`]
+    /// by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = examples::SqliteDatabase::open(dir.path(), 2).await?;
+    /// db.set_wal_limit(8 << 20);
+    /// assert_eq!(db.wal_limit(), 8 << 20);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_wal_limit(&self, bytes: u64) {
+        self.inner.wal_limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// How large the write-ahead log may grow before a write empties it.
+    #[must_use]
+    pub fn wal_limit(&self) -> u64 {
+        self.inner.wal_limit.load(Ordering::Relaxed)
+    }
+
+    /// The size of the write-ahead log file now (0 when there is none).
+    #[must_use]
+    pub fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(&self.inner.wal).map_or(0, |meta| meta.len())
+    }
+
+    /// Runs `work`, a write, then empties the write-ahead log if the write left it past its
+    /// limit. A checkpoint that cannot finish within the busy timeout (a reader held the old
+    /// log that long) leaves it for the next write.
+    async fn write<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let db = self.clone();
+        self.with_connection(move |conn| {
+            let answer = work(conn)?;
+            if db.wal_bytes() > db.wal_limit() {
+                let _busy: i64 =
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+            }
+            Ok(answer)
+        })
+        .await
     }
 
     /// The database file.
@@ -170,7 +233,7 @@ impl SqliteDatabase {
     /// ```
     pub async fn store_import(&self, charset: &str, text: String) -> Result<i64, Error> {
         let charset = charset.to_owned();
-        self.with_connection(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "INSERT INTO imports (charset, text) VALUES (?1, ?2)",
                 params![charset, text],
@@ -290,7 +353,7 @@ impl ArticleSource for SqliteDatabase {
 
     async fn put_article(&self, id: u64, update: ArticleUpdate) -> Result<Article, Error> {
         let key = storable_id(id)?;
-        self.with_connection(move |conn| {
+        self.write(move |conn| {
             Ok(conn.query_row(
                 "INSERT INTO articles (id, title, body, version) VALUES (?1, ?2, ?3, 1) \
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, body = excluded.body, \
