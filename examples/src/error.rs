@@ -67,6 +67,15 @@ pub enum Error {
         /// The deadline that passed.
         timeout: std::time::Duration,
     },
+    /// The global limit (replicas with `--redis`) could not reach Redis and its outage policy
+    /// is to refuse (`--redis-outage closed`). Retry later.
+    #[error(
+        "database limit unavailable: Redis does not answer ({cause}) and the outage policy refuses calls meanwhile"
+    )]
+    LimitUnavailable {
+        /// Redis's last error.
+        cause: String,
+    },
     /// The limiter or the cache failed in a way the caller cannot fix (closed, panicked, cancelled).
     #[error("{what} failed: {reason}")]
     Internal {

@@ -91,8 +91,14 @@
 //! ([`PostgresDatabase`]) instead of SQLite, so that replicas share them;
 //! [`ServiceConfig::redis_url`] (`--redis`) makes the article cache the cache's Redis tier
 //! ([`ArticleStore::clustered`], [`Cluster`]): one query per cold article across every replica,
-//! and a write invalidates the article on all of them. The limiter and the event stream stay
-//! per replica.
+//! and a write invalidates the article on all of them. The database limiter becomes one limit
+//! across the replicas ([`Limiter::Global`]: `--connections L` means L calls at once on the
+//! database from every replica together), with an outage policy for when Redis does not answer
+//! ([`LimitOutage`], `--redis-outage`). The event stream stays per replica.
+//!
+//! [`QueryProbe`] (`--db-latency`, `--query-log`) adds a latency to each database call and
+//! logs its interval, so that the `cluster` binary can measure how many calls ran at once
+//! across the replicas without asking the limiter it checks.
 
 //! # From the book to the toolkit
 //!
@@ -120,9 +126,11 @@ mod database;
 mod error;
 mod files;
 mod handlers;
+mod limiter;
 mod load;
 mod mock;
 mod postgres;
+mod query_probe;
 mod server;
 mod service;
 mod shutdown;
@@ -144,14 +152,18 @@ pub use files::{
     BadFileName, MAX_FILE_NAME, POEM, Unservable, check_file_name, files_dir, open_served_file,
     seed_files,
 };
+pub use limiter::{GlobalLimit, GlobalLimitSettings, LimitOutage, Limiter};
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT, LoadPlan, LoadReport};
 pub use mock::MockDatabase;
 pub use postgres::PostgresDatabase;
+pub use query_probe::{QueryProbe, peak_concurrency, read_query_log};
 pub use server::ShutdownReport;
 pub use service::{Service, ServiceConfig, status_of};
 pub use shutdown::{shutdown_signal, shutdown_signals};
 pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase};
 pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
-pub use store_stats::{CacheCounters, EventCounters, LimiterStats, RedisCounters, StoreStats};
+pub use store_stats::{
+    CacheCounters, EventCounters, GlobalLimitStats, LimiterStats, RedisCounters, StoreStats,
+};
 pub use telemetry::install_log_subscriber;

@@ -18,6 +18,10 @@
 //! leak warning fires only when listeners really pile up beyond anything the store allows.
 //! Warnings go to `tracing` and are counted in [`EventCounters::leak_warnings`].
 //!
+//! In a [`clustered`](ArticleStore::clustered) store the `Bagpipe` is bagpipe's global limit
+//! in Redis instead (`RedisBagpipe`, see the `limiter` module): the same options, counted
+//! across every replica.
+//!
 //! A write (create or replace) goes through the same `Bagpipe`, then invalidates the key (a
 //! cached absence included, so a created row is seen at once), then emits
 //! `article.updated`. The order matters: a read whose load started before the write read the
@@ -33,14 +37,15 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use futures::{Stream, StreamExt};
-use nodebook_bagpipe::Bagpipe;
 use nodebook_cache::LimitableMap;
 
 use crate::article_cache::ArticleCache;
+use crate::limiter::GlobalLimit;
 use nodebook_emitter::Emitter;
 
 use crate::{
-    Article, ArticleSource, ArticleUpdate, Cluster, Error, EventCounters, LimiterStats, StoreStats,
+    Article, ArticleSource, ArticleUpdate, Cluster, Error, EventCounters, Limiter, QueryProbe,
+    StoreStats,
 };
 
 /// The event name under which [`ArticleStore::update`] announces a new row.
@@ -137,7 +142,8 @@ impl Default for StoreConfig {
 pub struct ArticleStore<S> {
     db: S,
     cache: Arc<ArticleCache>,
-    pipe: Bagpipe,
+    pipe: Limiter,
+    probe: QueryProbe,
     events: Emitter<Article>,
     updates: Arc<AtomicU64>,
     subscribers: Arc<Semaphore>,
@@ -151,6 +157,7 @@ impl<S: Clone> Clone for ArticleStore<S> {
             db: self.db.clone(),
             cache: Arc::clone(&self.cache),
             pipe: self.pipe.clone(),
+            probe: self.probe.clone(),
             events: self.events.clone(),
             updates: Arc::clone(&self.updates),
             subscribers: Arc::clone(&self.subscribers),
@@ -193,13 +200,18 @@ impl<S: ArticleSource> ArticleStore<S> {
 
     /// Like [`new`](Self::new), for one replica of several: the cache is the cache's Redis
     /// tier in `cluster` (one query per cold article across every replica sharing the
-    /// namespace, and a write invalidates the article on every replica). Must be called inside
-    /// a tokio runtime.
+    /// namespace, and a write invalidates the article on every replica), and the limiter is
+    /// bagpipe's global limit named `{namespace}:db` (at most
+    /// [`StoreConfig::connections`] calls at once across every replica, with the cluster's
+    /// [`GlobalLimitSettings`](crate::GlobalLimitSettings)). Must be called inside a tokio
+    /// runtime.
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new). Redis is not contacted here: until it answers, the cache serves
-    /// this replica alone (see [`StoreStats::redis`]).
+    /// As [`new`](Self::new), and [`Error::Internal`] when the global limit refuses its
+    /// settings. Redis is not contacted here: until it answers, the cache serves this replica
+    /// alone (see [`StoreStats::redis`]) and the limit follows its outage policy (see
+    /// [`StoreStats::global_limit`]).
     ///
     /// # Examples
     ///
@@ -226,14 +238,17 @@ impl<S: ArticleSource> ArticleStore<S> {
             Some(cluster) => ArticleCache::redis(&config, cluster)?,
             None => ArticleCache::local(&config)?,
         };
-        // The limiter and the event hub are this process's alone for now: with a cluster they
-        // become bagpipe's global limit and the emitter's Redis bridge.
-        let pipe = Bagpipe::builder(config.connections)
-            .queue_length(config.queue_length)
-            .refuse(true)
-            .timeout(config.query_timeout)
-            .queue_timeout(config.queue_timeout)
-            .build();
+        let pipe = match cluster {
+            Some(cluster) => Limiter::Global(GlobalLimit::new(
+                cluster.client().clone(),
+                format!("{}:db", cluster.namespace()),
+                &config,
+                cluster.limit(),
+            )?),
+            None => Limiter::in_process(&config),
+        };
+        // The event hub is this process's alone for now: with a cluster it becomes the
+        // emitter's Redis bridge.
         let events = Emitter::new();
         // Each subscription is one `article.updated` listener and one `error` listener.
         events.set_max_listeners(
@@ -256,6 +271,7 @@ impl<S: ArticleSource> ArticleStore<S> {
             db,
             cache: Arc::new(cache),
             pipe,
+            probe: QueryProbe::default(),
             events,
             updates: Arc::new(AtomicU64::new(0)),
             subscribers: Arc::new(Semaphore::new(
@@ -295,11 +311,11 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// ```
     pub async fn get(&self, id: u64) -> Result<Article, Error> {
         let db = self.db.clone();
-        let pipe = self.pipe.clone();
+        let (pipe, probe) = (self.pipe.clone(), self.probe.clone());
         let loaded = self
             .cache
             .get_or_load(id, move || async move {
-                pipe.run(db.article(id)).await.map_err(limiter_error)?
+                pipe.run(probe.around(db.article(id))).await
             })
             .await;
         match loaded {
@@ -379,7 +395,7 @@ impl<S: ArticleSource> ArticleStore<S> {
     where
         F: Future<Output = Result<T, Error>>,
     {
-        self.pipe.run(work).await.map_err(limiter_error)?
+        self.pipe.run(self.probe.around(work)).await
     }
 
     /// A stream of every row that [`update`](Self::update) writes from now on, holding at most
@@ -455,7 +471,8 @@ impl<S: ArticleSource> ArticleStore<S> {
         &self.events
     }
 
-    /// The limiter in front of the database.
+    /// The limiter in front of the database: this process's `Bagpipe`, or the global limit of
+    /// a [`clustered`](Self::clustered) store.
     ///
     /// # Examples
     ///
@@ -467,8 +484,33 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// # Ok::<(), examples::Error>(())
     /// ```
     #[must_use]
-    pub fn limiter(&self) -> &Bagpipe {
+    pub fn limiter(&self) -> &Limiter {
         &self.pipe
+    }
+
+    /// Runs every database call through `probe` (an added latency, a log of the calls'
+    /// intervals), inside the limiter's slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, QueryProbe, StoreConfig};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Duration::ZERO), StoreConfig::default())?
+    ///     .probed(QueryProbe::default().latency(Duration::from_millis(30)));
+    /// let asked = tokio::time::Instant::now();
+    /// store.get(1).await?;
+    /// assert_eq!(asked.elapsed(), Duration::from_millis(30));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn probed(mut self, probe: QueryProbe) -> Self {
+        self.probe = probe;
+        self
     }
 
     /// The cache of articles (`Some(row)`, or `None` for an id known to be absent) when it is
@@ -541,21 +583,11 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// ```
     #[must_use]
     pub fn stats(&self) -> StoreStats {
-        let pipe = self.pipe.stats();
+        let (limiter, global_limit) = self.pipe.stats();
         let (cache, redis) = self.cache.counters(self.config.cache_limit);
         StoreStats {
-            limiter: LimiterStats {
-                limit: self.pipe.limit(),
-                queue_length: self.pipe.queue_length(),
-                active: self.pipe.active(),
-                queued: self.pipe.queued(),
-                admitted: pipe.admitted,
-                refused: pipe.refused,
-                queue_timeouts: pipe.queue_timeouts,
-                timeouts: pipe.timeouts,
-                outdated: pipe.outdated,
-                completed: pipe.completed,
-            },
+            limiter,
+            global_limit,
             cache,
             redis,
             events: EventCounters {
@@ -570,27 +602,5 @@ impl<S: ArticleSource> ArticleStore<S> {
                 leak_warnings: self.leak_warnings.load(Ordering::Relaxed),
             },
         }
-    }
-}
-
-fn limiter_error(err: nodebook_bagpipe::Error) -> Error {
-    match err {
-        nodebook_bagpipe::Error::TooMuchAsyncCall {
-            limit,
-            queue_length,
-            queued,
-        } => Error::Overloaded {
-            limit,
-            queue_length,
-            queued,
-        },
-        nodebook_bagpipe::Error::Timeout { timeout } => Error::DatabaseTimeout { timeout },
-        nodebook_bagpipe::Error::QueueTimeout { queue_timeout } => Error::DatabaseTimeout {
-            timeout: queue_timeout,
-        },
-        other => Error::Internal {
-            what: "the limiter",
-            reason: other.to_string(),
-        },
     }
 }

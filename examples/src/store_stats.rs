@@ -18,6 +18,9 @@ pub struct StoreStats {
     pub events: EventCounters,
     /// The cache's Redis tier, when the store has one.
     pub redis: Option<RedisCounters>,
+    /// The global limit across replicas, when the store has one ([`limiter`](Self::limiter)
+    /// then counts this replica's calls under it).
+    pub global_limit: Option<GlobalLimitStats>,
 }
 
 /// The limiter's live state and counters (bagpipe's `limit`, `active`, `queue.length`, and
@@ -133,4 +136,31 @@ pub struct RedisCounters {
     pub reconnects: u64,
     /// Invalidations received from other replicas.
     pub invalidations_received: u64,
+}
+
+/// The global limit's state as this replica sees it (`GET /stats` under `global_limit`).
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GlobalLimitStats {
+    /// Whether permits come from Redis now; `false` while the outage policy decides.
+    pub connected: bool,
+    /// The outage policy: `closed`, `open` or `fallback`.
+    pub outage: &'static str,
+    /// The calls this replica may run while Redis is away, under `fallback`.
+    pub fallback_limit: Option<usize>,
+    /// How long a permit stays counted without renewal, in milliseconds.
+    pub lease_ms: u64,
+    /// Permits of the global limit this replica holds now.
+    pub held: usize,
+    /// Permits found to have outlived their lease (`lease_lost` events).
+    pub lease_lost: u64,
+    /// Calls refused because Redis did not answer and the policy is `closed`.
+    pub unavailable: u64,
+    /// Permits granted by the `fallback` policy while Redis was away.
+    pub fallback_grants: u64,
+    /// Permits granted by the `open` policy while Redis was away.
+    pub open_grants: u64,
 }
