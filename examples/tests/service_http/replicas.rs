@@ -1,19 +1,45 @@
 //! `service` processes as replicas under one database limit counted in Redis: the limit holds
-//! across them, and a Redis outage follows the chosen policy.
+//! across them, a Redis outage follows the chosen policy, and a replica killed under load
+//! loses no acknowledged write while its permits come back within a lease.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use examples::{HttpClient, LimitOutage, peak_concurrency, read_query_log};
-use hyper::StatusCode;
+use hyper::{Method, StatusCode};
 
 use crate::cluster::{get_json, ready, shared_redis};
 use crate::json;
 use crate::postgres::Schema;
-use crate::process::spawn_service_at;
+use crate::process::{ServiceProcess, spawn_service_at};
+
+/// A failure bound, never a delay the tests wait out.
+const BOUND: Duration = Duration::from_secs(30);
 
 fn namespace(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("nbtest:{test}:{}:{nanos}", std::process::id())
+}
+
+/// The slots of the global limit that Redis counts now: holders whose lease has not ended on
+/// the server's clock (an ended one is removed by the next script any replica runs).
+async fn held_in_redis(redis: &str, namespace: &str) -> u64 {
+    let client = redis::Client::open(redis).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let script = redis::Script::new(
+        "local t = redis.call('TIME') \
+         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+         return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')",
+    );
+    script
+        .key(format!("bagpipe:{{{namespace}:db}}:holders"))
+        .invoke_async(&mut conn)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -139,4 +165,230 @@ async fn with_redis_away_the_limit_follows_the_outage_policy() {
     assert_eq!(stats["global_limit"]["unavailable"], 1);
     fallback.shut_down().await;
     closed.shut_down().await;
+}
+
+/// Acknowledged writes: the highest version a 2xx answer gave for each id.
+#[derive(Default, Clone)]
+struct Acknowledged(Arc<Mutex<HashMap<u64, u64>>>);
+
+impl Acknowledged {
+    fn record(&self, id: u64, version: u64) {
+        let mut map = self.0.lock().unwrap();
+        let seen = map.entry(id).or_default();
+        *seen = (*seen).max(version);
+    }
+
+    fn all(&self) -> Vec<(u64, u64)> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect()
+    }
+}
+
+/// PUTs to `id` on `url` until `stop`, recording each acknowledged version; ends at the first
+/// request without an answer (its replica was killed) and returns the answers it got.
+async fn write_until(
+    client: HttpClient,
+    url: String,
+    id: u64,
+    acked: Acknowledged,
+    stop: Arc<AtomicBool>,
+) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let body = format!(r#"{{"title":"write {}","body":"b"}}"#, statuses.len());
+        let target = format!("{url}/articles/{id}");
+        let sent = client.send(Method::PUT, &target, body.into());
+        let Ok(Ok(answer)) = tokio::time::timeout(BOUND, sent).await else {
+            break;
+        };
+        if answer.status.is_success() {
+            acked.record(id, json(&answer)["version"].as_u64().unwrap());
+        }
+        statuses.push(answer.status);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_permits_return() {
+    let test = "kill_replica";
+    let Some(redis) = shared_redis(test).await else {
+        return;
+    };
+    let Some(schema) = Schema::create(test).await else {
+        return;
+    };
+    let namespace = namespace(test);
+    let lease = Duration::from_secs(2);
+    let flags = [
+        "--database-url",
+        &schema.url,
+        "--redis",
+        &redis,
+        "--redis-namespace",
+        &namespace,
+        "--connections",
+        "4",
+        "--replicas-expected",
+        "3",
+        "--global-lease",
+        "2s",
+        "--db-latency",
+        "20ms",
+        // Waiting out a dead replica's lease must not time out.
+        "--queue-timeout",
+        "20s",
+        "--query-timeout",
+        "20s",
+    ];
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut replicas: Vec<ServiceProcess> = Vec::new();
+    for dir in &dirs {
+        replicas.push(spawn_service_at(dir.path(), 1024, &flags, "warn").await);
+    }
+    let client = HttpClient::new();
+    for replica in &replicas {
+        ready(&client, replica).await;
+    }
+    let (victim, survivors) = (&replicas[0], &replicas[1..]);
+    // Warm articles 1..=20 on the survivors: their reads need no permit from here on.
+    for replica in survivors {
+        for id in 1..=20 {
+            get_json(&client, &format!("{}/articles/{id}", replica.url)).await;
+        }
+    }
+
+    // The survivors serve cached reads throughout; the victim writes with more writers than
+    // the limit, so it holds every permit it can.
+    let stop_reads = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = survivors
+        .iter()
+        .map(|replica| {
+            let (client, url, stop) = (client.clone(), replica.url.clone(), stop_reads.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let id = statuses.len() % 20 + 1;
+                    let target = format!("{url}/articles/{id}");
+                    let got = tokio::time::timeout(BOUND, client.get(&target));
+                    statuses.push(got.await.map_or(StatusCode::GATEWAY_TIMEOUT, |a| {
+                        a.map_or(StatusCode::BAD_GATEWAY, |a| a.status)
+                    }));
+                }
+                statuses
+            })
+        })
+        .collect();
+    let acked = Acknowledged::default();
+    let stop_victim = Arc::new(AtomicBool::new(false));
+    let victim_writers: Vec<_> = (0..12)
+        .map(|n| {
+            let url = victim.url.clone();
+            tokio::spawn(write_until(
+                client.clone(),
+                url,
+                5000 + n,
+                acked.clone(),
+                stop_victim.clone(),
+            ))
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let stats = get_json(&client, &format!("{}/stats", victim.url)).await;
+        if stats["global_limit"]["held"].as_u64().unwrap() >= 1 && acked.all().len() >= 6 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the victim never held a permit: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    victim.signal("KILL").await;
+    let killed = tokio::time::Instant::now();
+    let held_at_kill = held_in_redis(&redis, &namespace).await;
+    for writer in victim_writers {
+        writer.await.unwrap();
+    }
+
+    // Nobody else holds a permit, so what Redis counts is the dead replica's, until its
+    // leases end.
+    assert!(
+        held_at_kill >= 1,
+        "the victim's permits are counted at first"
+    );
+    let returned = loop {
+        if held_in_redis(&redis, &namespace).await == 0 {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < BOUND,
+            "the dead replica's permits never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        returned <= lease + Duration::from_secs(1),
+        "the dead replica's permits came back after {returned:?}, more than a lease (2 s) + 1 s"
+    );
+
+    // The survivors use the whole limit again: writes and cold reads, all answered.
+    let stop_writes = Arc::new(AtomicBool::new(false));
+    let survivor_writers: Vec<_> = (0..8)
+        .map(|n| {
+            let url = survivors[(n % 2) as usize].url.clone();
+            tokio::spawn(write_until(
+                client.clone(),
+                url,
+                6000 + n,
+                acked.clone(),
+                stop_writes.clone(),
+            ))
+        })
+        .collect();
+    for id in 100..140 {
+        let replica = &survivors[id % 2];
+        get_json(&client, &format!("{}/articles/{id}", replica.url)).await;
+    }
+    stop_writes.store(true, Ordering::Relaxed);
+    stop_reads.store(true, Ordering::Relaxed);
+    for writer in survivor_writers {
+        let statuses = writer.await.unwrap();
+        assert!(!statuses.is_empty());
+        assert!(statuses.iter().all(StatusCode::is_success), "{statuses:?}");
+    }
+    for reader in readers {
+        let statuses = reader.await.unwrap();
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::OK),
+            "a survivor failed a read: {statuses:?}"
+        );
+    }
+
+    // Every acknowledged write is there, at its version or later, on every survivor.
+    let written = acked.all();
+    assert!(written.len() >= 6 + 8, "{written:?}");
+    for replica in survivors {
+        for (id, version) in &written {
+            let row = get_json(&client, &format!("{}/articles/{id}", replica.url)).await;
+            assert!(
+                row["version"].as_u64().unwrap() >= *version,
+                "article {id}: acknowledged version {version}, {} serves {row}",
+                replica.url
+            );
+        }
+        let stats = get_json(&client, &format!("{}/stats", replica.url)).await;
+        assert_eq!(stats["global_limit"]["lease_lost"], 0, "{stats}");
+    }
+    for replica in survivors {
+        replica.signal("TERM").await;
+    }
+    drop(replicas);
+    schema.drop_all().await;
 }
