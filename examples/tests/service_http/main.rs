@@ -15,7 +15,8 @@
 //!   article across both, a write on one seen on the other.
 //! - `replicas`: the database limit shared by replicas through Redis: never more calls at once
 //!   than the limit across them, the outage policies, and a replica killed under load (no
-//!   acknowledged write lost, its permits back within a lease).
+//!   acknowledged write lost, its permits back within a lease), and the `cluster` binary's
+//!   checks.
 
 mod backends;
 mod cluster;

@@ -392,3 +392,50 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_permits
     drop(replicas);
     schema.drop_all().await;
 }
+
+#[tokio::test]
+async fn the_cluster_binary_checks_one_query_per_cold_article_and_the_global_limit() {
+    let test = "cluster_binary";
+    let redis_server = tokio::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .await;
+    if redis_server.is_err() {
+        assert!(
+            std::env::var("NODEBOOK_REQUIRE_REDIS").as_deref() != Ok("1"),
+            "{test}: redis-server is not on PATH, and NODEBOOK_REQUIRE_REDIS=1 forbids skipping"
+        );
+        eprintln!("skipped {test}: redis-server is not on PATH");
+        return;
+    }
+    // Only to learn whether PostgreSQL answers (or to skip); the binary makes its own schema.
+    let Some(schema) = Schema::create(test).await else {
+        return;
+    };
+    schema.drop_all().await;
+
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_cluster"))
+        .args(["--articles", "60", "--writes", "12", "--connections", "3"])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(BOUND, run)
+        .await
+        .expect("the cluster run ends")
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+
+    assert_eq!(output.status.code(), Some(0), "{printed}");
+    for line in [
+        "ok    one database query per cold article in total: 60 queries for 60 articles",
+        "ok    at most the global limit of 3 database calls at once across the replicas",
+        "ok    every request answered: 0 of 180 reads failed, 0 of 12 writes failed",
+    ] {
+        assert!(printed.contains(line), "{line:?} missing in\n{printed}");
+    }
+    let total = printed
+        .lines()
+        .find(|line| line.starts_with("total"))
+        .unwrap_or_else(|| panic!("no total line in\n{printed}"));
+    assert!(total.contains("1.00"), "{total}");
+}

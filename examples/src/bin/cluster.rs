@@ -1,0 +1,517 @@
+//! The service as replicas: starts a private `redis-server`, a fresh PostgreSQL schema and
+//! three `service` processes sharing both, runs the load generator across them, and prints per
+//! replica and in total what the shared parts promise, checking each:
+//!
+//! - one database query per cold article in total, however many replicas are asked for it;
+//! - at most `--connections` database calls at once across every replica (the global limit),
+//!   measured from the calls' own logged intervals (`--query-log`), not from the limiter;
+//! - every request and write answered.
+//!
+//! ```text
+//! cargo build -p examples --bin service --bin cluster && cargo run -p examples --bin cluster
+//! ```
+//!
+//! It runs the `service` binary found next to its own, so build both (as above). Exit status:
+//! 0 when every check holds, 1 when one fails, 2 for bad arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use examples::{Flags, HttpClient, LoadPlan, LoadReport, peak_concurrency, read_query_log};
+use hyper::{Method, StatusCode};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const USAGE: &str = "usage: cluster [flags]
+  --database-url  PostgreSQL to use; a fresh schema is made in it and dropped at the end
+                  (default postgres://postgres@127.0.0.1:5432/test)
+  --replicas      service processes to start (default 3)
+  --connections   the global database limit, shared by every replica (default 4)
+  --db-latency    added to each database call, so the limit is reached (default 20ms)
+  --articles      cold articles to read, each asked of every replica (default 200)
+  --writes        PUTs spread over the replicas after the reads (default 30)
+  --concurrency   requests in flight at once across the replicas (default 64)
+Needs redis-server on PATH and the service binary next to this one
+(cargo build -p examples --bin service --bin cluster).";
+
+const KNOWN: [&str; 7] = [
+    "--database-url",
+    "--replicas",
+    "--connections",
+    "--db-latency",
+    "--articles",
+    "--writes",
+    "--concurrency",
+];
+
+/// How long anything the cluster waits for (a start, a readiness, a stop) may take.
+const BOUND: Duration = Duration::from_secs(30);
+
+struct Settings {
+    database_url: String,
+    replicas: usize,
+    connections: usize,
+    db_latency: Duration,
+    articles: usize,
+    writes: usize,
+    concurrency: usize,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Flags::parse(std::env::args().skip(1), &KNOWN) {
+        Ok(flags) if flags.help() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(flags) => settings(&flags),
+        Err(err) => Err(err),
+    };
+    let settings = match settings {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("cluster: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&settings).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("cluster: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(flags: &Flags) -> Result<Settings, examples::Error> {
+    let at_least_one = |name: &str, default: usize| -> Result<usize, examples::Error> {
+        match flags.value::<usize>(name)? {
+            Some(0) => Err(examples::Error::Argument {
+                name: name.to_owned(),
+                reason: "must be at least 1".to_owned(),
+            }),
+            other => Ok(other.unwrap_or(default)),
+        }
+    };
+    Ok(Settings {
+        database_url: flags
+            .value("--database-url")?
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+        replicas: at_least_one("--replicas", 3)?,
+        connections: at_least_one("--connections", 4)?,
+        db_latency: flags
+            .duration("--db-latency")?
+            .unwrap_or(Duration::from_millis(20)),
+        articles: at_least_one("--articles", 200)?.min(examples::ARTICLE_COUNT as usize),
+        writes: flags.value("--writes")?.unwrap_or(30),
+        concurrency: at_least_one("--concurrency", 64)?,
+    })
+}
+
+/// Sets everything up, runs, and takes everything down again whatever happened.
+async fn run(settings: &Settings) -> Result<bool, String> {
+    let service = std::env::current_exe()
+        .map_err(|err| format!("cannot find this binary's folder: {err}"))?
+        .with_file_name("service");
+    if !service.exists() {
+        return Err(format!(
+            "no service binary at {}: build it first (cargo build -p examples --bin service)",
+            service.display()
+        ));
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let run_name = format!("nbcluster_{}_{nanos}", std::process::id());
+    let work = std::env::temp_dir().join(&run_name);
+    std::fs::create_dir_all(&work)
+        .map_err(|err| format!("cannot create {}: {err}", work.display()))?;
+    let mut redis = RedisServer::start().await?;
+    let outcome = match Schema::create(&settings.database_url, &run_name).await {
+        Ok(schema) => {
+            let outcome = with_backends(settings, &service, &work, &redis, &schema).await;
+            if let Err(err) = schema.drop_all().await {
+                eprintln!("cluster: {err}");
+            }
+            outcome
+        }
+        Err(err) => Err(err),
+    };
+    redis.stop().await;
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
+}
+
+async fn with_backends(
+    settings: &Settings,
+    service: &Path,
+    work: &Path,
+    redis: &RedisServer,
+    schema: &Schema,
+) -> Result<bool, String> {
+    println!(
+        "cluster: redis-server on {}, PostgreSQL schema {} at {}, {} replicas, global limit {}, \
+         {:?} added to each database call",
+        redis.url,
+        schema.name,
+        schema.shown,
+        settings.replicas,
+        settings.connections,
+        settings.db_latency
+    );
+    let mut replicas = Vec::new();
+    for n in 1..=settings.replicas {
+        let dir = work.join(format!("r{n}"));
+        let replica = Replica::start(service, &dir, n, settings, redis, schema).await;
+        // Kept even when the start failed, so those already running are stopped below.
+        match replica {
+            Ok(replica) => replicas.push(replica),
+            Err(err) => {
+                stop_all(&mut replicas).await;
+                return Err(err);
+            }
+        }
+    }
+    let outcome = measure(settings, &replicas).await;
+    stop_all(&mut replicas).await;
+    outcome
+}
+
+async fn stop_all(replicas: &mut [Replica]) {
+    for replica in replicas {
+        replica.stop().await;
+    }
+}
+
+/// Loads the replicas and prints the figures; `Ok(false)` when a check failed.
+async fn measure(settings: &Settings, replicas: &[Replica]) -> Result<bool, String> {
+    let client = HttpClient::new();
+    for replica in replicas {
+        replica.ready(&client).await?;
+    }
+    let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    let before = queries(&client, replicas).await?;
+    let paths = (1..=settings.articles)
+        .map(|id| format!("/articles/{id}"))
+        .collect();
+    let report = LoadPlan::new(&urls[0])
+        .replicas(urls.clone())
+        .paths(paths)
+        .requests(settings.articles * replicas.len())
+        .concurrency(settings.concurrency)
+        .progress(true)
+        .run()
+        .await;
+    let after = queries(&client, replicas).await?;
+    let writes = write(&client, &urls, settings.writes).await;
+
+    let mut all_intervals = Vec::new();
+    println!();
+    println!("replica  url                        queries  per cold article  peak db calls");
+    let mut total_queries = 0;
+    for (n, replica) in replicas.iter().enumerate() {
+        let intervals = read_query_log(&replica.query_log).map_err(|err| err.to_string())?;
+        let queries = after[n].saturating_sub(before[n]);
+        total_queries += queries;
+        println!(
+            "r{:<7} {:<26} {:>7}  {:>16.2}  {:>13}",
+            n + 1,
+            replica.url,
+            queries,
+            ratio(queries, settings.articles),
+            peak_concurrency(&intervals)
+        );
+        all_intervals.extend(intervals);
+    }
+    let peak = peak_concurrency(&all_intervals);
+    println!(
+        "total    {:<26} {:>7}  {:>16.2}  {:>13}  (global limit {}, {} calls logged)",
+        "",
+        total_queries,
+        ratio(total_queries, settings.articles),
+        peak,
+        settings.connections,
+        all_intervals.len()
+    );
+    println!();
+    println!("load across the replicas:\n{report}");
+    println!(
+        "writes        {} of {} PUTs answered 2xx",
+        writes.acknowledged, settings.writes
+    );
+    println!();
+    Ok(checks(
+        settings,
+        &report,
+        &writes,
+        total_queries as usize,
+        peak,
+    ))
+}
+
+fn ratio(queries: u64, articles: usize) -> f64 {
+    queries as f64 / articles as f64
+}
+
+/// Prints each check; true when all hold.
+fn checks(
+    settings: &Settings,
+    report: &LoadReport,
+    writes: &Writes,
+    queries: usize,
+    peak: usize,
+) -> bool {
+    let results = [
+        (
+            queries == settings.articles,
+            format!(
+                "one database query per cold article in total: {queries} queries for {} articles",
+                settings.articles
+            ),
+        ),
+        (
+            peak <= settings.connections,
+            format!(
+                "at most the global limit of {} database calls at once across the replicas: peak {peak}",
+                settings.connections
+            ),
+        ),
+        (
+            report.failed() == 0 && writes.acknowledged == settings.writes,
+            format!(
+                "every request answered: {} of {} reads failed, {} of {} writes failed",
+                report.failed(),
+                report.requests,
+                settings.writes - writes.acknowledged,
+                settings.writes
+            ),
+        ),
+    ];
+    println!("checks:");
+    for (held, what) in &results {
+        println!("  {}  {what}", if *held { "ok  " } else { "FAIL" });
+    }
+    results.iter().all(|(held, _)| *held)
+}
+
+/// Each replica's article reads so far, from `GET /stats`.
+async fn queries(client: &HttpClient, replicas: &[Replica]) -> Result<Vec<u64>, String> {
+    let mut all = Vec::new();
+    for replica in replicas {
+        let url = format!("{}/stats", replica.url);
+        let answer = client.get(&url).await.map_err(|err| err.to_string())?;
+        let stats: serde_json::Value = serde_json::from_slice(&answer.body)
+            .map_err(|err| format!("{url} answered no JSON: {err}"))?;
+        let count = stats["database"]["queries"]
+            .as_u64()
+            .ok_or_else(|| format!("{url} has no database.queries: {stats}"))?;
+        all.push(count);
+    }
+    Ok(all)
+}
+
+struct Writes {
+    acknowledged: usize,
+}
+
+/// `count` PUTs at once, each to its own article, spread over the replicas in turn.
+async fn write(client: &HttpClient, urls: &[String], count: usize) -> Writes {
+    let puts = (0..count).map(|n| {
+        let url = format!("{}/articles/{}", urls[n % urls.len()], n + 1);
+        let body = format!(r#"{{"title":"cluster write {n}","body":"written on replica {}"}}"#, n % urls.len() + 1);
+        let client = client.clone();
+        async move {
+            let sent = client.send(Method::PUT, &url, body.into());
+            matches!(tokio::time::timeout(BOUND, sent).await, Ok(Ok(answer)) if answer.status.is_success())
+        }
+    });
+    let answered = futures::future::join_all(puts).await;
+    Writes {
+        acknowledged: answered.into_iter().filter(|ok| *ok).count(),
+    }
+}
+
+/// One `service` process.
+struct Replica {
+    child: Child,
+    url: String,
+    query_log: PathBuf,
+}
+
+impl Replica {
+    async fn start(
+        service: &Path,
+        dir: &Path,
+        n: usize,
+        settings: &Settings,
+        redis: &RedisServer,
+        schema: &Schema,
+    ) -> Result<Self, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
+        let query_log = dir.join("queries.log");
+        let mut child = Command::new(service)
+            .args(["--port", "0", "--data-dir"])
+            .arg(dir)
+            .args(["--database-url", &schema.url, "--redis", &redis.url])
+            .args(["--redis-namespace", &schema.name])
+            .args(["--connections", &settings.connections.to_string()])
+            .args(["--replicas-expected", &settings.replicas.to_string()])
+            .args([
+                "--db-latency",
+                &format!("{}ms", settings.db_latency.as_millis()),
+            ])
+            .arg("--query-log")
+            .arg(&query_log)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|err| format!("cannot start {}: {err}", service.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+        let first = tokio::time::timeout(BOUND, stdout.next_line()).await;
+        let Ok(Ok(Some(first))) = first else {
+            return Err(format!("replica r{n} did not start within {BOUND:?}"));
+        };
+        let url = first
+            .strip_prefix("serving ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .ok_or_else(|| format!("replica r{n} printed {first:?} instead of its address"))?
+            .to_owned();
+        // Keep reading stdout so the replica never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+        Ok(Self {
+            child,
+            url,
+            query_log,
+        })
+    }
+
+    /// Waits until `/readyz` answers 200: the database, the cache's Redis tier and the
+    /// global limit all reachable.
+    async fn ready(&self, client: &HttpClient) -> Result<(), String> {
+        let url = format!("{}/readyz", self.url);
+        let deadline = tokio::time::Instant::now() + BOUND;
+        loop {
+            let answer = client.get(&url).await.map_err(|err| err.to_string())?;
+            if answer.status == StatusCode::OK {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("{} not ready: {}", self.url, answer.text()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within the bound.
+    async fn stop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(BOUND, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// A `redis-server` of the cluster's own, without persistence, on a free port.
+struct RedisServer {
+    child: Child,
+    url: String,
+}
+
+impl RedisServer {
+    async fn start() -> Result<Self, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|err| format!("no free port: {err}"))?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|err| format!("cannot start redis-server (is it on PATH?): {err}"))?;
+        let url = format!("redis://127.0.0.1:{port}");
+        let server = Self { child, url };
+        let client = redis::Client::open(server.url.as_str()).map_err(|err| err.to_string())?;
+        let deadline = tokio::time::Instant::now() + BOUND;
+        loop {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return Ok(server);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("redis-server on port {port} never answered"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A schema of the run's own in the given database, and the URL whose connections use it.
+struct Schema {
+    admin: tokio_postgres::Client,
+    name: String,
+    url: String,
+    shown: String,
+}
+
+impl Schema {
+    async fn create(base_url: &str, name: &str) -> Result<Self, String> {
+        let connecting = tokio_postgres::connect(base_url, tokio_postgres::NoTls);
+        let (admin, connection) = tokio::time::timeout(Duration::from_secs(5), connecting)
+            .await
+            .map_err(|_| format!("PostgreSQL at {base_url} did not answer within 5 s"))?
+            .map_err(|err| format!("cannot connect to PostgreSQL at {base_url}: {err}"))?;
+        tokio::spawn(connection);
+        admin
+            .batch_execute(&format!("CREATE SCHEMA \"{name}\""))
+            .await
+            .map_err(|err| format!("cannot create schema {name}: {err}"))?;
+        let separator = if base_url.contains('?') { '&' } else { '?' };
+        let url = format!("{base_url}{separator}options=-c%20search_path%3D{name}");
+        // Without credentials or options, for the report.
+        let without_query = base_url.split('?').next().unwrap_or(base_url);
+        let shown = match (
+            without_query.split_once("://"),
+            without_query.rsplit_once('@'),
+        ) {
+            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
+            _ => without_query.to_owned(),
+        };
+        Ok(Self {
+            admin,
+            name: name.to_owned(),
+            url,
+            shown,
+        })
+    }
+
+    async fn drop_all(&self) -> Result<(), String> {
+        self.admin
+            .batch_execute(&format!("DROP SCHEMA \"{}\" CASCADE", self.name))
+            .await
+            .map_err(|err| format!("cannot drop schema {}: {err}", self.name))
+    }
+}
