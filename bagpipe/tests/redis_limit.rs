@@ -5,15 +5,16 @@
 //! Redis killed and restarted in `redis_outage.rs`.
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
 use nodebook_bagpipe::redis::{BuildError, GrantedBy, Health, RedisBagpipe};
 use nodebook_bagpipe::{Error, Event};
-use support::{namespace, shared_redis, within};
+use nodebook_test_support::{
+    redis::{namespace, shared_redis},
+    within,
+};
 
 const BOUND: Duration = Duration::from_secs(10);
 

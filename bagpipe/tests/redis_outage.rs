@@ -4,8 +4,6 @@
 //! is counted twice.
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +11,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use nodebook_bagpipe::redis::{GrantedBy, Health, OutagePolicy, RedisBagpipe, RedisPermit};
 use nodebook_bagpipe::{Error, Event};
-use support::{Server, within};
+use nodebook_test_support::{redis::Server, within};
 
 const BOUND: Duration = Duration::from_secs(10);
 

@@ -9,8 +9,6 @@
 //! ended, inside its permit, to its process's log file; the parent merges the logs afterwards.
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -18,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nodebook_bagpipe::Error;
 use nodebook_bagpipe::redis::{GrantedBy, Health, RedisBagpipe};
-use support::{namespace, shared_redis};
+use nodebook_test_support::redis::{namespace, shared_redis};
 
 const BOUND: Duration = Duration::from_secs(120);
 

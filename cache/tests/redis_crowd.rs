@@ -5,8 +5,6 @@
 //! orders them with a barrier on their stdin (`go`), not with sleeps.
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
@@ -15,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nodebook_cache::redis::{Health, RedisCache, StrCodec};
-use support::{namespace, shared_redis};
+use nodebook_test_support::redis::{namespace, shared_redis};
 
 const BOUND: Duration = Duration::from_secs(60);
 

@@ -4,8 +4,6 @@
 //! separate processes; the crowd across real processes is in `redis_crowd.rs`.
 #![cfg(feature = "redis")]
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +11,10 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use nodebook_cache::Error;
 use nodebook_cache::redis::{BuildError, Health, Reach, RedisCache, StrCodec};
-use support::{Server, namespace, shared_redis, within};
+use nodebook_test_support::{
+    redis::{Server, namespace, shared_redis},
+    within,
+};
 use tokio::sync::oneshot;
 
 type Cache = RedisCache<String, StrCodec>;

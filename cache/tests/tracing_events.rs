@@ -3,48 +3,10 @@
 //! trace level.
 #![cfg(feature = "tracing")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nodebook_cache::LimitableMap;
-
-/// Everything the subscriber writes, for the test to read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Installs a subscriber writing here at `level`, for this thread, until the guard drops.
-    fn install(&self, level: tracing::Level) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_max_level(level)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn count(&self, text: &str) -> usize {
-        let text_seen = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text_seen.lines().filter(|line| line.contains(text)).count()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
+use nodebook_test_support::Captured;
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn loads_failures_and_negative_hits_are_debug_events() {

@@ -106,6 +106,10 @@
 //! - `tracing` (off by default): max-listener warnings are also logged with `tracing::warn!`,
 //!   and unhandled async listener failures with `tracing::error!`. Without it, and without a
 //!   hook, both go to standard error as Node's do.
+//! - `redis` (off by default): `redis::Bridge` carries named events between processes
+//!   through a Redis namespace, by pub/sub (at most once, gaps reported) or Streams (resumes
+//!   after a reconnect, once and in order per origin).
+//! - `serde` (off by default): `redis::JsonCodec`, any serde payload as JSON on the bridge.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
@@ -121,6 +125,11 @@ mod meta;
 mod monitor;
 mod name;
 mod once;
+#[cfg(feature = "redis")]
+mod origin;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod registry;
 mod rejection;
 mod subscribe;

@@ -130,6 +130,9 @@ pub(crate) enum Target {
 
 pub(crate) struct Inner<T> {
     state: Mutex<State<T>>,
+    /// A Redis bridge was connected to this emitter: its emits mark the thread (`origin.rs`).
+    #[cfg(feature = "redis")]
+    bridged: AtomicBool,
 }
 
 impl<T> Inner<T> {
@@ -145,7 +148,16 @@ impl<T> Inner<T> {
                 rejection_hook: None,
                 hubs: NameTable::new(),
             }),
+            #[cfg(feature = "redis")]
+            bridged: AtomicBool::new(false),
         }
+    }
+
+    /// Makes this emitter's emits mark the thread for the echo check; set before a bridge adds
+    /// its listeners, never cleared.
+    #[cfg(feature = "redis")]
+    pub(crate) fn mark_bridged(&self) {
+        self.bridged.store(true, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -373,6 +385,21 @@ impl<T> Inner<T> {
     /// Node's `emit(name, payload)`.
     #[inline]
     pub(crate) fn emit(&self, name: &str, payload: T) -> Result<bool, Error<T>> {
+        #[cfg(feature = "redis")]
+        return self.emit_marked(name, payload, None);
+        #[cfg(not(feature = "redis"))]
+        self.emit_marked(name, payload)
+    }
+
+    /// An emit whose listeners see which bridge delivers it (`remote`; `None` for a local emit):
+    /// see `origin.rs`.
+    #[inline]
+    pub(crate) fn emit_marked(
+        &self,
+        name: &str,
+        payload: T,
+        #[cfg(feature = "redis")] remote: Option<u64>,
+    ) -> Result<bool, Error<T>> {
         if name == ERROR {
             return self.emit_error(payload);
         }
@@ -396,6 +423,13 @@ impl<T> Inner<T> {
         }
         let list = Arc::clone(&entry.list);
         drop(state);
+        // Only a bridged emitter's listeners look at the mark. The registry lock taken above
+        // orders this load after the `mark_bridged` that preceded the bridge's listeners.
+        #[cfg(feature = "redis")]
+        if remote.is_some() || self.bridged.load(Ordering::Relaxed) {
+            crate::origin::marked(remote, || self.run(Key::Name(name), &list, &payload));
+            return Ok(true);
+        }
         self.run(Key::Name(name), &list, &payload);
         Ok(true)
     }

@@ -2,51 +2,13 @@
 //! `nodebook_streams`: a size limit refusing input, a writer crossing its high-water mark.
 #![cfg(feature = "tracing")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use nodebook_streams::{Error, ReadOptions, ReadStream, WriteStream};
-
-/// Everything the subscriber writes, for the test to read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn lines_with(&self, text: &str) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .filter(|line| line.contains(text))
-            .map(str::to_owned)
-            .collect()
-    }
-}
+use nodebook_test_support::Captured;
 
 #[tokio::test(flavor = "current_thread")]
 async fn concat_over_its_limit_is_a_debug_event_with_the_limit() {
     let captured = Captured::default();
-    let _guard = captured.install();
+    let _guard = captured.install(tracing::Level::DEBUG);
     let options = ReadOptions::new().high_water_mark(4);
     let chunks = ReadStream::from_reader(&b"0123456789"[..], options).unwrap();
 
@@ -66,7 +28,7 @@ async fn concat_over_its_limit_is_a_debug_event_with_the_limit() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_writer_crossing_its_high_water_mark_is_one_debug_event() {
     let captured = Captured::default();
-    let _guard = captured.install();
+    let _guard = captured.install(tracing::Level::DEBUG);
     let mut out = WriteStream::with_high_water_mark(Vec::<u8>::new(), 4);
 
     assert!(out.write(&b"ab"[..]).unwrap());

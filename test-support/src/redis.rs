@@ -1,8 +1,8 @@
-//! What the Redis limiter's tests share: finding a Redis server (or skipping, or failing under
-//! `NODEBOOK_REQUIRE_REDIS=1`), starting a private `redis-server` that a test may kill and restart,
-//! and unique limiter names.
-
-#![allow(dead_code, unreachable_pub, reason = "each test binary uses a part")]
+//! Redis for the tests: the machine's server, or a private one to kill, pause and restart.
+//!
+//! A test that needs Redis asks for it with [`shared_redis`] or [`Server::start`]; where there
+//! is none it gets `None` after a line on stderr saying that it was skipped and why, unless
+//! `NODEBOOK_REQUIRE_REDIS=1` (CI), which turns the skip into a panic.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 /// The address of the machine's Redis, if it answers; otherwise prints why the test is skipped
 /// and returns `None`, or panics when `NODEBOOK_REQUIRE_REDIS=1` (CI).
+/// # Panics
+///
+/// Without a server when `NODEBOOK_REQUIRE_REDIS=1`.
 pub fn shared_redis(test: &str) -> Option<String> {
     let url = "redis://127.0.0.1:6379".to_string();
     match ping(&url) {
@@ -31,6 +34,7 @@ fn skip<T>(test: &str, why: &str) -> Option<T> {
     None
 }
 
+/// Whether the server at `url` answers `PING` within half a second, and why not.
 pub fn ping(url: &str) -> Result<(), String> {
     let client = redis::Client::open(url).map_err(|e| e.to_string())?;
     let mut conn = client
@@ -51,7 +55,9 @@ pub fn namespace(test: &str) -> String {
 }
 
 /// A `redis-server` of this test's own, without persistence, on a free port.
+#[derive(Debug)]
 pub struct Server {
+    /// The port it listens on, on 127.0.0.1.
     pub port: u16,
     child: Option<Child>,
 }
@@ -76,6 +82,7 @@ impl Server {
         Some(server)
     }
 
+    /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
@@ -127,9 +134,45 @@ impl Drop for Server {
     }
 }
 
-/// Awaits `f` for at most `bound` (a failure bound, not an ordering tool).
-pub async fn within<T>(bound: Duration, what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(bound, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not happen within {bound:?}"))
+/// Kills every client connection of the ACL user `user` (`CLIENT KILL ID`); returns how many.
+pub fn kill_clients(url: &str, user: &str) -> usize {
+    let client = redis::Client::open(url).expect("url");
+    let mut conn = client.get_connection().expect("connect");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut conn)
+        .expect("CLIENT LIST");
+    let needle = format!(" user={user} ");
+    let ids: Vec<String> = list
+        .lines()
+        .filter(|line| format!("{line} ").contains(&needle))
+        .filter_map(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("id="))
+                .map(str::to_string)
+        })
+        .collect();
+    for id in &ids {
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(&mut conn)
+            .expect("CLIENT KILL");
+    }
+    ids.len()
+}
+
+/// Creates the ACL user `user` (any password, every command) on the server at `url`, and
+/// returns a URL that logs in as it: a test finds that user's connections, and only those.
+pub fn user_url(url: &str, port: u16, user: &str) -> String {
+    let client = redis::Client::open(url).expect("url");
+    let mut conn = client.get_connection().expect("connect");
+    let _: String = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(user)
+        .arg(&["on", "nopass", "~*", "&*", "+@all"])
+        .query(&mut conn)
+        .expect("ACL SETUSER");
+    format!("redis://{user}:any@127.0.0.1:{port}")
 }
