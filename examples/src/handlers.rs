@@ -452,6 +452,7 @@ pub(crate) async fn stats(Shared(state): AppState) -> Response {
         "emitter": now.store.events,
         "redis": now.store.redis,
         "global_limit": now.store.global_limit,
+        "bridge": now.store.bridge,
         "database": { "queries": now.database_queries },
         "http": { "connections": now.connections, "requests": now.requests },
     }))
@@ -501,6 +502,15 @@ pub(crate) async fn readyz(Shared(state): AppState) -> Response {
             ),
         );
     }
+    if let Some(Err(why)) = state.store.bridge_health() {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the event bridge is not connected (event subscribers see this replica's \
+                 updates only): {why}"
+            ),
+        );
+    }
     match state.store.redis_health() {
         None => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
         Some(_) => axum::Json(json!({
@@ -508,6 +518,7 @@ pub(crate) async fn readyz(Shared(state): AppState) -> Response {
             "database": "ok",
             "redis": "ok",
             "global_limit": "ok",
+            "bridge": "ok",
         }))
         .into_response(),
     }

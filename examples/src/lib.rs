@@ -94,7 +94,9 @@
 //! and a write invalidates the article on all of them. The database limiter becomes one limit
 //! across the replicas ([`Limiter::Global`]: `--connections L` means L calls at once on the
 //! database from every replica together), with an outage policy for when Redis does not answer
-//! ([`LimitOutage`], `--redis-outage`). The event stream stays per replica.
+//! ([`LimitOutage`], `--redis-outage`). `GET /events` is bridged across the replicas through
+//! Redis pub/sub (the emitter's `Bridge`): an update written on one replica reaches the event
+//! subscribers of every replica.
 //!
 //! [`QueryProbe`] (`--db-latency`, `--query-log`) adds a latency to each database call and
 //! logs its interval, so that the `cluster` binary can measure how many calls ran at once
@@ -124,6 +126,7 @@ mod cli;
 mod client;
 mod database;
 mod error;
+mod event_bridge;
 mod files;
 mod handlers;
 mod limiter;
@@ -164,6 +167,7 @@ pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase};
 pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
 pub use store_stats::{
-    CacheCounters, EventCounters, GlobalLimitStats, LimiterStats, RedisCounters, StoreStats,
+    BridgeCounters, CacheCounters, EventCounters, GlobalLimitStats, LimiterStats, RedisCounters,
+    StoreStats,
 };
 pub use telemetry::install_log_subscriber;

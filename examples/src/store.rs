@@ -40,6 +40,7 @@ use futures::{Stream, StreamExt};
 use nodebook_cache::LimitableMap;
 
 use crate::article_cache::ArticleCache;
+use crate::event_bridge::EventBridge;
 use crate::limiter::GlobalLimit;
 use nodebook_emitter::Emitter;
 
@@ -145,6 +146,7 @@ pub struct ArticleStore<S> {
     pipe: Limiter,
     probe: QueryProbe,
     events: Emitter<Article>,
+    bridge: Option<Arc<EventBridge>>,
     updates: Arc<AtomicU64>,
     subscribers: Arc<Semaphore>,
     leak_warnings: Arc<AtomicU64>,
@@ -159,6 +161,7 @@ impl<S: Clone> Clone for ArticleStore<S> {
             pipe: self.pipe.clone(),
             probe: self.probe.clone(),
             events: self.events.clone(),
+            bridge: self.bridge.clone(),
             updates: Arc::clone(&self.updates),
             subscribers: Arc::clone(&self.subscribers),
             leak_warnings: Arc::clone(&self.leak_warnings),
@@ -203,14 +206,17 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// namespace, and a write invalidates the article on every replica), and the limiter is
     /// bagpipe's global limit named `{namespace}:db` (at most
     /// [`StoreConfig::connections`] calls at once across every replica, with the cluster's
-    /// [`GlobalLimitSettings`](crate::GlobalLimitSettings)). Must be called inside a tokio
-    /// runtime.
+    /// [`GlobalLimitSettings`](crate::GlobalLimitSettings)), and [`ARTICLE_UPDATED`] is
+    /// bridged through Redis pub/sub (`{namespace}:events`): an update on any replica reaches
+    /// the [`subscribe`](Self::subscribe) streams and listeners of every replica. Must be
+    /// called inside a tokio runtime.
     ///
     /// # Errors
     ///
     /// As [`new`](Self::new), and [`Error::Internal`] when the global limit refuses its
     /// settings. Redis is not contacted here: until it answers, the cache serves this replica
-    /// alone (see [`StoreStats::redis`]) and the limit follows its outage policy (see
+    /// alone (see [`StoreStats::redis`]), the events stay on this replica (see
+    /// [`bridge_health`](Self::bridge_health)) and the limit follows its outage policy (see
     /// [`StoreStats::global_limit`]).
     ///
     /// # Examples
@@ -247,15 +253,16 @@ impl<S: ArticleSource> ArticleStore<S> {
             )?),
             None => Limiter::in_process(&config),
         };
-        // The event hub is this process's alone for now: with a cluster it becomes the
-        // emitter's Redis bridge.
         let events = Emitter::new();
-        // Each subscription is one `article.updated` listener and one `error` listener.
+        // Each subscription is one `article.updated` listener and one `error` listener; a
+        // bridge adds one `article.updated` listener of its own.
         events.set_max_listeners(
             config
                 .max_subscribers
-                .saturating_add(SYNC_LISTENER_ALLOWANCE),
+                .saturating_add(SYNC_LISTENER_ALLOWANCE)
+                .saturating_add(usize::from(cluster.is_some())),
         );
+        let bridge = cluster.map(|cluster| Arc::new(EventBridge::start(&events, cluster)));
         let leak_warnings = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&leak_warnings);
         events.set_warning_hook(move |warning| {
@@ -273,6 +280,7 @@ impl<S: ArticleSource> ArticleStore<S> {
             pipe,
             probe: QueryProbe::default(),
             events,
+            bridge,
             updates: Arc::new(AtomicU64::new(0)),
             subscribers: Arc::new(Semaphore::new(
                 config.max_subscribers.min(Semaphore::MAX_PERMITS),
@@ -547,6 +555,24 @@ impl<S: ArticleSource> ArticleStore<S> {
         self.cache.redis_health()
     }
 
+    /// With the event bridge ([`clustered`](Self::clustered)): `Some(Ok(()))` while updates of
+    /// the other replicas arrive, `Some(Err(why))` while they do not (subscribers see this
+    /// replica's updates only meanwhile); `None` without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.bridge_health(), None);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn bridge_health(&self) -> Option<Result<(), String>> {
+        self.bridge.as_ref().map(|bridge| bridge.health())
+    }
+
     /// The database.
     ///
     /// # Examples
@@ -588,6 +614,7 @@ impl<S: ArticleSource> ArticleStore<S> {
         StoreStats {
             limiter,
             global_limit,
+            bridge: self.bridge.as_ref().map(|bridge| bridge.counters()),
             cache,
             redis,
             events: EventCounters {

@@ -18,6 +18,8 @@ pub struct StoreStats {
     pub events: EventCounters,
     /// The cache's Redis tier, when the store has one.
     pub redis: Option<RedisCounters>,
+    /// The Redis bridge of the event hub, when the store has one.
+    pub bridge: Option<BridgeCounters>,
     /// The global limit across replicas, when the store has one ([`limiter`](Self::limiter)
     /// then counts this replica's calls under it).
     pub global_limit: Option<GlobalLimitStats>,
@@ -163,4 +165,25 @@ pub struct GlobalLimitStats {
     pub fallback_grants: u64,
     /// Permits granted by the `open` policy while Redis was away.
     pub open_grants: u64,
+}
+
+/// The event hub's Redis bridge (`GET /stats` under `bridge`).
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BridgeCounters {
+    /// Whether updates of the other replicas arrive now.
+    pub connected: bool,
+    /// Updates of this replica published to the others.
+    pub published: u64,
+    /// Updates of other replicas emitted to this replica's subscribers.
+    pub received: u64,
+    /// Updates of this replica not published (the bridge's queue was full).
+    pub dropped: u64,
+    /// Gaps: times updates of other replicas were, or may have been, lost here.
+    pub gaps: u64,
+    /// Times the subscription came back after dropping.
+    pub reconnects: u64,
 }

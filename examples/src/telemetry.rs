@@ -121,6 +121,24 @@ impl Telemetry {
                 "bagpipe_global_unavailable_total",
                 "With --redis-outage closed: calls refused because Redis did not answer"
             );
+            metrics::describe_gauge!(
+                "emitter_bridge_connected",
+                "With --redis: 1 while updates of the other replicas reach this replica's event \
+                 subscribers, 0 while they do not"
+            );
+            metrics::describe_counter!(
+                "emitter_bridge_events_total",
+                "With --redis: updates by direction: published (to the other replicas), \
+                 received (from them), dropped (not published, queue full)"
+            );
+            metrics::describe_counter!(
+                "emitter_bridge_gaps_total",
+                "With --redis: times updates of other replicas were, or may have been, lost here"
+            );
+            metrics::describe_counter!(
+                "emitter_bridge_reconnects_total",
+                "With --redis: times the bridge's subscription came back after dropping"
+            );
             metrics::describe_counter!("cache_hits_total", "Reads answered from the cache");
             metrics::describe_counter!("cache_misses_total", "Reads that missed the cache");
             metrics::describe_counter!(
@@ -216,6 +234,20 @@ impl Telemetry {
                 ] {
                     metrics::counter!("bagpipe_global_grants_total", "by" => by).absolute(count);
                 }
+            }
+            if let Some(bridge) = &now.store.bridge {
+                metrics::gauge!("emitter_bridge_connected")
+                    .set(f64::from(u8::from(bridge.connected)));
+                for (direction, count) in [
+                    ("published", bridge.published),
+                    ("received", bridge.received),
+                    ("dropped", bridge.dropped),
+                ] {
+                    metrics::counter!("emitter_bridge_events_total", "direction" => direction)
+                        .absolute(count);
+                }
+                metrics::counter!("emitter_bridge_gaps_total").absolute(bridge.gaps);
+                metrics::counter!("emitter_bridge_reconnects_total").absolute(bridge.reconnects);
             }
             metrics::gauge!("cache_entries").set(to_f64(cache.len));
             // The Redis tier keeps its local map's counters to itself: with it, the

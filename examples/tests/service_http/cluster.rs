@@ -56,7 +56,10 @@ pub(crate) async fn ready(client: &HttpClient, replica: &ServiceProcess) {
     loop {
         let answer = client.get(&url).await.unwrap();
         if answer.status == StatusCode::OK {
-            assert_eq!(json(&answer)["redis"], "ok");
+            let ready = json(&answer);
+            for part in ["redis", "global_limit", "bridge"] {
+                assert_eq!(ready[part], "ok", "{ready}");
+            }
             return;
         }
         assert!(

@@ -439,3 +439,96 @@ async fn the_cluster_binary_checks_one_query_per_cold_article_and_the_global_lim
         .unwrap_or_else(|| panic!("no total line in\n{printed}"));
     assert!(total.contains("1.00"), "{total}");
 }
+
+/// Reads server-sent events from `body` until one carries `id`, and returns everything read.
+async fn read_events_until(body: &mut hyper::body::Incoming, id: &str) -> String {
+    use http_body_util::BodyExt;
+    let mut received = String::new();
+    let wanted = format!("id: {id}\n");
+    let delivery = async {
+        while !received.contains(&wanted) {
+            let frame = body.frame().await.expect("stream open").expect("frame");
+            if let Some(data) = frame.data_ref() {
+                received.push_str(&String::from_utf8_lossy(data));
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, delivery)
+        .await
+        .unwrap_or_else(|_| panic!("no event {id} within {BOUND:?}"));
+    received
+}
+
+#[tokio::test]
+async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other() {
+    let test = "bridged_events";
+    let Some(redis) = shared_redis(test).await else {
+        return;
+    };
+    let Some(schema) = Schema::create(test).await else {
+        return;
+    };
+    let namespace = namespace(test);
+    let flags = [
+        "--database-url",
+        &schema.url,
+        "--redis",
+        &redis,
+        "--redis-namespace",
+        &namespace,
+    ];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = spawn_service_at(dir_a.path(), 1024, &flags, "warn").await;
+    let b = spawn_service_at(dir_b.path(), 1024, &flags, "warn").await;
+    let client = HttpClient::new();
+    // Ready means the bridge is subscribed on both.
+    ready(&client, &a).await;
+    ready(&client, &b).await;
+    let on_b = client
+        .open(
+            Method::GET,
+            &format!("{}/events", b.url),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(on_b.status(), StatusCode::OK);
+    let mut on_b = on_b.into_body();
+
+    // The subscription exists once the headers are out.
+    let put = client
+        .send(
+            Method::PUT,
+            &format!("{}/articles/12", a.url),
+            r#"{"title":"Written on A","body":"b"}"#.into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+
+    let received = read_events_until(&mut on_b, "12.2").await;
+    assert!(received.contains("event: article.updated\n"), "{received}");
+    assert!(received.contains(r#""title":"Written on A""#), "{received}");
+    let stats_a = get_json(&client, &format!("{}/stats", a.url)).await;
+    let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
+    assert_eq!(stats_a["bridge"]["published"], 1, "{stats_a}");
+    assert_eq!(stats_b["bridge"]["received"], 1, "{stats_b}");
+    assert_eq!(stats_b["bridge"]["connected"], true);
+    assert_eq!(stats_b["emitter"]["emitted"], 0, "B wrote nothing itself");
+    let metrics = client
+        .get(&format!("{}/metrics", b.url))
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        metrics.contains("emitter_bridge_events_total{direction=\"received\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("emitter_bridge_connected 1"), "{metrics}");
+
+    drop(on_b);
+    a.signal("TERM").await;
+    b.signal("TERM").await;
+    drop((a, b));
+    schema.drop_all().await;
+}
