@@ -5,6 +5,8 @@
 //! - one database query per cold article in total, however many replicas are asked for it;
 //! - at most `--connections` database calls at once across every replica (the global limit),
 //!   measured from the calls' own logged intervals (`--query-log`), not from the limiter;
+//! - every update seen by the event (SSE) subscriber of every replica, whichever replica
+//!   wrote it (the event bridge);
 //! - every request and write answered.
 //!
 //! ```text
@@ -19,6 +21,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use examples::{Flags, HttpClient, LoadPlan, LoadReport, peak_concurrency, read_query_log};
+use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -205,35 +208,43 @@ async fn measure(settings: &Settings, replicas: &[Replica]) -> Result<bool, Stri
         .run()
         .await;
     let after = queries(&client, replicas).await?;
+    let subscribers = Subscribers::open(&client, &urls, settings.writes).await?;
     let writes = write(&client, &urls, settings.writes).await;
+    let seen = subscribers.seen().await;
 
     let mut all_intervals = Vec::new();
     println!();
-    println!("replica  url                        queries  per cold article  peak db calls");
+    println!(
+        "replica  url                        queries  per cold article  peak db calls  events seen"
+    );
     let mut total_queries = 0;
     for (n, replica) in replicas.iter().enumerate() {
         let intervals = read_query_log(&replica.query_log).map_err(|err| err.to_string())?;
         let queries = after[n].saturating_sub(before[n]);
         total_queries += queries;
         println!(
-            "r{:<7} {:<26} {:>7}  {:>16.2}  {:>13}",
+            "r{:<7} {:<26} {:>7}  {:>16.2}  {:>13}  {:>11}",
             n + 1,
             replica.url,
             queries,
             ratio(queries, settings.articles),
-            peak_concurrency(&intervals)
+            peak_concurrency(&intervals),
+            seen[n]
         );
         all_intervals.extend(intervals);
     }
     let peak = peak_concurrency(&all_intervals);
     println!(
-        "total    {:<26} {:>7}  {:>16.2}  {:>13}  (global limit {}, {} calls logged)",
+        "total    {:<26} {:>7}  {:>16.2}  {:>13}  {:>11}  (global limit {}, {} calls logged, \
+         {} writes)",
         "",
         total_queries,
         ratio(total_queries, settings.articles),
         peak,
+        seen.iter().sum::<usize>(),
         settings.connections,
-        all_intervals.len()
+        all_intervals.len(),
+        settings.writes
     );
     println!();
     println!("load across the replicas:\n{report}");
@@ -242,13 +253,23 @@ async fn measure(settings: &Settings, replicas: &[Replica]) -> Result<bool, Stri
         writes.acknowledged, settings.writes
     );
     println!();
-    Ok(checks(
-        settings,
-        &report,
-        &writes,
-        total_queries as usize,
+    let measured = Measured {
+        report,
+        writes,
+        queries: total_queries as usize,
         peak,
-    ))
+        seen,
+    };
+    Ok(checks(settings, &measured))
+}
+
+/// What a run measured, for the checks.
+struct Measured {
+    report: LoadReport,
+    writes: Writes,
+    queries: usize,
+    peak: usize,
+    seen: Vec<usize>,
 }
 
 fn ratio(queries: u64, articles: usize) -> f64 {
@@ -256,13 +277,15 @@ fn ratio(queries: u64, articles: usize) -> f64 {
 }
 
 /// Prints each check; true when all hold.
-fn checks(
-    settings: &Settings,
-    report: &LoadReport,
-    writes: &Writes,
-    queries: usize,
-    peak: usize,
-) -> bool {
+fn checks(settings: &Settings, measured: &Measured) -> bool {
+    let Measured {
+        report,
+        writes,
+        queries,
+        peak,
+        seen,
+    } = measured;
+    let (queries, peak) = (*queries, *peak);
     let results = [
         (
             queries == settings.articles,
@@ -276,6 +299,17 @@ fn checks(
             format!(
                 "at most the global limit of {} database calls at once across the replicas: peak {peak}",
                 settings.connections
+            ),
+        ),
+        (
+            seen.iter().all(|seen| *seen == settings.writes),
+            format!(
+                "every update reached the event subscriber of every replica: {} of {} each",
+                seen.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                settings.writes
             ),
         ),
         (
@@ -330,6 +364,65 @@ async fn write(client: &HttpClient, urls: &[String], count: usize) -> Writes {
     let answered = futures::future::join_all(puts).await;
     Writes {
         acknowledged: answered.into_iter().filter(|ok| *ok).count(),
+    }
+}
+
+/// One `GET /events` client per replica, each counting the updates it receives.
+struct Subscribers {
+    counting: Vec<tokio::task::JoinHandle<usize>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Subscribers {
+    /// Subscribes on every replica; each counts until it has seen `expected` updates or is
+    /// stopped. A subscription exists once its response headers arrived.
+    async fn open(client: &HttpClient, urls: &[String], expected: usize) -> Result<Self, String> {
+        let stop = tokio::sync::watch::Sender::new(false);
+        let mut counting = Vec::new();
+        for url in urls {
+            let url = format!("{url}/events");
+            let answer = client
+                .open(Method::GET, &url, bytes::Bytes::new())
+                .await
+                .map_err(|err| err.to_string())?;
+            if answer.status() != StatusCode::OK {
+                return Err(format!("{url} answered {}", answer.status()));
+            }
+            let mut body = answer.into_body();
+            let mut stopped = stop.subscribe();
+            counting.push(tokio::spawn(async move {
+                let mut received = String::new();
+                let mut seen = 0;
+                while seen < expected {
+                    let frame = tokio::select! {
+                        frame = body.frame() => frame,
+                        _ = stopped.wait_for(|stop| *stop) => break,
+                    };
+                    let Some(Ok(frame)) = frame else { break };
+                    if let Some(data) = frame.data_ref() {
+                        received.push_str(&String::from_utf8_lossy(data));
+                        seen = received.matches("event: article.updated\n").count();
+                    }
+                }
+                seen
+            }));
+        }
+        Ok(Self { counting, stop })
+    }
+
+    /// What each subscriber saw, waiting at most `BOUND` for the last updates to arrive.
+    async fn seen(self) -> Vec<usize> {
+        let stop = self.stop;
+        let deadline = tokio::spawn(async move {
+            tokio::time::sleep(BOUND).await;
+            stop.send_replace(true);
+        });
+        let mut seen = Vec::new();
+        for counting in self.counting {
+            seen.push(counting.await.unwrap_or(0));
+        }
+        deadline.abort();
+        seen
     }
 }
 

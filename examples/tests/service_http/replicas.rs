@@ -394,7 +394,7 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_permits
 }
 
 #[tokio::test]
-async fn the_cluster_binary_checks_one_query_per_cold_article_and_the_global_limit() {
+async fn the_cluster_binary_checks_queries_the_global_limit_and_bridged_events() {
     let test = "cluster_binary";
     let redis_server = tokio::process::Command::new("redis-server")
         .arg("--version")
@@ -429,6 +429,7 @@ async fn the_cluster_binary_checks_one_query_per_cold_article_and_the_global_lim
     for line in [
         "ok    one database query per cold article in total: 60 queries for 60 articles",
         "ok    at most the global limit of 3 database calls at once across the replicas",
+        "ok    every update reached the event subscriber of every replica: 12, 12, 12 of 12 each",
         "ok    every request answered: 0 of 180 reads failed, 0 of 12 writes failed",
     ] {
         assert!(printed.contains(line), "{line:?} missing in\n{printed}");
