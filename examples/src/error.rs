@@ -96,6 +96,14 @@ pub enum Error {
         /// How many updates it missed.
         missed: u64,
     },
+    /// Updates written on other replicas may not have reached this event subscriber: the
+    /// event bridge lost its subscription to Redis for a while, or saw a hole in another
+    /// replica's updates. Reload what the updates carry.
+    #[error("updates of other replicas may have been lost ({reason}); reload what you need")]
+    EventsLost {
+        /// What the bridge reported.
+        reason: String,
+    },
     /// The mock database was told to fail this query.
     #[error("mock database failure injected into query {query}")]
     Injected {

@@ -8,9 +8,10 @@
 //! `lagged` event). Rows may be as large as `--put-limit` (1 MiB by default), and Streams would
 //! keep up to `max_len` of them in Redis; pub/sub keeps nothing and takes one hop. What pub/sub
 //! costs: updates published while a replica's subscription is down are lost for its
-//! subscribers. The bridge reports that as a `"gap"`, which the service counts, logs and
-//! shows in `/readyz` until the bridge is back; the article cache's own invalidations travel
-//! over pub/sub too and have the same window.
+//! subscribers. The bridge reports that as a `"gap"`, which the service counts, logs, shows in
+//! `/readyz` until the bridge is back, and passes to every subscriber as an
+//! `Error::EventsLost` (a `lagged` server-sent event), so a client knows to reload; the article
+//! cache's own invalidations travel over pub/sub too and have the same window.
 //!
 //! The store is built without waiting for Redis, so the bridge connects in a background task,
 //! retrying with a backoff up to one second until Redis answers; until then, and while the
@@ -22,7 +23,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use nodebook_emitter::Emitter;
-use nodebook_emitter::redis::{Bridge, BridgeEvent, Gap, JsonCodec};
+use nodebook_emitter::redis::{Bridge, BridgeEvent, FlushError, Gap, JsonCodec};
+use tokio::sync::watch;
 
 use crate::{ARTICLE_UPDATED, Article, BridgeCounters, Cluster};
 
@@ -35,6 +37,8 @@ struct State {
     bridge: OnceLock<Bridge<Article>>,
     connected: Arc<AtomicBool>,
     last_error: Mutex<Option<String>>,
+    /// The last gap, in words; every subscriber watches it.
+    gaps: Arc<watch::Sender<Arc<str>>>,
 }
 
 impl EventBridge {
@@ -44,6 +48,7 @@ impl EventBridge {
             bridge: OnceLock::new(),
             connected: Arc::new(AtomicBool::new(false)),
             last_error: Mutex::new(None),
+            gaps: Arc::new(watch::Sender::new(Arc::from(""))),
         });
         let connecting = connect(
             Arc::downgrade(&state),
@@ -53,6 +58,11 @@ impl EventBridge {
         );
         drop(tokio::spawn(connecting));
         Self { state }
+    }
+
+    /// A receiver that sees each gap reported from now on.
+    pub(crate) fn gaps(&self) -> watch::Receiver<Arc<str>> {
+        self.state.gaps.subscribe()
     }
 
     /// `Ok(())` while remote updates arrive, else why not.
@@ -71,6 +81,19 @@ impl EventBridge {
             (None, Some(err)) => format!("not connected yet: {err}"),
             (None, None) => "not connected yet".to_owned(),
         })
+    }
+
+    /// Waits until the updates queued for the other replicas are written, for at most
+    /// `within`; the number still unwritten then.
+    pub(crate) async fn flush(&self, within: Duration) -> usize {
+        match self.state.bridge.get() {
+            Some(bridge) => match bridge.flush(within).await {
+                Ok(()) => 0,
+                Err(FlushError::TimedOut { unsent }) => unsent,
+                Err(_) => bridge.queued(),
+            },
+            None => 0,
+        }
     }
 
     pub(crate) fn counters(&self) -> BridgeCounters {
@@ -103,7 +126,7 @@ async fn connect(state: Weak<State>, emitter: Emitter<Article>, client: redis::C
         };
         match connected {
             Ok(bridge) => {
-                watch(&bridge, &state.connected);
+                follow(&bridge, &state.connected, &state.gaps);
                 state.connected.store(true, Ordering::Release);
                 tracing::info!(namespace = ns, "events bridged across the replicas");
                 // Set once: this task is the only writer.
@@ -124,8 +147,13 @@ async fn connect(state: Weak<State>, emitter: Emitter<Article>, client: redis::C
     }
 }
 
-/// Follows the bridge's own events: the subscription's state, and gaps in the logs.
-fn watch(bridge: &Bridge<Article>, connected: &Arc<AtomicBool>) {
+/// Follows the bridge's own events: the subscription's state, and gaps (to the logs and to
+/// the subscribers).
+fn follow(
+    bridge: &Bridge<Article>,
+    connected: &Arc<AtomicBool>,
+    gaps: &Arc<watch::Sender<Arc<str>>>,
+) {
     let up = Arc::clone(connected);
     bridge
         .events()
@@ -133,17 +161,26 @@ fn watch(bridge: &Bridge<Article>, connected: &Arc<AtomicBool>) {
             up.store(true, Ordering::Release);
             tracing::info!("the event bridge is back: updates of the other replicas arrive again");
         });
-    let down = Arc::clone(connected);
+    let (down, gaps) = (Arc::clone(connected), Arc::clone(gaps));
     bridge
         .events()
         .on(BridgeEvent::GAP, move |event: &BridgeEvent| {
-            if let BridgeEvent::Gap(Gap::Disconnected) = event {
-                down.store(false, Ordering::Release);
-            }
+            let BridgeEvent::Gap(gap) = event else {
+                return;
+            };
+            let reason = match (gap, gap.missed()) {
+                (Gap::Disconnected, _) => {
+                    down.store(false, Ordering::Release);
+                    "the event bridge's subscription to Redis dropped".to_owned()
+                }
+                (_, Some(missed)) => format!("{missed} updates of another replica never arrived"),
+                (_, None) => "updates of another replica never arrived".to_owned(),
+            };
             tracing::warn!(
-                ?event,
+                ?gap,
                 "updates of other replicas were lost for this replica's /events subscribers"
             );
+            gaps.send_replace(Arc::from(reason));
         });
     bridge
         .events()

@@ -461,6 +461,16 @@ impl Service {
             signals,
         )
         .await;
+        if !report.forced {
+            // The last writes' updates, on their way to the other replicas' subscribers.
+            let unsent = self.state.store.flush_events(Duration::from_secs(1)).await;
+            if unsent > 0 {
+                tracing::warn!(
+                    unsent,
+                    "updates not sent to the other replicas before exit (Redis did not answer)"
+                );
+            }
+        }
         Ok(report)
     }
 }

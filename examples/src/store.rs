@@ -449,7 +449,7 @@ impl<S: ArticleSource> ArticleStore<S> {
                 what: "the event subscription",
                 reason: err.to_string(),
             })?;
-        Ok(updates.map(move |update| {
+        let updates = updates.map(move |update| {
             // The place is given back when the stream (and so this closure) is dropped.
             let _held = &place;
             update.map_err(|err| match err {
@@ -459,7 +459,22 @@ impl<S: ArticleSource> ArticleStore<S> {
                     reason: other.to_string(),
                 },
             })
-        }))
+        });
+        // With a bridge, a gap in the other replicas' updates is told to every subscriber.
+        let gaps = self.bridge.as_ref().map(|bridge| bridge.gaps());
+        let lost = futures::stream::unfold(gaps, |gaps| async move {
+            let mut gaps = gaps?;
+            gaps.changed().await.ok()?;
+            let reason = gaps.borrow_and_update().to_string();
+            Some((Err(Error::EventsLost { reason }), Some(gaps)))
+        });
+        // The merged stream ends when the updates do (`None` marks their end).
+        let updates = updates
+            .map(Some)
+            .chain(futures::stream::once(async { None }));
+        Ok(futures::stream::select(updates, lost.map(Some))
+            .take_while(|item| std::future::ready(item.is_some()))
+            .filter_map(std::future::ready))
     }
 
     /// The emitter behind [`ARTICLE_UPDATED`], for synchronous listeners.
@@ -571,6 +586,34 @@ impl<S: ArticleSource> ArticleStore<S> {
     #[must_use]
     pub fn bridge_health(&self) -> Option<Result<(), String>> {
         self.bridge.as_ref().map(|bridge| bridge.health())
+    }
+
+    /// Waits until the updates queued for the other replicas are written to Redis, for at most
+    /// `within`, and returns how many are still unwritten (0 without a bridge). A process that
+    /// exits right after a write calls it so that the other replicas' subscribers hear of it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops the wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.flush_events(Duration::from_secs(1)).await, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn flush_events(&self, within: Duration) -> usize {
+        match &self.bridge {
+            Some(bridge) => bridge.flush(within).await,
+            None => 0,
+        }
     }
 
     /// The database.
