@@ -65,12 +65,12 @@
 //! |-----------------------------|-----------------------------------------------------|--------|
 //! | `GET /articles/{id}`        | [`ArticleStore::get`]: cache, once-queue, limiter; an absent id is remembered for `negative_ttl` | 400 bad id, 404, 503 + `Retry-After` when the limiter refuses, 504 on a database timeout |
 //! | `PUT /articles/{id}`        | [`ArticleStore::update`]: create (201) or replace (200), invalidate, emit `article.updated` | 400 bad id or JSON, 413 over `put_limit`, 503, 504 |
-//! | `GET /events`               | server-sent events from an emitter subscription, each at most `event_limit` bytes | 503 + `Retry-After` beyond `max_subscribers` |
+//! | `GET /events`               | server-sent events from an emitter subscription, each at most `event_limit` bytes; with `--redis`, the updates of every replica | 503 + `Retry-After` beyond `max_subscribers` |
 //! | `POST /import?charset=gbk&strict=true` | body streamed through `streams` with a size limit, decoded by `decoder` (charset from the query or the `Content-Type`), stored as UTF-8 | 400 unknown or conflicting charset, 413 too large, 422 + byte offset for malformed input when strict |
 //! | `GET /files/{name}`         | a regular file of `DATA_DIR/files` (no links, FIFOs or folders) streamed by `nodebook_streams::ReadStream` | 400 for `/`, `\`, `..`, NUL, over 255 bytes; 404 |
 //! | `GET /stats`                | counters of the limiter, the cache, the emitter, SQLite and HTTP as JSON | |
 //! | `GET /metrics`              | the same and request latencies by route, in Prometheus text | |
-//! | `GET /healthz`, `GET /readyz` | live; ready (the database answers and no drain has begun) | 503 when not ready |
+//! | `GET /healthz`, `GET /readyz` | live; ready (the database answers, with `--redis` the cache tier, the global limit and the event bridge reach Redis, and no drain has begun) | 503 when not ready |
 //!
 //! Every error body is JSON, `{"error": "..."}`, including unknown routes (404) and methods (405).
 //! A request head must arrive within `header_timeout`, a body may not stall past
