@@ -518,9 +518,17 @@ async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other
     let received = read_events_until(&mut on_b, "12.2").await;
     assert!(received.contains("event: article.updated\n"), "{received}");
     assert!(received.contains(r#""title":"Written on A""#), "{received}");
-    let stats_a = get_json(&client, &format!("{}/stats", a.url)).await;
+    // A counts its write once Redis answered it, which may be after B got the message.
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let stats_a = get_json(&client, &format!("{}/stats", a.url)).await;
+        if stats_a["bridge"]["published"] == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{stats_a}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
-    assert_eq!(stats_a["bridge"]["published"], 1, "{stats_a}");
     assert_eq!(stats_b["bridge"]["received"], 1, "{stats_b}");
     assert_eq!(stats_b["bridge"]["connected"], true);
     assert_eq!(stats_b["emitter"]["emitted"], 0, "B wrote nothing itself");
@@ -546,7 +554,8 @@ async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other
 /// a free port, without persistence; killed when dropped. `None` (or a panic under
 /// `NODEBOOK_REQUIRE_REDIS=1`) when `redis-server` is not on `PATH`.
 struct PrivateRedis {
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
+    port: u16,
     url: String,
 }
 
@@ -557,6 +566,10 @@ impl PrivateRedis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(test, port).await
+    }
+
+    async fn start_on(test: &str, port: u16) -> Option<Self> {
         let spawned = tokio::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -572,7 +585,8 @@ impl PrivateRedis {
             return None;
         };
         let server = Self {
-            _child: child,
+            child,
+            port,
             url: format!("redis://127.0.0.1:{port}"),
         };
         let client = redis::Client::open(server.url.as_str()).unwrap();
@@ -592,6 +606,18 @@ impl PrivateRedis {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Kills the server (SIGKILL).
+    async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// Starts a new, empty server on the same port.
+    async fn restart(&mut self) {
+        *self = Self::start_on("restart", self.port)
+            .await
+            .expect("redis-server was on PATH a moment ago");
     }
 
     /// Closes every pub/sub connection, as a Redis restart or a network cut would.
@@ -670,5 +696,76 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
     a.signal("TERM").await;
     b.signal("TERM").await;
     drop((a, b));
+    schema.drop_all().await;
+}
+
+/// Polls `/readyz` until its status is `status`, and returns its body.
+async fn readyz_until(client: &HttpClient, replica: &ServiceProcess, status: StatusCode) -> String {
+    let url = format!("{}/readyz", replica.url);
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        let answer = client.get(&url).await.unwrap();
+        if answer.status == status {
+            return answer.text();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} never answered {status}: {}",
+            answer.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn redis_killed_and_restarted_the_limit_falls_back_then_counts_in_redis_again() {
+    let test = "limit_outage";
+    let Some(mut redis) = PrivateRedis::start(test).await else {
+        return;
+    };
+    let Some(schema) = Schema::create(test).await else {
+        return;
+    };
+    let flags = [
+        "--database-url",
+        &schema.url,
+        "--redis",
+        &redis.url,
+        "--connections",
+        "4",
+        "--replicas-expected",
+        "2",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let replica = spawn_service_at(dir.path(), 1024, &flags, "warn").await;
+    let client = HttpClient::new();
+    ready(&client, &replica).await;
+    get_json(&client, &format!("{}/articles/1", replica.url)).await;
+
+    redis.kill().await;
+    // A cold read finds Redis gone: served under the fallback share (4 / 2).
+    let served = get_json(&client, &format!("{}/articles/2", replica.url)).await;
+    assert_eq!(served["id"], 2);
+    let stats = get_json(&client, &format!("{}/stats", replica.url)).await;
+    let global = &stats["global_limit"];
+    assert_eq!(global["connected"], false, "{stats}");
+    assert_eq!(global["fallback_limit"], 2);
+    assert_eq!(global["fallback_grants"], 1, "{stats}");
+    readyz_until(&client, &replica, StatusCode::SERVICE_UNAVAILABLE).await;
+
+    redis.restart().await;
+    ready(&client, &replica).await;
+    get_json(&client, &format!("{}/articles/3", replica.url)).await;
+    let stats = get_json(&client, &format!("{}/stats", replica.url)).await;
+    let global = &stats["global_limit"];
+    assert_eq!(global["connected"], true, "{stats}");
+    assert_eq!(
+        global["fallback_grants"], 1,
+        "the third read was counted in Redis: {stats}"
+    );
+    assert_eq!(stats["bagpipe"]["admitted"], 3, "{stats}");
+
+    replica.signal("TERM").await;
+    drop(replica);
     schema.drop_all().await;
 }
