@@ -29,9 +29,8 @@ const USAGE: &str = "usage: service [flags]
                       /readyz requires it (default: none, all local)
   --redis-namespace   the prefix of this service's keys in Redis, shared by its replicas,
                       which must share one --database-url too (default nodebook-service)
-  --redis-outage      what the shared database limit does while Redis does not answer:
-                      closed (503), open (each replica up to --connections), fallback (each
-                      up to --connections / --replicas-expected) (default fallback)
+  --redis-outage      Redis away: closed (503), open (--connections per replica) or fallback
+                      (--connections / --replicas-expected per replica) (default fallback)
   --replicas-expected the replicas sharing the limit, for the fallback share (default 2)
   --global-lease      how long a replica's permit stays counted without renewal: a killed
                       replica's permits return within it (default 10s)
