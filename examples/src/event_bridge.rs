@@ -26,7 +26,9 @@ use nodebook_emitter::Emitter;
 use nodebook_emitter::redis::{Bridge, BridgeEvent, FlushError, Gap, JsonCodec};
 use tokio::sync::watch;
 
-use crate::{ARTICLE_UPDATED, Article, BridgeCounters, Cluster};
+use futures::{Stream, StreamExt};
+
+use crate::{ARTICLE_UPDATED, Article, BridgeCounters, Cluster, Error};
 
 /// The bridge of one store's emitter, once it has connected.
 pub(crate) struct EventBridge {
@@ -187,4 +189,28 @@ fn follow(
         .on(BridgeEvent::ERROR, |event: &BridgeEvent| {
             tracing::warn!(?event, "the event bridge failed a message or a Redis call");
         });
+}
+
+/// `updates`, with an [`Error::EventsLost`] for each gap `gaps` sees; it ends when `updates`
+/// does.
+pub(crate) fn with_gaps<S>(
+    updates: S,
+    gaps: Option<watch::Receiver<Arc<str>>>,
+) -> impl Stream<Item = Result<Article, Error>> + Send + 'static
+where
+    S: Stream<Item = Result<Article, Error>> + Send + 'static,
+{
+    let lost = futures::stream::unfold(gaps, |gaps| async move {
+        let mut gaps = gaps?;
+        gaps.changed().await.ok()?;
+        let reason = gaps.borrow_and_update().to_string();
+        Some((Err(Error::EventsLost { reason }), Some(gaps)))
+    });
+    // `None` marks the end of the updates, which ends the merged stream.
+    let updates = updates
+        .map(Some)
+        .chain(futures::stream::once(async { None }));
+    futures::stream::select(updates, lost.map(Some))
+        .take_while(|item| std::future::ready(item.is_some()))
+        .filter_map(std::future::ready)
 }

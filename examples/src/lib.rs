@@ -140,6 +140,7 @@ mod shutdown;
 mod source;
 mod sqlite;
 mod store;
+mod store_config;
 mod store_stats;
 mod telemetry;
 mod write_timeout;
@@ -165,7 +166,8 @@ pub use service::{Service, ServiceConfig, status_of};
 pub use shutdown::{shutdown_signal, shutdown_signals};
 pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase};
-pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
+pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE};
+pub use store_config::StoreConfig;
 pub use store_stats::{
     BridgeCounters, CacheCounters, EventCounters, GlobalLimitStats, LimiterStats, RedisCounters,
     StoreStats,

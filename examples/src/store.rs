@@ -46,7 +46,7 @@ use nodebook_emitter::Emitter;
 
 use crate::{
     Article, ArticleSource, ArticleUpdate, Cluster, Error, EventCounters, Limiter, QueryProbe,
-    StoreStats,
+    StoreConfig, StoreStats,
 };
 
 /// The event name under which [`ArticleStore::update`] announces a new row.
@@ -55,62 +55,6 @@ pub const ARTICLE_UPDATED: &str = "article.updated";
 /// Synchronous listeners of [`ARTICLE_UPDATED`] that may be added through
 /// [`ArticleStore::events`] beside the capped subscriptions before the emitter warns of a leak.
 pub const SYNC_LISTENER_ALLOWANCE: usize = 8;
-
-/// How an [`ArticleStore`] is put together.
-///
-/// # Examples
-///
-/// ```
-/// use examples::StoreConfig;
-/// use std::time::Duration;
-///
-/// let config = StoreConfig { connections: 8, ..StoreConfig::default() };
-/// assert_eq!(config.queue_length, 64);
-/// assert_eq!(config.time_to_live, Duration::from_secs(60));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreConfig {
-    /// Queries that may run at once: the connection count (bagpipe's `limit`).
-    pub connections: usize,
-    /// Queries that may wait for a connection before new ones are refused (bagpipe's
-    /// `queue_length`, Node's `limit × ratio`).
-    pub queue_length: usize,
-    /// The longest a query may run once it has a connection (bagpipe's `timeout`); a late query
-    /// answers [`Error::DatabaseTimeout`].
-    pub query_timeout: Duration,
-    /// The longest a query may wait for a connection (bagpipe's `queue_timeout`), also answered
-    /// with [`Error::DatabaseTimeout`].
-    pub queue_timeout: Duration,
-    /// Articles the cache holds before it evicts the oldest (`LimitableMap`'s limit); the
-    /// default, 1000, holds every seeded article.
-    pub cache_limit: usize,
-    /// How long a cached article stays fresh.
-    pub time_to_live: Duration,
-    /// Event subscriptions ([`ArticleStore::subscribe`]) allowed at once; one more answers
-    /// [`Error::SubscriberLimit`].
-    pub max_subscribers: usize,
-    /// How long the absence of an id is remembered, so that repeated reads of a missing id do
-    /// not each cost a query (negative caching). A write of that id ends it at once. Zero
-    /// turns it off. With the Redis tier ([`ArticleStore::clustered`]) an absence lives as long
-    /// as a row there ([`time_to_live`](Self::time_to_live)); a write still ends it on every
-    /// replica.
-    pub negative_ttl: Duration,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            connections: 4,
-            queue_length: 64,
-            query_timeout: Duration::from_secs(2),
-            queue_timeout: Duration::from_secs(2),
-            cache_limit: 1000,
-            time_to_live: Duration::from_secs(60),
-            max_subscribers: 256,
-            negative_ttl: Duration::from_secs(5),
-        }
-    }
-}
 
 /// Articles from a database: cached, coalesced and limited, with change events.
 ///
@@ -462,19 +406,7 @@ impl<S: ArticleSource> ArticleStore<S> {
         });
         // With a bridge, a gap in the other replicas' updates is told to every subscriber.
         let gaps = self.bridge.as_ref().map(|bridge| bridge.gaps());
-        let lost = futures::stream::unfold(gaps, |gaps| async move {
-            let mut gaps = gaps?;
-            gaps.changed().await.ok()?;
-            let reason = gaps.borrow_and_update().to_string();
-            Some((Err(Error::EventsLost { reason }), Some(gaps)))
-        });
-        // The merged stream ends when the updates do (`None` marks their end).
-        let updates = updates
-            .map(Some)
-            .chain(futures::stream::once(async { None }));
-        Ok(futures::stream::select(updates, lost.map(Some))
-            .take_while(|item| std::future::ready(item.is_some()))
-            .filter_map(std::future::ready))
+        Ok(crate::event_bridge::with_gaps(updates, gaps))
     }
 
     /// The emitter behind [`ARTICLE_UPDATED`], for synchronous listeners.

@@ -17,12 +17,15 @@
 //!   than the limit across them, the outage policies, and a replica killed under load (no
 //!   acknowledged write lost, its permits back within a lease), and the `cluster` binary's
 //!   checks.
+//! - `bridge`: `GET /events` across replicas, and a lost subscription told to subscribers.
 
 mod backends;
+mod bridge;
 mod cluster;
 mod endpoints;
 mod hardening;
 mod postgres;
+mod private_redis;
 mod process;
 mod replicas;
 

@@ -1,6 +1,7 @@
 //! `service` processes as replicas under one database limit counted in Redis: the limit holds
-//! across them, a Redis outage follows the chosen policy, and a replica killed under load
-//! loses no acknowledged write while its permits come back within a lease.
+//! across them, a Redis outage follows the chosen policy, a replica killed under load loses no
+//! acknowledged write while its permits come back within a lease, and the `cluster` binary
+//! checks all of it on three replicas.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +14,13 @@ use hyper::{Method, StatusCode};
 use crate::cluster::{get_json, ready, shared_redis};
 use crate::json;
 use crate::postgres::Schema;
+use crate::private_redis::PrivateRedis;
 use crate::process::{ServiceProcess, spawn_service_at};
 
 /// A failure bound, never a delay the tests wait out.
 const BOUND: Duration = Duration::from_secs(30);
 
-fn namespace(test: &str) -> String {
+pub(crate) fn namespace(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -439,264 +441,6 @@ async fn the_cluster_binary_checks_queries_the_global_limit_and_bridged_events()
         .find(|line| line.starts_with("total"))
         .unwrap_or_else(|| panic!("no total line in\n{printed}"));
     assert!(total.contains("1.00"), "{total}");
-}
-
-/// Reads server-sent events from `body` until one carries `id`, and returns everything read.
-async fn read_events_until(body: &mut hyper::body::Incoming, id: &str) -> String {
-    read_events_until_text(body, &format!("id: {id}\n")).await
-}
-
-/// Reads server-sent events from `body` until `wanted` and the end of its event arrived, and
-/// returns everything read.
-async fn read_events_until_text(body: &mut hyper::body::Incoming, wanted: &str) -> String {
-    use http_body_util::BodyExt;
-    let mut received = String::new();
-    let delivery = async {
-        while !received
-            .find(wanted)
-            .is_some_and(|at| received[at..].contains("\n\n"))
-        {
-            let frame = body.frame().await.expect("stream open").expect("frame");
-            if let Some(data) = frame.data_ref() {
-                received.push_str(&String::from_utf8_lossy(data));
-            }
-        }
-    };
-    tokio::time::timeout(BOUND, delivery)
-        .await
-        .unwrap_or_else(|_| panic!("no {wanted:?} within {BOUND:?}: {received}"));
-    received
-}
-
-#[tokio::test]
-async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other() {
-    let test = "bridged_events";
-    let Some(redis) = shared_redis(test).await else {
-        return;
-    };
-    let Some(schema) = Schema::create(test).await else {
-        return;
-    };
-    let namespace = namespace(test);
-    let flags = [
-        "--database-url",
-        &schema.url,
-        "--redis",
-        &redis,
-        "--redis-namespace",
-        &namespace,
-    ];
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = spawn_service_at(dir_a.path(), 1024, &flags, "warn").await;
-    let b = spawn_service_at(dir_b.path(), 1024, &flags, "warn").await;
-    let client = HttpClient::new();
-    // Ready means the bridge is subscribed on both.
-    ready(&client, &a).await;
-    ready(&client, &b).await;
-    let on_b = client
-        .open(
-            Method::GET,
-            &format!("{}/events", b.url),
-            Default::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(on_b.status(), StatusCode::OK);
-    let mut on_b = on_b.into_body();
-
-    // The subscription exists once the headers are out.
-    let put = client
-        .send(
-            Method::PUT,
-            &format!("{}/articles/12", a.url),
-            r#"{"title":"Written on A","body":"b"}"#.into(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
-
-    let received = read_events_until(&mut on_b, "12.2").await;
-    assert!(received.contains("event: article.updated\n"), "{received}");
-    assert!(received.contains(r#""title":"Written on A""#), "{received}");
-    // A counts its write once Redis answered it, which may be after B got the message.
-    let deadline = tokio::time::Instant::now() + BOUND;
-    loop {
-        let stats_a = get_json(&client, &format!("{}/stats", a.url)).await;
-        if stats_a["bridge"]["published"] == 1 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{stats_a}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
-    assert_eq!(stats_b["bridge"]["received"], 1, "{stats_b}");
-    assert_eq!(stats_b["bridge"]["connected"], true);
-    assert_eq!(stats_b["emitter"]["emitted"], 0, "B wrote nothing itself");
-    let metrics = client
-        .get(&format!("{}/metrics", b.url))
-        .await
-        .unwrap()
-        .text();
-    assert!(
-        metrics.contains("emitter_bridge_events_total{direction=\"received\"} 1"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("emitter_bridge_connected 1"), "{metrics}");
-
-    drop(on_b);
-    a.signal("TERM").await;
-    b.signal("TERM").await;
-    drop((a, b));
-    schema.drop_all().await;
-}
-
-/// A `redis-server` of one test's own (so that killing its clients disturbs no other test), on
-/// a free port, without persistence; killed when dropped. `None` (or a panic under
-/// `NODEBOOK_REQUIRE_REDIS=1`) when `redis-server` is not on `PATH`.
-struct PrivateRedis {
-    child: tokio::process::Child,
-    port: u16,
-    url: String,
-}
-
-impl PrivateRedis {
-    async fn start(test: &str) -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(test, port).await
-    }
-
-    async fn start_on(test: &str, port: u16) -> Option<Self> {
-        let spawned = tokio::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let Ok(child) = spawned else {
-            assert!(
-                std::env::var("NODEBOOK_REQUIRE_REDIS").as_deref() != Ok("1"),
-                "{test}: redis-server is not on PATH, and NODEBOOK_REQUIRE_REDIS=1 forbids skipping"
-            );
-            eprintln!("skipped {test}: redis-server is not on PATH");
-            return None;
-        };
-        let server = Self {
-            child,
-            port,
-            url: format!("redis://127.0.0.1:{port}"),
-        };
-        let client = redis::Client::open(server.url.as_str()).unwrap();
-        let deadline = tokio::time::Instant::now() + BOUND;
-        loop {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-            {
-                return Some(server);
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "redis-server never answered"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Kills the server (SIGKILL).
-    async fn kill(&mut self) {
-        self.child.kill().await.unwrap();
-    }
-
-    /// Starts a new, empty server on the same port.
-    async fn restart(&mut self) {
-        *self = Self::start_on("restart", self.port)
-            .await
-            .expect("redis-server was on PATH a moment ago");
-    }
-
-    /// Closes every pub/sub connection, as a Redis restart or a network cut would.
-    async fn kill_subscribers(&self) {
-        let client = redis::Client::open(self.url.as_str()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let killed: u64 = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("TYPE")
-            .arg("pubsub")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        assert!(killed >= 2, "both replicas' bridges were subscribed");
-    }
-}
-
-#[tokio::test]
-async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_back() {
-    let test = "bridge_gap";
-    let Some(redis) = PrivateRedis::start(test).await else {
-        return;
-    };
-    let Some(schema) = Schema::create(test).await else {
-        return;
-    };
-    let flags = ["--database-url", &schema.url, "--redis", &redis.url];
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = spawn_service_at(dir_a.path(), 1024, &flags, "warn").await;
-    let b = spawn_service_at(dir_b.path(), 1024, &flags, "warn").await;
-    let client = HttpClient::new();
-    ready(&client, &a).await;
-    ready(&client, &b).await;
-    let on_b = client
-        .open(
-            Method::GET,
-            &format!("{}/events", b.url),
-            Default::default(),
-        )
-        .await
-        .unwrap();
-    let mut on_b = on_b.into_body();
-
-    redis.kill_subscribers().await;
-
-    let told = read_events_until_text(&mut on_b, "event: lagged\n").await;
-    assert!(
-        told.contains("updates of other replicas may have been lost"),
-        "{told}"
-    );
-    // Back: ready again, and A's next update reaches the same stream on B.
-    ready(&client, &a).await;
-    ready(&client, &b).await;
-    let put = client
-        .send(
-            Method::PUT,
-            &format!("{}/articles/14", a.url),
-            r#"{"title":"After the gap","body":"b"}"#.into(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
-    let received = read_events_until(&mut on_b, "14.2").await;
-    assert!(received.contains("After the gap"), "{received}");
-    let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
-    assert!(
-        stats_b["bridge"]["gaps"].as_u64().unwrap() >= 1,
-        "{stats_b}"
-    );
-    assert!(
-        stats_b["bridge"]["reconnects"].as_u64().unwrap() >= 1,
-        "{stats_b}"
-    );
-
-    drop(on_b);
-    a.signal("TERM").await;
-    b.signal("TERM").await;
-    drop((a, b));
-    schema.drop_all().await;
 }
 
 /// Polls `/readyz` until its status is `status`, and returns its body.

@@ -16,15 +16,17 @@
 //! It runs the `service` binary found next to its own, so build both (as above). Exit status:
 //! 0 when every check holds, 1 when one fails, 2 for bad arguments.
 
-use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+mod processes;
+
+use std::path::Path;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use examples::{Flags, HttpClient, LoadPlan, LoadReport, peak_concurrency, read_query_log};
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+
+use processes::{RedisServer, Replica, Schema};
 
 const USAGE: &str = "usage: cluster [flags]
   --database-url  PostgreSQL to use; a fresh schema is made in it and dropped at the end
@@ -49,16 +51,16 @@ const KNOWN: [&str; 7] = [
 ];
 
 /// How long anything the cluster waits for (a start, a readiness, a stop) may take.
-const BOUND: Duration = Duration::from_secs(30);
+pub(crate) const BOUND: Duration = Duration::from_secs(30);
 
-struct Settings {
-    database_url: String,
-    replicas: usize,
-    connections: usize,
-    db_latency: Duration,
-    articles: usize,
-    writes: usize,
-    concurrency: usize,
+pub(crate) struct Settings {
+    pub(crate) database_url: String,
+    pub(crate) replicas: usize,
+    pub(crate) connections: usize,
+    pub(crate) db_latency: Duration,
+    pub(crate) articles: usize,
+    pub(crate) writes: usize,
+    pub(crate) concurrency: usize,
 }
 
 #[tokio::main]
@@ -423,188 +425,5 @@ impl Subscribers {
         }
         deadline.abort();
         seen
-    }
-}
-
-/// One `service` process.
-struct Replica {
-    child: Child,
-    url: String,
-    query_log: PathBuf,
-}
-
-impl Replica {
-    async fn start(
-        service: &Path,
-        dir: &Path,
-        n: usize,
-        settings: &Settings,
-        redis: &RedisServer,
-        schema: &Schema,
-    ) -> Result<Self, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|err| format!("cannot create {}: {err}", dir.display()))?;
-        let query_log = dir.join("queries.log");
-        let mut child = Command::new(service)
-            .args(["--port", "0", "--data-dir"])
-            .arg(dir)
-            .args(["--database-url", &schema.url, "--redis", &redis.url])
-            .args(["--redis-namespace", &schema.name])
-            .args(["--connections", &settings.connections.to_string()])
-            .args(["--replicas-expected", &settings.replicas.to_string()])
-            .args([
-                "--db-latency",
-                &format!("{}ms", settings.db_latency.as_millis()),
-            ])
-            .arg("--query-log")
-            .arg(&query_log)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|err| format!("cannot start {}: {err}", service.display()))?;
-        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
-        let first = tokio::time::timeout(BOUND, stdout.next_line()).await;
-        let Ok(Ok(Some(first))) = first else {
-            return Err(format!("replica r{n} did not start within {BOUND:?}"));
-        };
-        let url = first
-            .strip_prefix("serving ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .ok_or_else(|| format!("replica r{n} printed {first:?} instead of its address"))?
-            .to_owned();
-        // Keep reading stdout so the replica never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-        Ok(Self {
-            child,
-            url,
-            query_log,
-        })
-    }
-
-    /// Waits until `/readyz` answers 200: the database, the cache's Redis tier and the
-    /// global limit all reachable.
-    async fn ready(&self, client: &HttpClient) -> Result<(), String> {
-        let url = format!("{}/readyz", self.url);
-        let deadline = tokio::time::Instant::now() + BOUND;
-        loop {
-            let answer = client.get(&url).await.map_err(|err| err.to_string())?;
-            if answer.status == StatusCode::OK {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!("{} not ready: {}", self.url, answer.text()));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited within the bound.
-    async fn stop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-        }
-        if tokio::time::timeout(BOUND, self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-    }
-}
-
-/// A `redis-server` of the cluster's own, without persistence, on a free port.
-struct RedisServer {
-    child: Child,
-    url: String,
-}
-
-impl RedisServer {
-    async fn start() -> Result<Self, String> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|err| format!("no free port: {err}"))?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|err| format!("cannot start redis-server (is it on PATH?): {err}"))?;
-        let url = format!("redis://127.0.0.1:{port}");
-        let server = Self { child, url };
-        let client = redis::Client::open(server.url.as_str()).map_err(|err| err.to_string())?;
-        let deadline = tokio::time::Instant::now() + BOUND;
-        loop {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-            {
-                return Ok(server);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!("redis-server on port {port} never answered"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn stop(&mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-/// A schema of the run's own in the given database, and the URL whose connections use it.
-struct Schema {
-    admin: tokio_postgres::Client,
-    name: String,
-    url: String,
-    shown: String,
-}
-
-impl Schema {
-    async fn create(base_url: &str, name: &str) -> Result<Self, String> {
-        let connecting = tokio_postgres::connect(base_url, tokio_postgres::NoTls);
-        let (admin, connection) = tokio::time::timeout(Duration::from_secs(5), connecting)
-            .await
-            .map_err(|_| format!("PostgreSQL at {base_url} did not answer within 5 s"))?
-            .map_err(|err| format!("cannot connect to PostgreSQL at {base_url}: {err}"))?;
-        tokio::spawn(connection);
-        admin
-            .batch_execute(&format!("CREATE SCHEMA \"{name}\""))
-            .await
-            .map_err(|err| format!("cannot create schema {name}: {err}"))?;
-        let separator = if base_url.contains('?') { '&' } else { '?' };
-        let url = format!("{base_url}{separator}options=-c%20search_path%3D{name}");
-        // Without credentials or options, for the report.
-        let without_query = base_url.split('?').next().unwrap_or(base_url);
-        let shown = match (
-            without_query.split_once("://"),
-            without_query.rsplit_once('@'),
-        ) {
-            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://{host}"),
-            _ => without_query.to_owned(),
-        };
-        Ok(Self {
-            admin,
-            name: name.to_owned(),
-            url,
-            shown,
-        })
-    }
-
-    async fn drop_all(&self) -> Result<(), String> {
-        self.admin
-            .batch_execute(&format!("DROP SCHEMA \"{}\" CASCADE", self.name))
-            .await
-            .map_err(|err| format!("cannot drop schema {}: {err}", self.name))
     }
 }
