@@ -12,12 +12,6 @@ use std::time::Duration;
 
 use examples::{Flags, Service, ServiceConfig, StoreConfig, shutdown_signals};
 
-/// mimalloc gives freed pages back to the system: under glibc's allocator the resident memory of
-/// a 5-minute `service-soak` kept growing (about 10 MiB) while the live heap stayed flat, the
-/// allocator keeping the pages that large rows had fragmented.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const USAGE: &str = "usage: service [flags]
   --bind              the address to listen on (default 127.0.0.1:3000)
   --port              the port on the --bind address (0 picks a free one)

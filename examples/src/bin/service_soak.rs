@@ -24,7 +24,7 @@
 //! least 8 MiB, above the median of the first ten after the warm-up), or if no request succeeded.
 //! Memory is the whole process's: the service and its clients, which keep nothing but their
 //! sockets. Resident memory is read from `/proc/self/statm` (Linux, 4 KiB pages assumed); the live
-//! heap is counted by the process's allocator (`cap` around mimalloc, the service's allocator), so that a leak
+//! heap is counted by the process's allocator (`cap` around the system allocator, as the service binary has it), so that a leak
 //! (live bytes growing) is told apart from the allocator keeping freed pages (resident memory
 //! growing while the live bytes stay flat), which the verdict names.
 
@@ -38,7 +38,6 @@ use cap::Cap;
 use examples::{Flags, HttpClient, Service, ServiceConfig};
 use http_body_util::BodyExt;
 use hyper::Method;
-use mimalloc::MiMalloc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -50,10 +49,10 @@ const USAGE: &str =
   --stalled   event subscribers that never read (default 200)
   --slow      clients that send half a request head and wait (default 50)";
 
-/// The service's allocator (as in the `service` binary), counting the bytes it has handed out
+/// The system allocator, as the `service` binary has it, counting the bytes it has handed out
 /// and not yet been given back.
 #[global_allocator]
-static ALLOCATOR: Cap<MiMalloc> = Cap::new(MiMalloc, usize::MAX);
+static ALLOCATOR: Cap<std::alloc::System> = Cap::new(std::alloc::System, usize::MAX);
 
 const PAGE_SIZE: u64 = 4096;
 const ROW_BYTES: usize = 512 * 1024;
