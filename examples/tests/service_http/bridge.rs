@@ -9,9 +9,9 @@ use hyper::{Method, StatusCode};
 
 use crate::cluster::{get_json, ready, shared_redis};
 use crate::postgres::Schema;
-use crate::private_redis::PrivateRedis;
 use crate::process::spawn_service_at;
 use crate::replicas::namespace;
+use nodebook_test_support::redis::Server;
 
 /// A failure bound, never a delay the tests wait out.
 const BOUND: Duration = Duration::from_secs(30);
@@ -128,13 +128,15 @@ async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other
 #[tokio::test]
 async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_back() {
     let test = "bridge_gap";
-    let Some(redis) = PrivateRedis::start(test).await else {
+    // A server of the test's own: killing its clients disturbs no other test.
+    let Some(redis) = Server::start(test) else {
         return;
     };
     let Some(schema) = Schema::create(test).await else {
         return;
     };
-    let flags = ["--database-url", &schema.url, "--redis", &redis.url];
+    let url = redis.url();
+    let flags = ["--database-url", &schema.url, "--redis", &url];
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = spawn_service_at(dir_a.path(), 1024, &flags, "warn").await;
     let b = spawn_service_at(dir_b.path(), 1024, &flags, "warn").await;
@@ -151,7 +153,7 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
         .unwrap();
     let mut on_b = on_b.into_body();
 
-    redis.kill_subscribers().await;
+    kill_subscribers(&url).await;
 
     let told = read_events_until_text(&mut on_b, "event: lagged\n").await;
     assert!(
@@ -187,4 +189,19 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
     b.signal("TERM").await;
     drop((a, b));
     schema.drop_all().await;
+}
+
+/// Closes every pub/sub connection of the server at `url`, as a Redis restart or a network cut
+/// would.
+async fn kill_subscribers(url: &str) {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(killed >= 2, "both replicas' bridges were subscribed");
 }

@@ -25,7 +25,6 @@ mod cluster;
 mod endpoints;
 mod hardening;
 mod postgres;
-mod private_redis;
 mod process;
 mod replicas;
 

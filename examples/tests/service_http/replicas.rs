@@ -14,7 +14,6 @@ use hyper::{Method, StatusCode};
 use crate::cluster::{get_json, ready, shared_redis};
 use crate::json;
 use crate::postgres::Schema;
-use crate::private_redis::PrivateRedis;
 use crate::process::{ServiceProcess, spawn_service_at};
 
 /// A failure bound, never a delay the tests wait out.
@@ -464,17 +463,18 @@ async fn readyz_until(client: &HttpClient, replica: &ServiceProcess, status: Sta
 #[tokio::test]
 async fn redis_killed_and_restarted_the_limit_falls_back_then_counts_in_redis_again() {
     let test = "limit_outage";
-    let Some(mut redis) = PrivateRedis::start(test).await else {
+    let Some(mut redis) = nodebook_test_support::redis::Server::start(test) else {
         return;
     };
     let Some(schema) = Schema::create(test).await else {
         return;
     };
+    let url = redis.url();
     let flags = [
         "--database-url",
         &schema.url,
         "--redis",
-        &redis.url,
+        &url,
         "--connections",
         "4",
         "--replicas-expected",
@@ -486,7 +486,7 @@ async fn redis_killed_and_restarted_the_limit_falls_back_then_counts_in_redis_ag
     ready(&client, &replica).await;
     get_json(&client, &format!("{}/articles/1", replica.url)).await;
 
-    redis.kill().await;
+    redis.kill();
     // A cold read finds Redis gone: served under the fallback share (4 / 2).
     let served = get_json(&client, &format!("{}/articles/2", replica.url)).await;
     assert_eq!(served["id"], 2);
@@ -497,7 +497,7 @@ async fn redis_killed_and_restarted_the_limit_falls_back_then_counts_in_redis_ag
     assert_eq!(global["fallback_grants"], 1, "{stats}");
     readyz_until(&client, &replica, StatusCode::SERVICE_UNAVAILABLE).await;
 
-    redis.restart().await;
+    redis.restart();
     ready(&client, &replica).await;
     get_json(&client, &format!("{}/articles/3", replica.url)).await;
     let stats = get_json(&client, &format!("{}/stats", replica.url)).await;
