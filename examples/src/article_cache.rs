@@ -17,10 +17,10 @@ use std::time::Duration;
 use nodebook_cache::LimitableMap;
 use nodebook_cache::redis::{Health, JsonCodec, Reach, RedisCache};
 
-use crate::{Article, CacheCounters, Error, RedisCounters, StoreConfig};
+use crate::{Article, CacheCounters, Error, GlobalLimitSettings, RedisCounters, StoreConfig};
 
 /// Where the replicas of a service meet: one Redis, and the prefix of the service's keys and
-/// channels in it. Replicas sharing a namespace share their cache.
+/// channels in it. Replicas sharing a namespace share their cache and their database limit.
 ///
 /// # Examples
 ///
@@ -34,6 +34,7 @@ use crate::{Article, CacheCounters, Error, RedisCounters, StoreConfig};
 pub struct Cluster {
     client: redis::Client,
     namespace: String,
+    limit: GlobalLimitSettings,
 }
 
 impl Cluster {
@@ -54,7 +55,40 @@ impl Cluster {
         Ok(Self {
             client,
             namespace: namespace.to_owned(),
+            limit: GlobalLimitSettings::default(),
         })
+    }
+
+    /// The settings of the database limit the replicas share (its outage policy and lease).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{Cluster, GlobalLimitSettings, LimitOutage};
+    ///
+    /// let settings = GlobalLimitSettings { outage: LimitOutage::Closed, ..Default::default() };
+    /// let cluster = Cluster::new("redis://127.0.0.1:6379", "articles")?.with_limit(settings);
+    /// assert_eq!(cluster.limit().outage, LimitOutage::Closed);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_limit(mut self, settings: GlobalLimitSettings) -> Self {
+        self.limit = settings;
+        self
+    }
+
+    /// The settings of the shared database limit.
+    ///
+    /// # Examples
+    ///
+    /// See [`with_limit`](Self::with_limit).
+    #[must_use]
+    pub fn limit(&self) -> GlobalLimitSettings {
+        self.limit
+    }
+
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// The prefix of the service's keys and channels in Redis.

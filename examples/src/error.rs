@@ -67,6 +67,15 @@ pub enum Error {
         /// The deadline that passed.
         timeout: std::time::Duration,
     },
+    /// The global limit (replicas with `--redis`) could not reach Redis and its outage policy
+    /// is to refuse (`--redis-outage closed`). Retry later.
+    #[error(
+        "database limit unavailable: Redis does not answer ({cause}) and the outage policy refuses calls meanwhile"
+    )]
+    LimitUnavailable {
+        /// Redis's last error.
+        cause: String,
+    },
     /// The limiter or the cache failed in a way the caller cannot fix (closed, panicked, cancelled).
     #[error("{what} failed: {reason}")]
     Internal {
@@ -86,6 +95,14 @@ pub enum Error {
     Lagged {
         /// How many updates it missed.
         missed: u64,
+    },
+    /// Updates written on other replicas may not have reached this event subscriber: the
+    /// event bridge lost its subscription to Redis for a while, or saw a hole in another
+    /// replica's updates. Reload what the updates carry.
+    #[error("updates of other replicas may have been lost ({reason}); reload what you need")]
+    EventsLost {
+        /// What the bridge reported.
+        reason: String,
     },
     /// The mock database was told to fail this query.
     #[error("mock database failure injected into query {query}")]

@@ -461,6 +461,8 @@ pub(crate) async fn stats(Shared(state): AppState) -> Response {
         "cache": now.store.cache,
         "emitter": now.store.events,
         "redis": now.store.redis,
+        "global_limit": now.store.global_limit,
+        "bridge": now.store.bridge,
         "database": { "queries": now.database_queries },
         "http": { "connections": now.connections, "requests": now.requests },
     }))
@@ -493,13 +495,41 @@ pub(crate) async fn readyz(Shared(state): AppState) -> Response {
             &format!("the database is not reachable: {err}"),
         );
     }
-    match state.store.redis_health() {
-        None => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
-        Some(Ok(())) => axum::Json(json!({ "status": "ready", "database": "ok", "redis": "ok" }))
-            .into_response(),
-        Some(Err(why)) => problem(
+    if let Some(Err(why)) = state.store.redis_health() {
+        return problem(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("Redis is not reachable (serving from this replica alone): {why}"),
-        ),
+        );
+    }
+    if let Some(global) = state.store.limiter().global()
+        && let Err(why) = global.health()
+    {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the global database limit cannot reach Redis (outage policy: {}): {why}",
+                global.policy()
+            ),
+        );
+    }
+    if let Some(Err(why)) = state.store.bridge_health() {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the event bridge is not connected (event subscribers see this replica's \
+                 updates only): {why}"
+            ),
+        );
+    }
+    match state.store.redis_health() {
+        None => axum::Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+        Some(_) => axum::Json(json!({
+            "status": "ready",
+            "database": "ok",
+            "redis": "ok",
+            "global_limit": "ok",
+            "bridge": "ok",
+        }))
+        .into_response(),
     }
 }

@@ -65,12 +65,12 @@
 //! |-----------------------------|-----------------------------------------------------|--------|
 //! | `GET /articles/{id}`        | [`ArticleStore::get`]: cache, once-queue, limiter; an absent id is remembered for `negative_ttl` | 400 bad id, 404, 503 + `Retry-After` when the limiter refuses, 504 on a database timeout |
 //! | `PUT /articles/{id}`        | [`ArticleStore::update`]: create (201) or replace (200), invalidate, emit `article.updated` | 400 bad id or JSON, 413 over `put_limit`, 503, 504 |
-//! | `GET /events`               | server-sent events from an emitter subscription, each at most `event_limit` bytes | 503 + `Retry-After` beyond `max_subscribers` |
+//! | `GET /events`               | server-sent events from an emitter subscription, each at most `event_limit` bytes; with `--redis`, the updates of every replica | 503 + `Retry-After` beyond `max_subscribers` |
 //! | `POST /import?charset=gbk&strict=true` | body streamed through `streams` with a size limit, decoded by `decoder` (charset from the query or the `Content-Type`), stored as UTF-8 | 400 unknown or conflicting charset, 413 too large, 422 + byte offset for malformed input when strict |
 //! | `GET /files/{name}`         | a regular file of `DATA_DIR/files` (no links, FIFOs or folders) streamed by `nodebook_streams::ReadStream` | 400 for `/`, `\`, `..`, NUL, over 255 bytes; 404 |
 //! | `GET /stats`                | counters of the limiter, the cache, the emitter, SQLite and HTTP as JSON | |
 //! | `GET /metrics`              | the same and request latencies by route, in Prometheus text | |
-//! | `GET /healthz`, `GET /readyz` | live; ready (the database answers and no drain has begun) | 503 when not ready |
+//! | `GET /healthz`, `GET /readyz` | live; ready (the database answers, with `--redis` the cache tier, the global limit and the event bridge reach Redis, and no drain has begun) | 503 when not ready |
 //!
 //! Every error body is JSON, `{"error": "..."}`, including unknown routes (404) and methods (405).
 //! A request head must arrive within `header_timeout`, a body may not stall past
@@ -91,8 +91,16 @@
 //! ([`PostgresDatabase`]) instead of SQLite, so that replicas share them;
 //! [`ServiceConfig::redis_url`] (`--redis`) makes the article cache the cache's Redis tier
 //! ([`ArticleStore::clustered`], [`Cluster`]): one query per cold article across every replica,
-//! and a write invalidates the article on all of them. The limiter and the event stream stay
-//! per replica.
+//! and a write invalidates the article on all of them. The database limiter becomes one limit
+//! across the replicas ([`Limiter::Global`]: `--connections L` means L calls at once on the
+//! database from every replica together), with an outage policy for when Redis does not answer
+//! ([`LimitOutage`], `--redis-outage`). `GET /events` is bridged across the replicas through
+//! Redis pub/sub (the emitter's `Bridge`): an update written on one replica reaches the event
+//! subscribers of every replica.
+//!
+//! [`QueryProbe`] (`--db-latency`, `--query-log`) adds a latency to each database call and
+//! logs its interval, so that the `cluster` binary can measure how many calls ran at once
+//! across the replicas without asking the limiter it checks.
 
 //! # From the book to the toolkit
 //!
@@ -118,17 +126,21 @@ mod cli;
 mod client;
 mod database;
 mod error;
+mod event_bridge;
 mod files;
 mod handlers;
+mod limiter;
 mod load;
 mod mock;
 mod postgres;
+mod query_probe;
 mod server;
 mod service;
 mod shutdown;
 mod source;
 mod sqlite;
 mod store;
+mod store_config;
 mod store_stats;
 mod telemetry;
 mod write_timeout;
@@ -144,14 +156,20 @@ pub use files::{
     BadFileName, MAX_FILE_NAME, POEM, Unservable, check_file_name, files_dir, open_served_file,
     seed_files,
 };
+pub use limiter::{GlobalLimit, GlobalLimitSettings, LimitOutage, Limiter};
 pub use load::{DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT, LoadPlan, LoadReport};
 pub use mock::MockDatabase;
 pub use postgres::PostgresDatabase;
+pub use query_probe::{QueryProbe, peak_concurrency, read_query_log};
 pub use server::ShutdownReport;
 pub use service::{Service, ServiceConfig, status_of};
 pub use shutdown::{shutdown_signal, shutdown_signals};
 pub use source::ArticleSource;
 pub use sqlite::{DATABASE_FILE, SqliteDatabase, WAL_LIMIT};
-pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE, StoreConfig};
-pub use store_stats::{CacheCounters, EventCounters, LimiterStats, RedisCounters, StoreStats};
+pub use store::{ARTICLE_UPDATED, ArticleStore, SYNC_LISTENER_ALLOWANCE};
+pub use store_config::StoreConfig;
+pub use store_stats::{
+    BridgeCounters, CacheCounters, EventCounters, GlobalLimitStats, LimiterStats, RedisCounters,
+    StoreStats,
+};
 pub use telemetry::install_log_subscriber;

@@ -34,7 +34,7 @@ use crate::HttpClient;
 /// ```
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
-    base_url: String,
+    base_urls: Vec<String>,
     paths: Vec<String>,
     requests: usize,
     concurrency: usize,
@@ -62,7 +62,7 @@ impl LoadPlan {
     #[must_use]
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
-            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            base_urls: vec![base_url.into().trim_end_matches('/').to_owned()],
             paths: vec!["/articles/1".to_owned()],
             requests: 1000,
             concurrency: DEFAULT_CONCURRENCY,
@@ -143,6 +143,31 @@ impl LoadPlan {
         self
     }
 
+    /// Spreads the requests over several replicas of a service, in turn: request `i` goes to
+    /// `urls[i % n]` and asks for path number `i / n`, so each path is asked of every replica
+    /// one after the other. An empty list keeps the current one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let plan = examples::LoadPlan::new("http://a")
+    ///     .replicas(vec!["http://a".into(), "http://b/".into()])
+    ///     .paths(vec!["/1".into(), "/2".into()]);
+    /// assert_eq!(plan.url_for(0), "http://a/1");
+    /// assert_eq!(plan.url_for(1), "http://b/1");
+    /// assert_eq!(plan.url_for(2), "http://a/2");
+    /// ```
+    #[must_use]
+    pub fn replicas(mut self, urls: Vec<String>) -> Self {
+        if !urls.is_empty() {
+            self.base_urls = urls
+                .into_iter()
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .collect();
+        }
+        self
+    }
+
     /// The path that request number `index` asks for.
     ///
     /// # Examples
@@ -150,7 +175,19 @@ impl LoadPlan {
     /// See [`paths`](Self::paths).
     #[must_use]
     pub fn path_for(&self, index: usize) -> &str {
-        &self.paths[index % self.paths.len()]
+        let turn = index / self.base_urls.len();
+        &self.paths[turn % self.paths.len()]
+    }
+
+    /// The whole URL of request number `index`: its replica and its path.
+    ///
+    /// # Examples
+    ///
+    /// See [`replicas`](Self::replicas).
+    #[must_use]
+    pub fn url_for(&self, index: usize) -> String {
+        let base = &self.base_urls[index % self.base_urls.len()];
+        format!("{base}{}", self.path_for(index))
     }
 
     /// Sends the requests and measures them.
@@ -176,7 +213,7 @@ impl LoadPlan {
     /// ```
     pub async fn run(self) -> LoadReport {
         let client = HttpClient::new();
-        let queries_before = sqlite_queries(&client, &self.base_url, self.timeout).await;
+        let queries_before = sqlite_queries(&client, &self.base_urls, self.timeout).await;
         let bar = if self.progress {
             let bar = ProgressBar::new(self.requests as u64);
             if let Ok(style) =
@@ -202,7 +239,7 @@ impl LoadPlan {
                     if index >= plan.requests {
                         break tally;
                     }
-                    let url = format!("{}{}", plan.base_url, plan.path_for(index));
+                    let url = plan.url_for(index);
                     let sent = Instant::now();
                     let answer = tokio::time::timeout(plan.timeout, client.get(&url)).await;
                     tally.latencies.push(sent.elapsed());
@@ -228,7 +265,7 @@ impl LoadPlan {
         }
         let elapsed = started.elapsed();
         bar.finish_and_clear();
-        let queries_after = sqlite_queries(&client, &plan.base_url, plan.timeout).await;
+        let queries_after = sqlite_queries(&client, &plan.base_urls, plan.timeout).await;
         all.latencies.sort_unstable();
         LoadReport {
             requests: all.latencies.len(),
@@ -318,7 +355,8 @@ pub struct LoadReport {
     pub p99: Duration,
     /// Slowest request.
     pub max: Duration,
-    /// SQLite queries the service ran during the run (from `GET /stats`), when it could be read.
+    /// Database queries the service (every replica together) ran during the run (from
+    /// `GET /stats`), when they could be read.
     pub sqlite_queries: Option<u64>,
 }
 
@@ -404,11 +442,11 @@ impl fmt::Display for LoadReport {
             )?;
         }
         match self.sqlite_queries {
-            Some(1) => write!(f, "sqlite        1 query ran for these requests"),
-            Some(queries) => write!(f, "sqlite        {queries} queries ran for these requests"),
+            Some(1) => write!(f, "database      1 query ran for these requests"),
+            Some(queries) => write!(f, "database      {queries} queries ran for these requests"),
             None => write!(
                 f,
-                "sqlite        query count unavailable (GET /stats failed)"
+                "database      query count unavailable (GET /stats failed)"
             ),
         }
     }
@@ -422,12 +460,21 @@ fn percentile(sorted: &[Duration], percent: usize) -> Duration {
     sorted[rank - 1]
 }
 
-async fn sqlite_queries(client: &HttpClient, base_url: &str, timeout: Duration) -> Option<u64> {
-    let url = format!("{base_url}/stats");
-    let answer = tokio::time::timeout(timeout, client.get(&url))
-        .await
-        .ok()?
-        .ok()?;
-    let stats: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
-    stats.pointer("/database/queries")?.as_u64()
+/// The database queries of every replica together.
+async fn sqlite_queries(
+    client: &HttpClient,
+    base_urls: &[String],
+    timeout: Duration,
+) -> Option<u64> {
+    let mut total = 0;
+    for base_url in base_urls {
+        let url = format!("{base_url}/stats");
+        let answer = tokio::time::timeout(timeout, client.get(&url))
+            .await
+            .ok()?
+            .ok()?;
+        let stats: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+        total += stats.pointer("/database/queries")?.as_u64()?;
+    }
+    Some(total)
 }

@@ -32,7 +32,10 @@ use tracing::Level;
 use crate::handlers;
 use crate::server::{Gauges, ServerSettings, ShutdownReport};
 use crate::telemetry::Telemetry;
-use crate::{ArticleStore, Cluster, Database, Error, StoreConfig, seed_files};
+use crate::{
+    ArticleStore, Cluster, Database, Error, GlobalLimitSettings, QueryProbe, StoreConfig,
+    seed_files,
+};
 
 /// How the service is set up.
 ///
@@ -53,12 +56,22 @@ pub struct ServiceConfig {
     pub database_url: Option<String>,
     /// A Redis URL (`redis://host:port`) for running as one replica of several: the article
     /// cache becomes the cache's Redis tier (one query per cold article across the replicas,
-    /// a write seen at once on every replica), and `/readyz` requires Redis. `None` (the
-    /// default): everything stays in this process.
+    /// a write seen at once on every replica), the database limiter becomes one limit across
+    /// the replicas ([`global_limit`](Self::global_limit)), and `/readyz` requires Redis.
+    /// `None` (the default): everything stays in this process.
     pub redis_url: Option<String>,
     /// The prefix of the service's keys and channels in Redis; replicas of one service share
     /// it, other services (or test runs) on the same Redis each need their own.
     pub redis_namespace: String,
+    /// With Redis: the database limit shared by the replicas (`store.connections` calls at once
+    /// across all of them), its outage policy and lease.
+    pub global_limit: GlobalLimitSettings,
+    /// Added to every database call, inside its slot, as a database across a network would
+    /// add; for seeing the limits at work on a fast local database. Zero by default.
+    pub db_latency: Duration,
+    /// A file to which every database call appends its start and end (see [`QueryProbe`]);
+    /// `None` by default.
+    pub query_log: Option<PathBuf>,
     /// The store in front of the database.
     pub store: StoreConfig,
     /// The largest body `POST /import` accepts, in bytes; larger bodies answer 413.
@@ -108,6 +121,9 @@ impl ServiceConfig {
             database_url: None,
             redis_url: None,
             redis_namespace: "nodebook-service".to_owned(),
+            global_limit: GlobalLimitSettings::default(),
+            db_latency: Duration::ZERO,
+            query_log: None,
             store: StoreConfig::default(),
             import_limit: 1 << 20,
             retry_after: Duration::from_secs(1),
@@ -227,11 +243,17 @@ impl Service {
                          --database-url, or give each process its own --redis-namespace"
                     );
                 }
-                let cluster = Cluster::new(url, &config.redis_namespace)?;
+                let cluster =
+                    Cluster::new(url, &config.redis_namespace)?.with_limit(config.global_limit);
                 ArticleStore::clustered(db.clone(), config.store, &cluster)?
             }
             None => ArticleStore::new(db.clone(), config.store)?,
         };
+        let mut probe = QueryProbe::default().latency(config.db_latency);
+        if let Some(path) = &config.query_log {
+            probe = probe.log_to(path)?;
+        }
+        let store = store.probed(probe);
         Ok(Self {
             state: Arc::new(State {
                 store,
@@ -439,6 +461,16 @@ impl Service {
             signals,
         )
         .await;
+        if !report.forced {
+            // The last writes' updates, on their way to the other replicas' subscribers.
+            let unsent = self.state.store.flush_events(Duration::from_secs(1)).await;
+            if unsent > 0 {
+                tracing::warn!(
+                    unsent,
+                    "updates not sent to the other replicas before exit (Redis did not answer)"
+                );
+            }
+        }
         Ok(report)
     }
 }
@@ -459,7 +491,9 @@ impl Service {
 pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
-        Error::Overloaded { .. } | Error::SubscriberLimit { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Overloaded { .. }
+        | Error::SubscriberLimit { .. }
+        | Error::LimitUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::DatabaseTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
         Error::Argument { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

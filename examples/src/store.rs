@@ -18,6 +18,10 @@
 //! leak warning fires only when listeners really pile up beyond anything the store allows.
 //! Warnings go to `tracing` and are counted in [`EventCounters::leak_warnings`].
 //!
+//! In a [`clustered`](ArticleStore::clustered) store the `Bagpipe` is bagpipe's global limit
+//! in Redis instead (`RedisBagpipe`, see the `limiter` module): the same options, counted
+//! across every replica.
+//!
 //! A write (create or replace) goes through the same `Bagpipe`, then invalidates the key (a
 //! cached absence included, so a created row is seen at once), then emits
 //! `article.updated`. The order matters: a read whose load started before the write read the
@@ -33,14 +37,16 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use futures::{Stream, StreamExt};
-use nodebook_bagpipe::Bagpipe;
 use nodebook_cache::LimitableMap;
 
 use crate::article_cache::ArticleCache;
+use crate::event_bridge::EventBridge;
+use crate::limiter::GlobalLimit;
 use nodebook_emitter::Emitter;
 
 use crate::{
-    Article, ArticleSource, ArticleUpdate, Cluster, Error, EventCounters, LimiterStats, StoreStats,
+    Article, ArticleSource, ArticleUpdate, Cluster, Error, EventCounters, Limiter, QueryProbe,
+    StoreConfig, StoreStats,
 };
 
 /// The event name under which [`ArticleStore::update`] announces a new row.
@@ -49,62 +55,6 @@ pub const ARTICLE_UPDATED: &str = "article.updated";
 /// Synchronous listeners of [`ARTICLE_UPDATED`] that may be added through
 /// [`ArticleStore::events`] beside the capped subscriptions before the emitter warns of a leak.
 pub const SYNC_LISTENER_ALLOWANCE: usize = 8;
-
-/// How an [`ArticleStore`] is put together.
-///
-/// # Examples
-///
-/// ```
-/// use examples::StoreConfig;
-/// use std::time::Duration;
-///
-/// let config = StoreConfig { connections: 8, ..StoreConfig::default() };
-/// assert_eq!(config.queue_length, 64);
-/// assert_eq!(config.time_to_live, Duration::from_secs(60));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreConfig {
-    /// Queries that may run at once: the connection count (bagpipe's `limit`).
-    pub connections: usize,
-    /// Queries that may wait for a connection before new ones are refused (bagpipe's
-    /// `queue_length`, Node's `limit × ratio`).
-    pub queue_length: usize,
-    /// The longest a query may run once it has a connection (bagpipe's `timeout`); a late query
-    /// answers [`Error::DatabaseTimeout`].
-    pub query_timeout: Duration,
-    /// The longest a query may wait for a connection (bagpipe's `queue_timeout`), also answered
-    /// with [`Error::DatabaseTimeout`].
-    pub queue_timeout: Duration,
-    /// Articles the cache holds before it evicts the oldest (`LimitableMap`'s limit); the
-    /// default, 1000, holds every seeded article.
-    pub cache_limit: usize,
-    /// How long a cached article stays fresh.
-    pub time_to_live: Duration,
-    /// Event subscriptions ([`ArticleStore::subscribe`]) allowed at once; one more answers
-    /// [`Error::SubscriberLimit`].
-    pub max_subscribers: usize,
-    /// How long the absence of an id is remembered, so that repeated reads of a missing id do
-    /// not each cost a query (negative caching). A write of that id ends it at once. Zero
-    /// turns it off. With the Redis tier ([`ArticleStore::clustered`]) an absence lives as long
-    /// as a row there ([`time_to_live`](Self::time_to_live)); a write still ends it on every
-    /// replica.
-    pub negative_ttl: Duration,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            connections: 4,
-            queue_length: 64,
-            query_timeout: Duration::from_secs(2),
-            queue_timeout: Duration::from_secs(2),
-            cache_limit: 1000,
-            time_to_live: Duration::from_secs(60),
-            max_subscribers: 256,
-            negative_ttl: Duration::from_secs(5),
-        }
-    }
-}
 
 /// Articles from a database: cached, coalesced and limited, with change events.
 ///
@@ -137,8 +87,10 @@ impl Default for StoreConfig {
 pub struct ArticleStore<S> {
     db: S,
     cache: Arc<ArticleCache>,
-    pipe: Bagpipe,
+    pipe: Limiter,
+    probe: QueryProbe,
     events: Emitter<Article>,
+    bridge: Option<Arc<EventBridge>>,
     updates: Arc<AtomicU64>,
     subscribers: Arc<Semaphore>,
     leak_warnings: Arc<AtomicU64>,
@@ -151,7 +103,9 @@ impl<S: Clone> Clone for ArticleStore<S> {
             db: self.db.clone(),
             cache: Arc::clone(&self.cache),
             pipe: self.pipe.clone(),
+            probe: self.probe.clone(),
             events: self.events.clone(),
+            bridge: self.bridge.clone(),
             updates: Arc::clone(&self.updates),
             subscribers: Arc::clone(&self.subscribers),
             leak_warnings: Arc::clone(&self.leak_warnings),
@@ -193,13 +147,21 @@ impl<S: ArticleSource> ArticleStore<S> {
 
     /// Like [`new`](Self::new), for one replica of several: the cache is the cache's Redis
     /// tier in `cluster` (one query per cold article across every replica sharing the
-    /// namespace, and a write invalidates the article on every replica). Must be called inside
-    /// a tokio runtime.
+    /// namespace, and a write invalidates the article on every replica), and the limiter is
+    /// bagpipe's global limit named `{namespace}:db` (at most
+    /// [`StoreConfig::connections`] calls at once across every replica, with the cluster's
+    /// [`GlobalLimitSettings`](crate::GlobalLimitSettings)), and [`ARTICLE_UPDATED`] is
+    /// bridged through Redis pub/sub (`{namespace}:events`): an update on any replica reaches
+    /// the [`subscribe`](Self::subscribe) streams and listeners of every replica. Must be
+    /// called inside a tokio runtime.
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new). Redis is not contacted here: until it answers, the cache serves
-    /// this replica alone (see [`StoreStats::redis`]).
+    /// As [`new`](Self::new), and [`Error::Internal`] when the global limit refuses its
+    /// settings. Redis is not contacted here: until it answers, the cache serves this replica
+    /// alone (see [`StoreStats::redis`]), the events stay on this replica (see
+    /// [`bridge_health`](Self::bridge_health)) and the limit follows its outage policy (see
+    /// [`StoreStats::global_limit`]).
     ///
     /// # Examples
     ///
@@ -226,21 +188,25 @@ impl<S: ArticleSource> ArticleStore<S> {
             Some(cluster) => ArticleCache::redis(&config, cluster)?,
             None => ArticleCache::local(&config)?,
         };
-        // The limiter and the event hub are this process's alone for now: with a cluster they
-        // become bagpipe's global limit and the emitter's Redis bridge.
-        let pipe = Bagpipe::builder(config.connections)
-            .queue_length(config.queue_length)
-            .refuse(true)
-            .timeout(config.query_timeout)
-            .queue_timeout(config.queue_timeout)
-            .build();
+        let pipe = match cluster {
+            Some(cluster) => Limiter::Global(GlobalLimit::new(
+                cluster.client().clone(),
+                format!("{}:db", cluster.namespace()),
+                &config,
+                cluster.limit(),
+            )?),
+            None => Limiter::in_process(&config),
+        };
         let events = Emitter::new();
-        // Each subscription is one `article.updated` listener and one `error` listener.
+        // Each subscription is one `article.updated` listener and one `error` listener; a
+        // bridge adds one `article.updated` listener of its own.
         events.set_max_listeners(
             config
                 .max_subscribers
-                .saturating_add(SYNC_LISTENER_ALLOWANCE),
+                .saturating_add(SYNC_LISTENER_ALLOWANCE)
+                .saturating_add(usize::from(cluster.is_some())),
         );
+        let bridge = cluster.map(|cluster| Arc::new(EventBridge::start(&events, cluster)));
         let leak_warnings = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&leak_warnings);
         events.set_warning_hook(move |warning| {
@@ -256,7 +222,9 @@ impl<S: ArticleSource> ArticleStore<S> {
             db,
             cache: Arc::new(cache),
             pipe,
+            probe: QueryProbe::default(),
             events,
+            bridge,
             updates: Arc::new(AtomicU64::new(0)),
             subscribers: Arc::new(Semaphore::new(
                 config.max_subscribers.min(Semaphore::MAX_PERMITS),
@@ -295,11 +263,11 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// ```
     pub async fn get(&self, id: u64) -> Result<Article, Error> {
         let db = self.db.clone();
-        let pipe = self.pipe.clone();
+        let (pipe, probe) = (self.pipe.clone(), self.probe.clone());
         let loaded = self
             .cache
             .get_or_load(id, move || async move {
-                pipe.run(db.article(id)).await.map_err(limiter_error)?
+                pipe.run(probe.around(db.article(id))).await
             })
             .await;
         match loaded {
@@ -379,7 +347,7 @@ impl<S: ArticleSource> ArticleStore<S> {
     where
         F: Future<Output = Result<T, Error>>,
     {
-        self.pipe.run(work).await.map_err(limiter_error)?
+        self.pipe.run(self.probe.around(work)).await
     }
 
     /// A stream of every row that [`update`](Self::update) writes from now on, holding at most
@@ -425,7 +393,7 @@ impl<S: ArticleSource> ArticleStore<S> {
                 what: "the event subscription",
                 reason: err.to_string(),
             })?;
-        Ok(updates.map(move |update| {
+        let updates = updates.map(move |update| {
             // The place is given back when the stream (and so this closure) is dropped.
             let _held = &place;
             update.map_err(|err| match err {
@@ -435,7 +403,10 @@ impl<S: ArticleSource> ArticleStore<S> {
                     reason: other.to_string(),
                 },
             })
-        }))
+        });
+        // With a bridge, a gap in the other replicas' updates is told to every subscriber.
+        let gaps = self.bridge.as_ref().map(|bridge| bridge.gaps());
+        Ok(crate::event_bridge::with_gaps(updates, gaps))
     }
 
     /// The emitter behind [`ARTICLE_UPDATED`], for synchronous listeners.
@@ -455,7 +426,8 @@ impl<S: ArticleSource> ArticleStore<S> {
         &self.events
     }
 
-    /// The limiter in front of the database.
+    /// The limiter in front of the database: this process's `Bagpipe`, or the global limit of
+    /// a [`clustered`](Self::clustered) store.
     ///
     /// # Examples
     ///
@@ -467,8 +439,33 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// # Ok::<(), examples::Error>(())
     /// ```
     #[must_use]
-    pub fn limiter(&self) -> &Bagpipe {
+    pub fn limiter(&self) -> &Limiter {
         &self.pipe
+    }
+
+    /// Runs every database call through `probe` (an added latency, a log of the calls'
+    /// intervals), inside the limiter's slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, QueryProbe, StoreConfig};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Duration::ZERO), StoreConfig::default())?
+    ///     .probed(QueryProbe::default().latency(Duration::from_millis(30)));
+    /// let asked = tokio::time::Instant::now();
+    /// store.get(1).await?;
+    /// assert_eq!(asked.elapsed(), Duration::from_millis(30));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn probed(mut self, probe: QueryProbe) -> Self {
+        self.probe = probe;
+        self
     }
 
     /// The cache of articles (`Some(row)`, or `None` for an id known to be absent) when it is
@@ -503,6 +500,52 @@ impl<S: ArticleSource> ArticleStore<S> {
     #[must_use]
     pub fn redis_health(&self) -> Option<Result<(), String>> {
         self.cache.redis_health()
+    }
+
+    /// With the event bridge ([`clustered`](Self::clustered)): `Some(Ok(()))` while updates of
+    /// the other replicas arrive, `Some(Err(why))` while they do not (subscribers see this
+    /// replica's updates only meanwhile); `None` without it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    ///
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.bridge_health(), None);
+    /// # Ok::<(), examples::Error>(())
+    /// ```
+    #[must_use]
+    pub fn bridge_health(&self) -> Option<Result<(), String>> {
+        self.bridge.as_ref().map(|bridge| bridge.health())
+    }
+
+    /// Waits until the updates queued for the other replicas are written to Redis, for at most
+    /// `within`, and returns how many are still unwritten (0 without a bridge). A process that
+    /// exits right after a write calls it so that the other replicas' subscribers hear of it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future only stops the wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::{ArticleStore, MockDatabase, StoreConfig};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), examples::Error> {
+    /// let store = ArticleStore::new(MockDatabase::new(Default::default()), StoreConfig::default())?;
+    /// assert_eq!(store.flush_events(Duration::from_secs(1)).await, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn flush_events(&self, within: Duration) -> usize {
+        match &self.bridge {
+            Some(bridge) => bridge.flush(within).await,
+            None => 0,
+        }
     }
 
     /// The database.
@@ -541,21 +584,12 @@ impl<S: ArticleSource> ArticleStore<S> {
     /// ```
     #[must_use]
     pub fn stats(&self) -> StoreStats {
-        let pipe = self.pipe.stats();
+        let (limiter, global_limit) = self.pipe.stats();
         let (cache, redis) = self.cache.counters(self.config.cache_limit);
         StoreStats {
-            limiter: LimiterStats {
-                limit: self.pipe.limit(),
-                queue_length: self.pipe.queue_length(),
-                active: self.pipe.active(),
-                queued: self.pipe.queued(),
-                admitted: pipe.admitted,
-                refused: pipe.refused,
-                queue_timeouts: pipe.queue_timeouts,
-                timeouts: pipe.timeouts,
-                outdated: pipe.outdated,
-                completed: pipe.completed,
-            },
+            limiter,
+            global_limit,
+            bridge: self.bridge.as_ref().map(|bridge| bridge.counters()),
             cache,
             redis,
             events: EventCounters {
@@ -570,27 +604,5 @@ impl<S: ArticleSource> ArticleStore<S> {
                 leak_warnings: self.leak_warnings.load(Ordering::Relaxed),
             },
         }
-    }
-}
-
-fn limiter_error(err: nodebook_bagpipe::Error) -> Error {
-    match err {
-        nodebook_bagpipe::Error::TooMuchAsyncCall {
-            limit,
-            queue_length,
-            queued,
-        } => Error::Overloaded {
-            limit,
-            queue_length,
-            queued,
-        },
-        nodebook_bagpipe::Error::Timeout { timeout } => Error::DatabaseTimeout { timeout },
-        nodebook_bagpipe::Error::QueueTimeout { queue_timeout } => Error::DatabaseTimeout {
-            timeout: queue_timeout,
-        },
-        other => Error::Internal {
-            what: "the limiter",
-            reason: other.to_string(),
-        },
     }
 }

@@ -18,6 +18,11 @@ pub struct StoreStats {
     pub events: EventCounters,
     /// The cache's Redis tier, when the store has one.
     pub redis: Option<RedisCounters>,
+    /// The Redis bridge of the event hub, when the store has one.
+    pub bridge: Option<BridgeCounters>,
+    /// The global limit across replicas, when the store has one ([`limiter`](Self::limiter)
+    /// then counts this replica's calls under it).
+    pub global_limit: Option<GlobalLimitStats>,
 }
 
 /// The limiter's live state and counters (bagpipe's `limit`, `active`, `queue.length`, and
@@ -133,4 +138,52 @@ pub struct RedisCounters {
     pub reconnects: u64,
     /// Invalidations received from other replicas.
     pub invalidations_received: u64,
+}
+
+/// The global limit's state as this replica sees it (`GET /stats` under `global_limit`).
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GlobalLimitStats {
+    /// Whether permits come from Redis now; `false` while the outage policy decides.
+    pub connected: bool,
+    /// The outage policy: `closed`, `open` or `fallback`.
+    pub outage: &'static str,
+    /// The calls this replica may run while Redis is away, under `fallback`.
+    pub fallback_limit: Option<usize>,
+    /// How long a permit stays counted without renewal, in milliseconds.
+    pub lease_ms: u64,
+    /// Permits of the global limit this replica holds now.
+    pub held: usize,
+    /// Permits found to have outlived their lease (`lease_lost` events).
+    pub lease_lost: u64,
+    /// Calls refused because Redis did not answer and the policy is `closed`.
+    pub unavailable: u64,
+    /// Permits granted by the `fallback` policy while Redis was away.
+    pub fallback_grants: u64,
+    /// Permits granted by the `open` policy while Redis was away.
+    pub open_grants: u64,
+}
+
+/// The event hub's Redis bridge (`GET /stats` under `bridge`).
+///
+/// # Examples
+///
+/// See [`ArticleStore::stats`](crate::ArticleStore::stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BridgeCounters {
+    /// Whether updates of the other replicas arrive now.
+    pub connected: bool,
+    /// Updates of this replica published to the others.
+    pub published: u64,
+    /// Updates of other replicas emitted to this replica's subscribers.
+    pub received: u64,
+    /// Updates of this replica not published (the bridge's queue was full).
+    pub dropped: u64,
+    /// Gaps: times updates of other replicas were, or may have been, lost here.
+    pub gaps: u64,
+    /// Times the subscription came back after dropping.
+    pub reconnects: u64,
 }

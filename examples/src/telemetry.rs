@@ -98,6 +98,47 @@ impl Telemetry {
                 "bagpipe_timeouts_total",
                 "Queries that waited (stage=queue) or ran (stage=run) too long (answered 504)"
             );
+            metrics::describe_gauge!(
+                "bagpipe_global_connected",
+                "With --redis: 1 while the database limit is counted in Redis across the \
+                 replicas, 0 while its outage policy decides"
+            );
+            metrics::describe_gauge!(
+                "bagpipe_global_held",
+                "With --redis: permits of the global database limit this replica holds now"
+            );
+            metrics::describe_counter!(
+                "bagpipe_global_lease_lost_total",
+                "With --redis: permits that outlived their lease (another replica may have had \
+                 the slot meanwhile)"
+            );
+            metrics::describe_counter!(
+                "bagpipe_global_grants_total",
+                "With --redis: permits by who granted them: redis (the global count), fallback or \
+                 open (the outage policy, Redis away)"
+            );
+            metrics::describe_counter!(
+                "bagpipe_global_unavailable_total",
+                "With --redis-outage closed: calls refused because Redis did not answer"
+            );
+            metrics::describe_gauge!(
+                "emitter_bridge_connected",
+                "With --redis: 1 while updates of the other replicas reach this replica's event \
+                 subscribers, 0 while they do not"
+            );
+            metrics::describe_counter!(
+                "emitter_bridge_events_total",
+                "With --redis: updates by direction: published (to the other replicas), \
+                 received (from them), dropped (not published, queue full)"
+            );
+            metrics::describe_counter!(
+                "emitter_bridge_gaps_total",
+                "With --redis: times updates of other replicas were, or may have been, lost here"
+            );
+            metrics::describe_counter!(
+                "emitter_bridge_reconnects_total",
+                "With --redis: times the bridge's subscription came back after dropping"
+            );
             metrics::describe_counter!("cache_hits_total", "Reads answered from the cache");
             metrics::describe_counter!("cache_misses_total", "Reads that missed the cache");
             metrics::describe_counter!(
@@ -179,6 +220,35 @@ impl Telemetry {
             metrics::counter!("bagpipe_timeouts_total", "stage" => "queue")
                 .absolute(pipe.queue_timeouts);
             metrics::counter!("bagpipe_timeouts_total", "stage" => "run").absolute(pipe.timeouts);
+            if let Some(global) = &now.store.global_limit {
+                metrics::gauge!("bagpipe_global_connected")
+                    .set(f64::from(u8::from(global.connected)));
+                metrics::gauge!("bagpipe_global_held").set(to_f64(global.held));
+                metrics::counter!("bagpipe_global_lease_lost_total").absolute(global.lease_lost);
+                metrics::counter!("bagpipe_global_unavailable_total").absolute(global.unavailable);
+                let by_policy = global.fallback_grants + global.open_grants;
+                for (by, count) in [
+                    ("redis", pipe.admitted.saturating_sub(by_policy)),
+                    ("fallback", global.fallback_grants),
+                    ("open", global.open_grants),
+                ] {
+                    metrics::counter!("bagpipe_global_grants_total", "by" => by).absolute(count);
+                }
+            }
+            if let Some(bridge) = &now.store.bridge {
+                metrics::gauge!("emitter_bridge_connected")
+                    .set(f64::from(u8::from(bridge.connected)));
+                for (direction, count) in [
+                    ("published", bridge.published),
+                    ("received", bridge.received),
+                    ("dropped", bridge.dropped),
+                ] {
+                    metrics::counter!("emitter_bridge_events_total", "direction" => direction)
+                        .absolute(count);
+                }
+                metrics::counter!("emitter_bridge_gaps_total").absolute(bridge.gaps);
+                metrics::counter!("emitter_bridge_reconnects_total").absolute(bridge.reconnects);
+            }
             metrics::gauge!("cache_entries").set(to_f64(cache.len));
             // The Redis tier keeps its local map's counters to itself: with it, the
             // `cache_redis_*` series below say where reads were answered instead.

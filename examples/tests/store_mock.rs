@@ -177,7 +177,11 @@ async fn a_refused_load_is_not_cached_and_the_next_read_succeeds() {
     };
     let store = store(&db, config);
     let (release, hold) = tokio::sync::oneshot::channel::<()>();
-    let busy = store.limiter().push(async move { hold.await.ok() });
+    let busy = store
+        .limiter()
+        .local()
+        .unwrap()
+        .push(async move { hold.await.ok() });
     assert_eq!(store.limiter().active(), 1);
 
     assert!(matches!(store.get(4).await, Err(Error::Overloaded { .. })));

@@ -13,7 +13,8 @@ use examples::{Flags, LoadPlan};
 
 const USAGE: &str = "usage: load [--url http://127.0.0.1:3000] [--requests N] [--concurrency C]
             [--timeout 10s] [--path /articles/1 | --spread K]
-  --url          the service (default http://127.0.0.1:3000)
+  --url          the service (default http://127.0.0.1:3000); several replicas separated
+                 by commas get the requests in turn (each path asked of each replica)
   --requests     how many GET requests to send in all (default 1000)
   --concurrency  how many are in flight at once (default 64)
   --timeout      the deadline of one request: 500ms, 10s, 1m (default 10s)
@@ -71,6 +72,7 @@ fn plan(flags: &Flags) -> Result<LoadPlan, examples::Error> {
     let url: String = flags
         .value("--url")?
         .unwrap_or_else(|| "http://127.0.0.1:3000".to_owned());
+    let replicas: Vec<String> = url.split(',').map(str::to_owned).collect();
     let requests: usize = flags.value("--requests")?.unwrap_or(1000);
     let concurrency: usize = flags
         .value("--concurrency")?
@@ -100,7 +102,8 @@ fn plan(flags: &Flags) -> Result<LoadPlan, examples::Error> {
             });
         }
     };
-    Ok(LoadPlan::new(url)
+    Ok(LoadPlan::new(&replicas[0])
+        .replicas(replicas)
         .paths(paths)
         .requests(requests)
         .concurrency(concurrency)

@@ -19,10 +19,17 @@ const USAGE: &str = "usage: service [flags]
   --database-url      keep articles in PostgreSQL (postgres://user@host:port/db) so replicas
                       share them (default: none, SQLite in --data-dir)
   --redis             run as one replica of several: the article cache's Redis tier at this
-                      URL (redis://host:port), /readyz requires it (default: none, all local)
+                      URL (redis://host:port), the database limit counted across replicas,
+                      /readyz requires it (default: none, all local)
   --redis-namespace   the prefix of this service's keys in Redis, shared by its replicas,
                       which must share one --database-url too (default nodebook-service)
-  --connections       SQLite connections, also the limiter's limit (default 4)
+  --redis-outage      Redis away: closed (503), open (--connections per replica) or fallback
+                      (--connections / --replicas-expected per replica) (default fallback)
+  --replicas-expected the replicas sharing the limit, for the fallback share (default 2)
+  --global-lease      how long a replica's permit stays counted without renewal: a killed
+                      replica's permits return within it (default 10s)
+  --connections       database connections, also the limiter's limit; with --redis, the
+                      limit of every replica together (default 4)
   --queue-length      queries that may wait for a connection before 503 (default 64)
   --query-timeout     the longest a query may run before 504 (default 2s)
   --queue-timeout     the longest a query may wait for a connection before 504 (default 2s)
@@ -42,18 +49,25 @@ const USAGE: &str = "usage: service [flags]
   --max-subscribers   GET /events streams at once; more answer 503 (default 256)
   --event-limit       the most bytes one event carries; larger rows are sent as id and
                       version (default 65536)
+  --db-latency        added to every database call, inside its slot, to see the limits at
+                      work on a fast local database (default 0ms)
+  --query-log         append each database call's start and end (microseconds) to this
+                      file, for measuring concurrency across replicas (default: none)
 Durations take ms, s or m (500ms, 10s, 2m). Logs go to stderr, filtered by RUST_LOG
 (default info); the crates' decisions are debug events of the targets nodebook_bagpipe
 (refusals, timeouts), nodebook_cache (loads, stale and negative answers; evictions at trace)
 and nodebook_streams (size limits): RUST_LOG=info,nodebook_bagpipe=debug shows refusals. Ctrl-C or SIGTERM drains; a second one stops at once (exit status 130).";
 
-const KNOWN: [&str; 23] = [
+const KNOWN: [&str; 28] = [
     "--bind",
     "--port",
     "--data-dir",
     "--database-url",
     "--redis",
     "--redis-namespace",
+    "--redis-outage",
+    "--replicas-expected",
+    "--global-lease",
     "--connections",
     "--queue-length",
     "--query-timeout",
@@ -71,6 +85,8 @@ const KNOWN: [&str; 23] = [
     "--put-limit",
     "--max-subscribers",
     "--event-limit",
+    "--db-latency",
+    "--query-log",
 ];
 
 #[tokio::main]
@@ -141,6 +157,20 @@ fn settings(flags: &Flags) -> Result<(SocketAddr, ServiceConfig), examples::Erro
         &mut config.redis_namespace,
         flags.value("--redis-namespace")?,
     );
+    set(
+        &mut config.global_limit.outage,
+        flags.value("--redis-outage")?,
+    );
+    set(
+        &mut config.global_limit.replicas_expected,
+        positive(flags, "--replicas-expected")?,
+    );
+    set(
+        &mut config.global_limit.lease,
+        nonzero_duration(flags, "--global-lease")?,
+    );
+    set(&mut config.db_latency, flags.duration("--db-latency")?);
+    config.query_log = flags.value("--query-log")?;
     let store: &mut StoreConfig = &mut config.store;
     set(&mut store.connections, positive(flags, "--connections")?);
     set(&mut store.queue_length, flags.value("--queue-length")?);

@@ -14,7 +14,7 @@ const BOUND: Duration = Duration::from_secs(30);
 
 /// The machine's Redis, if it answers; otherwise prints why the test is skipped and returns
 /// `None`, or panics when `NODEBOOK_REQUIRE_REDIS=1`.
-async fn shared_redis(test: &str) -> Option<String> {
+pub(crate) async fn shared_redis(test: &str) -> Option<String> {
     let url = "redis://127.0.0.1:6379".to_owned();
     let ping = async {
         let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
@@ -43,20 +43,23 @@ async fn shared_redis(test: &str) -> Option<String> {
     None
 }
 
-async fn get_json(client: &HttpClient, url: &str) -> serde_json::Value {
+pub(crate) async fn get_json(client: &HttpClient, url: &str) -> serde_json::Value {
     let answer = client.get(url).await.unwrap();
     assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.text());
     json(&answer)
 }
 
 /// Polls `/readyz` until it answers 200 (Redis subscribed, database reachable).
-async fn ready(client: &HttpClient, replica: &ServiceProcess) {
+pub(crate) async fn ready(client: &HttpClient, replica: &ServiceProcess) {
     let url = format!("{}/readyz", replica.url);
     let deadline = tokio::time::Instant::now() + BOUND;
     loop {
         let answer = client.get(&url).await.unwrap();
         if answer.status == StatusCode::OK {
-            assert_eq!(json(&answer)["redis"], "ok");
+            let ready = json(&answer);
+            for part in ["redis", "global_limit", "bridge"] {
+                assert_eq!(ready[part], "ok", "{ready}");
+            }
             return;
         }
         assert!(

@@ -13,13 +13,20 @@
 //!   `NODEBOOK_REQUIRE_POSTGRES=1`.
 //! - `cluster`: two `service` processes sharing PostgreSQL and Redis: one query per cold
 //!   article across both, a write on one seen on the other.
+//! - `replicas`: the database limit shared by replicas through Redis: never more calls at once
+//!   than the limit across them, the outage policies, and a replica killed under load (no
+//!   acknowledged write lost, its permits back within a lease), and the `cluster` binary's
+//!   checks.
+//! - `bridge`: `GET /events` across replicas, and a lost subscription told to subscribers.
 
 mod backends;
+mod bridge;
 mod cluster;
 mod endpoints;
 mod hardening;
 mod postgres;
 mod process;
+mod replicas;
 
 use bytes::Bytes;
 use examples::{HttpAnswer, HttpClient, Service, ServiceConfig, ShutdownReport};
@@ -91,6 +98,8 @@ impl Running {
             .service
             .store()
             .limiter()
+            .local()
+            .expect("a local limiter")
             .push(async move { hold.await.ok() });
         Held { release, busy }
     }

@@ -265,6 +265,11 @@ async fn help_lists_every_flag_with_its_default() {
         "--negative-ttl",
         "--max-subscribers",
         "--event-limit",
+        "--redis-outage",
+        "--replicas-expected",
+        "--global-lease",
+        "--db-latency",
+        "--query-log",
     ] {
         let line = help
             .lines()
