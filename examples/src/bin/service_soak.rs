@@ -24,9 +24,11 @@
 //! least 8 MiB, above the median of the first ten after the warm-up), or if no request succeeded.
 //! Memory is the whole process's: the service and its clients, which keep nothing but their
 //! sockets. Resident memory is read from `/proc/self/statm` (Linux, 4 KiB pages assumed); the live
-//! heap is counted by the process's allocator (`cap` around jemalloc, the service binary's allocator), so that a leak
-//! (live bytes growing) is told apart from the allocator keeping freed pages (resident memory
-//! growing while the live bytes stay flat), which the verdict names.
+//! heap is what Rust code holds, counted by the process's allocator (`cap` around the system
+//! allocator, as the service binary has it). A leak in Rust code grows both; resident memory
+//! growing with a flat live heap is memory outside it (the allocator keeping freed pages, or
+//! SQLite's own: its page cache and the mapped index of its write-ahead log), which the verdict
+//! names.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,7 +40,6 @@ use cap::Cap;
 use examples::{Flags, HttpClient, Service, ServiceConfig};
 use http_body_util::BodyExt;
 use hyper::Method;
-use tikv_jemallocator::Jemalloc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -50,10 +51,10 @@ const USAGE: &str =
   --stalled   event subscribers that never read (default 200)
   --slow      clients that send half a request head and wait (default 50)";
 
-/// The service's allocator (jemalloc, as the `service` binary has it), counting the bytes it has
-/// handed out and not yet been given back.
+/// The system allocator, as the `service` binary has it, counting the bytes it has handed out
+/// and not yet been given back.
 #[global_allocator]
-static ALLOCATOR: Cap<Jemalloc> = Cap::new(Jemalloc, usize::MAX);
+static ALLOCATOR: Cap<std::alloc::System> = Cap::new(std::alloc::System, usize::MAX);
 
 const PAGE_SIZE: u64 = 4096;
 const ROW_BYTES: usize = 512 * 1024;
@@ -243,8 +244,8 @@ async fn run(plan: &Plan) -> Result<bool, examples::Error> {
     let rss_flat = judge_memory("resident memory", &samples, plan.warm_up);
     if heap_flat && !rss_flat {
         println!(
-            "note: the live heap stayed flat while resident memory grew: the allocator kept \
-             freed pages (fragmentation), not a leak"
+            "note: the live heap stayed flat while resident memory grew: the growth is outside \
+             Rust's heap (freed pages the allocator kept, or SQLite's own memory)"
         );
     }
     let mut fine = heap_flat && rss_flat;
