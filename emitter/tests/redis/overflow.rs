@@ -13,39 +13,51 @@ use tokio::sync::Notify;
 
 const BOUND: Duration = Duration::from_secs(10);
 
+/// What the slow listener tells the test.
+#[derive(Default)]
+struct Signals {
+    /// The first tick arrived: the listener blocks.
+    entered: Notify,
+    /// The bridge reported an overflow.
+    overflowed: Notify,
+    /// The last tick arrived.
+    done: Notify,
+}
+
 /// Logs, in the order the bridge's task produced them, the `"tick"` events delivered to
 /// `emitter` and the gaps `bridge` reports. The first tick blocks the listener (and so the
-/// bridge's task) until `gate` gets a message, after telling `entered`; the tick `last`
-/// notifies `done`.
+/// bridge's task) until `gate` gets a message.
 fn slow_listener(
     emitter: &Emitter<String>,
     bridge: &Bridge<String>,
-    entered: Arc<Notify>,
     gate: std_mpsc::Receiver<()>,
     last: String,
-    done: Arc<Notify>,
+    signals: &Arc<Signals>,
 ) -> Arc<Mutex<Vec<String>>> {
     let log = Arc::new(Mutex::new(Vec::new()));
     let gate = Mutex::new(Some(gate));
     let ticks = Arc::clone(&log);
+    let tell = Arc::clone(signals);
     emitter.on("tick", move |payload: &String| {
         ticks.lock().unwrap().push(format!("tick {payload}"));
         if let Some(gate) = gate.lock().unwrap().take() {
-            entered.notify_one();
+            tell.entered.notify_one();
             // Blocks this worker thread only: the runtime moves its other tasks, the
             // subscription's connection among them, to another thread.
             tokio::task::block_in_place(|| gate.recv().expect("the test opens the gate"));
         }
         if *payload == last {
-            done.notify_one();
+            tell.done.notify_one();
         }
     });
     let gaps = Arc::clone(&log);
+    let tell = Arc::clone(signals);
     bridge
         .events()
         .on(BridgeEvent::GAP, move |event: &BridgeEvent| match event {
             BridgeEvent::Gap(Gap::Overflowed { lost }) => {
                 gaps.lock().unwrap().push(format!("overflowed {lost}"));
+                tell.overflowed.notify_one();
             }
             BridgeEvent::Gap(Gap::Missed { first, last, .. }) => {
                 gaps.lock().unwrap().push(format!("missed {first}-{last}"));
@@ -80,21 +92,19 @@ async fn a_blocked_listener_holds_at_most_the_intake_and_what_overflows_is_repor
         .connect(&fast)
         .await
         .expect("connected");
-    let (entered, done) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let signals = Arc::new(Signals::default());
     let (open_gate, gate) = std_mpsc::channel();
     let last = (FLOOD + 1).to_string();
-    let log = slow_listener(
-        &slow,
-        &receiver,
-        Arc::clone(&entered),
-        gate,
-        last.clone(),
-        Arc::clone(&done),
-    );
+    let log = slow_listener(&slow, &receiver, gate, last.clone(), &signals);
 
     // Event 1 blocks the receiving bridge's listener; 2..=FLOOD arrive meanwhile.
     fast.emit("tick", "1".to_string()).unwrap();
-    within(BOUND, "the listener blocked on event 1", entered.notified()).await;
+    within(
+        BOUND,
+        "the listener blocked on event 1",
+        signals.entered.notified(),
+    )
+    .await;
     for n in 2..=FLOOD {
         fast.emit("tick", n.to_string()).unwrap();
     }
@@ -122,10 +132,21 @@ async fn a_blocked_listener_holds_at_most_the_intake_and_what_overflows_is_repor
     );
     assert_eq!(*log.lock().unwrap(), ["tick 1"], "nothing reported yet");
 
-    // Released, the bridge delivers what it held, reports the loss, and goes on in order.
+    // Released, the bridge delivers what it held, then reports the loss once the intake is
+    // empty (no message came after it), and goes on in order with the next event.
     open_gate.send(()).unwrap();
+    within(
+        BOUND,
+        "the overflow reported",
+        signals.overflowed.notified(),
+    )
+    .await;
+    assert_eq!(receiver.backlog(), 0);
     fast.emit("tick", last.clone()).unwrap();
-    if tokio::time::timeout(BOUND, done.notified()).await.is_err() {
+    if tokio::time::timeout(BOUND, signals.done.notified())
+        .await
+        .is_err()
+    {
         panic!(
             "the event after the flood did not arrive in {BOUND:?}; so far: {:?}, {:?}",
             log.lock().unwrap(),
