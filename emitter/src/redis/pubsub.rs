@@ -8,9 +8,10 @@
 //!   the intake and hands it to the inbox; a loss the intake reports becomes a
 //!   [`Gap::Overflowed`](super::Gap) at the place it happened.
 //! - It pings the subscription every heartbeat: a half-open connection is only found by
-//!   talking. A ping that fails or does not answer in time ends the subscription, as does the
-//!   server closing it (`CLIENT KILL`, a restart); then the messages still in the intake are
-//!   dropped with the connection.
+//!   talking. A ping that fails or does not answer in time ends the subscription at once, and
+//!   the messages still in the intake go with the connection (the
+//!   [`Gap::Disconnected`](super::Gap) reported next covers them). The server closing it
+//!   (`CLIENT KILL`, a restart) ends it once the intake's messages are delivered.
 //! - Pub/sub is at most once: what is published while the subscription is down is lost. So the
 //!   moment the subscription is found lost, a [`Gap::Disconnected`](super::Gap) is reported;
 //!   then it subscribes again, with a backoff and a fresh intake, until it succeeds, and
@@ -19,9 +20,8 @@
 //! - The first subscription is made by `connect`, before it returns, so no event published
 //!   after `connect` returned is missed by a healthy bridge.
 
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ProtocolVersion};
@@ -46,6 +46,18 @@ pub(crate) struct Subscriber {
     counters: Arc<Counters>,
 }
 
+/// `client`, speaking RESP3: push messages on an ordinary connection.
+fn resp3(client: &redis::Client) -> redis::Client {
+    let info = client.get_connection_info().clone();
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    // Opening a client from a `ConnectionInfo` checks nothing, so it does not fail; were it to,
+    // the subscription would fail with redis-rs's "RESP3 needed" error, and be reported.
+    redis::Client::open(info.set_redis_settings(settings)).unwrap_or_else(|_| client.clone())
+}
+
 /// A confirmed subscription: the connection, and the intake its messages go into.
 pub(crate) struct Subscription {
     conn: MultiplexedConnection,
@@ -62,14 +74,8 @@ impl Subscriber {
         origin: String,
         counters: Arc<Counters>,
     ) -> Self {
-        let info = client.get_connection_info().clone();
-        let redis = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let info = info.set_redis_settings(redis);
         Self {
-            client: redis::Client::open(info).unwrap_or_else(|_| client.clone()),
+            client: resp3(client),
             channel,
             timeout,
             heartbeat,
