@@ -149,6 +149,13 @@ impl<T> Bridge<T> {
         self.outbox.queued()
     }
 
+    /// Pub/sub: remote messages read from Redis and waiting for this bridge's listeners, at
+    /// most [`intake_capacity`](BridgeBuilder::intake_capacity); always 0 in Streams mode.
+    #[must_use]
+    pub fn backlog(&self) -> usize {
+        self.notices.counters.backlog()
+    }
+
     /// What the bridge has done so far.
     #[must_use]
     pub fn stats(&self) -> BridgeStats {

@@ -13,7 +13,7 @@ use super::codec::Codec;
 use super::event::Notices;
 use super::inbox::Inbox;
 use super::outbox::{Outbox, Writer};
-use super::pubsub::Subscriber;
+use super::pubsub::{Subscriber, Subscription};
 use super::stats::Counters;
 use super::streams::Reader;
 use super::{BridgeError, ConnectError, wire};
@@ -27,6 +27,7 @@ use crate::{Emitter, EventName};
 /// | on the wire | `PUBLISH` on `ns:events` | `XADD ns:stream MAXLEN ~ max_len` |
 /// | delivery | at most once | at least once on the wire, once to listeners |
 /// | a receiver's connection drops | events published meanwhile are lost; [`Gap::Disconnected`](super::Gap::Disconnected) | it resumes from its last entry: nothing lost |
+/// | listeners slower than the namespace | past [`intake_capacity`](BridgeBuilder::intake_capacity) waiting messages, new ones are dropped: [`Gap::Overflowed`](super::Gap::Overflowed) | the bridge reads at its listeners' pace; entries wait in Redis until trimmed |
 /// | latency | one hop | one hop (a blocked `XREAD` returns at once) |
 /// | Redis memory | none | up to about `max_len` entries |
 ///
@@ -40,7 +41,8 @@ use crate::{Emitter, EventName};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Delivery {
-    /// Redis pub/sub: at most once, the lowest latency, nothing kept in Redis.
+    /// Redis pub/sub: at most once, the lowest latency, nothing kept in Redis. The
+    /// subscription speaks RESP3, whatever the client's URL says: Redis 6 or later.
     #[default]
     PubSub,
     /// Redis Streams: survives a reconnect, kept up to [`max_len`](BridgeBuilder::max_len).
@@ -82,6 +84,7 @@ pub struct BridgeBuilder<T, C> {
     events: Vec<EventName>,
     delivery: Delivery,
     capacity: usize,
+    intake_capacity: usize,
     batch: usize,
     timeout: Duration,
     heartbeat: Duration,
@@ -104,6 +107,7 @@ where
             events: Vec::new(),
             delivery: Delivery::PubSub,
             capacity: 1_024,
+            intake_capacity: 1_024,
             batch: 256,
             timeout: Duration::from_secs(1),
             heartbeat: Duration::from_secs(1),
@@ -149,6 +153,25 @@ where
     #[must_use]
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
+        self
+    }
+
+    /// Pub/sub: how many remote messages may wait for this bridge's listeners (default 1024).
+    ///
+    /// The subscription is read as fast as Redis sends, into an intake of this many messages
+    /// that the bridge's task empties by running the listeners. When listeners stay slower than
+    /// the namespace's message rate, the intake fills and further messages are dropped as they
+    /// arrive: counted in [`BridgeStats::overflowed`](super::BridgeStats::overflowed) and
+    /// reported as a [`Gap::Overflowed`](super::Gap::Overflowed) before the next message
+    /// delivered, then per origin as [`Gap::Missed`](super::Gap::Missed). So memory holds at
+    /// most this many messages, whatever the listeners do. [`Bridge::backlog`] tells how many
+    /// wait now.
+    ///
+    /// Streams mode has no intake: it reads a [`batch`](Self::batch) only once it delivered the
+    /// last, and entries wait in Redis.
+    #[must_use]
+    pub fn intake_capacity(mut self, capacity: usize) -> Self {
+        self.intake_capacity = capacity;
         self
     }
 
@@ -217,6 +240,7 @@ where
         }
         for (option, value) in [
             ("queue_capacity", self.capacity),
+            ("intake_capacity", self.intake_capacity),
             ("batch", self.batch),
             ("max_len", self.max_len),
             ("max_origins", self.max_origins),
@@ -309,16 +333,20 @@ where
         let channel = wire::channel(&self.namespace);
         let stream = wire::stream(&self.namespace);
         let writer_conn = self.manager(self.timeout).await?;
+        let counters = Arc::new(Counters::default());
         let receiving = match self.delivery {
             Delivery::PubSub => {
-                let subscriber = Subscriber {
-                    client: self.client.clone(),
-                    channel: channel.clone(),
-                    timeout: self.timeout,
-                    heartbeat: self.heartbeat,
-                };
+                let subscriber = Subscriber::new(
+                    &self.client,
+                    channel.clone(),
+                    self.timeout,
+                    self.heartbeat,
+                    self.intake_capacity,
+                    origin.clone(),
+                    Arc::clone(&counters),
+                );
                 let first = subscriber.subscribe().await.map_err(connect_error)?;
-                Receiving::PubSub(subscriber, first)
+                Receiving::PubSub(subscriber, Box::new(first))
             }
             Delivery::Streams => {
                 let mut conn = self.manager(self.block + self.timeout).await?;
@@ -341,7 +369,6 @@ where
 
         // No `.await` from here on: cancel-safe.
         let bridge_id = NEXT_BRIDGE.fetch_add(1, Ordering::Relaxed);
-        let counters = Arc::new(Counters::default());
         let notices = Notices {
             events: Emitter::new(),
             counters: Arc::clone(&counters),
@@ -382,7 +409,7 @@ where
             })
         };
         let reader = match receiving {
-            Receiving::PubSub(subscriber, first) => tokio::spawn(subscriber.run(first, inbox)),
+            Receiving::PubSub(subscriber, first) => tokio::spawn(subscriber.run(*first, inbox)),
             Receiving::Streams(reader) => tokio::spawn(reader.run(inbox)),
         };
         emitter.inner.mark_bridged();
@@ -403,7 +430,8 @@ where
 }
 
 enum Receiving {
-    PubSub(Subscriber, redis::aio::PubSub),
+    /// Boxed: a connection is large, and this lives only until the tasks start.
+    PubSub(Subscriber, Box<Subscription>),
     Streams(Reader),
 }
 
@@ -434,6 +462,7 @@ impl<T, C> fmt::Debug for BridgeBuilder<T, C> {
             .field("events", &self.events)
             .field("delivery", &self.delivery)
             .field("queue_capacity", &self.capacity)
+            .field("intake_capacity", &self.intake_capacity)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }

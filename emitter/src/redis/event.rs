@@ -83,6 +83,7 @@ impl BridgeEvent {
 ///
 /// let gap = Gap::Missed { origin: "3f2a".into(), first: 10, last: 12 };
 /// assert_eq!(gap.missed(), Some(3));
+/// assert_eq!(Gap::Overflowed { lost: 40 }.missed(), Some(40));
 /// assert_eq!(Gap::Disconnected.missed(), None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +93,8 @@ pub enum Gap {
     /// `"connected"` are lost; holes that later messages reveal follow as [`Gap::Missed`].
     Disconnected,
     /// Events `first..=last` of `origin` never arrived (pub/sub: published while this bridge
-    /// was not subscribed, or dropped by a full queue at the origin; Streams: trimmed before
-    /// they were read, or dropped at the origin).
+    /// was not subscribed, dropped by this bridge's full intake, or dropped by a full queue at
+    /// the origin; Streams: trimmed before they were read, or dropped at the origin).
     Missed {
         /// The bridge that published them.
         origin: Arc<str>,
@@ -101,6 +102,15 @@ pub enum Gap {
         first: u64,
         /// The last missing sequence number.
         last: u64,
+    },
+    /// Pub/sub mode: `lost` messages arrived while the bridge's intake was full (its listeners
+    /// were slower than the namespace for longer than
+    /// [`intake_capacity`](super::BridgeBuilder::intake_capacity) messages) and were dropped.
+    /// Reported where the loss happened, before the next message delivered; which events they
+    /// were follows as a [`Gap::Missed`] per origin once that origin's next message arrives.
+    Overflowed {
+        /// How many messages were dropped.
+        lost: u64,
     },
     /// Streams mode: `lost` entries after this bridge's position were trimmed (`MAXLEN`)
     /// before it read them; it goes on from the oldest entry left.
@@ -118,7 +128,7 @@ impl Gap {
     pub fn missed(&self) -> Option<u64> {
         match self {
             Self::Missed { first, last, .. } => Some(last - first + 1),
-            Self::Trimmed { lost, .. } => Some(*lost),
+            Self::Trimmed { lost, .. } | Self::Overflowed { lost } => Some(*lost),
             Self::Disconnected => None,
         }
     }

@@ -10,8 +10,10 @@
 //!
 //! Two [`Delivery`] modes:
 //!
-//! - **Pub/sub** (the default): at most once, one hop, nothing stored in Redis. When the
-//!   subscription drops, the bridge reports a `"gap"` ([`Gap::Disconnected`]) as soon as it
+//! - **Pub/sub** (the default): at most once, one hop, nothing stored in Redis; needs Redis 6
+//!   or later (the subscription speaks RESP3). Messages wait for the listeners in a bounded
+//!   intake; past [`intake_capacity`](BridgeBuilder::intake_capacity), new ones are dropped
+//!   and reported ([`Gap::Overflowed`]). When the subscription drops, the bridge reports a `"gap"` ([`Gap::Disconnected`]) as soon as it
 //!   finds out (at once when the server closes it, within
 //!   [`heartbeat`](BridgeBuilder::heartbeat) + [`timeout`](BridgeBuilder::timeout) when the
 //!   connection dies silently) and resubscribes by itself; each hole that later messages
@@ -32,6 +34,7 @@
 //! | a listener reacts to a remote event by emitting a bridged event | published (it is a local emit) | the same |
 //! | a write to Redis fails or times out | the batch is sent again, in order; receivers drop repeats | the same |
 //! | the receiving connection drops (`CLIENT KILL`, restart) | `"gap"` (at once on a close, within heartbeat + timeout on a silent death); events published until `"connected"` are lost; holes reported per origin | resumes from its last id: nothing lost; `"connected"` |
+//! | listeners slower than the namespace's message rate | up to [`intake_capacity`](BridgeBuilder::intake_capacity) messages wait; past that, new ones are dropped: `"gap"` ([`Gap::Overflowed`] with the count, where it happened; then [`Gap::Missed`] per origin), counted in [`BridgeStats::overflowed`] | read at the listeners' pace: entries wait in Redis (see the next row) |
 //! | entries trimmed before they were read | — | `"gap"` ([`Gap::Trimmed`]) |
 //! | the outgoing queue is full | the newest event is not published: `"error"` [`BridgeError::QueueFull`]; receivers see a hole ([`Gap::Missed`]) | the same |
 //! | a payload does not encode / decode | `"error"`, that event is skipped, the next goes through | the same |
@@ -40,18 +43,18 @@
 //! | [`shutdown`](Bridge::shutdown) | writes what is queued, or says how many were not written | the same |
 //!
 //! Memory is bounded: the outgoing queue by [`queue_capacity`](BridgeBuilder::queue_capacity)
-//! events, a write and a Streams read by [`batch`](BridgeBuilder::batch) entries, the
-//! de-duplication by [`max_origins`](BridgeBuilder::max_origins) origins, the stream in Redis by
-//! [`max_len`](BridgeBuilder::max_len). One buffer is not the bridge's own: in pub/sub mode,
-//! redis-rs reads the subscription eagerly into an unbounded channel, so listeners that are
-//! slower than the namespace's message rate for long make it grow (the server's output buffer
-//! limit, which would otherwise disconnect a slow reader, never sees the backlog).
+//! events, the pub/sub intake by [`intake_capacity`](BridgeBuilder::intake_capacity) messages
+//! (see [`Bridge::backlog`]), a write and a Streams read by [`batch`](BridgeBuilder::batch)
+//! entries, the de-duplication by [`max_origins`](BridgeBuilder::max_origins) origins, the
+//! stream in Redis by [`max_len`](BridgeBuilder::max_len). The bounds count messages, not
+//! bytes: a payload's size is the application's to bound.
 //!
 //! What it does not promise: delivery while the emitting process is down (queued events die
 //! with it; in Streams mode, written ones wait in the stream); order across origins (each
 //! origin's events keep their order, the interleaving is Redis's); a hole at the very end of an
-//! origin's messages shows only as the connection's [`Gap::Disconnected`] (pub/sub) or
-//! [`Gap::Trimmed`] (Streams, Redis 7), since no later message reveals it. Every bridge of a
+//! origin's messages shows only as the connection's [`Gap::Disconnected`] or the intake's
+//! [`Gap::Overflowed`] (pub/sub), or as [`Gap::Trimmed`] (Streams, Redis 7), since no later
+//! message reveals it. Every bridge of a
 //! namespace must use the same [`Delivery`].
 //!
 //! # Examples
@@ -95,6 +98,7 @@ mod codec;
 mod error;
 mod event;
 mod inbox;
+mod intake;
 mod outbox;
 mod pubsub;
 mod stats;

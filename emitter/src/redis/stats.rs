@@ -1,6 +1,6 @@
 //! [`BridgeStats`]: what a bridge has done so far.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Counters of a [`Bridge`](super::Bridge), read with [`Bridge::stats`](super::Bridge::stats).
 ///
@@ -23,6 +23,11 @@ pub struct BridgeStats {
     pub received: u64,
     /// Remote messages seen again (a retried write) and dropped.
     pub duplicates: u64,
+    /// Pub/sub: remote messages dropped on arrival because the intake was full (the listeners
+    /// were slower than the namespace for longer than
+    /// [`intake_capacity`](super::BridgeBuilder::intake_capacity) messages); each loss is
+    /// reported as a [`Gap::Overflowed`](super::Gap::Overflowed).
+    pub overflowed: u64,
     /// Gaps reported.
     pub gaps: u64,
     /// Times the bridge lost its receiving connection and came back.
@@ -35,8 +40,11 @@ pub(crate) struct Counters {
     dropped: AtomicU64,
     received: AtomicU64,
     duplicates: AtomicU64,
+    overflowed: AtomicU64,
     gaps: AtomicU64,
     reconnects: AtomicU64,
+    /// Pub/sub: messages in the intake, not yet taken by the receiving task (a gauge).
+    held: AtomicUsize,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -61,6 +69,22 @@ impl Counters {
         bump(&self.duplicates);
     }
 
+    pub(crate) fn overflowed(&self) {
+        bump(&self.overflowed);
+    }
+
+    pub(crate) fn held_add(&self) {
+        self.held.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn held_sub(&self, count: usize) {
+        self.held.fetch_sub(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn backlog(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn gap(&self) {
         bump(&self.gaps);
     }
@@ -76,6 +100,7 @@ impl Counters {
             dropped: read(&self.dropped),
             received: read(&self.received),
             duplicates: read(&self.duplicates),
+            overflowed: read(&self.overflowed),
             gaps: read(&self.gaps),
             reconnects: read(&self.reconnects),
         }

@@ -365,8 +365,10 @@ async fn worker() {
     let bridge = Bridge::builder(client, var("NS").unwrap(), StrCodec)
         .event("tick")
         .delivery(delivery)
-        // Room for every event: this test is about the wire, not the overflow policy.
+        // Room for every event, going out and coming in: this test is about the wire, not the
+        // overflow policies (`overflow.rs` is).
         .queue_capacity(20_000)
+        .intake_capacity(WORKERS * EVENTS as usize)
         .heartbeat(Duration::from_millis(200))
         // A generous bound: the test shares a small machine with builds, and is about the kill.
         .timeout(Duration::from_secs(5))

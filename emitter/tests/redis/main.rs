@@ -5,3 +5,4 @@
 
 mod bridge;
 mod crowd;
+mod overflow;
