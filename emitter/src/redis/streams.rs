@@ -84,8 +84,19 @@ impl Reader {
         let mut failures = 0;
         let mut check_trim = false;
         loop {
+            // A failed `XINFO` is a failure of the connection as much as a failed read: a
+            // `CLIENT KILL` may land on either, and either way the next success says
+            // `"connected"`.
             if check_trim {
-                check_trim = !self.check_trim(&inbox).await;
+                if let Err(error) = self.check_trim(&inbox).await {
+                    if failures == 0 {
+                        inbox.notices.error(error);
+                    }
+                    failures += 1;
+                    tokio::time::sleep(backoff(failures)).await;
+                    continue;
+                }
+                check_trim = false;
             }
             match self.read().await {
                 Ok(entries) => {
@@ -138,22 +149,20 @@ impl Reader {
         wire::read_reply(reply).map_err(BridgeError::Malformed)
     }
 
-    /// Reports a [`Gap::Trimmed`] if entries after the bridge's position were removed;
-    /// `false` if Redis could not be asked (the check is then made again later).
+    /// Reports a [`Gap::Trimmed`] if entries after the bridge's position were removed; the
+    /// error if Redis could not be asked (the check is then made again later).
     ///
     /// Entries added since the bridge started = entries it read + entries left after its
     /// position + entries lost. Trimming removes the oldest entries, so when the oldest entry
     /// left is past the bridge's position (or none is left), every entry left is after it.
-    async fn check_trim<T, C>(&mut self, inbox: &Inbox<T, C>) -> bool
+    async fn check_trim<T, C>(&mut self, inbox: &Inbox<T, C>) -> Result<(), BridgeError>
     where
         T: Send + 'static,
         C: Codec<T>,
     {
-        let Ok(info) = Self::info(&mut self.conn, &self.stream, self.timeout).await else {
-            return false;
-        };
+        let info = Self::info(&mut self.conn, &self.stream, self.timeout).await?;
         if info.length > 0 && !wire::id_after(&info.first_id, &self.last_id) {
-            return true;
+            return Ok(());
         }
         let lost = info
             .entries_added
@@ -165,6 +174,6 @@ impl Reader {
             });
             self.reported_lost = lost;
         }
-        true
+        Ok(())
     }
 }
