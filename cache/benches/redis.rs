@@ -1,11 +1,11 @@
 //! The Redis tier against what it stands on, in one run (needs Redis on 127.0.0.1:6379; prints
 //! why and does nothing without it):
 //!
-//! - `redis_local_hit`: a hit in the local tier through `RedisCache::get_or_load` against a plain
+//! - `redis_tier/local_hit`: a hit in the local tier through `RedisCache::get_or_load` against a plain
 //!   `LimitableMap` (`get`, and `get_or_load`), each polled once (a hit never waits); the
 //!   labelled row `limitable_map_get_ttl` is a plain map with a time-to-live, as the local tier
 //!   always has one.
-//! - `redis_remote_hit`: a hit in Redis (the local tier holds one key and two alternate, so every
+//! - `redis_tier/remote_hit`: a hit in Redis (the local tier holds one key and two alternate, so every
 //!   read misses it) against a raw `GET` through a `ConnectionManager` of the same client, both
 //!   on a current-thread runtime.
 //! - then the cold-key crowd: 4 processes x 2,500 callers on one cold key whose load sleeps
@@ -80,7 +80,7 @@ fn local_hit(c: &mut Criterion) {
         }));
         assert!(value.is_ok());
     }
-    let mut group = c.benchmark_group("redis_local_hit");
+    let mut group = c.benchmark_group("redis_tier/local_hit");
     let mut i = 0;
     group.bench_function("limitable_map_get", |b| {
         b.iter(|| {
@@ -127,7 +127,7 @@ fn remote_hit(c: &mut Criterion) {
         .block_on(client.get_connection_manager())
         .expect("a connection manager");
     let raw_key = format!("{ns}:v:a");
-    let mut group = c.benchmark_group("redis_remote_hit");
+    let mut group = c.benchmark_group("redis_tier/remote_hit");
     group.bench_function("raw_get", |b| {
         b.iter(|| {
             let value: Option<Vec<u8>> = rt
@@ -147,7 +147,7 @@ fn remote_hit(c: &mut Criterion) {
     group.finish();
     let stats = cache.stats();
     println!(
-        "redis_remote_hit: {} reads from Redis, {} local hits, {} loads",
+        "redis_tier/remote_hit: {} reads from Redis, {} local hits, {} loads",
         stats.redis_hits, stats.local_hits, stats.loads
     );
 }

@@ -173,6 +173,7 @@ pub(crate) fn evaluate(
             unit,
             minus,
             max,
+            counts,
         } => {
             let value = last_printed(line).and_then(|found| {
                 let less = match minus {
@@ -183,7 +184,7 @@ pub(crate) fn evaluate(
             });
             match value {
                 Some(value) => (
-                    format!("{value:.1} bytes (target under {max:.0})"),
+                    format!("{value:.1} {counts} (target under {max:.0})"),
                     Verdict::from(value < *max),
                 ),
                 None => (

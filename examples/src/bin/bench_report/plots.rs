@@ -1,12 +1,12 @@
 //! The report's SVG plots, drawn by `plotters`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::format::{first_number_after, time_unit};
+use crate::format::first_number_after;
 use crate::results::{Bench, Paths};
 
 /// A plot: its caption and its file under `docs/bench/`.
@@ -109,28 +109,6 @@ pub(crate) fn draw_plots(
                 "cache: hit ratio per peer",
             )?;
         }
-    }
-
-    let bagpipe = of("bagpipe");
-    let groups: BTreeSet<&str> = bagpipe.iter().map(|b| b.group.as_str()).collect();
-    for (n, group) in groups.into_iter().enumerate() {
-        let rows = bagpipe
-            .iter()
-            .filter(|b| b.group == group)
-            .map(|b| (b.label(), b.median_ns, b.is_ours("bagpipe")))
-            .collect::<Vec<_>>();
-        let max = rows.iter().map(|row| row.1).fold(0.0_f64, f64::max);
-        let (divisor, unit) = time_unit(max);
-        let rows = rows
-            .into_iter()
-            .map(|(label, ns, ours)| (label, ns / divisor, ours))
-            .collect();
-        bars(
-            &format!("bagpipe_{}.svg", n + 1),
-            &format!("bagpipe, {group}: {unit} per iteration (lower is better)"),
-            rows,
-            &format!("bagpipe: {group}, per peer"),
-        )?;
     }
 
     let mut decoder: Vec<(String, f64, bool)> = of("decoder")

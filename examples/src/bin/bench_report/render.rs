@@ -144,7 +144,7 @@ pub(crate) fn render(
             render_group(&mut md, spec, krate, group, &list, printed.get(krate));
         }
         if let Some(text) = printed.get(krate) {
-            render_printed(&mut md, text);
+            render_printed(&mut md, text, &spec.judged_lines());
         }
         if krate == "decoder"
             && let Some(text) = printed.get("node")
@@ -233,6 +233,15 @@ fn render_group(
             .and_then(|ratio| ratio.trim().parse().ok())
     };
     let rows: Vec<&Bench> = list.iter().filter(|b| b.group == group).collect();
+    if let Some(instead) = spec.shown_instead(group) {
+        let _ = write!(
+            md,
+            "### `{group}`\n\n{}Figures: {instead}.\n\n",
+            spec.workload(group)
+                .map_or_else(String::new, |text| format!("Workload: {text}. "))
+        );
+        return;
+    }
     let params: BTreeSet<&str> = rows.iter().map(|b| b.param.as_str()).collect();
     if params.len() > 1 {
         render_pivot(md, spec, krate, group, &rows);
@@ -477,7 +486,7 @@ fn instruction_ratio(target: &Target, time_ratio: Option<f64>, counts: &Counts) 
 
 /// What a crate's benches printed: hit ratios per trace as one table (traces down, subjects
 /// across), the per-group hit ratios left out (the group tables show them), the rest verbatim.
-pub(crate) fn render_printed(md: &mut String, text: &str) {
+pub(crate) fn render_printed(md: &mut String, text: &str, judged: &[&str]) {
     let mut traces: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
     let mut paired: Vec<Paired<'_>> = Vec::new();
     let mut rest = Vec::new();
@@ -521,11 +530,27 @@ pub(crate) fn render_printed(md: &mut String, text: &str) {
         }
         rest.push(line);
     }
+    // A pair whose every figure is a target's is in the targets table already.
+    let in_targets = |kind: &str, label: &str| {
+        let line = format!("paired {kind}{label}");
+        judged
+            .iter()
+            .any(|judged| judged.trim_end_matches(':') == line)
+    };
+    let before = paired.len();
+    paired.retain(|pair| {
+        !(in_targets("", pair.label)
+            && (pair.cpu_ratio.is_none() || in_targets("cpu ", pair.label)))
+    });
     if !paired.is_empty() {
         md.push_str(
             "Paired rounds (ours and the peer back to back, median of the per-round ratios \
-             ours/peer):\n\n| pair | time | CPU |\n|---|---|---|\n",
+             ours/peer)",
         );
+        if paired.len() < before {
+            md.push_str(", but for those the targets table shows");
+        }
+        md.push_str(":\n\n| pair | time | CPU |\n|---|---|---|\n");
         let figure = |ratio: Option<f64>| ratio.map_or_else(String::new, |r| format!("{r:.3}x"));
         for pair in &paired {
             let _ = writeln!(

@@ -42,6 +42,7 @@ pub(crate) enum Check {
         unit: String,
         minus: Option<String>,
         max: f64,
+        counts: String,
     },
 }
 
@@ -99,6 +100,10 @@ pub(crate) struct Workload {
     /// Only the group named `group`, not every group that starts with it.
     #[serde(default)]
     pub(crate) exact: bool,
+    /// Where the group's figures are shown instead of a table of its own (a plot, or the
+    /// paired rounds), when a table would only repeat them.
+    #[serde(default)]
+    pub(crate) instead: Option<String>,
     /// Every group starting with `group` (`get_100/threads_1`, `get_100/threads_2`) in one
     /// table, the rest of each group's name as a column.
     #[serde(default)]
@@ -156,6 +161,28 @@ impl ReportSpec {
                 Some((table, rest.trim_start_matches(['/', '_'])))
             })
             .unwrap_or((group, ""))
+    }
+
+    /// The printed lines that targets judge (paired benches and ceilings).
+    pub(crate) fn judged_lines(&self) -> Vec<&str> {
+        self.targets
+            .iter()
+            .filter_map(|target| match &target.check {
+                Check::PairedRatio { line, .. } | Check::Ceiling { line } => Some(line.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Where a group's figures are shown instead of its table, if not in one.
+    pub(crate) fn shown_instead(&self, group: &str) -> Option<&str> {
+        self.find_workload(group)?.instead.as_deref()
+    }
+
+    fn find_workload(&self, group: &str) -> Option<&Workload> {
+        self.workloads
+            .iter()
+            .find(|w| group == w.group || (!w.exact && group.starts_with(&w.group)))
     }
 
     pub(crate) fn workload(&self, group: &str) -> Option<&str> {
@@ -246,6 +273,8 @@ struct PrintedRow {
     unit: String,
     minus: Option<String>,
     max: f64,
+    /// What the number counts, for the report ("bytes" unless said).
+    counts: Option<String>,
 }
 
 impl TargetRow {
@@ -294,6 +323,7 @@ impl TargetRow {
                 unit: p.unit,
                 minus: p.minus,
                 max: p.max,
+                counts: p.counts.unwrap_or_else(|| "bytes".to_owned()),
             });
         }
         if checks.len() != 1 {

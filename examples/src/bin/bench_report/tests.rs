@@ -263,6 +263,7 @@ fn hit_ratios_per_trace_become_one_table_and_group_hit_ratios_are_not_repeated()
          hit ratio trace loop/ours: 0.4699\n\
          hit ratio trace loop/moka: 0.6293\n\
          memory ours n=10: 96.3 bytes/entry resident\n",
+        &[],
     );
     assert!(md.contains("| trace | `ours` | `moka` |"), "{md}");
     assert!(md.contains("| zipf_0.8 | 55.12 | 55.68 |"), "{md}");
@@ -310,6 +311,7 @@ fn paired_lines_become_one_table_with_time_and_cpu_side_by_side() {
          paired cpu read/peer 64KiB: 0.329x (median of 21 rounds; medians 0.16 and 0.50)\n\
          paired emit/loop 10: 1.519x (median of 101 rounds; medians 97 ns and 64 ns)\n\
          AIMD (t s, limit, goodput/s):\n",
+        &[],
     );
     assert!(md.contains("| read/peer 64KiB | 0.289x | 0.329x |"), "{md}");
     assert!(md.contains("| emit/loop 10 | 1.519x |  |"), "{md}");
@@ -353,4 +355,67 @@ fn groups_measured_at_several_parameters_are_one_row_per_subject() {
         report.contains("| peer | 20.0 ns (0.50) | 15.0 ns (2.00) |"),
         "{report}"
     );
+}
+
+#[test]
+fn a_group_shown_elsewhere_gets_its_workload_and_a_pointer_instead_of_a_table() {
+    let (_dir, paths) = fixture();
+    let spec = ReportSpec::parse(
+        "[[workload]]\ngroup = \"mixed\"\ninstead = \"the plot above\"\ntext = \"90% get\"\n",
+    )
+    .unwrap();
+    let benches = load_benches(&paths).unwrap();
+    let report = crate::render::render(
+        &paths,
+        &spec,
+        &benches,
+        &load_printed(&paths),
+        &crate::instructions::load(&paths),
+        &[],
+    );
+    assert!(
+        report.contains("### `mixed`\n\nWorkload: 90% get. Figures: the plot above.\n\n"),
+        "{report}"
+    );
+    assert!(!report.contains("| ours |"), "{report}");
+}
+
+#[test]
+fn a_printed_target_names_what_its_number_counts() {
+    let text = "[[target]]\ncrate = \"cache\"\ntarget = \"one load\"\nprinted = { line = \"crowd:\", unit = \" loads\", max = 2.0, counts = \"loads\" }\n";
+    let spec = ReportSpec::parse(text).unwrap();
+    let mut printed = std::collections::BTreeMap::new();
+    printed.insert(
+        "cache".to_owned(),
+        "crowd: 4 processes, 1 loads\n".to_owned(),
+    );
+    let (measured, _) = crate::evaluate::evaluate(&spec.targets[0], &Default::default(), &printed);
+    assert_eq!(measured, "1.0 loads (target under 2)");
+}
+
+#[test]
+fn pairs_whose_every_figure_is_judged_are_left_to_the_targets_table() {
+    let mut md = String::new();
+    crate::render::render_printed(
+        &mut md,
+        "paired read/peer 64KiB: 0.289x (median of 21 rounds)\n\
+         paired cpu read/peer 64KiB: 0.329x (median of 21 rounds)\n\
+         paired read/floor 64KiB: 2.7x (median of 21 rounds)\n\
+         paired cpu read/floor 64KiB: 2.5x (median of 21 rounds)\n\
+         paired emit/loop 10: 1.519x (median of 101 rounds)\n",
+        &[
+            "paired read/peer 64KiB:",
+            "paired cpu read/peer 64KiB:",
+            "paired read/floor 64KiB",
+            "paired emit/loop 10:",
+        ],
+    );
+    assert!(!md.contains("| read/peer 64KiB |"), "{md}");
+    assert!(!md.contains("| emit/loop 10 |"), "{md}");
+    // Its CPU figure is judged by no target: the pair stays.
+    assert!(
+        md.contains("| read/floor 64KiB | 2.700x | 2.500x |"),
+        "{md}"
+    );
+    assert!(md.contains("but for those the targets table shows"), "{md}");
 }
