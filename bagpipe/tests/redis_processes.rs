@@ -9,13 +9,11 @@
 //! ended, inside its permit, to its process's log file; the parent merges the logs afterwards.
 #![cfg(feature = "redis")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nodebook_bagpipe::Error;
 use nodebook_bagpipe::redis::{GrantedBy, Health, RedisBagpipe};
+use nodebook_test_support::processes::{self, Reports, Worker, next_line, ready_set_go};
 use nodebook_test_support::redis::{namespace, shared_redis};
 
 const BOUND: Duration = Duration::from_secs(120);
@@ -30,77 +28,15 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-}
-
-/// Starts `count` workers with these variables; lines arrive on the channel as
-/// `(worker index, line)`.
-fn spawn_workers(
-    count: usize,
-    vars: &[(&str, String)],
-) -> (Vec<Worker>, mpsc::Receiver<(usize, String)>) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let (tx, rx) = mpsc::channel();
-    let workers = (0..count)
-        .map(|index| {
-            let mut command = Command::new(&exe);
-            command.args([
-                "worker",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ]);
-            for (name, value) in vars {
-                command.env(format!("NODEBOOK_WORKER_{name}"), value);
-            }
-            let mut child = command
-                .env("NODEBOOK_WORKER_INDEX", index.to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("a worker process");
-            let stdout = child.stdout.take().expect("piped");
-            let stdin = child.stdin.take().expect("piped");
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                // libtest may print `test worker ... ` before the first report on its line.
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find('@')
-                        && tx.send((index, line[at..].to_string())).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-            Worker { child, stdin }
-        })
-        .collect();
-    (workers, rx)
-}
-
-fn next_line(rx: &mpsc::Receiver<(usize, String)>, deadline: Instant) -> (usize, String) {
-    let left = deadline.saturating_duration_since(Instant::now());
-    rx.recv_timeout(left)
-        .unwrap_or_else(|e| panic!("no report from the workers in time: {e}"))
-}
-
-/// Waits until every worker is connected, then releases them all at once.
-fn ready_set_go(workers: &mut [Worker], rx: &mpsc::Receiver<(usize, String)>, deadline: Instant) {
-    let mut ready = 0;
-    while ready < workers.len() {
-        let (_, line) = next_line(rx, deadline);
-        if line == "@ready" {
-            ready += 1;
+/// Starts `count` workers with these variables (each under `NODEBOOK_WORKER_`, and its
+/// `INDEX`); lines arrive on the channel as `(worker index, line)`.
+fn spawn_workers(count: usize, vars: &[(&str, String)]) -> (Vec<Worker>, Reports) {
+    processes::spawn_workers("worker", count, |index, command| {
+        for (name, value) in vars {
+            command.env(format!("NODEBOOK_WORKER_{name}"), value);
         }
-    }
-    for worker in workers.iter_mut() {
-        writeln!(worker.stdin, "go").expect("a worker reads go");
-        worker.stdin.flush().expect("flush");
-    }
+        command.env("NODEBOOK_WORKER_INDEX", index.to_string());
+    })
 }
 
 fn field(line: &str, name: &str) -> u64 {

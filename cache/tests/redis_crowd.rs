@@ -5,14 +5,12 @@
 //! orders them with a barrier on their stdin (`go`), not with sleeps.
 #![cfg(feature = "redis")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nodebook_cache::redis::{Health, RedisCache, StrCodec};
+use nodebook_test_support::processes::{self, Reports, Worker, next_line, ready_set_go};
 use nodebook_test_support::redis::{namespace, shared_redis};
 
 const BOUND: Duration = Duration::from_secs(60);
@@ -25,11 +23,6 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
 }
 
 /// What a worker reported when done.
@@ -71,67 +64,15 @@ fn spawn_workers(
     callers: usize,
     load_ms: u64,
     lease_ms: u64,
-) -> (Vec<Worker>, mpsc::Receiver<(usize, String)>) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let (tx, rx) = mpsc::channel();
-    let workers = (0..count)
-        .map(|index| {
-            let mut child = Command::new(&exe)
-                .args([
-                    "worker",
-                    "--exact",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env("NODEBOOK_WORKER_URL", url)
-                .env("NODEBOOK_WORKER_NS", ns)
-                .env("NODEBOOK_WORKER_CALLERS", callers.to_string())
-                .env("NODEBOOK_WORKER_LOAD_MS", load_ms.to_string())
-                .env("NODEBOOK_WORKER_LEASE_MS", lease_ms.to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("a worker process");
-            let stdout = child.stdout.take().expect("piped");
-            let stdin = child.stdin.take().expect("piped");
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                // libtest may print `test worker ... ` before the first report on its line.
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find('@')
-                        && tx.send((index, line[at..].to_string())).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-            Worker { child, stdin }
-        })
-        .collect();
-    (workers, rx)
-}
-
-fn next_line(rx: &mpsc::Receiver<(usize, String)>, deadline: Instant) -> (usize, String) {
-    let left = deadline.saturating_duration_since(Instant::now());
-    rx.recv_timeout(left)
-        .unwrap_or_else(|e| panic!("no report from the workers in time: {e}"))
-}
-
-/// Waits until every worker is connected, then releases them all at once.
-fn ready_set_go(workers: &mut [Worker], rx: &mpsc::Receiver<(usize, String)>, deadline: Instant) {
-    let mut ready = 0;
-    while ready < workers.len() {
-        let (_, line) = next_line(rx, deadline);
-        if line == "@ready" {
-            ready += 1;
-        }
-    }
-    for worker in workers.iter_mut() {
-        writeln!(worker.stdin, "go").expect("a worker reads go");
-        worker.stdin.flush().expect("flush");
-    }
+) -> (Vec<Worker>, Reports) {
+    processes::spawn_workers("worker", count, |_, command| {
+        command
+            .env("NODEBOOK_WORKER_URL", url)
+            .env("NODEBOOK_WORKER_NS", ns)
+            .env("NODEBOOK_WORKER_CALLERS", callers.to_string())
+            .env("NODEBOOK_WORKER_LOAD_MS", load_ms.to_string())
+            .env("NODEBOOK_WORKER_LEASE_MS", lease_ms.to_string());
+    })
 }
 
 #[test]

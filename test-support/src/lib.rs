@@ -3,6 +3,7 @@
 //! - [`redis`]: finding the machine's Redis server, or skipping with a printed reason (failing
 //!   instead under `NODEBOOK_REQUIRE_REDIS=1`, as CI runs), a private `redis-server` that a test
 //!   may kill, pause and restart, and names no other test uses;
+//! - [`processes`]: the test binary run again as worker processes, reporting in `@` lines;
 //! - [`Captured`]: a `tracing` subscriber whose output a test reads back;
 //! - [`within`]: a failure bound on a future.
 
@@ -13,6 +14,7 @@
     reason = "a test harness: a panic here is the test's failure, with its message"
 )]
 
+pub mod processes;
 pub mod redis;
 mod trace;
 

@@ -14,15 +14,14 @@
 //!    it received, once it has received the last event of every other worker.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::io::{BufRead, BufReader};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nodebook_emitter::Emitter;
 use nodebook_emitter::redis::{Bridge, BridgeEvent, Delivery, Gap, StrCodec};
 
+use nodebook_test_support::processes::{self, Reports, Worker};
 use nodebook_test_support::redis::{Server, kill_clients, namespace, user_url};
 
 const WORKERS: usize = 3;
@@ -34,73 +33,26 @@ const BOUND: Duration = Duration::from_secs(120);
 /// The two tests start three processes each: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-struct Worker {
-    child: Child,
-    stdin: ChildStdin,
-}
-
-impl Worker {
-    fn send(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").expect("a worker reads its stdin");
-        self.stdin.flush().expect("flush");
-    }
-}
-
 fn user(index: usize) -> String {
     format!("worker{index}")
 }
 
-fn spawn_workers(
-    server: &Server,
-    ns: &str,
-    mode: &str,
-) -> (Vec<Worker>, mpsc::Receiver<(usize, String)>) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let (tx, rx) = mpsc::channel();
-    let workers = (0..WORKERS)
-        .map(|index| {
-            let mut child = Command::new(&exe)
-                .args([
-                    "crowd::worker",
-                    "--exact",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(
-                    "NODEBOOK_BRIDGE_URL",
-                    user_url(&server.url(), server.port, &user(index)),
-                )
-                .env("NODEBOOK_BRIDGE_NS", ns)
-                .env("NODEBOOK_BRIDGE_MODE", mode)
-                .env("NODEBOOK_BRIDGE_INDEX", index.to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("a worker process");
-            let stdout = child.stdout.take().expect("piped");
-            let stdin = child.stdin.take().expect("piped");
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                // libtest may print `test crowd::worker ... ` before a report on its line.
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find('@')
-                        && tx.send((index, line[at..].to_string())).is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-            Worker { child, stdin }
-        })
-        .collect();
-    (workers, rx)
+fn spawn_workers(server: &Server, ns: &str, mode: &str) -> (Vec<Worker>, Reports) {
+    processes::spawn_workers("crowd::worker", WORKERS, |index, command| {
+        command
+            .env(
+                "NODEBOOK_BRIDGE_URL",
+                user_url(&server.url(), server.port, &user(index)),
+            )
+            .env("NODEBOOK_BRIDGE_NS", ns)
+            .env("NODEBOOK_BRIDGE_MODE", mode)
+            .env("NODEBOOK_BRIDGE_INDEX", index.to_string());
+    })
 }
 
 /// Waits for `count` lines that start with `prefix`, keeping them (and any others) by worker.
 fn wait_for(
-    rx: &mpsc::Receiver<(usize, String)>,
+    rx: &Reports,
     deadline: Instant,
     lines: &mut Vec<(usize, String)>,
     prefix: &str,
