@@ -54,6 +54,21 @@ pub fn namespace(test: &str) -> String {
     format!("nbtest:{test}:{}:{nanos}", std::process::id())
 }
 
+/// `Some` when `redis-server` is on `PATH` (for a test that starts its own, or has a program
+/// start one); otherwise skips (see [`shared_redis`]).
+pub fn redis_server_on_path(test: &str) -> Option<()> {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    if found {
+        Some(())
+    } else {
+        skip(test, "redis-server is not on PATH")
+    }
+}
+
 /// A `redis-server` of this test's own, without persistence, on a free port.
 #[derive(Debug)]
 pub struct Server {
@@ -65,14 +80,7 @@ pub struct Server {
 impl Server {
     /// Starts one, or skips (see [`shared_redis`]) when `redis-server` is not on `PATH`.
     pub fn start(test: &str) -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            return skip(test, "redis-server is not on PATH");
-        }
+        redis_server_on_path(test)?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())

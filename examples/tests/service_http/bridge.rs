@@ -7,11 +7,10 @@ use std::time::Duration;
 use examples::HttpClient;
 use hyper::{Method, StatusCode};
 
-use crate::cluster::{get_json, ready, shared_redis};
+use crate::cluster::{get_json, ready};
 use crate::postgres::Schema;
 use crate::process::spawn_service_at;
-use crate::replicas::namespace;
-use nodebook_test_support::redis::Server;
+use nodebook_test_support::redis::{Server, namespace, shared_redis};
 
 /// A failure bound, never a delay the tests wait out.
 const BOUND: Duration = Duration::from_secs(30);
@@ -46,7 +45,7 @@ async fn read_events_until_text(body: &mut hyper::body::Incoming, wanted: &str) 
 #[tokio::test]
 async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other() {
     let test = "bridged_events";
-    let Some(redis) = shared_redis(test).await else {
+    let Some(redis) = shared_redis(test) else {
         return;
     };
     let Some(schema) = Schema::create(test).await else {

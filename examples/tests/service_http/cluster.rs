@@ -9,39 +9,9 @@ use hyper::{Method, StatusCode};
 use crate::json;
 use crate::postgres::Schema;
 use crate::process::{ServiceProcess, spawn_service_at};
+use nodebook_test_support::redis::{namespace, shared_redis};
 
 const BOUND: Duration = Duration::from_secs(30);
-
-/// The machine's Redis, if it answers; otherwise prints why the test is skipped and returns
-/// `None`, or panics when `NODEBOOK_REQUIRE_REDIS=1`.
-pub(crate) async fn shared_redis(test: &str) -> Option<String> {
-    let url = "redis://127.0.0.1:6379".to_owned();
-    let ping = async {
-        let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| e.to_string())?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    let why = match tokio::time::timeout(Duration::from_secs(2), ping).await {
-        Ok(Ok(_)) => return Some(url),
-        Ok(Err(err)) => err,
-        Err(_) => "no answer within 2 s".to_owned(),
-    };
-    assert!(
-        std::env::var("NODEBOOK_REQUIRE_REDIS").as_deref() != Ok("1"),
-        "{test}: no Redis on 127.0.0.1:6379 ({why}), and NODEBOOK_REQUIRE_REDIS=1 forbids skipping"
-    );
-    let note = format!(
-        "skipped {test}: no Redis on 127.0.0.1:6379 ({why}) (set NODEBOOK_REQUIRE_REDIS=1 to make this a failure)\n"
-    );
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
-    None
-}
 
 pub(crate) async fn get_json(client: &HttpClient, url: &str) -> serde_json::Value {
     let answer = client.get(url).await.unwrap();
@@ -84,19 +54,13 @@ async fn queries(client: &HttpClient, replicas: &[&ServiceProcess]) -> u64 {
 #[tokio::test]
 async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
     let test = "two_replicas";
-    let Some(redis) = shared_redis(test).await else {
+    let Some(redis) = shared_redis(test) else {
         return;
     };
     let Some(schema) = Schema::create(test).await else {
         return;
     };
-    let namespace = format!(
-        "nbtest:{test}:{}:{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
+    let namespace = namespace(test);
     let flags = [
         "--database-url",
         &schema.url,

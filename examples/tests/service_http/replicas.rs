@@ -11,20 +11,14 @@ use std::time::Duration;
 use examples::{HttpClient, LimitOutage, peak_concurrency, read_query_log};
 use hyper::{Method, StatusCode};
 
-use crate::cluster::{get_json, ready, shared_redis};
+use crate::cluster::{get_json, ready};
 use crate::json;
 use crate::postgres::Schema;
 use crate::process::{ServiceProcess, spawn_service_at};
+use nodebook_test_support::redis::{namespace, redis_server_on_path, shared_redis};
 
 /// A failure bound, never a delay the tests wait out.
 const BOUND: Duration = Duration::from_secs(30);
-
-pub(crate) fn namespace(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("nbtest:{test}:{}:{nanos}", std::process::id())
-}
 
 /// The slots of the global limit that Redis counts now: holders whose lease has not ended on
 /// the server's clock (an ended one is removed by the next script any replica runs).
@@ -46,7 +40,7 @@ async fn held_in_redis(redis: &str, namespace: &str) -> u64 {
 #[tokio::test]
 async fn replicas_put_at_most_the_global_limit_on_the_database_together() {
     let test = "global_limit";
-    let Some(redis) = shared_redis(test).await else {
+    let Some(redis) = shared_redis(test) else {
         return;
     };
     let Some(schema) = Schema::create(test).await else {
@@ -217,7 +211,7 @@ async fn write_until(
 #[tokio::test]
 async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_permits_return() {
     let test = "kill_replica";
-    let Some(redis) = shared_redis(test).await else {
+    let Some(redis) = shared_redis(test) else {
         return;
     };
     let Some(schema) = Schema::create(test).await else {
@@ -397,16 +391,7 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_permits
 #[tokio::test]
 async fn the_cluster_binary_checks_queries_the_global_limit_and_bridged_events() {
     let test = "cluster_binary";
-    let redis_server = tokio::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .await;
-    if redis_server.is_err() {
-        assert!(
-            std::env::var("NODEBOOK_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "{test}: redis-server is not on PATH, and NODEBOOK_REQUIRE_REDIS=1 forbids skipping"
-        );
-        eprintln!("skipped {test}: redis-server is not on PATH");
+    if redis_server_on_path(test).is_none() {
         return;
     }
     // Only to learn whether PostgreSQL answers (or to skip); the binary makes its own schema.
