@@ -6,28 +6,36 @@ use super::window::Window;
 use super::{Limit, Sample, log10_step};
 
 /// Delay-based limit after TCP Vegas and Netflix's `VegasLimit`: estimates how many calls queue
-/// at the backend from how far the latency has risen above the lowest one seen (the no-load
-/// latency), `queue = limit × (1 − no_load / latency)`, and steers that estimate between
-/// `alpha` and `beta`.
+/// at the backend from how far the latency has risen above the no-load latency,
+/// `queue = limit × (1 − no_load / latency)`, and steers that estimate between `alpha` and
+/// `beta`.
 ///
-/// | queue estimate            | change                       |
-/// |---------------------------|------------------------------|
-/// | ≤ `threshold` (log10 L)   | + `beta` (6·log10 L)         |
-/// | < `alpha` (3·log10 L)     | + log10 L                    |
-/// | > `beta` (6·log10 L)      | − log10 L                    |
-/// | otherwise                 | unchanged                    |
-/// | a congestion signal       | − log10 L                    |
+/// | queue estimate            | change                                          |
+/// |---------------------------|-------------------------------------------------|
+/// | ≤ `threshold` (log10 L)   | + `beta` (6·log10 L)                            |
+/// | < `alpha` (3·log10 L)     | + log10 L                                       |
+/// | > `beta` (6·log10 L)      | − half the excess over `beta`, at least log10 L |
+/// | otherwise                 | unchanged                                       |
+/// | a congestion signal       | − log10 L                                       |
 ///
-/// where L is the current limit and log10 L is at least 1. As in TCP Vegas, the limit moves
-/// once per round trip: samples are gathered in windows of `L` completed calls (at least 10),
-/// and their mean latency, averaged over the last windows (an exponential average, each
-/// window weighing a quarter), is compared with the no-load latency, the lowest such average
-/// seen. One call's latency says little when service times vary (an exponential service time
-/// is as often under 70% of its mean as over 1.4 times it), and the lowest of many noisy means
-/// sits well under the true one, which would make every limit look queued. The limit
-/// does not move while less than half of it is in use. Because the no-load latency only ever
-/// falls, it is measured again (reset to the next window's) after every `probe_multiplier`
-/// windows, so a backend that became slower for good is not mistaken for a queue forever.
+/// where L is the current limit and log10 L is at least 1. Netflix's steps down by log10 L
+/// whatever the excess: after a backend loses most of its capacity that takes seconds, and a
+/// queue of dozens of calls waits meanwhile.
+///
+/// As in TCP Vegas, the limit moves once per round trip: samples are gathered in windows of `L`
+/// completed calls (at least 10), and their mean latency, averaged over the last windows (an
+/// exponential average, each window weighing a quarter), is compared with the no-load latency.
+/// One call's latency says little when service times vary (an exponential service time is as
+/// often under 70% of its mean as over 1.4 times it).
+///
+/// The no-load latency is the lowest value of a slower average of the windows (a plain mean
+/// over the first 8, then each weighing an eighth): the lowest of noisy values sits well under
+/// the true one, which would make every limit look queued, and the first windows of a burst
+/// hold its fastest calls only. The lowest value is kept per epoch of `probe_multiplier`
+/// windows, and the no-load latency is the lower of this epoch's and the last one's: a backend
+/// that became slower for good is adopted within two epochs, while a queue that built up
+/// meanwhile is not taken for the no-load latency (Netflix's resets it to the next sample,
+/// queued or not). The limit does not move while less than half of it is in use.
 ///
 /// | parameter          | default | meaning                                               |
 /// |--------------------|---------|-------------------------------------------------------|
@@ -35,7 +43,7 @@ use super::{Limit, Sample, log10_step};
 /// | `min_limit`        | 1       | the lowest limit                                      |
 /// | `max_limit`        | 1000    | the highest limit                                     |
 /// | `smoothing`        | 1.0     | how much of a step is taken, in `(0, 1]`              |
-/// | `probe_multiplier` | 30      | re-measure the no-load latency every 30 windows       |
+/// | `probe_multiplier` | 30      | windows per epoch of the no-load latency              |
 ///
 /// # Examples
 ///
@@ -55,8 +63,15 @@ pub struct Vegas {
     max: usize,
     smoothing: f64,
     probe_multiplier: usize,
+    /// The lowest baseline of this epoch of `probe_multiplier` windows, and of the one
+    /// before: the no-load latency is the lower of the two.
     no_load: Option<Duration>,
+    previous_no_load: Option<Duration>,
     smoothed: Option<Duration>,
+    /// A slow average of the windows' latency (a plain mean over the first 8 windows, then
+    /// each weighing an eighth), whose lowest value is the no-load latency.
+    baseline: Option<Duration>,
+    windows: u32,
     since_probe: usize,
     window: Window,
 }
@@ -70,7 +85,10 @@ impl Default for Vegas {
             smoothing: 1.0,
             probe_multiplier: 30,
             no_load: None,
+            previous_no_load: None,
             smoothed: None,
+            baseline: None,
+            windows: 0,
             since_probe: 0,
             window: Window::default(),
         }
@@ -138,7 +156,8 @@ impl Vegas {
         self
     }
 
-    /// Re-measure the no-load latency after `multiplier` windows (30 by default; at least 1).
+    /// The windows in one epoch of the no-load latency (30 by default; at least 1): a backend
+    /// that became slower for good is adopted within two epochs.
     ///
     /// # Examples
     ///
@@ -176,28 +195,44 @@ impl Limit for Vegas {
         self.since_probe += 1;
         if self.since_probe >= self.probe_multiplier {
             self.since_probe = 0;
-            self.no_load = None;
+            self.previous_no_load = self.no_load.take();
         }
         if let Some(latency) = window.latency {
             let smoothed = self.smoothed.map_or(latency, |smoothed| {
                 smoothed.mul_f64(0.75) + latency.mul_f64(0.25)
             });
             self.smoothed = Some(smoothed);
-            self.no_load = Some(self.no_load.map_or(smoothed, |low| low.min(smoothed)));
+            self.windows = self.windows.saturating_add(1);
+            let weight = 1.0 / f64::from(self.windows.min(8));
+            let baseline = self.baseline.map_or(latency, |baseline| {
+                baseline.mul_f64(1.0 - weight) + latency.mul_f64(weight)
+            });
+            self.baseline = Some(baseline);
+            // The first windows are the fastest calls of a burst: their plain mean stands in
+            // for the no-load latency until it spans 8 windows.
+            self.no_load = Some(match self.no_load {
+                Some(low) if self.windows > 8 => low.min(baseline),
+                _ => baseline,
+            });
         }
+        let no_load = match (self.no_load, self.previous_no_load) {
+            (Some(now), Some(before)) => Some(now.min(before)),
+            (now, before) => now.or(before),
+        };
         let step = log10_step(limit);
         let target = if window.overload {
             limit - step
         } else if window.in_flight * 2 < sample.limit {
             limit
-        } else if let (Some(latency), Some(no_load)) = (self.smoothed, self.no_load) {
+        } else if let (Some(latency), Some(no_load)) = (self.smoothed, no_load) {
             let queue = (limit * (1.0 - no_load.as_secs_f64() / latency.as_secs_f64())).ceil();
+            let beta = 6.0 * step;
             if queue <= step {
-                limit + 6.0 * step
+                limit + beta
             } else if queue < 3.0 * step {
                 limit + step
-            } else if queue > 6.0 * step {
-                limit - step
+            } else if queue > beta {
+                limit - step.max((queue - beta) / 2.0)
             } else {
                 limit
             }
