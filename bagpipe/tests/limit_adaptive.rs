@@ -341,9 +341,18 @@ fn vegas_grows_without_queueing_and_shrinks_with_it() {
     assert_eq!(feed(&mut vegas, 20, 19, MS(10), Outcome::Success), 20);
     // The window closes: no-load latency 10 ms, no queue: grow by beta = 6 log10(20) = 7.8.
     assert_eq!(feed(&mut vegas, 20, 1, MS(10), Outcome::Success), 27);
-    // Latency quadrupled: the queue estimate passes beta and the limit shrinks.
-    let shrunk = feed(&mut vegas, 27, 200, MS(40), Outcome::Success);
-    assert!(shrunk < 27, "{shrunk}");
+    // Eight windows make the no-load latency; it keeps growing meanwhile.
+    let grown = feed(&mut vegas, 27, 600, MS(10), Outcome::Success);
+    assert!(grown > 27, "{grown}");
+    // Latency quadrupled: the queue estimate (3/4 of the limit once the average has caught
+    // up) passes beta, and the limit shrinks by half the excess per window, far faster than
+    // log10 L.
+    let window = grown;
+    let shrunk = feed(&mut vegas, grown, 4 * window, MS(40), Outcome::Success);
+    assert!(
+        (shrunk as f64) < grown as f64 - 4.0 * (grown as f64).log10(),
+        "{grown} -> {shrunk} in four windows"
+    );
     // A window with a timeout shrinks it too, by log10 L.
     let after = feed(&mut vegas, shrunk, 30, MS(10), Outcome::Timeout);
     assert!(after < shrunk, "{shrunk} -> {after}");
@@ -354,6 +363,33 @@ fn vegas_grows_without_queueing_and_shrinks_with_it() {
         idle = fresh.update(&Sample::new(MS(10), Outcome::Success, 1, idle));
     }
     assert_eq!(idle, 30);
+}
+
+#[test]
+fn vegas_takes_a_lasting_slowdown_for_a_queue_for_one_epoch_then_adopts_it() {
+    // Windows of 10 calls (the least a window holds), epochs of 30 windows.
+    let mut vegas = Vegas::default().initial_limit(10).max_limit(10);
+    // Ten idle windows at 10 ms make the no-load latency; an idle limit does not move.
+    for _ in 0..100 {
+        assert_eq!(
+            vegas.update(&Sample::new(MS(10), Outcome::Success, 1, 10)),
+            10
+        );
+    }
+    // The backend becomes 4x slower for good, and busy.
+    let mut limit = 10;
+    let mut history = Vec::new();
+    for _ in 0..80 {
+        limit = feed(&mut vegas, limit, 10, MS(40), Outcome::Success);
+        history.push(limit);
+    }
+    // Taken for a queue at first: the limit shrinks within three windows (the average
+    // latency catching up) and stays down for the rest of this epoch (its windows 11 to 30)
+    // and through the next (31 to 60), which still compares with this one's no-load latency
+    // ...
+    assert!(history[2..49].iter().all(|&l| l < 10), "{history:?}");
+    // ... then the slower latency is the no-load one, and the limit grows back.
+    assert_eq!(history[79], 10, "{history:?}");
 }
 
 #[test]
@@ -370,6 +406,30 @@ fn gradient2_holds_within_tolerance_and_shrinks_beyond() {
         "latency 4x the long term: shrinks ({grown} -> {shrunk})"
     );
     assert!(shrunk >= 1);
+}
+
+#[test]
+fn gradient2_does_not_take_a_lasting_queue_for_the_backends_latency() {
+    let mut gradient = Gradient2::default().initial_limit(50).max_limit(60);
+    let limit = feed(&mut gradient, 50, 3000, MS(10), Outcome::Success);
+    assert_eq!(limit, 60, "no queue: grows to max");
+    // Latency doubles and stays there (a queue the limit keeps up): the long-term average
+    // follows it only a hundredth as fast as it would fall, so the limit keeps shrinking
+    // instead of returning to 60 once the average has caught up.
+    let after_1000 = feed(&mut gradient, limit, 1000, MS(20), Outcome::Success);
+    assert!(after_1000 < 60, "{after_1000}");
+    let after_10_000 = feed(&mut gradient, after_1000, 9000, MS(20), Outcome::Success);
+    assert!(after_10_000 <= after_1000, "{after_1000} -> {after_10_000}");
+}
+
+#[test]
+fn gradient2_far_under_tolerance_grows_in_proportion() {
+    // One window of 100 calls no slower than the long term: the gradient is `tolerance`
+    // (1.5), the target 1.5 x 100 + 4, and a fifth of the way there (the default smoothing)
+    // is 110, where a gradient capped at 1 would give 100.8.
+    let mut gradient = Gradient2::default().initial_limit(100);
+    assert_eq!(feed(&mut gradient, 100, 99, MS(20), Outcome::Success), 100);
+    assert_eq!(feed(&mut gradient, 100, 1, MS(20), Outcome::Success), 110);
 }
 
 #[tokio::test(start_paused = true)]

@@ -3,23 +3,37 @@
 use super::window::Window;
 use super::{Limit, Sample};
 
+/// How much more slowly the long-term average follows a rising short term than a falling one.
+const RISE_DAMPING: f64 = 100.0;
+
 /// Delay-based limit after Netflix's `Gradient2Limit`: compares the short-term latency with an
 /// exponential average over many calls (the long term). The short term is the mean latency of
 /// one round trip's calls (a window of `L` completed calls, at least 10), and the limit moves
 /// once per window: Netflix's takes each call's latency as the short term, which with
-/// high-variance service times shrinks the limit on noise. While the short term
-/// stays within `tolerance` of the long term the limit grows by `queue_size`; beyond it the
-/// limit shrinks in proportion, never by more than half a step:
+/// high-variance service times shrinks the limit on noise.
 ///
 /// ```text
-/// gradient  = clamp(tolerance × long / short, 0.5, 1.0)
+/// gradient  = clamp(tolerance × long / short, 0.5, tolerance)
 /// target    = limit × gradient + queue_size
 /// new limit = limit × (1 − smoothing) + target × smoothing
 /// ```
 ///
-/// When the long-term average has drifted above twice the short term (the backend got faster,
-/// or a burst of slow calls inflated the average), it decays by 5% per sample so the limit can
-/// grow again. The limit does not move while less than half of it is in use.
+/// At `short = tolerance × long` the limit grows by `queue_size` per window; beyond it, it
+/// shrinks in proportion, never by more than half a step; below it, it grows in proportion, up
+/// to `tolerance` times when the short term is no slower than the long term (Netflix's stops at
+/// `queue_size`, one step per call, which per window would take a limit of 20 a second and a half
+/// to reach a backend's capacity of 50).
+///
+/// Two departures from Netflix's keep the long term a measure of the backend rather than of the
+/// queue in front of it. Once it spans `long_window` samples, it follows a short term above it
+/// 100 times more slowly than one below it: Netflix's follows both alike, so under a lasting
+/// overload it rises to the queued latency, the gradient returns to 1 and the limit grows back
+/// past the backend's capacity (in the crate's simulation it settled at 4.6 times the capacity
+/// after the backend lost 60% of it). A backend that became slower for good is still adopted,
+/// over about 100 long windows. And when the long-term average has drifted above twice the
+/// short term (the backend got faster, or a burst of slow calls inflated the average), it
+/// decays by 5% per window so the limit can grow again. The limit does not move while less
+/// than half of it is in use.
 ///
 /// | parameter       | default | meaning                                                |
 /// |-----------------|---------|--------------------------------------------------------|
@@ -207,10 +221,14 @@ impl Limit for Gradient2 {
         };
         let short = latency.as_secs_f64();
         // The long-term average: a plain mean until the window is full, then exponential,
-        // each window weighing as many samples as it holds.
+        // each window weighing as many samples as it holds, and a slower window (a queue
+        // building up) a hundredth of that.
         self.seen = self.seen.saturating_add(window.samples);
-        let weight =
+        let mut weight =
             (window.samples as f64 / self.seen.min(self.long_window).max(1) as f64).min(1.0);
+        if self.seen > self.long_window && self.long.is_some_and(|long| short > long) {
+            weight /= RISE_DAMPING;
+        }
         let mut long = self
             .long
             .map_or(short, |long| long * (1.0 - weight) + short * weight);
@@ -221,7 +239,7 @@ impl Limit for Gradient2 {
         if window.in_flight * 2 < sample.limit {
             return self.clamped();
         }
-        let gradient = (self.tolerance * long / short).clamp(0.5, 1.0);
+        let gradient = (self.tolerance * long / short).clamp(0.5, self.tolerance);
         let target = limit * gradient + self.queue_size;
         self.limit = limit * (1.0 - self.smoothing) + target * self.smoothing;
         self.clamped()
