@@ -582,14 +582,9 @@ impl fmt::Debug for Bagpipe {
 /// A slot without waiting, if one is free and nobody waits.
 #[inline]
 fn try_held<S: std::borrow::Borrow<Shared>>(shared: S) -> Result<Held<S>, TryAcquireError> {
-    let this = shared.borrow();
-    if this.options.disabled {
-        Ok(Held::unlimited(shared))
-    } else if this.slots.try_fast() {
-        Ok(Held::new(shared))
-    } else if this.slots.is_closed() {
-        Err(TryAcquireError::Closed)
-    } else {
-        Err(TryAcquireError::NoSlot)
+    match Held::try_take(shared) {
+        Ok(held) => Ok(held),
+        Err(shared) if shared.borrow().slots.is_closed() => Err(TryAcquireError::Closed),
+        Err(_) => Err(TryAcquireError::NoSlot),
     }
 }

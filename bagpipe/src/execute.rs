@@ -46,6 +46,10 @@ pub(crate) struct Execute<S: Borrow<Shared>, F, J = Succeeded> {
 /// How a call's output is judged for an adaptive limit, chosen by type so that it costs
 /// nothing to carry.
 pub(crate) trait Judge<T> {
+    /// Whether the output is worth looking at: a judge that calls every output a success
+    /// leaves a measured call's default outcome as it is.
+    const LOOKS: bool;
+
     fn outcome(shared: &Shared, output: &T) -> Outcome;
 }
 
@@ -54,6 +58,8 @@ pub(crate) trait Judge<T> {
 pub(crate) enum Succeeded {}
 
 impl<T> Judge<T> for Succeeded {
+    const LOOKS: bool = false;
+
     fn outcome(_: &Shared, _: &T) -> Outcome {
         Outcome::Success
     }
@@ -64,6 +70,8 @@ impl<T> Judge<T> for Succeeded {
 pub(crate) enum Classified {}
 
 impl<T: 'static> Judge<T> for Classified {
+    const LOOKS: bool = true;
+
     fn outcome(shared: &Shared, output: &T) -> Outcome {
         shared.classify(output)
     }
@@ -115,7 +123,7 @@ impl<S: Borrow<Shared>, F: Future, J: Judge<F::Output>> Future for Execute<S, F,
         }
         if let Poll::Ready(output) = this.call.poll(cx) {
             if let Some(permit) = this.permit.take() {
-                if permit.measured() {
+                if J::LOOKS && permit.measured() {
                     let outcome = J::outcome(permit.shared(), &output);
                     permit.complete_as(outcome);
                 } else {

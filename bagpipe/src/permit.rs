@@ -10,7 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::limit::Outcome;
-use crate::shared::Shared;
+use crate::shared::{Mode, Shared};
 use crate::stats::Counters;
 
 /// A held slot (or, on a disabled bagpipe, a stand-in that holds none), generic over how it
@@ -20,35 +20,110 @@ use crate::stats::Counters;
 /// A slot released through [`complete`](Held::complete) counts as a completed call; any other
 /// release (timeout, panic, cancellation) is counted apart, so that
 /// `completed = released - other releases`.
+///
+/// What the release has to do is in one word beside the reference to the shared state, so that
+/// a held slot moves as two words, and the common release (a completed call under a fixed
+/// limit) is told apart from every other with one comparison; the rest (a call that did not
+/// complete, a measured call, no slot at all) goes out of line.
 pub(crate) struct Held<S: Borrow<Shared>> {
     shared: S,
-    /// For an adaptive limit: when the call got its slot, on the controller's clock (see
-    /// `adaptive::Controller::ticks`). Kept in the bytes the struct pads anyway, so that a fixed
-    /// limit's permit, and every future holding one, is no larger than without adaptive limits.
-    started: u32,
-    slot: bool,
-    completed: bool,
-    /// Whether an adaptive limit measures this call.
-    measured: bool,
-    /// How the call ended, if not as the default (success when completed, dropped otherwise).
-    outcome: Outcome,
+    /// The low byte holds the flags (`SLOT`, `COMPLETED`, `MEASURED`), the next one the
+    /// [`Outcome`] the release reports if not the default (success when completed, dropped
+    /// otherwise), and the high 32 bits, for a measured call, when it got its slot on the
+    /// controller's clock (see `adaptive::Controller::ticks`). A fixed limit's permit, and
+    /// every future holding one, is so no larger than without adaptive limits.
+    state: u64,
+}
+
+/// A slot is held (not so on a disabled bagpipe).
+const SLOT: u64 = 0b001;
+/// The release counts as a completed call.
+const COMPLETED: u64 = 0b010;
+/// An adaptive limit measures the call.
+const MEASURED: u64 = 0b100;
+const FLAGS: u64 = 0xff;
+const OUTCOME_SHIFT: u32 = 8;
+const STARTED_SHIFT: u32 = 32;
+
+/// An outcome as it is kept in a held slot's state.
+fn outcome_code(outcome: Outcome) -> u64 {
+    let code = match outcome {
+        Outcome::Success => 0,
+        Outcome::Error => 1,
+        Outcome::Overload => 2,
+        Outcome::Timeout => 3,
+        Outcome::Dropped => 4,
+    };
+    code << OUTCOME_SHIFT
+}
+
+/// The outcome kept in a held slot's state.
+fn outcome_of(state: u64) -> Outcome {
+    match (state >> OUTCOME_SHIFT) & 0xff {
+        0 => Outcome::Success,
+        1 => Outcome::Error,
+        2 => Outcome::Overload,
+        3 => Outcome::Timeout,
+        _ => Outcome::Dropped,
+    }
 }
 
 impl<S: Borrow<Shared>> Held<S> {
+    /// Takes a slot at once if one is free and nobody waits (a stand-in on a disabled bagpipe),
+    /// for a call that starts now; otherwise gives `shared` back. A fixed limit is told from the
+    /// other modes with one comparison; they go out of line.
+    #[inline]
+    pub(crate) fn try_take(shared: S) -> Result<Self, S> {
+        let this = shared.borrow();
+        if this.mode != Mode::Fixed {
+            return Self::try_take_unfixed(shared);
+        }
+        if this.slots.try_fast() {
+            Ok(Self {
+                shared,
+                state: SLOT,
+            })
+        } else {
+            Err(shared)
+        }
+    }
+
+    /// [`try_take`](Held::try_take) under an adaptive limit or on a disabled bagpipe.
+    #[inline(never)]
+    fn try_take_unfixed(shared: S) -> Result<Self, S> {
+        let this = shared.borrow();
+        if this.mode == Mode::Disabled {
+            Ok(Self::unlimited(shared))
+        } else if this.slots.try_fast() {
+            Ok(Self::stamped(shared))
+        } else {
+            Err(shared)
+        }
+    }
+
     /// Wraps a slot the caller already holds, for a call that starts now.
     #[inline]
     pub(crate) fn new(shared: S) -> Self {
-        let (measured, started) = match &shared.borrow().adaptive {
-            None => (false, 0),
-            Some(controller) => (true, controller.ticks()),
-        };
+        if shared.borrow().mode == Mode::Adaptive {
+            Self::stamped(shared)
+        } else {
+            Self {
+                shared,
+                state: SLOT,
+            }
+        }
+    }
+
+    /// As [`new`](Held::new), for a call an adaptive limit measures: stamped with its start.
+    fn stamped(shared: S) -> Self {
+        let started = shared
+            .borrow()
+            .adaptive
+            .as_ref()
+            .map_or(0, |controller| controller.ticks());
         Self {
             shared,
-            started,
-            slot: true,
-            completed: false,
-            measured,
-            outcome: Outcome::Success,
+            state: SLOT | MEASURED | u64::from(started) << STARTED_SHIFT,
         }
     }
 
@@ -57,24 +132,13 @@ impl<S: Borrow<Shared>> Held<S> {
     pub(crate) fn unused(shared: S) -> Self {
         Self {
             shared,
-            started: 0,
-            slot: true,
-            completed: false,
-            measured: false,
-            outcome: Outcome::Success,
+            state: SLOT,
         }
     }
 
     /// A stand-in for a disabled bagpipe, which holds no slot and counts nothing.
     pub(crate) fn unlimited(shared: S) -> Self {
-        Self {
-            shared,
-            started: 0,
-            slot: false,
-            completed: false,
-            measured: false,
-            outcome: Outcome::Success,
-        }
+        Self { shared, state: 0 }
     }
 
     pub(crate) fn shared(&self) -> &Shared {
@@ -83,51 +147,68 @@ impl<S: Borrow<Shared>> Held<S> {
 
     /// Whether a slot is held (false on a disabled bagpipe).
     pub(crate) fn holds_slot(&self) -> bool {
-        self.slot
+        self.state & SLOT != 0
     }
 
     /// Whether the call's outcome is wanted (an adaptive limit measures it).
     #[inline]
     pub(crate) fn measured(&self) -> bool {
-        self.measured
+        self.state & MEASURED != 0
     }
 
     /// Releases the slot of a call that delivered its output.
     #[inline]
     pub(crate) fn complete(mut self) {
-        self.completed = true;
+        self.state |= COMPLETED;
     }
 
     /// Releases the slot of a call that delivered its output, which ended as `outcome`.
     pub(crate) fn complete_as(mut self, outcome: Outcome) {
-        self.outcome = outcome;
-        self.completed = true;
+        self.set_outcome(outcome);
+        self.state |= COMPLETED;
     }
 
     /// Sets the outcome the release reports to an adaptive limit (success by default for a
     /// completed call, dropped otherwise).
     pub(crate) fn set_outcome(&mut self, outcome: Outcome) {
-        self.outcome = outcome;
+        self.state = self.state & !(0xff << OUTCOME_SHIFT) | outcome_code(outcome);
     }
 
     /// Makes the eventual release count as a completed call (a user's permit).
     fn completing(mut self) -> Self {
-        self.completed = true;
+        self.state |= COMPLETED;
         self
+    }
+
+    /// Everything a release does besides giving the slot back, for any release but a completed
+    /// call under a fixed limit: counts a release that did not complete, and feeds a measured
+    /// call to the adaptive limit. Returns whether there is a slot to give back.
+    #[inline(never)]
+    fn settle(&self) -> bool {
+        if self.state & SLOT == 0 {
+            return false;
+        }
+        let shared = self.shared.borrow();
+        if self.state & COMPLETED == 0 {
+            Counters::bump(&shared.counters.other_releases);
+        }
+        if self.state & MEASURED != 0 {
+            self.report(shared);
+        }
+        true
     }
 
     /// Feeds the call to the adaptive limit, with the slots held just before its release (its
     /// own included). A call released without completing was dropped, unless it was marked
     /// (timed out); a release during a panic is a drop.
-    #[cold]
-    #[inline(never)]
     fn report(&self, shared: &Shared) {
-        let outcome = match self.outcome {
+        let outcome = match outcome_of(self.state) {
             _ if std::thread::panicking() => Outcome::Dropped,
-            Outcome::Success if !self.completed => Outcome::Dropped,
+            Outcome::Success if self.state & COMPLETED == 0 => Outcome::Dropped,
             outcome => outcome,
         };
-        shared.record(self.started, outcome, shared.slots.active());
+        let started = (self.state >> STARTED_SHIFT) as u32;
+        shared.record(started, outcome, shared.slots.active());
     }
 }
 
@@ -140,16 +221,10 @@ impl Held<Arc<Shared>> {
 impl<S: Borrow<Shared>> Drop for Held<S> {
     #[inline]
     fn drop(&mut self) {
-        if !self.slot {
+        if self.state & FLAGS != SLOT | COMPLETED && !self.settle() {
             return;
         }
         let shared = self.shared.borrow();
-        if !self.completed {
-            Counters::bump(&shared.counters.other_releases);
-        }
-        if self.measured {
-            self.report(shared);
-        }
         let drained = shared.slots.release();
         shared.drained(drained);
     }
@@ -158,7 +233,7 @@ impl<S: Borrow<Shared>> Drop for Held<S> {
 impl<S: Borrow<Shared>> fmt::Debug for Held<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Held")
-            .field("slot", &self.slot)
+            .field("slot", &self.holds_slot())
             .finish_non_exhaustive()
     }
 }
@@ -308,5 +383,47 @@ impl fmt::Debug for OwnedPermit {
         f.debug_struct("OwnedPermit")
             .field("holds_slot", &self.held.holds_slot())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(bagpipe_loom)))]
+mod tests {
+    use super::*;
+    use crate::adaptive::Adaptivity;
+    use crate::options::Options;
+
+    const OUTCOMES: [Outcome; 5] = [
+        Outcome::Success,
+        Outcome::Error,
+        Outcome::Overload,
+        Outcome::Timeout,
+        Outcome::Dropped,
+    ];
+
+    #[test]
+    fn every_outcome_survives_the_state_word() {
+        for outcome in OUTCOMES {
+            assert_eq!(outcome_of(outcome_code(outcome)), outcome);
+        }
+    }
+
+    #[test]
+    fn setting_an_outcome_keeps_the_flags_and_the_start() {
+        let shared = Shared::new(1, Options::new(1), Adaptivity::default());
+        // A stand-in that holds no slot, so that its release touches nothing.
+        let mut held = Held::unlimited(&shared);
+        held.state |= MEASURED | 0xdead_beef << STARTED_SHIFT;
+        for outcome in OUTCOMES {
+            held.set_outcome(outcome);
+            assert_eq!(outcome_of(held.state), outcome);
+            assert_eq!(held.state & FLAGS, MEASURED);
+            assert_eq!(held.state >> STARTED_SHIFT, 0xdead_beef);
+        }
+    }
+
+    #[test]
+    fn a_held_slot_is_two_words() {
+        assert_eq!(size_of::<Held<&Shared>>(), 2 * size_of::<usize>());
+        assert_eq!(size_of::<Option<Held<&Shared>>>(), 2 * size_of::<usize>());
     }
 }

@@ -44,8 +44,22 @@ pub(crate) struct Shared {
     pub(crate) events: Emitter<Event>,
     /// The adaptive strategy's controller; `None` under a fixed limit.
     pub(crate) adaptive: Option<Controller>,
+    /// What taking a slot involves, from `options.disabled` and `adaptive`.
+    pub(crate) mode: Mode,
     classify: Classify,
     handles: AtomicUsize,
+}
+
+/// What taking a slot involves, decided when the bagpipe is built, so that the uncontended path
+/// tells the common case (a fixed limit) from the others with one comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A fixed limit: a slot is all there is.
+    Fixed,
+    /// An adaptive limit: the call is measured from the moment it gets its slot.
+    Adaptive,
+    /// A disabled bagpipe: no slot is taken.
+    Disabled,
 }
 
 /// What [`Shared::decide`] decided for a caller that was not turned away.
@@ -63,12 +77,20 @@ impl Shared {
         let discipline = options.discipline;
         let adaptive = adaptivity.make.map(|make| Controller::new(make()));
         let limit = adaptive.as_ref().map_or(limit, Controller::initial);
+        let mode = if options.disabled {
+            Mode::Disabled
+        } else if adaptive.is_some() {
+            Mode::Adaptive
+        } else {
+            Mode::Fixed
+        };
         Self {
             slots: Slots::with_discipline(limit, discipline),
             options,
             counters: Counters::default(),
             events: Emitter::new(),
             adaptive,
+            mode,
             classify: adaptivity.classify,
             handles: AtomicUsize::new(1),
         }

@@ -146,13 +146,11 @@ impl<S: Borrow<Shared>> Ticket<S> {
     /// admits everyone with a stand-in that holds no slot.
     #[inline]
     pub(crate) fn admit(shared: S) -> Result<Self, Error> {
+        let shared = match Held::try_take(shared) {
+            Ok(held) => return Ok(Self::Admitted(Some(held))),
+            Err(shared) => shared,
+        };
         let this = shared.borrow();
-        if this.options.disabled {
-            return Ok(Self::Admitted(Some(Held::unlimited(shared))));
-        }
-        if this.slots.try_fast() {
-            return Ok(Self::Admitted(Some(Held::new(shared))));
-        }
         match this.decide(AtomicWaker::new(), wake_registered)? {
             Decision::Admitted(_) => Ok(Self::Admitted(Some(Held::new(shared)))),
             Decision::Queued(node) => Ok(Self::Queued(Waiter::new(shared, node, true))),
