@@ -18,6 +18,7 @@
 //! bench, and how to rerun. Every figure comes from the same run. The history of how a figure
 //! was reached lives in `benches-report/notes/` and in commit messages, not in the report.
 
+mod adaptive;
 mod evaluate;
 mod format;
 mod instructions;
