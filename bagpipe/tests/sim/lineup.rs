@@ -30,25 +30,43 @@ pub(crate) fn lineup(scenario: &Scenario) -> Vec<(String, Limiter)> {
     limiters
 }
 
-/// tower-acc's algorithms, defaults only. It times calls with `std::time::Instant`, which
-/// tokio's paused clock does not move: its delay-based algorithms see the wall-clock time the
-/// simulation took, not the simulated latency, so their rows say nothing about them (their
-/// names say so). Its AIMD decides on errors alone and is measured fairly.
+/// tower-acc's algorithm that the paused clock measures fairly: its AIMD, which decides on
+/// errors alone. Its Gradient2 and Vegas time calls with `std::time::Instant`, which tokio's
+/// paused clock does not move, so on it they would see the wall-clock time the simulation took,
+/// not the simulated latency: they are compared in [`real_clock`] instead.
 pub(crate) fn peers() -> Vec<(String, Limiter)> {
-    vec![
+    vec![(
+        "tower-acc AIMD".to_string(),
+        Limiter::TowerAcc(TowerAcc::Aimd),
+    )]
+}
+
+/// The comparison on the real clock, where tower-acc's `Instant` and tokio's clock agree: our
+/// delay-based strategies and tower-acc's, defaults only, then both AIMDs for reference and a
+/// fixed limit at the first phase's capacity as a yardstick.
+pub(crate) fn real_clock(scenario: &Scenario) -> Vec<(String, Limiter)> {
+    let mut limiters: Vec<(String, Limiter)> = strategies()
+        .into_iter()
+        .filter(|(name, _)| name != "AIMD")
+        .collect();
+    limiters.extend([
         (
-            "tower-acc AIMD".to_string(),
-            Limiter::TowerAcc(TowerAcc::Aimd),
-        ),
-        (
-            "tower-acc Gradient2 (wall)".to_string(),
+            "tower-acc Gradient2".to_string(),
             Limiter::TowerAcc(TowerAcc::Gradient2),
         ),
         (
-            "tower-acc Vegas (wall)".to_string(),
+            "tower-acc Vegas".to_string(),
             Limiter::TowerAcc(TowerAcc::Vegas),
         ),
-    ]
+    ]);
+    limiters.extend(strategies().into_iter().filter(|(name, _)| name == "AIMD"));
+    limiters.extend(peers());
+    let capacity = scenario.capacities[0];
+    limiters.push((
+        format!("fixed {capacity}"),
+        bagpipe(move || Bagpipe::builder(capacity)),
+    ));
+    limiters
 }
 
 /// The queue discipline of the `+ LIFO/CoDel` rows: adaptive LIFO once the oldest waiter has

@@ -1,5 +1,5 @@
-//! A simulated overloaded backend on tokio's paused clock, and clients that call it through a
-//! bagpipe, so that limit strategies can be compared exactly and fast.
+//! A simulated overloaded backend, and clients that call it through a bagpipe, so that limit
+//! strategies can be compared.
 //!
 //! The backend is an M/M/c queue: `capacity` servers, a FIFO queue in front of them, service
 //! times drawn from an exponential distribution. Its capacity changes at the start of each
@@ -10,7 +10,10 @@
 //! `Bagpipe::run` with a queue deadline and an execution deadline that together make the
 //! client's deadline; without a limiter the client applies its deadline itself.
 //!
-//! Everything is seeded, and the clock is tokio's paused clock, so a run is deterministic.
+//! Everything is seeded. On tokio's paused clock ([`Clock::Paused`], what the tests use) a run is
+//! deterministic and takes a fraction of its simulated time. On the real clock ([`Clock::Real`])
+//! the same simulation takes its full time: that is for limiters that time calls with
+//! `std::time::Instant`, which the paused clock does not move (tower-acc's).
 
 #![allow(dead_code)]
 
@@ -221,11 +224,27 @@ impl Servers {
     }
 }
 
+/// Which clock a run's runtime has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// tokio's paused clock: time jumps to the next timer, so a run is exact and fast, but
+    /// `std::time::Instant` stands still meanwhile.
+    Paused,
+    /// The real clock: a run takes the scenario's full time, and `std::time::Instant` agrees
+    /// with tokio's clock (up to the timer's 1 ms granularity and the machine's scheduling).
+    Real,
+}
+
 /// Runs `limiter` through `scenario` on a fresh paused runtime.
 pub(crate) fn run(scenario: &Scenario, limiter: &Limiter) -> Report {
+    run_on(Clock::Paused, scenario, limiter)
+}
+
+/// Runs `limiter` through `scenario` on a fresh current-thread runtime with `clock`.
+pub(crate) fn run_on(clock: Clock, scenario: &Scenario, limiter: &Limiter) -> Report {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
-        .start_paused(true)
+        .start_paused(clock == Clock::Paused)
         .build()
         .unwrap();
     runtime.block_on(simulate(scenario, limiter))
@@ -409,12 +428,19 @@ pub(crate) struct Row {
     pub(crate) report: Report,
 }
 
-/// The comparison table, one line per strategy and phase.
+/// The comparison table, one line per strategy and phase (the strategy named on its first),
+/// columns separated by `|` so that a report can read it back.
 pub(crate) fn table(scenario: &Scenario, rows: &[Row]) -> String {
+    let width = rows
+        .iter()
+        .map(|row| row.name.len())
+        .chain(["strategy".len()])
+        .max()
+        .unwrap_or_default();
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<26} {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>7}",
+        "{:<width$} | {:>4} | {:>9} | {:>6} | {:>6} | {:>8} | {:>8} | {:>5}",
         "strategy", "C", "goodput/s", "p50 ms", "p99 ms", "timeouts", "converge", "limit"
     );
     for row in rows {
@@ -424,7 +450,7 @@ pub(crate) fn table(scenario: &Scenario, rows: &[Row]) -> String {
                 .map_or("-".to_string(), |at| format!("{:.2} s", at.as_secs_f64()));
             let _ = writeln!(
                 out,
-                "{:<26} {:>5} {:>9.0} {:>8} {:>8} {:>8} {:>9} {:>7}",
+                "{:<width$} | {:>4} | {:>9.0} | {:>6} | {:>6} | {:>8} | {:>8} | {:>5}",
                 if i == 0 { row.name.as_str() } else { "" },
                 scenario.capacities[i],
                 phase.goodput,
@@ -441,6 +467,23 @@ pub(crate) fn table(scenario: &Scenario, rows: &[Row]) -> String {
     out
 }
 
+/// The scenario in one line, after `clock`'s name: what the table's figures are of.
+pub(crate) fn heading(scenario: &Scenario, clock: &str) -> String {
+    let capacities: Vec<String> = scenario.capacities.iter().map(usize::to_string).collect();
+    let ms = |d: Duration| d.as_millis();
+    format!(
+        "{clock}: capacity {} for {} s each; service {} ms mean; {} calls/s; client deadline {} ms \
+         (queue {} ms + run {} ms)",
+        capacities.join(", "),
+        scenario.phase.as_secs_f64(),
+        ms(scenario.service),
+        scenario.rate,
+        ms(scenario.deadline()),
+        ms(scenario.queue_deadline),
+        ms(scenario.exec_deadline)
+    )
+}
+
 /// The series of each row: limit and goodput every 500 ms.
 pub(crate) fn series(rows: &[Row]) -> String {
     let mut out = String::new();
@@ -454,20 +497,31 @@ pub(crate) fn series(rows: &[Row]) -> String {
     out
 }
 
-/// Runs each named limiter through the scenario, two at a time (one per core).
+/// Runs each named limiter through the scenario on the paused clock, two at a time (one per
+/// core).
 pub(crate) fn compare(scenario: &Scenario, limiters: Vec<(String, Limiter)>) -> Vec<Row> {
-    let limiters: Vec<(String, Limiter)> = limiters;
+    compare_on(Clock::Paused, 2, scenario, limiters)
+}
+
+/// Runs each named limiter through the scenario on `clock`, `threads` at a time, each on its
+/// own thread and runtime.
+pub(crate) fn compare_on(
+    clock: Clock,
+    threads: usize,
+    scenario: &Scenario,
+    limiters: Vec<(String, Limiter)>,
+) -> Vec<Row> {
     let results: Vec<Mutex<Option<Report>>> = limiters.iter().map(|_| Mutex::new(None)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..2 {
+        for _ in 0..threads.max(1) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some((_, limiter)) = limiters.get(i) else {
                         break;
                     };
-                    *results[i].lock().unwrap() = Some(run(scenario, limiter));
+                    *results[i].lock().unwrap() = Some(run_on(clock, scenario, limiter));
                 }
             });
         }

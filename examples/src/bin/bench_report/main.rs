@@ -14,10 +14,12 @@
 //! `decoder/benches/node_string_decoder.js` when `node` is on the `PATH`. Then, from
 //! `target/criterion/**/new/estimates.json` (the median of criterion's samples), it writes the
 //! machine and versions, the targets of `benches-report/report.toml` with the measured figure and
-//! a plain verdict (rows at every side's default settings first), the plots, one table per
-//! bench, and how to rerun. Every figure comes from the same run. The history of how a figure
+//! a plain verdict (rows at every side's default settings first), the plots, bagpipe's adaptive
+//! simulation tables (paused and real clock) with the verdicts of that targets, one table
+//! per bench, and how to rerun. Every figure comes from the same run. The history of how a figure
 //! was reached lives in `benches-report/notes/` and in commit messages, not in the report.
 
+mod adaptive;
 mod evaluate;
 mod format;
 mod instructions;

@@ -138,6 +138,9 @@ pub(crate) fn render(
         for (title, file) in plots.iter().filter(|(_, file)| file.starts_with(krate)) {
             let _ = writeln!(md, "![{title}](docs/bench/{file})\n");
         }
+        if let Some(text) = printed.get(krate) {
+            crate::adaptive::render(&mut md, text);
+        }
         let list = merge_groups(spec, list);
         let groups: BTreeSet<&str> = list.iter().map(|b| b.group.as_str()).collect();
         for group in groups {
@@ -485,7 +488,8 @@ fn instruction_ratio(target: &Target, time_ratio: Option<f64>, counts: &Counts) 
 }
 
 /// What a crate's benches printed: hit ratios per trace as one table (traces down, subjects
-/// across), the per-group hit ratios left out (the group tables show them), the rest verbatim.
+/// across), the per-group hit ratios, the timelines and the adaptive simulation's tables left out
+/// (the group tables, the plots and [`crate::adaptive::render`] show them), the rest verbatim.
 pub(crate) fn render_printed(md: &mut String, text: &str, judged: &[&str]) {
     let mut traces: Vec<(&str, Vec<(&str, f64)>)> = Vec::new();
     let mut paired: Vec<Paired<'_>> = Vec::new();
@@ -506,8 +510,10 @@ pub(crate) fn render_printed(md: &mut String, text: &str, judged: &[&str]) {
         } else if line.starts_with("hit ratio ")
             || line.starts_with("series ")
             || line.ends_with(crate::timeline::HEADER)
+            || crate::adaptive::owns(line)
         {
-            // The group tables show the one, the timeline plots the other.
+            // The group tables show the first, the timeline plots the next two, the adaptive
+            // simulation's tables the last.
             continue;
         } else if let Some((label, cpu, ratio)) = parse_paired(line) {
             let at = match paired.iter().position(|p| p.label == label) {

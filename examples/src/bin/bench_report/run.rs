@@ -46,11 +46,15 @@ pub(crate) fn run_benches(paths: &Paths, krate: &str, settings: Settings) -> Res
     let mut printed = String::new();
     if let Some(stdout) = child.stdout.take() {
         let mut timeline = None;
+        let mut tables = crate::adaptive::Capture::default();
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| format!("cannot read cargo bench's output: {e}"))?;
             println!("{line}");
             if let Some(series) = crate::timeline::capture(&line, &mut timeline) {
                 printed.push_str(&series);
+                printed.push('\n');
+            } else if let Some(table) = crate::adaptive::capture(&line, &mut tables) {
+                printed.push_str(&table);
                 printed.push('\n');
             } else if is_printed_measurement(&line) {
                 printed.push_str(&line);

@@ -419,3 +419,253 @@ fn pairs_whose_every_figure_is_judged_are_left_to_the_targets_table() {
     );
     assert!(md.contains("but for those the targets table shows"), "{md}");
 }
+
+/// What the adaptive simulation bench prints: a heading and a table per clock, with the
+/// timeline and the best fixed limits between them.
+const ADAPTIVE_SIM: &str = "\
+paused clock (simulated time: exact): capacity 50, 20 for 5 s each; service 50 ms mean; 2000 calls/s; client deadline 500 ms (queue 100 ms + run 400 ms)
+
+strategy          |    C | goodput/s | p50 ms | p99 ms | timeouts | converge | limit
+no limit          |   50 |       179 |    289 |    497 |     9091 |        - |     -
+                  |   20 |         0 |      0 |      0 |     9963 |        - |     -
+fixed 50          |   50 |      1005 |    132 |    334 |     4960 |   0.00 s |    50
+                  |   20 |       408 |    208 |    391 |     7921 |        - |    50
+fixed 80          |   50 |      1017 |    163 |    365 |     4900 |   0.00 s |    80
+                  |   20 |       433 |    277 |    450 |     7799 |        - |    80
+fixed 200 (4x)    |   50 |      1008 |    285 |    470 |     4949 |        - |   200
+                  |   20 |        11 |    450 |    495 |     9907 |        - |   200
+AIMD              |   50 |       896 |    144 |    336 |     5506 |   1.55 s |    65
+                  |   20 |       422 |    246 |    431 |     7854 |        - |    63
+Vegas             |   50 |       968 |    144 |    347 |     5649 |   1.72 s |    63
+                  |   20 |       429 |    202 |    380 |     7819 |   0.40 s |    47
+Vegas + LIFO/CoDel |  50 |       950 |     43 |    535 |     6032 |   3.07 s |    57
+                  |   20 |       394 |    119 |    505 |     7995 |   1.20 s |    44
+tower-acc AIMD    |   50 |      1011 |    282 |    465 |     4932 |        - |     -
+                  |   20 |        13 |    419 |    497 |     9898 |        - |     -
+
+phase 0 (C = 50): best fixed in hindsight is fixed 80, 1017/s
+AIMD (t s, limit, goodput/s):
+ 0.5:20/400 1.0:35/700
+
+real clock (tower-acc's Instant agrees with tokio's clock here): capacity 50, 20 for 5 s each; service 50 ms mean; 2000 calls/s; client deadline 500 ms (queue 100 ms + run 400 ms)
+
+strategy            |    C | goodput/s | p50 ms | p99 ms | timeouts | converge | limit
+Vegas               |   50 |       838 |    146 |    339 |     5796 |   1.78 s |    65
+                    |   20 |       405 |    220 |    400 |     7938 |        - |    48
+tower-acc Vegas     |   50 |       431 |    133 |    320 |     7831 |        - |     -
+                    |   20 |       393 |    136 |    355 |     7995 |        - |     -
+fixed 50            |   50 |       990 |    134 |    330 |     5035 |   0.00 s |    50
+                    |   20 |       408 |    209 |    414 |     7919 |        - |    50
+memory: 160 bytes per queued call
+";
+
+/// The bench's output as `bench-report` keeps it.
+fn adaptive_printed() -> String {
+    let mut capture = crate::adaptive::Capture::default();
+    let mut timeline = None;
+    let mut printed = String::new();
+    for line in ADAPTIVE_SIM.lines() {
+        let kept = crate::timeline::capture(line, &mut timeline)
+            .or_else(|| crate::adaptive::capture(line, &mut capture))
+            .or_else(|| crate::run::is_printed_measurement(line).then(|| line.to_owned()));
+        if let Some(kept) = kept {
+            printed.push_str(&kept);
+            printed.push('\n');
+        }
+    }
+    printed
+}
+
+#[test]
+fn the_adaptive_tables_are_captured_and_read_back_per_clock() {
+    let tables: Vec<_> = crate::adaptive::parse(&adaptive_printed())
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables.len(), 2);
+    let (paused, real) = (&tables[0], &tables[1]);
+    assert_eq!(paused.clock, "paused");
+    assert_eq!(paused.why.as_deref(), Some("simulated time: exact"));
+    assert_eq!(paused.deadline_ms(), Some(500.0));
+    // 2000 calls/s of 50 ms each against 50, then 20 servers.
+    assert_eq!(paused.overload(), Some(vec![2.0, 5.0]));
+    let names: Vec<&str> = paused.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "no limit",
+            "fixed 50",
+            "fixed 80",
+            "fixed 200 (4x)",
+            "AIMD",
+            "Vegas",
+            "Vegas + LIFO/CoDel",
+            "tower-acc AIMD"
+        ]
+    );
+    let aimd = &paused.strategies[4];
+    assert_eq!(aimd.phases.len(), 2);
+    assert_eq!(
+        aimd.phases[0],
+        crate::adaptive::Phase {
+            capacity: 50.0,
+            goodput: 896.0,
+            p50_ms: 144.0,
+            p99_ms: 336.0,
+            timeouts: 5506.0,
+            converged_s: Some(1.55),
+            limit: Some(65.0),
+        }
+    );
+    assert_eq!(aimd.phases[1].converged_s, None);
+    assert_eq!(paused.strategies[0].phases[0].limit, None);
+    // The 4x row is shown but is no candidate for the best fixed limit.
+    assert_eq!(
+        paused.best_fixed(),
+        [Some(("fixed 80", 1017.0)), Some(("fixed 80", 433.0))]
+    );
+    assert_eq!(real.clock, "real");
+    assert_eq!(real.strategies.len(), 3);
+    assert_eq!(real.strategies[1].phases[1].goodput, 393.0);
+}
+
+#[test]
+fn a_table_that_cannot_be_read_is_an_error_naming_its_clock_and_line() {
+    let printed = "paused clock: capacity 50 for 5 s each\n\
+                   adaptive table paused: strategy | C | goodput/s | p50 ms | p99 ms | timeouts | converge | limit\n\
+                   adaptive table paused: AIMD | 50 | lots | 1 | 2 | 3 | - | 4\n\
+                   real clock: capacity 50 for 5 s each\n\
+                   adaptive table real: strategy | C | goodput/s | p50 ms | timeouts | converge | limit\n\
+                   adaptive table real: AIMD | 50 | 1 | 1 | 3 | - | 4\n";
+    let tables = crate::adaptive::parse(printed);
+    let err = tables[0].as_ref().unwrap_err();
+    assert!(
+        err.contains("paused clock") && err.contains("`lots` is not a number"),
+        "{err}"
+    );
+    let err = tables[1].as_ref().unwrap_err();
+    assert!(
+        err.contains("real clock") && err.contains("no `p99` column"),
+        "{err}"
+    );
+    let mut md = String::new();
+    crate::adaptive::render(&mut md, printed);
+    assert!(
+        md.contains("was not read: the paused clock's table"),
+        "{md}"
+    );
+}
+
+#[test]
+fn the_adaptive_tables_render_one_row_per_strategy_and_the_best_fixed_limit_once() {
+    let mut md = String::new();
+    crate::render::render_printed(&mut md, &adaptive_printed(), &[]);
+    // Only what the tables do not show stays among the printed lines.
+    assert!(
+        md.contains("```text\nmemory: 160 bytes per queued call\n```"),
+        "{md}"
+    );
+    assert!(!md.contains("clock"), "{md}");
+    assert!(!md.contains("best fixed"), "{md}");
+
+    let mut md = String::new();
+    crate::adaptive::render(&mut md, &adaptive_printed());
+    assert!(
+        md.contains("**Paused clock** (simulated time: exact): capacity 50, 20"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| strategy | C=50: goodput | p50/p99 | timeouts | converged | C=20: goodput | p50/p99 | timeouts | converged |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| AIMD | 896 | 144/336 | 5506 | 1.55 s (65) | 422 | 246/431 | 7854 | no (63) |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| no limit | 179 | 289/497 | 9091 |  | 0 | 0/0 | 9963 |  |"),
+        "{md}"
+    );
+    // The fixed candidates are one row, each phase's best; the 4x row stays.
+    assert!(
+        md.contains("| best fixed | 1017 (at 80) | 163/365 | 4900 | 0.00 s (80) | 433 (at 80) |"),
+        "{md}"
+    );
+    assert!(!md.contains("| fixed 50 | 1005"), "{md}");
+    assert!(md.contains("| fixed 200 (4x) | 1008 |"), "{md}");
+    assert!(md.contains("best of 2 fixed limits"), "{md}");
+    // A lone fixed limit keeps its name.
+    assert!(md.contains("| fixed 50 | 990 |"), "{md}");
+    assert_eq!(md.matches("| strategy |").count(), 2, "{md}");
+    // The columns are explained once, above the first table.
+    assert_eq!(md.matches("Per phase: goodput/s").count(), 1, "{md}");
+}
+
+#[test]
+fn the_adaptive_targets_are_judged_on_the_parsed_figures() {
+    let tables: Vec<_> = crate::adaptive::parse(&adaptive_printed())
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let line = crate::adaptive::verdicts(&tables);
+    // AIMD's 896 is 88% of the best fixed limit's 1017; Vegas's 968 is 95%.
+    assert!(
+        line.contains(
+            "best fixed limit's in every phase (paused clock): **missed** (AIMD C=50 88%);"
+        ),
+        "{line}"
+    );
+    // Only the phase after the change counts for convergence: AIMD never settled there.
+    assert!(
+        line.contains("converged within 2 s after each change: **missed** (AIMD C=20 never)"),
+        "{line}"
+    );
+    // The disciplined p99 is over the 500 ms deadline in both phases, each at 2x or more.
+    assert!(
+        line.contains(
+            "p99 under the 500 ms deadline at 2x overload or more (C=50 at 2.0x, C=20 at 5.0x): \
+             **missed** (Vegas + LIFO/CoDel C=50 535 ms, Vegas + LIFO/CoDel C=20 505 ms)"
+        ),
+        "{line}"
+    );
+    // Ours against tower-acc on each clock: AIMD beats it on goodput in the second phase but
+    // not the first, and has a lower p99 in both; Vegas has the goodput but not the p99.
+    assert!(
+        line.contains(
+            "against tower-acc's AIMD (paused clock), goodput at least theirs and p99 lower in \
+             every phase: **missed** (AIMD C=50: goodput 896 against 1011)"
+        ),
+        "{line}"
+    );
+    assert!(
+        line.contains(
+            "against tower-acc's Vegas (real clock), goodput at least theirs and p99 lower in \
+             every phase: **missed** (Vegas C=50: p99 339 against 320 ms, Vegas C=20: p99 400 \
+             against 355 ms)"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn adaptive_targets_met_say_met_and_missing_tables_say_not_measured() {
+    let printed = "paused clock: capacity 50, 20 for 5 s each; service 50 ms mean; 2000 calls/s; client deadline 500 ms\n\
+                   adaptive table paused: strategy | C | goodput/s | p50 ms | p99 ms | timeouts | converge | limit\n\
+                   adaptive table paused: fixed 50 | 50 | 1000 | 100 | 300 | 10 | 0.00 s | 50\n\
+                   adaptive table paused:          | 20 | 400 | 100 | 300 | 10 | - | 50\n\
+                   adaptive table paused: Vegas + LIFO/CoDel | 50 | 950 | 50 | 250 | 10 | 1.00 s | 50\n\
+                   adaptive table paused:                    | 20 | 390 | 50 | 250 | 10 | 2.00 s | 30\n\
+                   adaptive table paused: tower-acc Vegas + LIFO/CoDel | 50 | 950 | 50 | 260 | 10 | - | -\n\
+                   adaptive table paused:                    | 20 | 390 | 50 | 300 | 10 | - | -\n";
+    let tables: Vec<_> = crate::adaptive::parse(printed)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let line = crate::adaptive::verdicts(&tables);
+    assert_eq!(line.matches(": met").count(), 4, "{line}");
+    assert!(!line.contains("missed"), "{line}");
+    let line = crate::adaptive::verdicts(&[]);
+    assert_eq!(line.matches("not measured").count(), 3, "{line}");
+}
