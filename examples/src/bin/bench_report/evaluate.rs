@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::format::{first_number_after, number_before, time};
+use crate::instructions::{Counts, count_name};
 use crate::results::{Bench, find};
 use crate::targets::{Check, Id, Target};
 
@@ -32,6 +33,7 @@ pub(crate) fn evaluate(
     target: &Target,
     benches: &BTreeMap<String, Vec<Bench>>,
     printed: &BTreeMap<String, String>,
+    counts: &Counts,
 ) -> (String, Verdict) {
     // The last line that `target.krate`'s benches printed containing `line`.
     let last_printed = |line: &str| {
@@ -66,6 +68,19 @@ pub(crate) fn evaluate(
                 (_, None) => (missing(peer), Verdict::NotMeasured),
             }
         }
+        Check::Count { ours, max } => match counts.get(&(target.krate.clone(), count_name(ours))) {
+            Some(&count) => (
+                format!("{count:.1} instructions per call (target at most {max:.1})"),
+                Verdict::from(count <= *max),
+            ),
+            None => (
+                format!(
+                    "not counted in this run (`{}`: needs valgrind)",
+                    count_name(ours)
+                ),
+                Verdict::NotMeasured,
+            ),
+        },
         Check::Nanos { ours, max } => match find(benches, &target.krate, ours) {
             Some(o) => (
                 format!("{} (target under {max:.0} ns)", time(o.median_ns)),

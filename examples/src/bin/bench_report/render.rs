@@ -203,7 +203,7 @@ fn render_targets(
          |---|---|---|---|---|---|\n",
     );
     for target in &spec.targets {
-        let (measured, verdict) = evaluate(target, benches, printed);
+        let (measured, verdict) = evaluate(target, benches, printed, counts);
         let instructions = instruction_ratio(target, time_ratio(target, benches, printed), counts);
         let settings = target
             .tuned
@@ -465,7 +465,10 @@ fn code_list(items: &[&str]) -> String {
 /// The instruction ratio ours/peer of a counted target, flagged when the time ratio of the same
 /// run disagrees with it by more than [`DISAGREEMENT`].
 fn instruction_ratio(target: &Target, time_ratio: Option<f64>, counts: &Counts) -> String {
-    let Some((_, [ours, peer])) = target.counted() else {
+    let Some((_, ids)) = target.counted() else {
+        return String::new();
+    };
+    let [ours, peer] = ids[..] else {
         return String::new();
     };
     let count = |id| counts.get(&(target.krate.clone(), count_name(id))).copied();

@@ -14,6 +14,9 @@ pub(crate) enum Check {
     Ratio { ours: Id, peer: Id, max: f64 },
     /// A median time in nanoseconds.
     Nanos { ours: Id, max: f64 },
+    /// Instructions per iteration of one subject, counted under callgrind (the target's
+    /// `instructions` say how).
+    Count { ours: Id, max: f64 },
     /// Throughput of `ours` against the MB/s that Node's script printed on the line starting
     /// with `node_line`.
     Node {
@@ -70,15 +73,17 @@ pub(crate) struct Instructions {
 }
 
 impl Target {
-    /// The two subjects whose instructions are counted, if the target asks for a count.
-    pub(crate) fn counted(&self) -> Option<(&Instructions, [&Id; 2])> {
+    /// The subjects whose instructions are counted, if the target asks for a count: ours and
+    /// the peer's, or ours alone for a [`Check::Count`].
+    pub(crate) fn counted(&self) -> Option<(&Instructions, Vec<&Id>)> {
         let how = self.instructions.as_ref()?;
-        let (ours, peer) = match (&how.ours, &how.peer, &self.check) {
-            (Some(ours), Some(peer), _) => (ours, peer),
-            (None, None, Check::Ratio { ours, peer, .. }) => (ours, peer),
+        let ids = match (&how.ours, &how.peer, &self.check) {
+            (Some(ours), Some(peer), _) => vec![ours, peer],
+            (None, None, Check::Ratio { ours, peer, .. }) => vec![ours, peer],
+            (None, None, Check::Count { ours, .. }) => vec![ours],
             _ => return None,
         };
-        Some((how, [ours, peer]))
+        Some((how, ids))
     }
 }
 
@@ -213,6 +218,7 @@ struct TargetRow {
     tuned: Option<String>,
     ratio: Option<RatioRow>,
     nanos: Option<NanosRow>,
+    count: Option<NanosRow>,
     node: Option<NodeRow>,
     paired: Option<PairedRow>,
     ceiling: Option<CeilingRow>,
@@ -293,6 +299,12 @@ impl TargetRow {
                 max: n.max,
             });
         }
+        if let Some(n) = self.count {
+            checks.push(Check::Count {
+                ours: n.ours,
+                max: n.max,
+            });
+        }
         if let Some(n) = self.node {
             checks.push(Check::Node {
                 ours: n.ours,
@@ -328,7 +340,7 @@ impl TargetRow {
         }
         if checks.len() != 1 {
             return Err(format!(
-                "`{}` needs exactly one of ratio, nanos, node, paired, ceiling, hit_ratio_gap, printed; it has {}",
+                "`{}` needs exactly one of ratio, nanos, count, node, paired, ceiling, hit_ratio_gap, printed; it has {}",
                 self.target,
                 checks.len()
             ));
@@ -347,16 +359,22 @@ impl TargetRow {
             };
             let fits = match check {
                 Check::Ratio { .. } => true,
+                Check::Count { .. } => !named,
                 Check::PairedRatio { .. } => named,
                 _ => false,
             };
             if !fits {
                 return Err(format!(
-                    "`{}`: instructions are counted for ratio targets, and for paired targets \
-                     that name ours and peer",
+                    "`{}`: instructions are counted for ratio and count targets, and for paired \
+                     targets that name ours and peer",
                     self.target
                 ));
             }
+        } else if matches!(check, Check::Count { .. }) {
+            return Err(format!(
+                "`{}`: a count target needs `instructions = {{ bench, iters }}`",
+                self.target
+            ));
         }
         if self.instructions.as_ref().is_some_and(|i| i.iters == 0) {
             return Err(format!(

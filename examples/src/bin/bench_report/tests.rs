@@ -175,16 +175,17 @@ fn callgrinds_total_is_read_off_its_summary() {
 }
 
 #[test]
-fn instructions_are_counted_for_ratio_targets_and_for_paired_targets_naming_both_sides() {
+fn instructions_are_counted_for_ratio_and_count_targets_and_for_paired_targets_naming_both_sides() {
     let text = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\nnanos = { ours = [\"g\", \"s\", \"\"], max = 1.0 }\ninstructions = { bench = \"b\", iters = 10 }\n";
     let err = ReportSpec::parse(text).unwrap_err();
-    assert!(err.contains("counted for ratio targets"), "{err}");
+    assert!(err.contains("counted for ratio and count targets"), "{err}");
     let paired_unnamed = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\npaired = { line = \"x\", max = 1.0 }\ninstructions = { bench = \"b\", iters = 10 }\n";
     assert!(ReportSpec::parse(paired_unnamed).is_err());
     let paired_named = "[[target]]\ncrate = \"c\"\ntarget = \"t\"\npaired = { line = \"x\", max = 1.0 }\ninstructions = { bench = \"b\", iters = 10, ours = [\"g\", \"o\", \"1\"], peer = [\"g\", \"p\", \"1\"] }\n";
     let spec = ReportSpec::parse(paired_named).unwrap();
-    let (_, [ours, peer]) = spec.targets[0].counted().unwrap();
-    assert_eq!((ours[1].as_str(), peer[1].as_str()), ("o", "p"));
+    let (_, ids) = spec.targets[0].counted().unwrap();
+    let names: Vec<&str> = ids.iter().map(|id| id[1].as_str()).collect();
+    assert_eq!(names, ["o", "p"]);
 }
 
 #[test]
@@ -389,7 +390,12 @@ fn a_printed_target_names_what_its_number_counts() {
         "cache".to_owned(),
         "crowd: 4 processes, 1 loads\n".to_owned(),
     );
-    let (measured, _) = crate::evaluate::evaluate(&spec.targets[0], &Default::default(), &printed);
+    let (measured, _) = crate::evaluate::evaluate(
+        &spec.targets[0],
+        &Default::default(),
+        &printed,
+        &Default::default(),
+    );
     assert_eq!(measured, "1.0 loads (target under 2)");
 }
 
@@ -668,4 +674,48 @@ fn adaptive_targets_met_say_met_and_missing_tables_say_not_measured() {
     assert!(!line.contains("missed"), "{line}");
     let line = crate::adaptive::verdicts(&[]);
     assert_eq!(line.matches("not measured").count(), 3, "{line}");
+}
+
+#[test]
+fn a_count_target_judges_one_subjects_instructions_and_needs_a_bench_to_count_them() {
+    let text = "[[target]]\ncrate = \"bagpipe\"\ntarget = \"no dearer than before\"\ncount = { ours = [\"uncontended\", \"bagpipe run\", \"\"], max = 151.5 }\ninstructions = { bench = \"limiter\", iters = 1000 }\n";
+    let spec = ReportSpec::parse(text).unwrap();
+    let target = &spec.targets[0];
+    let (_, ids) = target.counted().unwrap();
+    assert_eq!(ids.len(), 1, "ours alone is counted");
+    let judge = |count: f64| {
+        let mut counts = crate::instructions::Counts::new();
+        counts.insert(
+            ("bagpipe".to_owned(), "uncontended/bagpipe run".to_owned()),
+            count,
+        );
+        crate::evaluate::evaluate(target, &Default::default(), &Default::default(), &counts)
+    };
+    let (measured, verdict) = judge(150.74);
+    assert_eq!(
+        measured,
+        "150.7 instructions per call (target at most 151.5)"
+    );
+    assert_eq!(verdict, crate::evaluate::Verdict::Met);
+    assert_eq!(judge(166.78).1, crate::evaluate::Verdict::Missed);
+    let (measured, verdict) = crate::evaluate::evaluate(
+        target,
+        &Default::default(),
+        &Default::default(),
+        &Default::default(),
+    );
+    assert_eq!(verdict, crate::evaluate::Verdict::NotMeasured);
+    assert!(measured.contains("uncontended/bagpipe run"), "{measured}");
+
+    let without_bench = text.replace("instructions = { bench = \"limiter\", iters = 1000 }\n", "");
+    let error = ReportSpec::parse(&without_bench).unwrap_err();
+    assert!(
+        error.contains("no dearer than before") && error.contains("instructions"),
+        "{error}"
+    );
+    let naming_sides = text.replace(
+        "iters = 1000 }",
+        "iters = 1000, ours = [\"a\", \"ours\", \"\"], peer = [\"a\", \"peer\", \"\"] }",
+    );
+    assert!(ReportSpec::parse(&naming_sides).is_err());
 }
