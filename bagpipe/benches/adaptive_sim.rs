@@ -8,7 +8,7 @@
 //! `std::time::Instant`, which the paused clock does not move, so there its Gradient2 and Vegas
 //! would judge the wall-clock time the simulation took instead of the simulated latency. On a
 //! normal runtime the two clocks agree: the same scenario then takes its full 15 s (and 1 s to
-//! let the last calls end) per row, and the rows run one after another, about two minutes.
+//! let the last calls end) per row, and the rows run one after another, under three minutes.
 //! Side by side (each row on its own thread and runtime) would take 16 s, but on the project's
 //! 2-core machine the crowd cost tower-acc's Vegas about a fifth of its goodput in the first
 //! phase (410 to 431 calls/s in three runs of seven rows at once; 420 to 646, median 511, in
@@ -50,7 +50,7 @@ fn main() {
     print!("{}", sim::series(&rows));
 
     if !std::env::args().any(|arg| arg == "--bench") {
-        println!("\nreal clock: left out (only `cargo bench` runs it; it takes two minutes)");
+        println!("\nreal clock: left out (only `cargo bench` runs it; it takes three minutes)");
         return;
     }
     let limiters = sim::lineup::real_clock(&scenario);

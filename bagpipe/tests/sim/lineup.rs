@@ -42,8 +42,9 @@ pub(crate) fn peers() -> Vec<(String, Limiter)> {
 }
 
 /// The comparison on the real clock, where tower-acc's `Instant` and tokio's clock agree: our
-/// delay-based strategies and tower-acc's, defaults only, then both AIMDs for reference and a
-/// fixed limit at the first phase's capacity as a yardstick.
+/// delay-based strategies and tower-acc's, defaults only, then both AIMDs for reference, ours
+/// with the queue discipline (which tower-acc has no counterpart for), and a fixed limit at the
+/// first phase's capacity as a yardstick.
 pub(crate) fn real_clock(scenario: &Scenario) -> Vec<(String, Limiter)> {
     let mut limiters: Vec<(String, Limiter)> = strategies()
         .into_iter()
@@ -61,6 +62,7 @@ pub(crate) fn real_clock(scenario: &Scenario) -> Vec<(String, Limiter)> {
     ]);
     limiters.extend(strategies().into_iter().filter(|(name, _)| name == "AIMD"));
     limiters.extend(peers());
+    limiters.extend(adaptive().into_iter().filter(|(name, _)| name.ends_with("LIFO/CoDel")));
     let capacity = scenario.capacities[0];
     limiters.push((
         format!("fixed {capacity}"),

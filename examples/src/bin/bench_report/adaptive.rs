@@ -493,38 +493,43 @@ pub(crate) fn verdicts(tables: &[Table]) -> String {
         verdict(&tail, judged && deadline.is_some()),
     );
     for table in tables {
-        let mut misses = Vec::new();
-        let mut pairs = Vec::new();
-        for peer in &table.strategies {
-            let Kind::Peer(name) = peer.kind() else {
-                continue;
-            };
-            let Some(mine) = table.strategies.iter().find(|s| s.name == name) else {
-                continue;
-            };
-            pairs.push(name);
-            for (o, t) in mine.phases.iter().zip(&peer.phases) {
-                let mut why = Vec::new();
-                if o.goodput < t.goodput {
-                    why.push(format!("goodput {:.0} against {:.0}", o.goodput, t.goodput));
-                }
-                if o.p99_ms >= t.p99_ms {
-                    why.push(format!("p99 {:.0} against {:.0} ms", o.p99_ms, t.p99_ms));
-                }
-                if !why.is_empty() {
-                    misses.push(format!("{name} C={}: {}", o.capacity, why.join(", ")));
+        // Each of ours against the tower-acc algorithm of its name, FIFO and then with the
+        // queue discipline tower-acc does not have, where the table has those rows.
+        for suffix in ["", DISCIPLINED] {
+            let mut misses = Vec::new();
+            let mut pairs = Vec::new();
+            for peer in &table.strategies {
+                let Kind::Peer(name) = peer.kind() else {
+                    continue;
+                };
+                let ours = format!("{name}{suffix}");
+                let Some(mine) = table.strategies.iter().find(|s| s.name == ours) else {
+                    continue;
+                };
+                pairs.push(ours.clone());
+                for (o, t) in mine.phases.iter().zip(&peer.phases) {
+                    let mut why = Vec::new();
+                    if o.goodput < t.goodput {
+                        why.push(format!("goodput {:.0} against {:.0}", o.goodput, t.goodput));
+                    }
+                    if o.p99_ms >= t.p99_ms {
+                        why.push(format!("p99 {:.0} against {:.0} ms", o.p99_ms, t.p99_ms));
+                    }
+                    if !why.is_empty() {
+                        misses.push(format!("{ours} C={}: {}", o.capacity, why.join(", ")));
+                    }
                 }
             }
-        }
-        if !pairs.is_empty() {
-            let _ = write!(
-                line,
-                "; against tower-acc's {} ({} clock), goodput at least theirs and p99 lower in \
-                 every phase: {}",
-                pairs.join(", "),
-                table.clock,
-                verdict(&misses, true)
-            );
+            if !pairs.is_empty() {
+                let _ = write!(
+                    line,
+                    "; {} against tower-acc's algorithm of the same name ({} clock), goodput at \
+                     least theirs and p99 lower in every phase: {}",
+                    pairs.join(", "),
+                    table.clock,
+                    verdict(&misses, true)
+                );
+            }
         }
     }
     line.push('.');
