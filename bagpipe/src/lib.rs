@@ -86,7 +86,7 @@
 //! Which one: start with [`limit::Vegas`]. The crate's `adaptive_sim` bench runs every strategy
 //! against a simulated backend, offered more calls than it can serve, whose capacity moves from
 //! 50 to 20 to 80 calls at once (the table and plots are in the repository's `BENCHMARKS.md`): Vegas found each
-//! new capacity within 0.6 s and kept at least 93% of the goodput of the best fixed limit chosen
+//! new capacity within 0.8 s and kept at least 92% of the goodput of the best fixed limit chosen
 //! in hindsight. [`limit::Gradient2`] settles where the latency is `tolerance` times its
 //! long-term average, 1.6 to 1.9 times the capacity there, and took 2.25 s after the drop.
 //! [`limit::Aimd`] sees only losses (timeouts, overload errors): it settles where they begin,

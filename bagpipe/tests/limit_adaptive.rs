@@ -337,8 +337,8 @@ fn aimd_grows_by_one_per_round_trip_and_backs_off_once_per_round_trip() {
 #[test]
 fn vegas_grows_without_queueing_and_shrinks_with_it() {
     let mut vegas = Vegas::default().initial_limit(20);
-    // Nothing moves within a window (20 samples here).
-    assert_eq!(feed(&mut vegas, 20, 19, MS(10), Outcome::Success), 20);
+    // Nothing moves within a window (two round trips: 40 samples here).
+    assert_eq!(feed(&mut vegas, 20, 39, MS(10), Outcome::Success), 20);
     // The window closes: no-load latency 10 ms, no queue: grow by beta = 6 log10(20) = 7.8.
     assert_eq!(feed(&mut vegas, 20, 1, MS(10), Outcome::Success), 27);
     // Eight windows make the no-load latency; it keeps growing meanwhile.
@@ -347,14 +347,14 @@ fn vegas_grows_without_queueing_and_shrinks_with_it() {
     // Latency quadrupled: the queue estimate (3/4 of the limit once the average has caught
     // up) passes beta, and the limit shrinks by half the excess per window, far faster than
     // log10 L.
-    let window = grown;
+    let window = 2 * grown;
     let shrunk = feed(&mut vegas, grown, 4 * window, MS(40), Outcome::Success);
     assert!(
         (shrunk as f64) < grown as f64 - 4.0 * (grown as f64).log10(),
         "{grown} -> {shrunk} in four windows"
     );
     // A window with a timeout shrinks it too, by log10 L.
-    let after = feed(&mut vegas, shrunk, 30, MS(10), Outcome::Timeout);
+    let after = feed(&mut vegas, shrunk, 2 * shrunk, MS(10), Outcome::Timeout);
     assert!(after < shrunk, "{shrunk} -> {after}");
     // An idle limiter (less than half in use) keeps its limit.
     let mut fresh = Vegas::default().initial_limit(30);
@@ -367,10 +367,11 @@ fn vegas_grows_without_queueing_and_shrinks_with_it() {
 
 #[test]
 fn vegas_takes_a_lasting_slowdown_for_a_queue_for_one_epoch_then_adopts_it() {
-    // Windows of 10 calls (the least a window holds), epochs of 30 windows.
+    // Windows of two round trips (20 calls at the limit of 10), epochs of 30 windows.
+    let window = |limit: usize| (2 * limit).max(10);
     let mut vegas = Vegas::default().initial_limit(10).max_limit(10);
     // Ten idle windows at 10 ms make the no-load latency; an idle limit does not move.
-    for _ in 0..100 {
+    for _ in 0..10 * window(10) {
         assert_eq!(
             vegas.update(&Sample::new(MS(10), Outcome::Success, 1, 10)),
             10
@@ -380,7 +381,7 @@ fn vegas_takes_a_lasting_slowdown_for_a_queue_for_one_epoch_then_adopts_it() {
     let mut limit = 10;
     let mut history = Vec::new();
     for _ in 0..80 {
-        limit = feed(&mut vegas, limit, 10, MS(40), Outcome::Success);
+        limit = feed(&mut vegas, limit, window(limit), MS(40), Outcome::Success);
         history.push(limit);
     }
     // Taken for a queue at first: the limit shrinks within three windows (the average

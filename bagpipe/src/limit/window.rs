@@ -7,7 +7,8 @@ use super::{Outcome, Sample};
 /// The fewest samples a window holds.
 const MIN_SAMPLES: usize = 10;
 
-/// One round trip's samples: as many completed calls as the limit (at least 10).
+/// A number of completed calls (at least 10), a round trip's worth or more, whose mean latency
+/// the delay-based strategies compare.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Window {
     count: usize,
@@ -32,9 +33,9 @@ pub(crate) struct Closed {
 }
 
 impl Window {
-    /// Adds a sample; closes and returns the window once it holds `limit` samples (at least
+    /// Adds a sample; closes and returns the window once it holds `size` samples (at least
     /// 10).
-    pub(crate) fn add(&mut self, sample: &Sample, limit: f64) -> Option<Closed> {
+    pub(crate) fn add(&mut self, sample: &Sample, size: f64) -> Option<Closed> {
         self.count += 1;
         if matches!(
             sample.outcome,
@@ -46,7 +47,7 @@ impl Window {
         }
         self.in_flight = self.in_flight.max(sample.in_flight);
         self.overload |= sample.outcome.is_overload();
-        if self.count < MIN_SAMPLES.max(limit as usize) {
+        if self.count < MIN_SAMPLES.max(size as usize) {
             return None;
         }
         let closed = Closed {

@@ -62,7 +62,11 @@ pub(crate) fn real_clock(scenario: &Scenario) -> Vec<(String, Limiter)> {
     ]);
     limiters.extend(strategies().into_iter().filter(|(name, _)| name == "AIMD"));
     limiters.extend(peers());
-    limiters.extend(adaptive().into_iter().filter(|(name, _)| name.ends_with("LIFO/CoDel")));
+    limiters.extend(
+        adaptive()
+            .into_iter()
+            .filter(|(name, _)| name.ends_with("LIFO/CoDel")),
+    );
     let capacity = scenario.capacities[0];
     limiters.push((
         format!("fixed {capacity}"),
