@@ -444,7 +444,9 @@ pub(crate) fn verdicts(tables: &[Table]) -> String {
                 if let Some((_, best)) = best[i] {
                     let share = phase.goodput / best;
                     if share < GOODPUT_SHARE {
-                        goodput.push(format!("{at} {:.0}%", share * 100.0));
+                        // To the tenth, rounded down: a miss never reads as 90%.
+                        let percent = (share * 1000.0).floor() / 10.0;
+                        goodput.push(format!("{at} {percent:.1}%"));
                     }
                 }
                 if i > 0 {
