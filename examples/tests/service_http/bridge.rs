@@ -4,13 +4,10 @@
 
 use std::time::Duration;
 
-use examples::HttpClient;
 use hyper::{Method, StatusCode};
 
-use crate::cluster::{get_json, ready};
-use crate::postgres::Schema;
-use crate::process::spawn_service_at;
-use nodebook_test_support::redis::{Server, namespace, shared_redis};
+use crate::cluster::{Replicas, get_json, ready};
+use nodebook_test_support::redis::Server;
 
 /// A failure bound, never a delay the tests wait out.
 const BOUND: Duration = Duration::from_secs(30);
@@ -44,29 +41,11 @@ async fn read_events_until_text(body: &mut hyper::body::Incoming, wanted: &str) 
 
 #[tokio::test]
 async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other() {
-    let test = "bridged_events";
-    let Some(redis) = shared_redis(test) else {
-        return;
-    };
-    let Some(schema) = Schema::create(test).await else {
-        return;
-    };
-    let namespace = namespace(test);
-    let flags = [
-        "--database-url",
-        &schema.url,
-        "--redis",
-        &redis,
-        "--redis-namespace",
-        &namespace,
-    ];
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = spawn_service_at(dir_a.path(), 1024, &flags, "warn").await;
-    let b = spawn_service_at(dir_b.path(), 1024, &flags, "warn").await;
-    let client = HttpClient::new();
     // Ready means the bridge is subscribed on both.
-    ready(&client, &a).await;
-    ready(&client, &b).await;
+    let Some(replicas) = Replicas::start("bridged_events", 2, &[]).await else {
+        return;
+    };
+    let ((a, b), client) = (replicas.pair(), &replicas.client);
     let on_b = client
         .open(
             Method::GET,
@@ -95,14 +74,14 @@ async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other
     // A counts its write once Redis answered it, which may be after B got the message.
     let deadline = tokio::time::Instant::now() + BOUND;
     loop {
-        let stats_a = get_json(&client, &format!("{}/stats", a.url)).await;
+        let stats_a = get_json(client, &format!("{}/stats", a.url)).await;
         if stats_a["bridge"]["published"] == 1 {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{stats_a}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
+    let stats_b = get_json(client, &format!("{}/stats", b.url)).await;
     assert_eq!(stats_b["bridge"]["received"], 1, "{stats_b}");
     assert_eq!(stats_b["bridge"]["connected"], true);
     assert_eq!(stats_b["emitter"]["emitted"], 0, "B wrote nothing itself");
@@ -118,10 +97,7 @@ async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other
     assert!(metrics.contains("emitter_bridge_connected 1"), "{metrics}");
 
     drop(on_b);
-    a.signal("TERM").await;
-    b.signal("TERM").await;
-    drop((a, b));
-    schema.drop_all().await;
+    replicas.stop().await;
 }
 
 #[tokio::test]
@@ -131,17 +107,11 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
     let Some(redis) = Server::start(test) else {
         return;
     };
-    let Some(schema) = Schema::create(test).await else {
+    let Some(replicas) = Replicas::start_on(test, redis.url(), None, 2, |_| Vec::new()).await
+    else {
         return;
     };
-    let url = redis.url();
-    let flags = ["--database-url", &schema.url, "--redis", &url];
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = spawn_service_at(dir_a.path(), 1024, &flags, "warn").await;
-    let b = spawn_service_at(dir_b.path(), 1024, &flags, "warn").await;
-    let client = HttpClient::new();
-    ready(&client, &a).await;
-    ready(&client, &b).await;
+    let ((a, b), client) = (replicas.pair(), &replicas.client);
     let on_b = client
         .open(
             Method::GET,
@@ -152,7 +122,7 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
         .unwrap();
     let mut on_b = on_b.into_body();
 
-    kill_subscribers(&url).await;
+    kill_subscribers(&replicas.redis).await;
 
     let told = read_events_until_text(&mut on_b, "event: lagged\n").await;
     assert!(
@@ -160,8 +130,8 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
         "{told}"
     );
     // Back: ready again, and A's next update reaches the same stream on B.
-    ready(&client, &a).await;
-    ready(&client, &b).await;
+    ready(client, a).await;
+    ready(client, b).await;
     let put = client
         .send(
             Method::PUT,
@@ -173,7 +143,7 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
     assert_eq!(put.status, StatusCode::OK, "{}", put.text());
     let received = read_events_until(&mut on_b, "14.2").await;
     assert!(received.contains("After the gap"), "{received}");
-    let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
+    let stats_b = get_json(client, &format!("{}/stats", b.url)).await;
     assert!(
         stats_b["bridge"]["gaps"].as_u64().unwrap() >= 1,
         "{stats_b}"
@@ -184,10 +154,7 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
     );
 
     drop(on_b);
-    a.signal("TERM").await;
-    b.signal("TERM").await;
-    drop((a, b));
-    schema.drop_all().await;
+    replicas.stop().await;
 }
 
 /// Closes every pub/sub connection of the server at `url`, as a Redis restart or a network cut

@@ -1,6 +1,7 @@
 //! Two `service` processes as replicas of one service: one PostgreSQL schema and one Redis
 //! namespace between them.
 
+use std::path::Path;
 use std::time::Duration;
 
 use examples::HttpClient;
@@ -12,6 +13,91 @@ use crate::process::{ServiceProcess, spawn_service_at};
 use nodebook_test_support::redis::{namespace, shared_redis};
 
 const BOUND: Duration = Duration::from_secs(30);
+
+/// Replicas of one service started for a test, each ready: one PostgreSQL schema between them,
+/// and one Redis (in a namespace of the test's own on the machine's server).
+pub(crate) struct Replicas {
+    pub(crate) list: Vec<ServiceProcess>,
+    pub(crate) client: HttpClient,
+    pub(crate) schema: Schema,
+    pub(crate) redis: String,
+    pub(crate) namespace: Option<String>,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+impl Replicas {
+    /// `count` replicas on the machine's Redis and PostgreSQL with `extra` flags; `None` (after
+    /// saying why) where either is absent.
+    pub(crate) async fn start(test: &str, count: usize, extra: &[&str]) -> Option<Self> {
+        let extra: Vec<String> = extra.iter().map(ToString::to_string).collect();
+        Self::start_with(test, count, |_| extra.clone()).await
+    }
+
+    /// As [`start`](Self::start), each replica with the extra flags `flags` gives for its data
+    /// directory.
+    pub(crate) async fn start_with(
+        test: &str,
+        count: usize,
+        flags: impl Fn(&Path) -> Vec<String>,
+    ) -> Option<Self> {
+        let redis = shared_redis(test)?;
+        Self::start_on(test, redis, Some(namespace(test)), count, flags).await
+    }
+
+    /// `count` replicas on the Redis at `redis` (in `namespace`, if given; a server of the
+    /// test's own needs none), each with the extra flags `flags` gives for its data directory.
+    pub(crate) async fn start_on(
+        test: &str,
+        redis: String,
+        namespace: Option<String>,
+        count: usize,
+        flags: impl Fn(&Path) -> Vec<String>,
+    ) -> Option<Self> {
+        let schema = Schema::create(test).await?;
+        let dirs: Vec<_> = (0..count).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut list = Vec::new();
+        for dir in &dirs {
+            let mut all = vec!["--database-url", &schema.url, "--redis", &redis];
+            if let Some(namespace) = &namespace {
+                all.extend(["--redis-namespace", namespace]);
+            }
+            let extra = flags(dir.path());
+            all.extend(extra.iter().map(String::as_str));
+            list.push(spawn_service_at(dir.path(), 1024, &all, "warn").await);
+        }
+        let client = HttpClient::new();
+        for replica in &list {
+            ready(&client, replica).await;
+        }
+        Some(Self {
+            list,
+            client,
+            schema,
+            redis,
+            namespace,
+            dirs,
+        })
+    }
+
+    /// The first two replicas.
+    pub(crate) fn pair(&self) -> (&ServiceProcess, &ServiceProcess) {
+        (&self.list[0], &self.list[1])
+    }
+
+    /// The data directory of replica `i`.
+    pub(crate) fn dir(&self, i: usize) -> &Path {
+        self.dirs[i].path()
+    }
+
+    /// Stops every replica still in the list (TERM) and drops the schema.
+    pub(crate) async fn stop(self) {
+        for replica in &self.list {
+            replica.signal("TERM").await;
+        }
+        drop(self.list);
+        self.schema.drop_all().await;
+    }
+}
 
 pub(crate) async fn get_json(client: &HttpClient, url: &str) -> serde_json::Value {
     let answer = client.get(url).await.unwrap();
@@ -54,33 +140,16 @@ async fn queries(client: &HttpClient, replicas: &[&ServiceProcess]) -> u64 {
 #[tokio::test]
 async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
     let test = "two_replicas";
-    let Some(redis) = shared_redis(test) else {
+    let Some(replicas) = Replicas::start(test, 2, &[]).await else {
         return;
     };
-    let Some(schema) = Schema::create(test).await else {
-        return;
-    };
-    let namespace = namespace(test);
-    let flags = [
-        "--database-url",
-        &schema.url,
-        "--redis",
-        &redis,
-        "--redis-namespace",
-        &namespace,
-    ];
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = spawn_service_at(dir_a.path(), 1024, &flags, "warn").await;
-    let b = spawn_service_at(dir_b.path(), 1024, &flags, "warn").await;
-    let client = HttpClient::new();
-    ready(&client, &a).await;
-    ready(&client, &b).await;
+    let ((a, b), client) = (replicas.pair(), &replicas.client);
 
     // A cold article read on one replica, then on the other: one query in all.
-    let on_a = get_json(&client, &format!("{}/articles/42", a.url)).await;
-    let on_b = get_json(&client, &format!("{}/articles/42", b.url)).await;
+    let on_a = get_json(client, &format!("{}/articles/42", a.url)).await;
+    let on_b = get_json(client, &format!("{}/articles/42", b.url)).await;
     assert_eq!(on_a, on_b);
-    assert_eq!(queries(&client, &[&a, &b]).await, 1);
+    assert_eq!(queries(client, &[a, b]).await, 1);
 
     // A crowd on both replicas at once on another cold article: one more query in all.
     let crowd = (0..40).map(|n| {
@@ -93,7 +162,7 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
         statuses.iter().all(|s| *s == StatusCode::OK),
         "{statuses:?}"
     );
-    assert_eq!(queries(&client, &[&a, &b]).await, 2);
+    assert_eq!(queries(client, &[a, b]).await, 2);
 
     // A write on A reaches B, which had the old row cached.
     let put = client
@@ -108,7 +177,7 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
     // The invalidation travels over pub/sub; B drops its copy when the message arrives.
     let deadline = tokio::time::Instant::now() + BOUND;
     loop {
-        let seen = get_json(&client, &format!("{}/articles/42", b.url)).await;
+        let seen = get_json(client, &format!("{}/articles/42", b.url)).await;
         if seen["title"] == "Written on A" {
             assert_eq!(seen["version"], 2);
             break;
@@ -121,8 +190,8 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
     }
 
     // An absence remembered on both replicas ends on both when A creates the row.
-    let before = queries(&client, &[&a, &b]).await;
-    for replica in [&a, &b] {
+    let before = queries(client, &[a, b]).await;
+    for replica in [a, b] {
         let missing = client
             .get(&format!("{}/articles/7000", replica.url))
             .await
@@ -130,7 +199,7 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
     }
     assert_eq!(
-        queries(&client, &[&a, &b]).await,
+        queries(client, &[a, b]).await,
         before + 1,
         "one query for the absence"
     );
@@ -161,7 +230,7 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let stats_b = get_json(&client, &format!("{}/stats", b.url)).await;
+    let stats_b = get_json(client, &format!("{}/stats", b.url)).await;
     assert!(stats_b["redis"]["invalidations_received"].as_u64().unwrap() >= 1);
     let metrics = client
         .get(&format!("{}/metrics", b.url))
@@ -174,10 +243,7 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
         "{metrics}"
     );
 
-    a.signal("TERM").await;
-    b.signal("TERM").await;
-    drop((a, b));
-    schema.drop_all().await;
+    replicas.stop().await;
 }
 
 #[tokio::test]

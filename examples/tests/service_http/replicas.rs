@@ -11,11 +11,11 @@ use std::time::Duration;
 use examples::{HttpClient, LimitOutage, peak_concurrency, read_query_log};
 use hyper::{Method, StatusCode};
 
-use crate::cluster::{get_json, ready};
+use crate::cluster::{Replicas, get_json, ready};
 use crate::json;
 use crate::postgres::Schema;
-use crate::process::{ServiceProcess, spawn_service_at};
-use nodebook_test_support::redis::{namespace, redis_server_on_path, shared_redis};
+use crate::process::ServiceProcess;
+use nodebook_test_support::redis::redis_server_on_path;
 
 /// A failure bound, never a delay the tests wait out.
 const BOUND: Duration = Duration::from_secs(30);
@@ -39,43 +39,31 @@ async fn held_in_redis(redis: &str, namespace: &str) -> u64 {
 
 #[tokio::test]
 async fn replicas_put_at_most_the_global_limit_on_the_database_together() {
-    let test = "global_limit";
-    let Some(redis) = shared_redis(test) else {
-        return;
-    };
-    let Some(schema) = Schema::create(test).await else {
-        return;
-    };
-    let namespace = namespace(test);
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let logs: Vec<_> = dirs.iter().map(|d| d.path().join("queries.log")).collect();
-    let mut replicas = Vec::new();
-    for (dir, log) in dirs.iter().zip(&logs) {
-        let log = log.to_str().unwrap();
-        let flags = [
-            "--database-url",
-            &schema.url,
-            "--redis",
-            &redis,
-            "--redis-namespace",
-            &namespace,
+    let Some(replicas) = Replicas::start_with("global_limit", 2, |dir| {
+        let log = dir.join("queries.log").to_str().unwrap().to_owned();
+        [
             "--connections",
             "2",
             "--db-latency",
             "50ms",
             "--query-log",
-            log,
-        ];
-        replicas.push(spawn_service_at(dir.path(), 1024, &flags, "warn").await);
-    }
-    let client = HttpClient::new();
-    for replica in &replicas {
-        ready(&client, replica).await;
-    }
+            &log,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    })
+    .await
+    else {
+        return;
+    };
+    let client = &replicas.client;
+    let logs: Vec<_> = (0..2)
+        .map(|i| replicas.dir(i).join("queries.log"))
+        .collect();
 
     // 24 cold articles, half asked of each replica at once: each replica alone would run 2.
     let crowd = (1..=24).map(|id| {
-        let replica = &replicas[id % 2].url;
+        let replica = &replicas.list[id % 2].url;
         let (client, url) = (client.clone(), format!("{replica}/articles/{id}"));
         async move { client.get(&url).await.unwrap().status }
     });
@@ -95,7 +83,7 @@ async fn replicas_put_at_most_the_global_limit_on_the_database_together() {
         2,
         "the two replicas together ran at most (and, queued, exactly) the limit at once"
     );
-    let stats = get_json(&client, &format!("{}/stats", replicas[0].url)).await;
+    let stats = get_json(client, &format!("{}/stats", replicas.list[0].url)).await;
     let global = &stats["global_limit"];
     assert_eq!(global["connected"], true, "{stats}");
     assert_eq!(global["outage"], "fallback");
@@ -104,7 +92,7 @@ async fn replicas_put_at_most_the_global_limit_on_the_database_together() {
     assert_eq!(stats["bagpipe"]["limit"], 2);
     assert_eq!(stats["bagpipe"]["admitted"], 12);
     let metrics = client
-        .get(&format!("{}/metrics", replicas[1].url))
+        .get(&format!("{}/metrics", replicas.list[1].url))
         .await
         .unwrap()
         .text();
@@ -118,11 +106,7 @@ async fn replicas_put_at_most_the_global_limit_on_the_database_together() {
         assert!(metrics.contains(series), "{series} missing in\n{metrics}");
     }
 
-    for replica in &replicas {
-        replica.signal("TERM").await;
-    }
-    drop(replicas);
-    schema.drop_all().await;
+    replicas.stop().await;
 }
 
 #[tokio::test]
@@ -210,46 +194,35 @@ async fn write_until(
 
 #[tokio::test]
 async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_permits_return() {
-    let test = "kill_replica";
-    let Some(redis) = shared_redis(test) else {
-        return;
-    };
-    let Some(schema) = Schema::create(test).await else {
-        return;
-    };
-    let namespace = namespace(test);
     let lease = Duration::from_secs(2);
-    let flags = [
-        "--database-url",
-        &schema.url,
-        "--redis",
-        &redis,
-        "--redis-namespace",
-        &namespace,
-        "--connections",
-        "4",
-        "--replicas-expected",
-        "3",
-        "--global-lease",
-        "2s",
-        "--db-latency",
-        "20ms",
-        // Waiting out a dead replica's lease must not time out.
-        "--queue-timeout",
-        "20s",
-        "--query-timeout",
-        "20s",
-    ];
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut replicas: Vec<ServiceProcess> = Vec::new();
-    for dir in &dirs {
-        replicas.push(spawn_service_at(dir.path(), 1024, &flags, "warn").await);
-    }
-    let client = HttpClient::new();
-    for replica in &replicas {
-        ready(&client, replica).await;
-    }
-    let (victim, survivors) = (&replicas[0], &replicas[1..]);
+    let Some(mut replicas) = Replicas::start(
+        "kill_replica",
+        3,
+        &[
+            "--connections",
+            "4",
+            "--replicas-expected",
+            "3",
+            "--global-lease",
+            "2s",
+            "--db-latency",
+            "20ms",
+            // Waiting out a dead replica's lease must not time out.
+            "--queue-timeout",
+            "20s",
+            "--query-timeout",
+            "20s",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let client = replicas.client.clone();
+    let (redis, namespace) = (replicas.redis.clone(), replicas.namespace.clone().unwrap());
+    // The victim leaves the list, which ends with the survivors.
+    let victim = replicas.list.remove(0);
+    let survivors = &replicas.list;
     // Warm articles 1..=20 on the survivors: their reads need no permit from here on.
     for replica in survivors {
         for id in 1..=20 {
@@ -381,11 +354,8 @@ async fn a_replica_killed_under_load_loses_no_acknowledged_write_and_its_permits
         let stats = get_json(&client, &format!("{}/stats", replica.url)).await;
         assert_eq!(stats["global_limit"]["lease_lost"], 0, "{stats}");
     }
-    for replica in survivors {
-        replica.signal("TERM").await;
-    }
-    drop(replicas);
-    schema.drop_all().await;
+    drop(victim);
+    replicas.stop().await;
 }
 
 #[tokio::test]
@@ -451,41 +421,29 @@ async fn redis_killed_and_restarted_the_limit_falls_back_then_counts_in_redis_ag
     let Some(mut redis) = nodebook_test_support::redis::Server::start(test) else {
         return;
     };
-    let Some(schema) = Schema::create(test).await else {
+    let flags = ["--connections", "4", "--replicas-expected", "2"].map(str::to_owned);
+    let Some(replicas) = Replicas::start_on(test, redis.url(), None, 1, |_| flags.to_vec()).await
+    else {
         return;
     };
-    let url = redis.url();
-    let flags = [
-        "--database-url",
-        &schema.url,
-        "--redis",
-        &url,
-        "--connections",
-        "4",
-        "--replicas-expected",
-        "2",
-    ];
-    let dir = tempfile::tempdir().unwrap();
-    let replica = spawn_service_at(dir.path(), 1024, &flags, "warn").await;
-    let client = HttpClient::new();
-    ready(&client, &replica).await;
-    get_json(&client, &format!("{}/articles/1", replica.url)).await;
+    let (replica, client) = (&replicas.list[0], &replicas.client);
+    get_json(client, &format!("{}/articles/1", replica.url)).await;
 
     redis.kill();
     // A cold read finds Redis gone: served under the fallback share (4 / 2).
-    let served = get_json(&client, &format!("{}/articles/2", replica.url)).await;
+    let served = get_json(client, &format!("{}/articles/2", replica.url)).await;
     assert_eq!(served["id"], 2);
-    let stats = get_json(&client, &format!("{}/stats", replica.url)).await;
+    let stats = get_json(client, &format!("{}/stats", replica.url)).await;
     let global = &stats["global_limit"];
     assert_eq!(global["connected"], false, "{stats}");
     assert_eq!(global["fallback_limit"], 2);
     assert_eq!(global["fallback_grants"], 1, "{stats}");
-    readyz_until(&client, &replica, StatusCode::SERVICE_UNAVAILABLE).await;
+    readyz_until(client, replica, StatusCode::SERVICE_UNAVAILABLE).await;
 
     redis.restart();
-    ready(&client, &replica).await;
-    get_json(&client, &format!("{}/articles/3", replica.url)).await;
-    let stats = get_json(&client, &format!("{}/stats", replica.url)).await;
+    ready(client, replica).await;
+    get_json(client, &format!("{}/articles/3", replica.url)).await;
+    let stats = get_json(client, &format!("{}/stats", replica.url)).await;
     let global = &stats["global_limit"];
     assert_eq!(global["connected"], true, "{stats}");
     assert_eq!(
@@ -494,7 +452,5 @@ async fn redis_killed_and_restarted_the_limit_falls_back_then_counts_in_redis_ag
     );
     assert_eq!(stats["bagpipe"]["admitted"], 3, "{stats}");
 
-    replica.signal("TERM").await;
-    drop(replica);
-    schema.drop_all().await;
+    replicas.stop().await;
 }
