@@ -98,7 +98,12 @@ async fn raw(client: &redis::Client) -> Raw {
     }
 }
 
-impl Raw {
+/// One side of a ping-pong: sends a ping and waits for its pong.
+trait Party {
+    async fn round_trip(&mut self);
+}
+
+impl Party for Raw {
     async fn round_trip(&mut self) {
         let _: () = redis::cmd("PUBLISH")
             .arg(&self.ping_channel)
@@ -141,7 +146,7 @@ async fn bridged(client: &redis::Client, delivery: Delivery) -> Bridged {
     }
 }
 
-impl Bridged {
+impl Party for Bridged {
     async fn round_trip(&mut self) {
         self.a.emit("ping", Bytes::from_static(PAYLOAD)).unwrap();
         let pong = self.pongs.next().await.expect("a pong").expect("no lag");
@@ -170,56 +175,20 @@ fn latency(c: &mut Criterion) {
     let mut rows = Vec::new();
     for (flavor, rt) in [("current_thread", &current), ("multi_thread", &multi)] {
         let mut group = c.benchmark_group(format!("redis_event_round_trip_{flavor}"));
-        let samples = Samples::default();
-        let party = Arc::new(tokio::sync::Mutex::new(rt.block_on(raw(&client))));
-        group.bench_function("raw_pubsub", |b| {
-            b.to_async(rt).iter_custom(|iters| {
-                let (party, samples) = (Arc::clone(&party), Arc::clone(&samples));
-                async move {
-                    let mut party = party.lock().await;
-                    let mut total = Duration::ZERO;
-                    let mut local = Vec::new();
-                    for _ in 0..iters {
-                        let began = Instant::now();
-                        party.round_trip().await;
-                        let took = began.elapsed();
-                        total += took;
-                        local.push(took);
-                    }
-                    samples.lock().unwrap().extend(local);
-                    total
-                }
-            });
-        });
-        rows.push((format!("{flavor}/raw_pubsub"), samples));
+        let raw = rt.block_on(raw(&client));
+        rows.push((
+            format!("{flavor}/raw_pubsub"),
+            round_trips(&mut group, rt, "raw_pubsub", raw),
+        ));
         for (name, delivery) in [
             ("emitter_bridge_pubsub", Delivery::PubSub),
             ("emitter_bridge_streams", Delivery::Streams),
         ] {
-            let samples = Samples::default();
-            let party = Arc::new(tokio::sync::Mutex::new(
-                rt.block_on(bridged(&client, delivery)),
+            let bridged = rt.block_on(bridged(&client, delivery));
+            rows.push((
+                format!("{flavor}/{name}"),
+                round_trips(&mut group, rt, name, bridged),
             ));
-            group.bench_function(name, |b| {
-                b.to_async(rt).iter_custom(|iters| {
-                    let (party, samples) = (Arc::clone(&party), Arc::clone(&samples));
-                    async move {
-                        let mut party = party.lock().await;
-                        let mut total = Duration::ZERO;
-                        let mut local = Vec::new();
-                        for _ in 0..iters {
-                            let began = Instant::now();
-                            party.round_trip().await;
-                            let took = began.elapsed();
-                            total += took;
-                            local.push(took);
-                        }
-                        samples.lock().unwrap().extend(local);
-                        total
-                    }
-                });
-            });
-            rows.push((format!("{flavor}/{name}"), samples));
         }
         group.finish();
     }
@@ -229,6 +198,38 @@ fn latency(c: &mut Criterion) {
 }
 
 criterion_group!(benches, latency);
+
+/// Benchmarks `party`'s round trips as `name`; returns every round trip's time, for the
+/// percentiles.
+fn round_trips<P: Party + 'static>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    party: P,
+) -> Samples {
+    let samples = Samples::default();
+    let party = Arc::new(tokio::sync::Mutex::new(party));
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter_custom(|iters| {
+            let (party, samples) = (Arc::clone(&party), Arc::clone(&samples));
+            async move {
+                let mut party = party.lock().await;
+                let mut total = Duration::ZERO;
+                let mut local = Vec::new();
+                for _ in 0..iters {
+                    let began = Instant::now();
+                    party.round_trip().await;
+                    let took = began.elapsed();
+                    total += took;
+                    local.push(took);
+                }
+                samples.lock().unwrap().extend(local);
+                total
+            }
+        });
+    });
+    samples
+}
 
 fn main() {
     benches();
