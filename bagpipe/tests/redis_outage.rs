@@ -9,22 +9,64 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
-use nodebook_bagpipe::redis::{GrantedBy, Health, OutagePolicy, RedisBagpipe, RedisPermit};
+use nodebook_bagpipe::redis::{
+    GrantedBy, Health, OutagePolicy, RedisBagpipe, RedisBagpipeBuilder, RedisPermit,
+};
 use nodebook_bagpipe::{Error, Event};
 use nodebook_test_support::{redis::Server, within};
 
 const BOUND: Duration = Duration::from_secs(10);
 
-fn limiter(server: &Server, limit: usize, outage: OutagePolicy) -> RedisBagpipe {
+/// A limiter of `limit` on `server`, with timings short enough for a test.
+fn builder(server: &Server, limit: usize) -> RedisBagpipeBuilder {
     let client = redis::Client::open(server.url()).expect("url");
     RedisBagpipe::builder(client, "db", limit)
         .lease(Duration::from_secs(3))
         .redis_timeout(Duration::from_millis(500))
         .poll_interval(Duration::from_millis(100))
         .heartbeat(Duration::from_millis(100))
+}
+
+fn limiter(server: &Server, limit: usize, outage: OutagePolicy) -> RedisBagpipe {
+    builder(server, limit)
         .outage(outage)
         .build()
         .expect("limiter")
+}
+
+/// Restarts `server`, waits for `pipe` to reconnect, and takes a permit that Redis counts.
+async fn counted_in_redis_after_a_restart(server: &mut Server, pipe: &RedisBagpipe) -> RedisPermit {
+    server.restart();
+    health(pipe, Health::Connected).await;
+    let permit = pipe.acquire().await.unwrap();
+    assert_eq!(permit.granted_by(), GrantedBy::Redis);
+    permit
+}
+
+/// Every slot of `pipe`, held.
+async fn hold_all(pipe: &RedisBagpipe, limit: usize) -> Vec<RedisPermit> {
+    futures::future::join_all((0..limit).map(|_| pipe.acquire()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The fencing tokens Redis counts as holders now.
+fn fences(server: &Server) -> BTreeSet<u64> {
+    let values: Vec<u64> = redis::cmd("HVALS")
+        .arg("bagpipe:{db}:fences")
+        .query(&mut raw(server))
+        .unwrap();
+    values.into_iter().collect()
+}
+
+/// The holders Redis counts now.
+fn holders(server: &Server) -> usize {
+    redis::cmd("ZCARD")
+        .arg("bagpipe:{db}:holders")
+        .query(&mut raw(server))
+        .unwrap()
 }
 
 async fn health(pipe: &RedisBagpipe, wanted: Health) {
@@ -70,10 +112,7 @@ async fn fail_closed_refuses_while_redis_is_down_then_counts_in_redis_again() {
         "refused at once while down"
     );
 
-    server.restart();
-    health(&pipe, Health::Connected).await;
-    let after = pipe.acquire().await.unwrap();
-    assert_eq!(after.granted_by(), GrantedBy::Redis);
+    let _counted = counted_in_redis_after_a_restart(&mut server, &pipe).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,11 +120,8 @@ async fn fail_open_grants_past_the_global_limit_while_redis_is_down() {
     let Some(mut server) = Server::start("fail_open_grants_past_the_global_limit") else {
         return;
     };
-    let client = redis::Client::open(server.url()).expect("url");
-    let pipe = RedisBagpipe::builder(client, "db", 2)
+    let pipe = builder(&server, 2)
         .local_limit(5)
-        .redis_timeout(Duration::from_millis(500))
-        .heartbeat(Duration::from_millis(100))
         .outage(OutagePolicy::FailOpen)
         .build()
         .unwrap();
@@ -104,11 +140,8 @@ async fn fail_open_grants_past_the_global_limit_while_redis_is_down() {
         "local_limit 5 holds"
     );
 
-    server.restart();
-    health(&pipe, Health::Connected).await;
     drop(open);
-    let counted = pipe.acquire().await.unwrap();
-    assert_eq!(counted.granted_by(), GrantedBy::Redis);
+    let _counted = counted_in_redis_after_a_restart(&mut server, &pipe).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,15 +169,12 @@ async fn the_fallback_limit_counts_locally_while_redis_is_down() {
         .unwrap();
     assert_eq!(third.granted_by(), GrantedBy::Fallback);
 
-    server.restart();
-    health(&pipe, Health::Connected).await;
-    let counted = pipe.acquire().await.unwrap();
-    assert_eq!(counted.granted_by(), GrantedBy::Redis);
-    let holders: usize = redis::cmd("ZCARD")
-        .arg("bagpipe:{db}:holders")
-        .query(&mut raw(&server))
-        .unwrap();
-    assert_eq!(holders, 1, "fallback permits are not counted in Redis");
+    let _counted = counted_in_redis_after_a_restart(&mut server, &pipe).await;
+    assert_eq!(
+        holders(&server),
+        1,
+        "fallback permits are not counted in Redis"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,23 +184,12 @@ async fn after_a_restart_that_lost_the_data_no_permit_is_counted_twice() {
     };
     let limit = 3;
     let a = limiter(&server, limit, OutagePolicy::FailClosed);
-    let b = {
-        let client = redis::Client::open(server.url()).expect("url");
-        RedisBagpipe::builder(client, "db", limit)
-            .lease(Duration::from_secs(3))
-            .redis_timeout(Duration::from_millis(500))
-            .poll_interval(Duration::from_millis(100))
-            .heartbeat(Duration::from_millis(100))
-            .queue_timeout(Duration::from_secs(2))
-            .build()
-            .unwrap()
-    };
+    let b = builder(&server, limit)
+        .queue_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
     health(&a, Health::Connected).await;
-    let held: Vec<RedisPermit> = futures::future::join_all((0..limit).map(|_| a.acquire()))
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let held = hold_all(&a, limit).await;
     let before: BTreeSet<u64> = held.iter().map(|p| p.fencing_token().unwrap()).collect();
     assert_eq!(before.len(), limit);
 
@@ -181,13 +200,6 @@ async fn after_a_restart_that_lost_the_data_no_permit_is_counted_twice() {
     health(&b, Health::Connected).await;
     let taken: Vec<Result<RedisPermit, Error>> =
         futures::future::join_all((0..limit).map(|_| b.acquire())).await;
-    let fences = |server: &Server| -> BTreeSet<u64> {
-        let values: Vec<u64> = redis::cmd("HVALS")
-            .arg("bagpipe:{db}:fences")
-            .query(&mut raw(server))
-            .unwrap();
-        values.into_iter().collect()
-    };
     within(BOUND, "every holder's renewal after the restart", async {
         loop {
             let in_redis = fences(&server);
@@ -216,10 +228,7 @@ async fn after_a_restart_that_lost_the_data_no_permit_is_counted_twice() {
         .map(|p| p.fencing_token().unwrap())
         .collect();
     let in_redis = fences(&server);
-    let holders: usize = redis::cmd("ZCARD")
-        .arg("bagpipe:{db}:holders")
-        .query(&mut raw(&server))
-        .unwrap();
+    let holders = holders(&server);
     eprintln!(
         "restart: {} re-registered, {} lost, {} granted anew",
         kept.len(),
@@ -296,23 +305,12 @@ async fn after_a_restart_holders_take_their_free_slots_back_once_each() {
     let limit = 3;
     let a = limiter(&server, limit, OutagePolicy::FailClosed);
     health(&a, Health::Connected).await;
-    let held: Vec<RedisPermit> = futures::future::join_all((0..limit).map(|_| a.acquire()))
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let held = hold_all(&a, limit).await;
     let before: BTreeSet<u64> = held.iter().map(|p| p.fencing_token().unwrap()).collect();
 
     server.kill();
     server.restart();
     // Nobody else asks: every holder's next renewal takes its slot back, under its own id.
-    let fences = |server: &Server| -> BTreeSet<u64> {
-        let values: Vec<u64> = redis::cmd("HVALS")
-            .arg("bagpipe:{db}:fences")
-            .query(&mut raw(server))
-            .unwrap();
-        values.into_iter().collect()
-    };
     within(BOUND, "the holders' renewals", async {
         while fences(&server) != before {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -320,17 +318,9 @@ async fn after_a_restart_holders_take_their_free_slots_back_once_each() {
     })
     .await;
     assert!(held.iter().all(|p| !p.lease_lost()));
-    let holders: usize = redis::cmd("ZCARD")
-        .arg("bagpipe:{db}:holders")
-        .query(&mut raw(&server))
-        .unwrap();
-    assert_eq!(holders, limit, "each holder counted once");
+    assert_eq!(holders(&server), limit, "each holder counted once");
 
-    let client = redis::Client::open(server.url()).expect("url");
-    let b = RedisBagpipe::builder(client, "db", limit)
-        .lease(Duration::from_secs(3))
-        .redis_timeout(Duration::from_millis(500))
-        .poll_interval(Duration::from_millis(100))
+    let b = builder(&server, limit)
         .queue_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
