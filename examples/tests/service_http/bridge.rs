@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hyper::{Method, StatusCode};
 
-use crate::cluster::{Replicas, get_json, ready};
+use crate::cluster::{Replicas, eventually, get_json, put_article, ready};
 use nodebook_test_support::redis::Server;
 
 /// A failure bound, never a delay the tests wait out.
@@ -58,29 +58,22 @@ async fn an_update_written_on_one_replica_reaches_event_subscribers_of_the_other
     let mut on_b = on_b.into_body();
 
     // The subscription exists once the headers are out.
-    let put = client
-        .send(
-            Method::PUT,
-            &format!("{}/articles/12", a.url),
-            r#"{"title":"Written on A","body":"b"}"#.into(),
-        )
-        .await
-        .unwrap();
+    let put = put_article(client, a, 12, "Written on A").await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text());
 
     let received = read_events_until(&mut on_b, "12.2").await;
     assert!(received.contains("event: article.updated\n"), "{received}");
     assert!(received.contains(r#""title":"Written on A""#), "{received}");
     // A counts its write once Redis answered it, which may be after B got the message.
-    let deadline = tokio::time::Instant::now() + BOUND;
-    loop {
+    eventually(async || {
         let stats_a = get_json(client, &format!("{}/stats", a.url)).await;
         if stats_a["bridge"]["published"] == 1 {
-            break;
+            Ok(())
+        } else {
+            Err(format!("A's stats: {stats_a}"))
         }
-        assert!(tokio::time::Instant::now() < deadline, "{stats_a}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
     let stats_b = get_json(client, &format!("{}/stats", b.url)).await;
     assert_eq!(stats_b["bridge"]["received"], 1, "{stats_b}");
     assert_eq!(stats_b["bridge"]["connected"], true);
@@ -132,14 +125,7 @@ async fn a_lost_subscription_is_told_to_event_subscribers_and_the_bridge_comes_b
     // Back: ready again, and A's next update reaches the same stream on B.
     ready(client, a).await;
     ready(client, b).await;
-    let put = client
-        .send(
-            Method::PUT,
-            &format!("{}/articles/14", a.url),
-            r#"{"title":"After the gap","body":"b"}"#.into(),
-        )
-        .await
-        .unwrap();
+    let put = put_article(client, a, 14, "After the gap").await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text());
     let received = read_events_until(&mut on_b, "14.2").await;
     assert!(received.contains("After the gap"), "{received}");

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use examples::HttpClient;
+use examples::{HttpAnswer, HttpClient};
 use hyper::{Method, StatusCode};
 
 use crate::json;
@@ -128,6 +128,40 @@ pub(crate) async fn ready(client: &HttpClient, replica: &ServiceProcess) {
     }
 }
 
+/// Writes article `id` with `title` on `replica`.
+pub(crate) async fn put_article(
+    client: &HttpClient,
+    replica: &ServiceProcess,
+    id: u64,
+    title: &str,
+) -> HttpAnswer {
+    let body = serde_json::json!({ "title": title, "body": "b" }).to_string();
+    client
+        .send(
+            Method::PUT,
+            &format!("{}/articles/{id}", replica.url),
+            body.into(),
+        )
+        .await
+        .unwrap()
+}
+
+/// Tries `check` every 10 ms until it gives a value; fails after [`BOUND`] with what the last
+/// try saw (for what another replica learns over Redis, in its own time).
+pub(crate) async fn eventually<T>(mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
+    let deadline = tokio::time::Instant::now() + BOUND;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "not within {BOUND:?}: {seen}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn queries(client: &HttpClient, replicas: &[&ServiceProcess]) -> u64 {
     let mut total = 0;
     for replica in replicas {
@@ -165,29 +199,19 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
     assert_eq!(queries(client, &[a, b]).await, 2);
 
     // A write on A reaches B, which had the old row cached.
-    let put = client
-        .send(
-            Method::PUT,
-            &format!("{}/articles/42", a.url),
-            r#"{"title":"Written on A","body":"b"}"#.into(),
-        )
-        .await
-        .unwrap();
+    let put = put_article(client, a, 42, "Written on A").await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text());
     // The invalidation travels over pub/sub; B drops its copy when the message arrives.
-    let deadline = tokio::time::Instant::now() + BOUND;
-    loop {
+    let seen = eventually(async || {
         let seen = get_json(client, &format!("{}/articles/42", b.url)).await;
         if seen["title"] == "Written on A" {
-            assert_eq!(seen["version"], 2);
-            break;
+            Ok(seen)
+        } else {
+            Err(format!("B still serves {seen} after A's write"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B still serves {seen} after A's write"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
+    assert_eq!(seen["version"], 2);
 
     // An absence remembered on both replicas ends on both when A creates the row.
     let before = queries(client, &[a, b]).await;
@@ -203,32 +227,24 @@ async fn two_replicas_query_a_cold_article_once_and_see_each_others_writes() {
         before + 1,
         "one query for the absence"
     );
-    let created = client
-        .send(
-            Method::PUT,
-            &format!("{}/articles/7000", a.url),
-            r#"{"title":"Created on A","body":"b"}"#.into(),
-        )
-        .await
-        .unwrap();
+    let created = put_article(client, a, 7000, "Created on A").await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let deadline = tokio::time::Instant::now() + BOUND;
-    loop {
+    let seen = eventually(async || {
         let seen = client
             .get(&format!("{}/articles/7000", b.url))
             .await
             .unwrap();
         if seen.status == StatusCode::OK {
-            assert_eq!(json(&seen)["title"], "Created on A");
-            break;
+            Ok(json(&seen))
+        } else {
+            Err(format!(
+                "B still answers {} after A created the row",
+                seen.status
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B still answers {} after A created the row",
-            seen.status
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    })
+    .await;
+    assert_eq!(seen["title"], "Created on A");
 
     let stats_b = get_json(client, &format!("{}/stats", b.url)).await;
     assert!(stats_b["redis"]["invalidations_received"].as_u64().unwrap() >= 1);
