@@ -105,11 +105,15 @@ fn fixture() -> (tempfile::TempDir, Paths) {
 
 fn render_fixture() -> String {
     let (_dir, paths) = fixture();
-    let spec = ReportSpec::parse(SPEC).unwrap();
-    let benches = load_benches(&paths).unwrap();
-    let printed = load_printed(&paths);
-    let counts = crate::instructions::load(&paths);
-    crate::render::render(&paths, &spec, &benches, &printed, &counts, &[])
+    render_with(&paths, &ReportSpec::parse(SPEC).unwrap())
+}
+
+/// The report of what `paths` holds, under `spec`.
+fn render_with(paths: &Paths, spec: &ReportSpec) -> String {
+    let benches = load_benches(paths).unwrap();
+    let printed = load_printed(paths);
+    let counts = crate::instructions::load(paths);
+    crate::render::render(paths, spec, &benches, &printed, &counts, &[])
 }
 
 fn target_rows(report: &str) -> Vec<&str> {
@@ -333,15 +337,7 @@ fn groups_measured_at_several_parameters_are_one_row_per_subject() {
     let spec =
         ReportSpec::parse("[[workload]]\ngroup = \"get\"\nmerge = true\ntext = \"100% get\"\n")
             .unwrap();
-    let benches = load_benches(&paths).unwrap();
-    let report = crate::render::render(
-        &paths,
-        &spec,
-        &benches,
-        &load_printed(&paths),
-        &crate::instructions::load(&paths),
-        &[],
-    );
+    let report = render_with(&paths, &spec);
     assert!(!report.contains("### `get/threads_1`"), "{report}");
     assert!(
         report.contains("### `get`\n\nWorkload: 100% get. Ours: `ours`. Peers: `peer`. In parentheses: `ours`/this."),
@@ -365,15 +361,7 @@ fn a_group_shown_elsewhere_gets_its_workload_and_a_pointer_instead_of_a_table() 
         "[[workload]]\ngroup = \"mixed\"\ninstead = \"the plot above\"\ntext = \"90% get\"\n",
     )
     .unwrap();
-    let benches = load_benches(&paths).unwrap();
-    let report = crate::render::render(
-        &paths,
-        &spec,
-        &benches,
-        &load_printed(&paths),
-        &crate::instructions::load(&paths),
-        &[],
-    );
+    let report = render_with(&paths, &spec);
     assert!(
         report.contains("### `mixed`\n\nWorkload: 90% get. Figures: the plot above.\n\n"),
         "{report}"
