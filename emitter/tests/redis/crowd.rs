@@ -170,6 +170,16 @@ fn froms(lines: &[String]) -> BTreeMap<usize, From> {
         .collect()
 }
 
+/// Worker `index` emitted each of its own events locally, and its intake dropped none.
+fn assert_own_events_were_local_and_none_dropped(index: usize, lines: &[String]) {
+    assert_eq!(
+        field(lines, "@done", "own"),
+        EVENTS,
+        "worker {index}: its own events, locally"
+    );
+    assert_eq!(field(lines, "@done", "dropped"), 0, "worker {index}");
+}
+
 #[test]
 fn streams_three_processes_receive_every_event_once_in_order_across_a_client_kill() {
     let Some(server) = Server::start("crowd_streams") else {
@@ -177,12 +187,7 @@ fn streams_three_processes_receive_every_event_once_in_order_across_a_client_kil
     };
     let by_worker = run_crowd(&server, "streams");
     for (index, lines) in by_worker.iter().enumerate() {
-        assert_eq!(
-            field(lines, "@done", "own"),
-            EVENTS,
-            "worker {index}: its own events, locally"
-        );
-        assert_eq!(field(lines, "@done", "dropped"), 0, "worker {index}");
+        assert_own_events_were_local_and_none_dropped(index, lines);
         assert_eq!(
             field(lines, "@done", "gaps"),
             0,
@@ -220,12 +225,7 @@ fn pubsub_losses_happen_only_around_the_client_kill_and_each_is_reported_as_a_ga
     // What the kill cost worker 0, for the record (`--nocapture`).
     println!("worker 0: {:?}", by_worker[0]);
     for (index, lines) in by_worker.iter().enumerate() {
-        assert_eq!(
-            field(lines, "@done", "own"),
-            EVENTS,
-            "worker {index}: its own events, locally"
-        );
-        assert_eq!(field(lines, "@done", "dropped"), 0, "worker {index}");
+        assert_own_events_were_local_and_none_dropped(index, lines);
         let disconnected = field(lines, "@done", "disconnected");
         for (j, from) in froms(lines) {
             assert_eq!(
